@@ -1,0 +1,36 @@
+# Two entry points do all the set-up on a fresh machine (see README):
+#   make run    create .venv, install CNN Studio, open the window
+#   make test   create .venv, install CNN Studio with its test tools, lint, run every test
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: run test lint bench screenshot package clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[test]"
+	touch $@
+
+run: $(VENV)/.installed
+	$(VENV)/bin/cnnstudio
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check cnnstudio tests bench scripts
+
+test: lint
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest
+
+bench: $(VENV)/.installed
+	$(PY) -m bench
+
+screenshot: $(VENV)/.installed
+	$(PY) scripts/screenshot.py docs/dream-tab.png
+
+package: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e ".[package]"
+	$(VENV)/bin/pyinstaller --noconfirm packaging/cnnstudio.spec
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info

@@ -1,0 +1,35 @@
+"""Test set-up shared by every test: headless Qt, quiet TensorFlow, private user folders."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")  # tests never depend on a GPU
+
+
+@pytest.fixture(autouse=True)
+def private_home(tmp_path_factory, monkeypatch):
+    """Each test gets its own CNN Studio home and Keras cache: nothing leaks between tests
+    and nothing touches the developer's real library, settings or downloads."""
+    home = tmp_path_factory.mktemp("cnnstudio-home")
+    monkeypatch.setenv("CNNSTUDIO_HOME", str(home))
+    monkeypatch.setenv("KERAS_HOME", str(home / "keras"))
+    return home
+
+
+@pytest.fixture(autouse=True)
+def no_thread_left_running():
+    """Fail a test that leaves a worker thread running (DESIGN.md: tests wait on signals)."""
+    before = {t.ident for t in threading.enumerate()}
+    yield
+    leftover = [
+        t
+        for t in threading.enumerate()
+        if t.ident not in before and t.is_alive() and not t.daemon
+    ]
+    assert not leftover, f"test left threads running: {[t.name for t in leftover]}"
