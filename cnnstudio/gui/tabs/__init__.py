@@ -1,0 +1,10 @@
+"""The tabs of the main window, in the order they appear."""
+
+from __future__ import annotations
+
+
+def tab_classes() -> list[type]:
+    """Each tab class; imported here so the main window does not list modules itself."""
+    from cnnstudio.gui.tabs.dream_tab import DreamTab
+
+    return [DreamTab]

@@ -1,0 +1,1 @@
+"""The command line: the same core jobs, headless (batch use, scripting, tests)."""

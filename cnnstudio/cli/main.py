@@ -1,0 +1,54 @@
+"""``cnnstudio JOB ...``: argument parsing, progress on stderr, exit codes.
+
+Exit 0 on success; 2 with a one-line message on bad input (a StudioError, a bad flag);
+1 on an unexpected failure. Each job lives in its own module with ``add_parser(subparsers)``
+and ``run(args) -> int``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from cnnstudio import __version__
+from cnnstudio.core.errors import StudioError
+
+#: job name -> module under cnnstudio.cli that implements it
+JOBS = {
+    "dream": "cnnstudio.cli.dream_cmd",
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, no usage dump
+        self.exit(2, f"cnnstudio: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="cnnstudio", description="CNN Studio jobs from the command line.")
+    parser.add_argument("--version", action="version", version=f"cnnstudio {__version__}")
+    subparsers = parser.add_subparsers(dest="job", required=True, parser_class=_Parser)
+    for module_name in JOBS.values():
+        importlib.import_module(module_name).add_parser(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    args = build_parser().parse_args(argv)
+    module = importlib.import_module(JOBS[args.job])
+    try:
+        return module.run(args)
+    except StudioError as error:
+        print(f"cnnstudio: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("cnnstudio: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # a bug: say what happened, keep the terminal readable
+        print(f"cnnstudio: unexpected error: {type(error).__name__}: {error}", file=sys.stderr)
+        if os.environ.get("CNNSTUDIO_DEBUG"):
+            raise
+        return 1
