@@ -1,0 +1,1 @@
+"""Benchmarks against the reference recipes: ratios in one run, never timed tests."""
