@@ -1,0 +1,139 @@
+"""The compute device: GPU memory growth, mixed precision, a one-line description.
+
+Call :func:`configure_devices` before any other TensorFlow use: memory growth can only be
+set before the GPUs are initialised, and a desktop shares its GPU with the screen, so
+TensorFlow must not grab all its memory up front. TensorFlow is imported inside functions.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import threading
+from dataclasses import dataclass
+
+#: compute capability from which float16 tensor cores make mixed precision worthwhile
+MIN_MIXED_PRECISION_CAPABILITY = (7, 0)
+
+_lock = threading.Lock()
+#: set once memory growth has been applied (it can only be applied once per process)
+_memory_growth_done = False
+_memory_growth_notes: list[str] = []
+#: True while we have switched the Keras policy to mixed_float16
+_mixed_policy_set = False
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    """The device jobs run on."""
+
+    kind: str  # "GPU" or "CPU"
+    name: str  # GPU name or CPU model
+    mixed_precision: bool
+    gpu_count: int = 0
+    threads: int | None = None
+    #: why something asked for could not be done (mixed precision, memory growth), or ""
+    note: str = ""
+
+    def summary(self) -> str:
+        """E.g. "GPU: NVIDIA RTX 3060 (mixed precision)" or "CPU: AMD EPYC (2 threads)"."""
+        extras: list[str] = []
+        if self.kind == "GPU":
+            if self.gpu_count > 1:
+                extras.append(f"+{self.gpu_count - 1} more")
+            if self.mixed_precision:
+                extras.append("mixed precision")
+        elif self.threads:
+            extras.append(f"{self.threads} thread{'s' if self.threads != 1 else ''}")
+        suffix = f" ({', '.join(extras)})" if extras else ""
+        return f"{self.kind}: {self.name}{suffix}"
+
+
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo (Linux) or platform, else the machine type."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                if line.lower().startswith("model name"):
+                    return " ".join(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def cpu_threads() -> int | None:
+    """CPU threads this process may use (respects affinity / container limits)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count()
+
+
+def _capability(details: dict) -> tuple[int, int] | None:
+    value = details.get("compute_capability")
+    if not value:
+        return None
+    try:
+        major, minor = value
+        return int(major), int(minor)
+    except (TypeError, ValueError):
+        return None
+
+
+def configure_devices(mixed_precision: bool = False) -> DeviceInfo:
+    """Set memory growth on every GPU (first call only), switch the Keras dtype policy to
+    mixed_float16 when asked and a GPU with compute capability >= 7.0 exists (back to
+    float32 when not asked), and describe the device. Safe to call again."""
+    global _memory_growth_done, _mixed_policy_set
+    import tensorflow as tf
+
+    with _lock:
+        gpus = tf.config.list_physical_devices("GPU")
+        if not _memory_growth_done:
+            for gpu in gpus:
+                try:
+                    tf.config.experimental.set_memory_growth(gpu, True)
+                except (RuntimeError, ValueError) as error:
+                    # "Physical devices cannot be modified after being initialized": some
+                    # TF use came first; the job still runs, only without memory growth.
+                    _memory_growth_notes.append(f"memory growth not set on {gpu.name}: {error}")
+            _memory_growth_done = True
+
+        details = []
+        for gpu in gpus:
+            try:
+                details.append(tf.config.experimental.get_device_details(gpu) or {})
+            except (RuntimeError, ValueError):
+                details.append({})
+
+        notes = list(_memory_growth_notes)
+        capable = any((_capability(d) or (0, 0)) >= MIN_MIXED_PRECISION_CAPABILITY for d in details)
+        use_mixed = bool(mixed_precision and capable)
+        if mixed_precision and not capable:
+            notes.append(
+                "mixed precision needs a GPU with compute capability 7.0 or newer; "
+                "running in float32"
+            )
+        _set_policy(use_mixed)
+
+        if gpus:
+            first = details[0] if details else {}
+            name = first.get("device_name") or gpus[0].name
+            return DeviceInfo(
+                "GPU", str(name), use_mixed, gpu_count=len(gpus), note="; ".join(notes)
+            )
+        return DeviceInfo("CPU", cpu_model(), False, threads=cpu_threads(), note="; ".join(notes))
+
+
+def _set_policy(mixed: bool) -> None:
+    """Switch Keras' global dtype policy; only touch it back if we changed it, so a policy
+    set by someone else (a test, a user script) is left alone."""
+    global _mixed_policy_set
+    import keras
+
+    if mixed:
+        keras.mixed_precision.set_global_policy("mixed_float16")
+        _mixed_policy_set = True
+    elif _mixed_policy_set:
+        keras.mixed_precision.set_global_policy("float32")
+        _mixed_policy_set = False

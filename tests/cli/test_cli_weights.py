@@ -1,0 +1,55 @@
+"""``cnnstudio import-weights``: installs a weights file where "imagenet" finds it."""
+
+from __future__ import annotations
+
+import pytest
+
+from cnnstudio.cli.main import main
+from cnnstudio.core import backbones, paths
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    backbones.clear_model_cache()
+    yield
+    backbones.clear_model_cache()
+
+
+@pytest.fixture
+def mobilenet_file(tmp_path):
+    model = backbones.build_backbone_uncached("mobilenet_v2", "random", input_shape=(32, 32, 3))
+    path = tmp_path / "mobilenet_download.weights.h5"
+    model.save_weights(path)
+    return path
+
+
+def test_import_weights_installs_the_file(mobilenet_file, capsys):
+    assert main(["import-weights", str(mobilenet_file)]) == 0
+    out = capsys.readouterr().out
+    info = backbones.get_backbone("mobilenet_v2")
+    installed = backbones.find_imagenet_weights("mobilenet_v2")
+    assert installed is not None and installed.parent == paths.weights_dir()
+    assert installed.read_bytes() == mobilenet_file.read_bytes()
+    assert "MobileNetV2" in out and "without the classifier top" in out and str(installed) in out
+    assert info.weights_file(False)[: -len(".h5")] in installed.name
+
+
+def test_import_weights_wrong_architecture_exits_2(mobilenet_file, capsys):
+    assert main(["import-weights", str(mobilenet_file), "--name", "vgg19"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("cnnstudio: ") and len(err.splitlines()) == 1
+    assert "mobilenet_download.weights.h5" in err and "VGG19" in err
+    assert list(paths.weights_dir().iterdir()) == []
+
+
+def test_import_weights_missing_file_exits_2(tmp_path, capsys):
+    assert main(["import-weights", str(tmp_path / "nothing.h5")]) == 2
+    err = capsys.readouterr().err
+    assert "nothing.h5 does not exist" in err
+
+
+def test_import_weights_bad_name_flag(mobilenet_file, capsys):
+    with pytest.raises(SystemExit) as caught:
+        main(["import-weights", str(mobilenet_file), "--name", "resnet50"])
+    assert caught.value.code == 2
+    assert "resnet50" in capsys.readouterr().err

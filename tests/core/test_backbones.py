@@ -1,0 +1,363 @@
+"""Backbones: layer names, pre/deprocessing, the three weight sources, import, cache.
+
+Random weights and small inputs only; nothing here touches the network.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+import urllib.error
+
+import numpy as np
+import pytest
+
+from cnnstudio.core import backbones, paths
+from cnnstudio.core.errors import InputError, ResourceMissingError
+
+SMALL_SHAPES = {"inception_v3": (75, 75, 3), "vgg19": (32, 32, 3), "mobilenet_v2": (32, 32, 3)}
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    backbones.clear_model_cache()
+    yield
+    backbones.clear_model_cache()
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Any attempt to go online fails the test."""
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("the network was touched")
+
+    monkeypatch.setattr(backbones, "_is_online", forbidden)
+    monkeypatch.setattr(backbones, "_download", forbidden)
+    monkeypatch.setattr(backbones.urllib.request, "urlopen", forbidden)
+    import keras
+
+    monkeypatch.setattr(keras.utils, "get_file", forbidden)  # nor may Keras download
+
+
+def _weights_equal(a, b) -> bool:
+    wa, wb = a.get_weights(), b.get_weights()
+    return len(wa) == len(wb) and all(np.array_equal(x, y) for x, y in zip(wa, wb, strict=True))
+
+
+def _saved_random(tmp_path, name: str, file_name: str | None = None, include_top=False):
+    model = backbones.build_backbone_uncached(
+        name,
+        "random",
+        include_top=include_top,
+        input_shape=None if include_top else SMALL_SHAPES[name],
+    )
+    path = tmp_path / (file_name or f"{name}.weights.h5")
+    model.save_weights(path)
+    return model, path
+
+
+# ------------------------------------------------------------------------------ info, names
+
+
+def test_get_backbone_and_unknown_name():
+    assert backbones.get_backbone("InceptionV3").name == "inception_v3"
+    info = backbones.get_backbone("vgg19")
+    assert (info.min_size, info.default_size, info.last_conv_layer) == (32, 224, "block5_conv4")
+    assert info.weights_file(False) == "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
+    assert info.weights_size(True) == 574_710_816
+    assert info.weights_url(False).endswith("/vgg19/" + info.weights_file(False))
+    with pytest.raises(InputError, match="resnet.*inception_v3, vgg19, mobilenet_v2"):
+        backbones.get_backbone("resnet")
+
+
+@pytest.mark.parametrize("name", backbones.BACKBONE_NAMES)
+def test_named_layers_exist_in_the_model(name):
+    info = backbones.get_backbone(name)
+    model = backbones.build_backbone(name, "random", input_shape=SMALL_SHAPES[name])
+    layer_names = {layer.name for layer in model.layers}
+    assert set(info.dream_layers) <= layer_names
+    assert set(info.conv_layers) <= layer_names
+    assert info.last_conv_layer in layer_names
+    # Grad-CAM's layer is at the end of the base (VGG19 only adds its last pool after it)
+    assert info.last_conv_layer in [layer.name for layer in model.layers[-2:]]
+    # conv_layers are in network order
+    order = [layer.name for layer in model.layers]
+    assert [order.index(n) for n in info.conv_layers] == sorted(
+        order.index(n) for n in info.conv_layers
+    )
+
+
+def test_too_small_input_refused():
+    with pytest.raises(InputError, match="at least 75 pixels"):
+        backbones.build_backbone("inception_v3", "random", input_shape=(64, 64, 3))
+
+
+def test_weights_label_and_untrained():
+    assert backbones.weights_label("imagenet") == "ImageNet"
+    assert backbones.weights_label("random") == "untrained (random)"
+    assert backbones.weights_label("/x/y/my.weights.h5") == "file my.weights.h5"
+    assert backbones.is_untrained("random") and backbones.is_untrained("Untrained")
+    assert not backbones.is_untrained("imagenet")
+
+
+# ---------------------------------------------------------------------------- preprocessing
+
+
+@pytest.mark.parametrize("name", backbones.BACKBONE_NAMES)
+def test_preprocess_round_trip_numpy_and_tensor(name):
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, size=(2, 9, 7, 3)).astype(np.uint8)
+
+    pre = backbones.preprocess(name, image)
+    assert isinstance(pre, np.ndarray) and pre.dtype == np.float32
+    back = backbones.deprocess(name, pre)
+    assert isinstance(back, np.ndarray) and back.dtype == np.float32
+    np.testing.assert_allclose(back, image.astype(np.float32), atol=1e-3)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)])
+    def round_trip(x):
+        p = backbones.preprocess(name, x)
+        return p, backbones.deprocess(name, p)
+
+    pre_t, back_t = round_trip(tf.constant(image, tf.float32))
+    assert isinstance(pre_t, tf.Tensor) and pre_t.dtype == tf.float32
+    np.testing.assert_allclose(pre_t.numpy(), pre, atol=1e-4)
+    np.testing.assert_allclose(back_t.numpy(), image.astype(np.float32), atol=1e-3)
+
+
+def test_preprocess_values():
+    pixel = np.array([[[255.0, 0.0, 127.5]]], np.float32)
+    np.testing.assert_allclose(backbones.preprocess("inception_v3", pixel), [[[1.0, -1.0, 0.0]]])
+    np.testing.assert_allclose(backbones.preprocess("mobilenet_v2", pixel), [[[1.0, -1.0, 0.0]]])
+    # caffe: RGB -> BGR, minus the BGR ImageNet mean
+    np.testing.assert_allclose(
+        backbones.preprocess("vgg19", pixel),
+        [[[127.5 - 103.939, 0.0 - 116.779, 255.0 - 123.68]]],
+        rtol=1e-6,
+    )
+    # deprocess does not clip
+    assert backbones.deprocess("inception_v3", np.array([1.5], np.float32))[0] > 255
+
+
+# ------------------------------------------------------------------------ random and cache
+
+
+def test_random_weights_cached_and_shared_between_threads(monkeypatch):
+    builds = []
+    real_build = backbones._build_architecture
+
+    def counting_build(*args, **kwargs):
+        builds.append(args)
+        return real_build(*args, **kwargs)
+
+    monkeypatch.setattr(backbones, "_build_architecture", counting_build)
+    results = []
+    threads = [
+        threading.Thread(
+            target=lambda: results.append(
+                backbones.build_backbone("vgg19", "random", input_shape=(32, 32, 3))
+            )
+        )
+        for _ in range(3)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(builds) == 1
+    assert len(results) == 3 and all(model is results[0] for model in results)
+    other = backbones.build_backbone("vgg19", "random", input_shape=(48, 48, 3))
+    assert other is not results[0] and len(builds) == 2
+
+
+# ---------------------------------------------------------------------------- path weights
+
+
+def test_weights_by_path_load_the_values(tmp_path):
+    original, path = _saved_random(tmp_path, "vgg19")
+    loaded = backbones.build_backbone("vgg19", str(path), input_shape=(40, 40, 3))
+    assert _weights_equal(original, loaded)
+    fresh = backbones.build_backbone("vgg19", "random", input_shape=(40, 40, 3))
+    assert not _weights_equal(original, fresh)
+
+
+def test_mismatched_file_names_file_and_architecture(tmp_path):
+    _, path = _saved_random(tmp_path, "mobilenet_v2", "mine.weights.h5")
+    with pytest.raises(InputError) as caught:
+        backbones.build_backbone("vgg19", path, input_shape=(32, 32, 3))
+    message = str(caught.value)
+    assert "mine.weights.h5" in message and "does not fit VGG19" in message
+    assert "MobileNetV2" in message  # it says what the file looks like
+    assert "\n" not in message
+
+
+def test_notop_file_for_a_top_model_says_so(tmp_path):
+    _, path = _saved_random(tmp_path, "mobilenet_v2", "base.weights.h5")
+    with pytest.raises(InputError, match="base.weights.h5 is without the classifier top"):
+        backbones.build_backbone("mobilenet_v2", path, include_top=True)
+
+
+def test_not_a_weights_file(tmp_path):
+    bogus = tmp_path / "bogus.h5"
+    bogus.write_text("not hdf5")
+    with pytest.raises(InputError, match="bogus.h5 is not a readable HDF5"):
+        backbones.build_backbone("vgg19", bogus)
+    with pytest.raises(InputError, match="missing.h5 does not exist"):
+        backbones.build_backbone("vgg19", tmp_path / "missing.h5")
+    wrong = tmp_path / "model.keras"
+    wrong.write_bytes(b"PK")
+    with pytest.raises(InputError, match="model.keras is not a .weights.h5 or .h5"):
+        backbones.build_backbone("vgg19", wrong)
+
+
+def test_legacy_h5_with_misleading_suffix_loads(tmp_path):
+    import keras
+
+    original = keras.applications.VGG19(weights=None, include_top=False, input_shape=(32, 32, 3))
+    legacy = tmp_path / "vgg_full.h5"
+    original.save(legacy)  # a whole legacy-format model: weights under model_weights/
+    facts = backbones.inspect_weights_file(legacy)
+    assert (facts.keras3, facts.has_top, facts.guess) == (False, False, "vgg19")
+    renamed = tmp_path / "vgg_legacy.weights.h5"  # legacy content, Keras 3 suffix
+    renamed.write_bytes(legacy.read_bytes())
+    loaded = backbones.build_backbone("vgg19", renamed, input_shape=(32, 32, 3))
+    assert _weights_equal(original, loaded)
+
+
+# ------------------------------------------------------------------------- imagenet weights
+
+
+def test_missing_imagenet_offline_message(no_network):
+    with pytest.raises(ResourceMissingError) as caught:
+        backbones.build_backbone("inception_v3", "imagenet", allow_download=False)
+    message = str(caught.value)
+    first, second = backbones.weights_search_dirs()
+    assert "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5 (84 MB)" in message
+    assert str(first) in message and str(second) in message
+    assert str(second) == str(paths.keras_cache_dir() / "models")
+    assert "cnnstudio import-weights FILE" in message and "https://" in message
+
+
+def test_offline_env_never_downloads(no_network, monkeypatch):
+    monkeypatch.setenv(backbones.OFFLINE_ENV, "1")
+    with pytest.raises(
+        ResourceMissingError, match="vgg19_weights_tf_dim_ordering_tf_kernels.h5 \\(548 MB\\)"
+    ):
+        backbones.build_backbone("vgg19", "imagenet", include_top=True)
+
+
+def test_no_connection_and_failed_download(monkeypatch):
+    monkeypatch.setattr(backbones, "_is_online", lambda host: False)
+    with pytest.raises(ResourceMissingError, match="no connection to storage.googleapis.com"):
+        backbones.build_backbone("mobilenet_v2", "imagenet")
+
+    def refused(*args, **kwargs):
+        raise urllib.error.URLError("connection refused")
+
+    monkeypatch.setattr(backbones, "_is_online", lambda host: True)
+    monkeypatch.setattr(backbones.urllib.request, "urlopen", refused)
+    with pytest.raises(ResourceMissingError, match="download failed.*connection refused"):
+        backbones.build_backbone("mobilenet_v2", "imagenet")
+    assert list((paths.keras_cache_dir() / "models").iterdir()) == []  # no partial file
+
+
+def test_download_reports_progress_and_installs(tmp_path, monkeypatch):
+    original, path = _saved_random(tmp_path, "mobilenet_v2")
+    payload = path.read_bytes()
+    info = backbones.get_backbone("mobilenet_v2")
+
+    class FakeResponse(io.BytesIO):
+        headers = {"Content-Length": str(len(payload))}
+
+    requested = []
+
+    def fake_urlopen(url, timeout):
+        requested.append(url)
+        return FakeResponse(payload)
+
+    monkeypatch.setattr(backbones, "_is_online", lambda host: True)
+    monkeypatch.setattr(backbones.urllib.request, "urlopen", fake_urlopen)
+    progress = []
+    model = backbones.build_backbone(
+        "mobilenet_v2",
+        "imagenet",
+        input_shape=(32, 32, 3),
+        on_download=lambda got, total: progress.append((got, total)),
+    )
+    assert requested == [info.weights_url(False)]
+    assert progress and progress[-1] == (len(payload), len(payload))
+    assert [got for got, _ in progress] == sorted(got for got, _ in progress)
+    installed = paths.keras_cache_dir() / "models" / info.weights_file(False)
+    assert installed.read_bytes() == payload
+    assert _weights_equal(original, model)
+
+
+# ------------------------------------------------------------------------------------ import
+
+
+def test_import_detects_architecture_then_imagenet_finds_it(tmp_path, no_network):
+    original, path = _saved_random(tmp_path, "vgg19", "downloaded.weights.h5")
+    destination = backbones.import_weights(path)
+    info = backbones.get_backbone("vgg19")
+    assert destination.parent == paths.weights_dir()
+    assert destination.name == info.weights_file(False)[: -len(".h5")] + ".weights.h5"
+    assert backbones.find_imagenet_weights("vgg19") == destination
+    model = backbones.build_backbone(
+        "vgg19", "imagenet", input_shape=(40, 40, 3), allow_download=False
+    )
+    assert _weights_equal(original, model)
+
+
+def test_import_replaces_and_refreshes_cached_imagenet(tmp_path, no_network):
+    first, first_path = _saved_random(tmp_path, "vgg19", "a.weights.h5")
+    backbones.import_weights(first_path, "vgg19")
+    cached = backbones.build_backbone("vgg19", "imagenet", input_shape=(32, 32, 3))
+    assert _weights_equal(first, cached)
+    second, second_path = _saved_random(tmp_path, "vgg19", "b.weights.h5")
+    backbones.import_weights(second_path)
+    rebuilt = backbones.build_backbone("vgg19", "imagenet", input_shape=(32, 32, 3))
+    assert rebuilt is not cached and _weights_equal(second, rebuilt)
+
+
+def test_import_refuses_wrong_or_unknown_files(tmp_path):
+    _, path = _saved_random(tmp_path, "mobilenet_v2", "mn.weights.h5")
+    with pytest.raises(InputError, match="mn.weights.h5 does not fit InceptionV3"):
+        backbones.import_weights(path, "inception_v3")
+    assert list(paths.weights_dir().iterdir()) == []
+
+    import keras
+
+    other = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3)])
+    odd = tmp_path / "odd.weights.h5"
+    other.save_weights(odd)
+    with pytest.raises(InputError, match="odd.weights.h5 fits none of"):
+        backbones.import_weights(odd)
+    assert list(paths.weights_dir().iterdir()) == []
+
+
+# ------------------------------------------------------------------------- feature models
+
+
+def test_layer_outputs_model():
+    model = backbones.build_backbone("vgg19", "random", input_shape=(32, 32, 3))
+    features = backbones.layer_outputs_model(model, ["block1_conv1", "block3_conv2"])
+    outputs = features(np.zeros((1, 32, 32, 3), np.float32))
+    assert [tuple(o.shape) for o in outputs] == [(1, 32, 32, 64), (1, 8, 8, 256)]
+    with pytest.raises(InputError, match="'block9_conv1' is not in vgg19.*block1_conv1"):
+        backbones.layer_outputs_model(model, ["block1_conv1", "block9_conv1"])
+
+
+def test_same_count_different_shapes_refused_by_the_loader(tmp_path):
+    import keras
+
+    # alpha 0.5 has as many weight arrays as alpha 1.0, so only loading can tell them apart
+    half = keras.applications.MobileNetV2(
+        alpha=0.5, weights=None, include_top=False, input_shape=(32, 32, 3)
+    )
+    path = tmp_path / "half.weights.h5"
+    half.save_weights(path)
+    with pytest.raises(InputError, match="half.weights.h5 does not fit MobileNetV2"):
+        backbones.build_backbone("mobilenet_v2", path, input_shape=(32, 32, 3))
