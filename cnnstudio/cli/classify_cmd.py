@@ -1,0 +1,136 @@
+"""``cnnstudio classify MODEL PATH [PATH ...]``: top-k labels for images and folders.
+
+MODEL is a backbone name (ImageNet labels), a ``.keras`` file or a library model's name.
+Each image gives one line (or one JSON object / CSV row); an unreadable file is reported
+in its place and the batch goes on. Exit 0 when at least one image was classified, 2 when
+none was or the model could not be loaded safely.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from cnnstudio.core.backbones import BACKBONE_NAMES
+from cnnstudio.core.errors import InputError
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "classify",
+        help="top-k labels (and Grad-CAM heat maps) for images and folders",
+        description=(
+            "Classify images with an ImageNet backbone or a model of your own. Folders are "
+            "searched for image files; a file that cannot be read is reported and skipped."
+        ),
+    )
+    parser.add_argument(
+        "model",
+        metavar="MODEL",
+        help=f"{', '.join(BACKBONE_NAMES)}, a .keras file or a library model name",
+    )
+    parser.add_argument("paths", metavar="PATH", nargs="+", help="image files or folders")
+    parser.add_argument("--top", type=int, default=5, metavar="K", help="labels per image (5)")
+    parser.add_argument(
+        "--weights",
+        default="imagenet",
+        metavar="imagenet|random|PATH",
+        help="weights of a backbone MODEL (default imagenet; ignored for .keras models)",
+    )
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="print a JSON list to stdout")
+    output.add_argument("--csv", metavar="OUT", help="write one CSV row per image to OUT")
+    parser.add_argument(
+        "--gradcam", metavar="DIR", help="save a Grad-CAM overlay PNG per image into DIR"
+    )
+    parser.add_argument(
+        "--layer", metavar="NAME", help="Grad-CAM layer (default: the last convolution)"
+    )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace existing CSV / Grad-CAM files"
+    )
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    from cnnstudio.core import classify
+
+    if args.top < 1:
+        raise InputError(f"--top {args.top}: give at least 1")
+    csv_path = Path(args.csv) if args.csv else None
+    if csv_path is not None and csv_path.exists() and not args.overwrite:
+        raise InputError(f"{csv_path} exists already; choose another name or add --overwrite")
+    gradcam_dir = Path(args.gradcam) if args.gradcam else None
+    if gradcam_dir is not None:
+        if gradcam_dir.exists() and not gradcam_dir.is_dir():
+            raise InputError(f"--gradcam {gradcam_dir}: not a folder")
+        gradcam_dir.mkdir(parents=True, exist_ok=True)
+
+    files = classify.expand_paths(args.paths)
+    if not files:
+        raise InputError("no image files found in " + ", ".join(args.paths))
+    classifier = classify.load_classifier(args.model, weights=args.weights)
+    if classifier.untrained:
+        print(f"cnnstudio: note: {classifier.label}: labels are meaningless", file=sys.stderr)
+
+    results = []
+    records = []
+    used_names: set[str] = set()
+    for result in classify.classify_paths(classifier, files, top_k=args.top):
+        results.append(result)
+        record = result.to_dict()
+        if result.ok and gradcam_dir is not None:
+            record["gradcam"] = str(
+                _save_gradcam(classifier, result, gradcam_dir, args, used_names)
+            )
+        records.append(record)
+        if not args.json and csv_path is None:
+            print(_line(result), flush=True)
+        elif not result.ok:
+            print(f"cnnstudio: {result.error}", file=sys.stderr)
+
+    if args.json:
+        json.dump(records, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    if csv_path is not None:
+        classify.write_csv(results, csv_path)
+        print(f"wrote {csv_path} ({len(results)} rows)", file=sys.stderr)
+
+    classified = sum(1 for r in results if r.ok)
+    if classified == 0:
+        print(f"cnnstudio: none of the {len(results)} images could be classified", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _line(result) -> str:
+    if not result.ok:
+        return f"{result.file}: error: {result.error}"
+    labels = ", ".join(f"{p.label} {p.probability:.1%}" for p in result.predictions)
+    return f"{result.file}: {labels}"
+
+
+def _save_gradcam(classifier, result, folder: Path, args, used_names: set[str]) -> Path:
+    """The Grad-CAM overlay of the top class, saved as ``<stem>_gradcam.png`` (a number is
+    added when two inputs share a stem)."""
+    from cnnstudio.core import classify, images
+
+    image = images.load_image(result.file, max_side=classify.WORKING_SIDE)
+    cam = classifier.gradcam(image, class_index=result.top.index, layer=args.layer)
+    stem = Path(result.file).stem
+    name, counter = f"{stem}_gradcam.png", 2
+    while name in used_names:
+        name, counter = f"{stem}_gradcam-{counter}.png", counter + 1
+    used_names.add(name)
+    params = {
+        "job": "gradcam",
+        "model": classifier.label,
+        "source": result.file,
+        "class": result.top.label,
+        "class_index": cam.class_index,
+        "probability": result.top.probability,
+        "layer": cam.layer,
+    }
+    return images.save_image(folder / name, cam.overlay(image), params, overwrite=args.overwrite)

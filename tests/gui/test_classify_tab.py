@@ -1,0 +1,247 @@
+"""The Classify tab used as a person would: pick a library model, drop files and a folder,
+read and sort the table, export it, turn on Grad-CAM, look at feature maps, paste from the
+clipboard, hand a picture to Dream/Style, and be refused a malicious model."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QCheckBox,
+    QComboBox,
+    QMessageBox,
+    QPushButton,
+    QTableWidget,
+)
+
+from cnnstudio.core import images, library
+from cnnstudio.gui.tabs.classify_tab import COL_ERROR, COL_FILE, COL_LABEL, COL_PROB, ClassifyTab
+from cnnstudio.gui.widgets.image_view import ImageView
+
+TIMEOUT_MS = 60_000
+CLASSES = ["dark", "light"]
+
+
+@pytest.fixture(scope="module")
+def tiny_model():
+    """A small CNN whose output follows the brightness of the picture (untrained weights
+    arranged by hand: bright pixels push class 'light')."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [
+            keras.Input((32, 32, 3)),
+            keras.layers.Rescaling(1 / 255.0),
+            keras.layers.Conv2D(4, 3, activation="relu", name="conv1"),
+            keras.layers.Conv2D(4, 3, activation="relu", name="conv2"),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(2, activation="softmax", name="head"),
+        ]
+    )
+    conv1, conv2, head = (model.get_layer(n) for n in ("conv1", "conv2", "head"))
+    conv1.set_weights([np.full((3, 3, 3, 4), 0.05, np.float32), np.zeros(4, np.float32)])
+    conv2.set_weights([np.full((3, 3, 4, 4), 0.1, np.float32), np.zeros(4, np.float32)])
+    head.set_weights([np.tile([[-4.0, 4.0]], (4, 1)).astype(np.float32), np.array([2.0, -2.0])])
+    return model
+
+
+@pytest.fixture
+def entry(tiny_model):
+    return library.save_to_library(
+        tiny_model, "brightness", {"class_names": CLASSES, "input_size": [32, 32], "channels": 3}
+    )
+
+
+@pytest.fixture
+def tab(qtbot, entry):
+    widget = ClassifyTab()
+    qtbot.addWidget(widget)
+    widget.resize(1200, 700)
+    widget.show()
+    combo = child(widget, QComboBox, "classifyModel")
+    index = combo.findData(str(entry.path))
+    assert index >= 0, "the library model is listed"
+    combo.setCurrentIndex(index)
+    yield widget
+    widget.shutdown()
+
+
+@pytest.fixture
+def pictures(tmp_path):
+    folder = tmp_path / "pictures"
+    (folder / "inner").mkdir(parents=True)
+    files = {
+        "black.png": np.zeros((40, 40, 3), np.uint8),
+        "white.png": np.full((40, 40, 3), 255, np.uint8),
+        "inner/grey.png": np.full((40, 40, 3), 200, np.uint8),
+    }
+    for name, array in files.items():
+        images.save_image(folder / name, array)
+    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\ncut")
+    return folder
+
+
+def child(tab, kind, name):
+    widget = tab.findChild(kind, name)
+    assert widget is not None, f"no {kind.__name__} named {name}"
+    return widget
+
+
+def column(table: QTableWidget, col: int) -> list[str]:
+    return [table.item(row, col).text() for row in range(table.rowCount())]
+
+
+def run_and_wait(qtbot, tab, action):
+    with qtbot.waitSignal(tab.runner.done, timeout=TIMEOUT_MS):
+        action()
+    assert not tab.runner.running
+
+
+def test_drop_files_then_a_folder_and_read_the_results(qtbot, tab, pictures, drop_files, tmp_path):
+    table = child(tab, QTableWidget, "classifyResults")
+    area = tab.findChild(object, "classifyDropArea")
+    assert area is not None and area.acceptDrops()
+
+    run_and_wait(
+        qtbot,
+        tab,
+        lambda: drop_files(area, [pictures / "black.png", pictures / "white.png"]),
+    )
+    assert column(table, COL_FILE) == ["black.png", "white.png"]
+    assert column(table, COL_LABEL) == ["dark", "light"]
+
+    # a whole folder: its images, the one in a subfolder and the broken one
+    run_and_wait(qtbot, tab, lambda: drop_files(area, [pictures]))
+    assert table.rowCount() == 6
+    names = column(table, COL_FILE)
+    assert names[2:] == ["black.png", "broken.png", "grey.png", "white.png"]
+    broken = names.index("broken.png")
+    assert "broken.png" in table.item(broken, COL_ERROR).text()
+    assert table.item(broken, COL_LABEL).text() == ""
+    assert table.item(names.index("grey.png"), COL_LABEL).text() == "light"
+
+    # sortable: by probability, highest first, the broken file last
+    table.sortItems(COL_PROB, Qt.SortOrder.DescendingOrder)
+    probabilities = [table.item(r, COL_PROB).data(Qt.ItemDataRole.DisplayRole) for r in range(6)]
+    assert probabilities == sorted(probabilities, reverse=True)
+    assert table.item(5, COL_FILE).text() == "broken.png"
+    assert [r.file.endswith("broken.png") for r in tab.results()][-1]
+
+    out = tmp_path / "export.csv"
+    tab.ask_csv_path = lambda: str(out)
+    child(tab, QPushButton, "classifyExportButton").click()
+    rows = list(csv.reader(out.open(encoding="utf-8")))
+    assert len(rows) == 7 and rows[-1][0].endswith("broken.png") and rows[-1][-1]
+
+
+def test_gradcam_feature_maps_and_hand_over(qtbot, tab, pictures):
+    run_and_wait(qtbot, tab, lambda: tab.classify_paths([str(pictures / "inner")]))
+    view = child(tab, ImageView, "classifyImage")
+    table = child(tab, QTableWidget, "classifyResults")
+    with qtbot.waitSignal(tab.explain_runner.done, timeout=TIMEOUT_MS):
+        table.selectRow(0)
+    plain = view.image().copy()
+    assert plain.shape == (40, 40, 3) and (plain == 200).all()
+
+    toggle = child(tab, QCheckBox, "classifyGradCam")
+    with qtbot.waitSignal(tab.explain_runner.finished, timeout=TIMEOUT_MS):
+        toggle.setChecked(True)
+    overlay = view.image()
+    assert overlay.shape == plain.shape and not np.array_equal(overlay, plain)
+    layers = child(tab, QComboBox, "classifyCamLayer")
+    assert "conv2" in layers.itemText(0)  # automatic: the last convolution
+    toggle.setChecked(False)
+    assert np.array_equal(view.image(), plain)
+
+    features = child(tab, QComboBox, "classifyFeatureLayer")
+    assert [features.itemData(i) for i in range(features.count())] == ["conv1", "conv2"]
+    with qtbot.waitSignal(tab.explain_runner.finished, timeout=TIMEOUT_MS):
+        tab.detail_tabs.setCurrentIndex(1)
+    grid = child(tab, ImageView, "classifyFeatureMaps").image()
+    assert grid is not None and grid.shape[0] > 64 and grid.shape[1] > 64
+
+    sent = []
+    tab.send_image.connect(lambda key, image, role: sent.append((key, image, role)))
+    child(tab, QPushButton, "classifyDreamButton").click()
+    child(tab, QPushButton, "classifyContentButton").click()
+    child(tab, QPushButton, "classifyStyleButton").click()
+    path = str(pictures / "inner" / "grey.png")
+    assert sent == [("dream", path, "image"), ("style", path, "content"), ("style", path, "style")]
+
+
+def test_paste_an_image_from_the_clipboard(qtbot, tab):
+    table = child(tab, QTableWidget, "classifyResults")
+    picture = QImage(24, 16, QImage.Format.Format_RGB888)
+    picture.fill(Qt.GlobalColor.white)
+    QApplication.clipboard().setImage(picture)
+    shortcut = tab.paste_shortcut.key()
+    assert shortcut.matches(QKeySequence("Ctrl+V")) == QKeySequence.SequenceMatch.ExactMatch
+    run_and_wait(qtbot, tab, tab.paste_shortcut.activated.emit)
+    assert table.rowCount() == 1
+    assert table.item(0, COL_FILE).text().startswith("clipboard")
+    assert table.item(0, COL_LABEL).text() == "light"
+    assert tab.results()[0].thumbnail.shape == (16, 24, 3)
+
+
+def test_malicious_model_is_refused_with_a_message(qtbot, tab, pictures, tmp_path, monkeypatch):
+    import keras
+
+    marker = tmp_path / "marker"
+    monkeypatch.setenv("CNNSTUDIO_TEST_MARKER", str(tmp_path / "at-build"))
+    payload = lambda x: (  # noqa: E731  a lambda is what a Lambda layer serialises
+        __import__("pathlib").Path(__import__("os").environ["CNNSTUDIO_TEST_MARKER"]).touch(),
+        x,
+    )[1]
+    evil = tmp_path / "evil.keras"
+    keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Lambda(payload)]).save(evil)
+    monkeypatch.setenv("CNNSTUDIO_TEST_MARKER", str(marker))
+
+    combo = child(tab, QComboBox, "classifyModel")
+    tab.ask_model_file = lambda: str(evil)
+    tab._on_model_activated(combo.findData("<open .keras file>"))
+    assert tab.model_spec() == str(evil)
+    messages = []
+    tab.status.connect(messages.append)
+    with qtbot.waitSignal(tab.runner.failed, timeout=TIMEOUT_MS) as failed:
+        tab.classify_paths([str(pictures / "black.png")])
+    qtbot.waitUntil(lambda: not tab.runner.running)
+    assert "evil.keras" in failed.args[0] and "refused" in failed.args[0]
+    assert any("refused" in m for m in messages)
+    boxes = [b for b in tab.findChildren(QMessageBox) if b.isVisible()]
+    assert boxes and "refused" in boxes[0].text()
+    for box in boxes:
+        box.close()
+    assert not marker.exists()
+    assert child(tab, QTableWidget, "classifyResults").rowCount() == 0
+
+
+def test_main_window_lists_classify_second_and_routes_its_pictures(qtbot, entry, pictures):
+    from PySide6.QtWidgets import QTabWidget
+
+    from cnnstudio.gui.main_window import MainWindow
+
+    window = MainWindow(detect_device=False)
+    qtbot.addWidget(window)
+    try:
+        tabs = window.findChild(QTabWidget, "mainTabs")
+        titles = [tabs.tabText(i) for i in range(tabs.count())]
+        assert titles == ["Train", "Classify", "Style", "Dream"]
+        tab = window.tab_by_key("classify")
+        tab.set_model_spec(str(entry.path))
+        run_and_wait(qtbot, tab, lambda: tab.classify_paths([str(pictures / "white.png")]))
+        tab.table.selectRow(0)
+        child(tab, QPushButton, "classifyDreamButton").click()
+        dream = window.tab_by_key("dream")
+        assert tabs.currentWidget() is dream
+        source = dream.source_image()
+        assert source is not None and source.shape == (40, 40, 3) and (source == 255).all()
+    finally:
+        for tab in window.tab_widgets():
+            tab.shutdown()
+        window.close()
