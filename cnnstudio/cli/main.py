@@ -18,6 +18,10 @@ from cnnstudio.core.errors import StudioError
 #: job name -> module under cnnstudio.cli that implements it
 JOBS = {
     "dream": "cnnstudio.cli.dream_cmd",
+    "style": "cnnstudio.cli.style_cmd",
+    "import-weights": "cnnstudio.cli.weights_cmd",
+    "classify": "cnnstudio.cli.classify_cmd",
+    "train": "cnnstudio.cli.train_cmd",
 }
 
 

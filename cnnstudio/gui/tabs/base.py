@@ -18,10 +18,11 @@ class StudioTab(QWidget):
     send_image = Signal(str, object, str)
 
     def save_settings(self, settings: QSettings) -> None:
-        """Store this tab's parameters (called when the window closes)."""
+        """Store this tab's parameters (called when the window closes). The main window
+        has already opened the group ``settings_key``: use plain keys ("steps")."""
 
     def restore_settings(self, settings: QSettings) -> None:
-        """Restore parameters saved by :meth:`save_settings`."""
+        """Restore parameters saved by :meth:`save_settings` (same group)."""
 
     def open_image(self, path: str) -> None:
         """File > Open image while this tab is current."""
@@ -33,6 +34,12 @@ class StudioTab(QWidget):
 
     def save_result(self) -> None:
         """File > Save result while this tab is current."""
+
+    def run_job(self) -> None:
+        """F5 / Ctrl+R: start this tab's job, as its Run button does."""
+
+    def stop_job(self) -> None:
+        """Esc: stop this tab's job, as its Stop button does."""
 
     def has_result(self) -> bool:
         return False

@@ -1,0 +1,2 @@
+"""Reusable widgets: ImageView (zoom, pan, drop, compare), LossPlot, WeightsPicker,
+JobProgress, and small dialogs (dialogs.py)."""

@@ -1,0 +1,279 @@
+"""``cnnstudio dream``: DeepDream from the command line.
+
+    cnnstudio dream INPUT -o OUTPUT [--noise WxH] [--weights imagenet|random|PATH]
+        [--layers mixed3,mixed5 | mixed4=0,mixed5=3,mixed6=2,mixed7=1.5 | tf2 | dlwp]
+        [--channel LAYER:INDEX] [--steps N] [--step-size F] [--octaves N]
+        [--octave-scale F] [--tile-size N] [--jitter PX] [--max-size N] [--seed N]
+        [--overwrite]
+
+Progress goes to stderr: one updating line when stderr is a terminal, otherwise a line per
+octave and a final line. The result is saved with its parameters embedded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+from cnnstudio.core import backbones, dream, images
+from cnnstudio.core.errors import InputError
+from cnnstudio.core.events import Notice, Progress
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register the ``dream`` job."""
+    defaults = dream.DreamParams()
+    parser = subparsers.add_parser(
+        "dream",
+        help="DeepDream an image (or noise)",
+        description=(
+            "Dream on an image with a pretrained network (default: the TF2 recipe, "
+            "InceptionV3 mixed3+mixed5, 5 octaves 1.3 apart, 50 steps each)."
+        ),
+    )
+    parser.add_argument("input", nargs="?", help="image to dream on (omit with --noise)")
+    parser.add_argument("-o", "--output", required=True, help="result file (.png, .jpg, .webp)")
+    parser.add_argument("--noise", metavar="WxH", help="start from noise of this size instead")
+    parser.add_argument(
+        "--preset",
+        choices=sorted(dream.DREAM_PRESETS),
+        help="a whole recipe (layers, objective, steps, octaves); other flags override it",
+    )
+    parser.add_argument("--backbone", help=f"network: {', '.join(backbones.BACKBONE_NAMES)}")
+    parser.add_argument(
+        "--weights", help="imagenet (default), random (untrained) or a weights file path"
+    )
+    parser.add_argument(
+        "--layers",
+        help="mixed3,mixed5 (weight 1 each), mixed4=0,mixed5=3,... or a preset: "
+        + ", ".join(dream.LAYER_PRESETS),
+    )
+    parser.add_argument("--channel", metavar="LAYER:INDEX", help="maximise one channel")
+    parser.add_argument("--objective", choices=dream.OBJECTIVES, help="mean (default) or l2")
+    parser.add_argument("--steps", type=int, help=f"steps per octave ({defaults.steps})")
+    parser.add_argument(
+        "--step-size", type=float, help=f"in network input units ({defaults.step_size})"
+    )
+    parser.add_argument("--octaves", type=int, help=f"number of scales ({defaults.octaves})")
+    parser.add_argument(
+        "--octave-scale", type=float, help=f"ratio between scales ({defaults.octave_scale})"
+    )
+    parser.add_argument(
+        "--top-octave",
+        type=int,
+        help="exponent of the largest octave (0: end at the input size; default: centred)",
+    )
+    parser.add_argument(
+        "--no-reinject", action="store_true", help="do not re-inject detail after upscaling"
+    )
+    parser.add_argument("--max-loss", type=float, help="stop an octave once its loss exceeds this")
+    parser.add_argument("--tv-weight", type=float, help="total-variation smoothing (0 = off)")
+    parser.add_argument("--tile-size", type=int, help=f"tile size in px ({defaults.tile_size})")
+    parser.add_argument(
+        "--jitter", type=int, help=f"largest random roll in px, 0 = off ({defaults.jitter})"
+    )
+    parser.add_argument(
+        "--max-size", type=int, help=f"longest side of the working image ({defaults.max_size})"
+    )
+    parser.add_argument("--seed", type=int, help="random seed (rolls, noise)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing OUTPUT")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    return parser
+
+
+def parse_layers(text: str) -> dict[str, float]:
+    """``mixed3,mixed5`` / ``mixed4=0,mixed5=3`` / a preset name -> {layer: weight}."""
+    text = text.strip()
+    if text in dream.LAYER_PRESETS:
+        return dict(dream.LAYER_PRESETS[text])
+    layers: dict[str, float] = {}
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        name, sep, weight = part.partition("=")
+        name = name.strip()
+        if not name:
+            raise InputError(f"--layers {text!r}: a layer name is missing before '='")
+        try:
+            value = float(weight) if sep else 1.0
+        except ValueError:
+            raise InputError(
+                f"--layers: weight {weight.strip()!r} of {name} is not a number"
+            ) from None
+        if not math.isfinite(value):
+            raise InputError(f"--layers: weight {weight.strip()!r} of {name} is not finite")
+        layers[name] = value
+    if not layers:
+        raise InputError(f"--layers {text!r}: name at least one layer, e.g. mixed3,mixed5")
+    return layers
+
+
+def parse_channel(text: str) -> tuple[str, int]:
+    """``mixed4:139`` -> ("mixed4", 139)."""
+    name, sep, index = text.rpartition(":")
+    if not sep or not name.strip():
+        raise InputError(f"--channel {text!r}: give LAYER:INDEX, e.g. mixed4:139")
+    try:
+        return name.strip(), int(index)
+    except ValueError:
+        raise InputError(f"--channel {text!r}: the index {index!r} is not a whole number") from None
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """``640x480`` -> (640, 480)."""
+    width, sep, height = text.lower().partition("x")
+    try:
+        size = (int(width), int(height))
+    except ValueError:
+        raise InputError(f"--noise {text!r}: give the size as WIDTHxHEIGHT, e.g. 640x480") from None
+    if not sep or min(size) < 1:
+        raise InputError(f"--noise {text!r}: give the size as WIDTHxHEIGHT, e.g. 640x480")
+    return size
+
+
+def params_from_args(args: argparse.Namespace) -> dream.DreamParams:
+    """The DreamParams the flags describe (preset first, then explicit flags)."""
+    params = dream.preset_params(args.preset) if args.preset else dream.DreamParams()
+    changes: dict[str, Any] = {}
+    if args.backbone is not None:
+        changes["backbone"] = backbones.get_backbone(args.backbone).name
+        if args.layers is None and args.channel is None:  # mixed3/mixed5 are Inception's
+            changes["layers"] = dream.default_layers(changes["backbone"])
+    if args.weights is not None:
+        changes["weights"] = args.weights
+    if args.layers is not None:
+        changes["layers"] = parse_layers(args.layers)
+        changes["channel"] = None
+    if args.channel is not None:
+        changes["channel"] = parse_channel(args.channel)
+    simple = {
+        "objective": "objective",
+        "steps": "steps",
+        "step_size": "step_size",
+        "octaves": "octaves",
+        "octave_scale": "octave_scale",
+        "top_octave": "top_octave",
+        "max_loss": "max_loss",
+        "tv_weight": "tv_weight",
+        "tile_size": "tile_size",
+        "jitter": "jitter",
+        "max_size": "max_size",
+        "seed": "seed",
+    }
+    for flag, name in simple.items():
+        value = getattr(args, flag)
+        if value is not None:
+            changes[name] = value
+    if args.no_reinject:
+        changes["reinject_detail"] = False
+    params = params.replace(**changes)
+    dream.validate_params(params)
+    return params
+
+
+def _check_output(path: Path, overwrite: bool) -> None:
+    """Fail before the (long) dream, not after it."""
+    if path.suffix.lower() not in images.SAVE_SUFFIXES:
+        raise InputError(
+            f"{path.name}: cannot save as '{path.suffix or '(no suffix)'}'; use one of "
+            f"{', '.join(images.SAVE_SUFFIXES)}"
+        )
+    if path.exists() and not overwrite:
+        raise images.OutputExistsError(path)
+    if path.parent.exists() and not path.parent.is_dir():
+        raise InputError(f"{path}: {path.parent} is not a folder")
+
+
+class _Reporter:
+    """Progress on stderr: an updating line on a terminal, else a line per octave."""
+
+    def __init__(self, stream: TextIO, quiet: bool) -> None:
+        self.stream = stream
+        self.quiet = quiet
+        self.tty = stream.isatty()
+        self.start = time.monotonic()
+        self.last: Progress | None = None
+
+    def _eta(self, progress: Progress) -> str:
+        elapsed = time.monotonic() - self.start
+        remaining = elapsed / progress.step * (progress.total - progress.step)
+        return f"{remaining:.0f}s"
+
+    def event(self, event: object) -> None:
+        if self.quiet:
+            return
+        if isinstance(event, Progress):
+            if not self.tty and self.last is not None and event.stage != self.last.stage:
+                self._octave_line(self.last)
+            self.last = event
+            if self.tty:
+                self.stream.write(
+                    f"\rdream: {event.message}  step {event.step}/{event.total}  "
+                    f"loss {event.loss:.4g}  ETA {self._eta(event)}   "
+                )
+                self.stream.flush()
+        elif isinstance(event, Notice):
+            # octave starts are summed up by the octave lines / the updating line
+            if "early" in event.text or not event.text.startswith("octave "):
+                self._line(f"dream: {event.text}")
+
+    def _octave_line(self, last: Progress) -> None:
+        self._line(
+            f"dream: octave {last.stage}/{last.stages} done at step {last.step}/{last.total}, "
+            f"loss {last.loss:.4g}, {time.monotonic() - self.start:.1f}s"
+        )
+
+    def _line(self, text: str) -> None:
+        if self.tty:
+            self.stream.write("\r\033[K")
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def done(self, text: str) -> None:
+        if self.quiet:
+            return
+        if not self.tty and self.last is not None:
+            self._octave_line(self.last)
+        self._line(text)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the job; 0 on success (errors are raised for cli.main to report)."""
+    params = params_from_args(args)
+    output = Path(args.output).expanduser()
+    _check_output(output, args.overwrite)
+    noise_size = parse_size(args.noise) if args.noise else None
+    if args.input is None and noise_size is None:
+        raise InputError("give an INPUT image or --noise WxH to start from noise")
+    if args.input is not None and noise_size is not None:
+        raise InputError("give either an INPUT image or --noise WxH, not both")
+    image = None
+    if args.input is not None:
+        image = images.load_image(args.input, max_side=params.max_size)
+
+    from cnnstudio.core import device
+
+    device.configure_devices()
+    reporter = _Reporter(sys.stderr, args.quiet)
+    generator = dream.dream(image, params, noise_size=noise_size)
+    while True:
+        try:
+            event = next(generator)
+        except StopIteration as stop:
+            result = stop.value
+            break
+        reporter.event(event)
+    source = Path(args.input).name if args.input else f"noise {args.noise}"
+    meta = dream.dream_metadata(params, source=source, size=(result.shape[1], result.shape[0]))
+    saved = images.save_image(output, result, params=meta, overwrite=args.overwrite)
+    untrained = " (untrained network)" if meta["untrained"] else ""
+    reporter.done(
+        f"dream: saved {saved} ({result.shape[1]}x{result.shape[0]}){untrained} in "
+        f"{time.monotonic() - reporter.start:.1f}s"
+    )
+    return 0

@@ -1,0 +1,273 @@
+"""``cnnstudio style``: neural style transfer from the command line.
+
+    cnnstudio style CONTENT STYLE [STYLE ...] -o OUTPUT [--style-blend 0.7,0.3]
+        [--weights imagenet|random|PATH] [--size N] [--steps N]
+        [--optimizer adam|lbfgs] [--learning-rate F] [--content-weight F]
+        [--style-weight F] [--tv-weight F] [--layers gatys|johnson|cookbook]
+        [--content-layers L=W,...] [--style-layers L=W,...] [--style-scale F]
+        [--init content|noise|style] [--preserve-colors [luminance|match]]
+        [--multi-scale] [--lbfgs-evaluations N] [--seed N] [--overwrite] [-q]
+
+Progress goes to stderr: one updating line on a terminal, otherwise about ten lines per
+scale. The result is saved with its parameters embedded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+from cnnstudio.core import images, style
+from cnnstudio.core.errors import InputError
+from cnnstudio.core.events import Notice, Progress
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register the ``style`` job."""
+    defaults = style.StyleParams()
+    parser = subparsers.add_parser(
+        "style",
+        help="paint a picture in the style of another (neural style transfer)",
+        description=(
+            "Neural style transfer on VGG19 (Gatys et al.; default: the TensorFlow "
+            "tutorial's Adam recipe with the TF2 cookbook's layers)."
+        ),
+    )
+    parser.add_argument("content", help="the picture to repaint")
+    parser.add_argument("styles", nargs="+", metavar="style", help="style image(s)")
+    parser.add_argument("-o", "--output", required=True, help="result file (.png, .jpg, .webp)")
+    parser.add_argument(
+        "--style-blend", metavar="W,W,...", help="one weight per style image (default: equal)"
+    )
+    parser.add_argument(
+        "--weights", help="imagenet (default), random (untrained) or a VGG19 weights file"
+    )
+    parser.add_argument(
+        "--size", type=int, help=f"longest side of the output in px ({defaults.size})"
+    )
+    parser.add_argument(
+        "--steps",
+        type=int,
+        help=f"optimiser iterations per scale (adam {style.ADAM_DEFAULT_STEPS}, "
+        f"lbfgs {style.LBFGS_DEFAULT_STEPS})",
+    )
+    parser.add_argument("--optimizer", choices=style.OPTIMIZERS, help="adam (default) or lbfgs")
+    parser.add_argument(
+        "--learning-rate", type=float, help=f"Adam step on 0..1 pixels ({defaults.learning_rate})"
+    )
+    parser.add_argument(
+        "--content-weight", type=float, help=f"content loss weight ({defaults.content_weight:g})"
+    )
+    parser.add_argument(
+        "--style-weight", type=float, help=f"style loss weight ({defaults.style_weight:g})"
+    )
+    parser.add_argument(
+        "--tv-weight", type=float, help=f"total-variation weight ({defaults.tv_weight:g})"
+    )
+    parser.add_argument(
+        "--layers", choices=sorted(style.LAYER_PRESETS), help="layer preset (cookbook)"
+    )
+    parser.add_argument(
+        "--content-layers", metavar="L=W,...", help="content layers with weights, e.g. block4_conv2"
+    )
+    parser.add_argument(
+        "--style-layers",
+        metavar="L=W,...",
+        help="style layers with weights, e.g. block1_conv1=1,block2_conv1=0.5",
+    )
+    parser.add_argument(
+        "--style-scale",
+        type=float,
+        help="style image size relative to the output (1.0; smaller = finer strokes)",
+    )
+    parser.add_argument("--init", choices=style.INITS, help="starting picture (content)")
+    parser.add_argument(
+        "--preserve-colors",
+        nargs="?",
+        const="luminance",
+        choices=[m for m in style.COLOR_MODES if m != "none"],
+        help="keep the content's colours: luminance (default) or match (recolour the style)",
+    )
+    parser.add_argument(
+        "--multi-scale", action="store_true", help="optimise at 1/4, 1/2 then full size"
+    )
+    parser.add_argument(
+        "--lbfgs-evaluations",
+        type=int,
+        help=f"loss evaluations per L-BFGS iteration ({defaults.lbfgs_evaluations})",
+    )
+    parser.add_argument("--seed", type=int, help="random seed (noise start)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing OUTPUT")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    return parser
+
+
+def parse_weights_list(flag: str, text: str) -> list[float]:
+    """``0.7,0.3`` -> [0.7, 0.3]."""
+    values = []
+    for part in text.split(","):
+        try:
+            value = float(part)
+        except ValueError:
+            raise InputError(f"{flag} {text!r}: {part.strip()!r} is not a number") from None
+        if not math.isfinite(value) or value < 0:
+            raise InputError(f"{flag} {text!r}: weights must be 0 or more")
+        values.append(value)
+    return values
+
+
+def parse_layer_weights(flag: str, text: str) -> dict[str, float]:
+    """``block1_conv1=1,block2_conv1`` -> {layer: weight} (weight 1 when omitted)."""
+    layers: dict[str, float] = {}
+    for part in text.split(","):
+        name, sep, weight = part.strip().partition("=")
+        name = name.strip()
+        if not name:
+            continue
+        try:
+            layers[name] = float(weight) if sep else 1.0
+        except ValueError:
+            raise InputError(f"{flag}: weight {weight!r} of {name} is not a number") from None
+    if not layers:
+        raise InputError(f"{flag} {text!r}: name at least one layer, e.g. block4_conv2")
+    return layers
+
+
+def params_from_args(args: argparse.Namespace) -> style.StyleParams:
+    """The StyleParams the flags describe (defaults for the flags not given)."""
+    params = style.StyleParams()
+    simple = (
+        "weights",
+        "size",
+        "steps",
+        "optimizer",
+        "learning_rate",
+        "content_weight",
+        "style_weight",
+        "tv_weight",
+        "layers",
+        "style_scale",
+        "init",
+        "lbfgs_evaluations",
+        "seed",
+    )
+    for name in simple:
+        value = getattr(args, name)
+        if value is not None:
+            setattr(params, name, value)
+    if args.content_layers:
+        params.content_layers = parse_layer_weights("--content-layers", args.content_layers)
+    if args.style_layers:
+        params.style_layers = parse_layer_weights("--style-layers", args.style_layers)
+    if args.preserve_colors:
+        params.preserve_colors = args.preserve_colors
+    params.multi_scale = bool(args.multi_scale)
+    params.validate()
+    return params
+
+
+def _check_output(path: Path, overwrite: bool) -> None:
+    """Fail before the (long) run, not after it."""
+    if path.suffix.lower() not in images.SAVE_SUFFIXES:
+        raise InputError(
+            f"{path.name}: cannot save as '{path.suffix or '(no suffix)'}'; use one of "
+            f"{', '.join(images.SAVE_SUFFIXES)}"
+        )
+    if path.exists() and not overwrite:
+        raise images.OutputExistsError(path)
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder; give a file name such as result.png")
+
+
+class _Reporter:
+    """Progress on stderr: an updating line on a terminal, else ~10 lines per scale."""
+
+    def __init__(self, stream: TextIO, quiet: bool) -> None:
+        self.stream = stream
+        self.quiet = quiet
+        self.tty = stream.isatty()
+        self.start = time.monotonic()
+
+    def _describe(self, p: Progress) -> str:
+        elapsed = time.monotonic() - self.start
+        eta = elapsed / p.step * (p.total - p.step)
+        scale = f"scale {p.stage}/{p.stages}  " if p.stages > 1 else ""
+        terms = "  ".join(f"{k} {v:.3g}" for k, v in p.terms.items())
+        extra = f"  ({p.message})" if p.message else ""
+        return (
+            f"style: {scale}step {p.step}/{p.total}  loss {p.loss:.4g}  [{terms}]{extra}  "
+            f"ETA {eta:.0f}s"
+        )
+
+    def event(self, event: object) -> None:
+        if self.quiet:
+            return
+        if isinstance(event, Progress):
+            if self.tty:
+                self.stream.write("\r\033[K" + self._describe(event))
+                self.stream.flush()
+                return
+            per_stage = max(1, event.total // event.stages)
+            if event.step % max(1, per_stage // 10) == 0 or event.step == event.total:
+                self._line(self._describe(event))
+        elif isinstance(event, Notice):
+            self._line(f"style: {event.text}")
+
+    def _line(self, text: str) -> None:
+        if self.tty:
+            self.stream.write("\r\033[K")
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def done(self, text: str) -> None:
+        if not self.quiet:
+            self._line(text)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the job; 0 on success (errors are raised for cli.main to report)."""
+    params = params_from_args(args)
+    output = Path(args.output).expanduser()
+    _check_output(output, args.overwrite)
+    blend = parse_weights_list("--style-blend", args.style_blend) if args.style_blend else None
+    if blend is not None and len(blend) != len(args.styles):
+        raise InputError(
+            f"--style-blend has {len(blend)} weights for {len(args.styles)} style image(s): "
+            "give one weight per style image"
+        )
+    # Big photos are shrunk while decoding; stylize then sets the exact working size.
+    content = images.load_image(args.content, max_side=params.size)
+    style_side = max(style.VGG19_MIN_SIZE, math.ceil(params.size * max(1.0, params.style_scale)))
+    styles = [images.load_image(path, max_side=style_side) for path in args.styles]
+    style.check_memory(params, content.shape)
+
+    from cnnstudio.core import device
+
+    device.configure_devices()
+    reporter = _Reporter(sys.stderr, args.quiet)
+    generator = style.stylize(content, styles, params, style_weights=blend)
+    while True:
+        try:
+            event = next(generator)
+        except StopIteration as stop:
+            result = stop.value
+            break
+        reporter.event(event)
+    meta = style.style_metadata(
+        params,
+        content=Path(args.content).name,
+        styles=[Path(p).name for p in args.styles],
+        style_blend=blend,
+        output_size=[int(result.shape[1]), int(result.shape[0])],
+    )
+    saved = images.save_image(output, result, params=meta, overwrite=args.overwrite)
+    untrained = " (untrained network)" if meta["untrained"] else ""
+    reporter.done(
+        f"style: saved {saved} ({result.shape[1]}x{result.shape[0]}){untrained} in "
+        f"{time.monotonic() - reporter.start:.1f}s"
+    )
+    return 0

@@ -1,0 +1,146 @@
+"""``cnnstudio train RECIPE --data DATA -o MODEL.keras``: train a model headless.
+
+Prints the model summary (stderr), one line per epoch (stdout) and the test accuracy;
+writes the model with its JSON sidecar. With the same ``--run-dir`` an interrupted run
+resumes from its last finished epoch. Ctrl-C stops at the next batch and still saves.
+``--import-dataset FILE`` installs mnist.npz or cifar-10-python.tar.gz for offline use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from pathlib import Path
+
+from cnnstudio.core.backbones import BACKBONE_NAMES
+from cnnstudio.core.errors import InputError
+from cnnstudio.core.events import Notice
+from cnnstudio.core.training.recipes import RECIPE_NAMES
+from cnnstudio.core.training.trainer import SCHEDULES
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "train",
+        help="train lenet5, cifar-cnn or a transfer model on MNIST, CIFAR-10, .npz or a folder",
+        description=(
+            "Train a recipe and write MODEL.keras with its JSON sidecar. DATA is mnist, "
+            "cifar10, a .npz file in the Keras layout (x_train, y_train, x_test, y_test) "
+            "or a folder with one subfolder of images per class."
+        ),
+    )
+    parser.add_argument("recipe", nargs="?", choices=RECIPE_NAMES, help="the recipe")
+    parser.add_argument("--data", default="", help="mnist | cifar10 | FILE.npz | FOLDER")
+    parser.add_argument("-o", "--output", default=None, help="the model file (.keras)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    parser.add_argument("--epochs", type=int, default=0, help="epochs (default: recipe's)")
+    parser.add_argument("--batch-size", type=int, default=0, help="default: recipe's")
+    parser.add_argument("--learning-rate", type=float, default=0.0, help="Adam learning rate")
+    parser.add_argument("--schedule", choices=SCHEDULES, default="constant")
+    parser.add_argument(
+        "--early-stopping", type=int, default=0, metavar="N", help="patience on val_loss"
+    )
+    parser.add_argument("--image-size", type=int, default=0, help="square input size")
+    parser.add_argument("--val-split", type=float, default=0.1, help="0 validates on test")
+    parser.add_argument("--no-augment", action="store_true", help="no CIFAR augmentation")
+    parser.add_argument("--augment", action="store_true", help="force augmentation on")
+    parser.add_argument("--backbone", choices=BACKBONE_NAMES, default="inception_v3")
+    parser.add_argument("--weights", default="imagenet", help="imagenet | random | PATH")
+    parser.add_argument("--fine-tune", type=int, default=0, help="unfreeze the top N layers")
+    parser.add_argument("--run-dir", default="", help="run folder (same folder: resume)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--limit", type=int, default=0, help="use at most N training images")
+    parser.add_argument(
+        "--save-to-library", metavar="NAME", default=None, help="also add it to the library"
+    )
+    parser.add_argument(
+        "--import-dataset",
+        metavar="FILE",
+        default=None,
+        help="install mnist.npz or cifar-10-python.tar.gz for offline use",
+    )
+    return parser
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    from cnnstudio.core.training import datasets
+
+    if args.import_dataset:
+        name, path = datasets.import_dataset_file(args.import_dataset)
+        print(f"installed the {name} dataset as {path}")
+        if not args.recipe:
+            return 0
+    if not args.recipe:
+        raise InputError("give a recipe: " + " | ".join(RECIPE_NAMES))
+    if not args.output:
+        raise InputError("give the model file to write with -o MODEL.keras")
+    output = Path(args.output)
+    if output.suffix.lower() != ".keras":
+        raise InputError(f"{output} must end in .keras (the only format loaded safely)")
+    if output.exists() and not args.overwrite:
+        raise InputError(f"{output} exists already; choose another name or add --overwrite")
+    if not output.parent.is_dir():
+        raise InputError(f"folder does not exist: {output.parent}")
+
+    from cnnstudio.core import library
+    from cnnstudio.core.training import trainer
+
+    config = trainer.TrainConfig(
+        recipe=args.recipe,
+        data=args.data,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        schedule=args.schedule,
+        early_stopping=args.early_stopping,
+        image_size=args.image_size,
+        val_split=args.val_split,
+        augment=False if args.no_augment else (True if args.augment else None),
+        backbone=args.backbone,
+        weights=args.weights,
+        fine_tune=args.fine_tune,
+        run_dir=args.run_dir,
+        seed=args.seed,
+        limit=args.limit,
+    )
+    stop_requested = False
+
+    def on_sigint(signum, frame) -> None:  # first Ctrl-C: stop at the next batch, save
+        nonlocal stop_requested
+        if stop_requested:
+            raise KeyboardInterrupt
+        stop_requested = True
+        _say("stopping after this batch (Ctrl-C again to abort)")
+
+    def on_event(event: object) -> None:
+        if isinstance(event, trainer.RunStarted):
+            _say(event.summary.rstrip())
+            _say(event.dataset_summary)
+            _say(f"run folder: {event.run_dir}")
+        elif isinstance(event, trainer.EpochEnd):
+            print(trainer.format_epoch(event), flush=True)
+        elif isinstance(event, Notice):
+            _say(event.text)
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        result = trainer.train(config, on_event=on_event, should_stop=lambda: stop_requested)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    done = result.done
+    label = "validation" if done.test_is_validation else "test"
+    print(f"{label} accuracy {done.test_accuracy:.4f} {label} loss {done.test_loss:.4f}")
+    if output.exists() and args.overwrite:
+        output.unlink()
+    result.model.save(output)
+    library.write_sidecar(output, result.meta)
+    _say(f"wrote {output} and {library.sidecar_path(output).name}")
+    if args.save_to_library:
+        entry = library.save_to_library(result.model, args.save_to_library, result.meta)
+        _say(f"added to the library as '{entry.name}'")
+    return 0

@@ -1,0 +1,79 @@
+"""Start the application: QApplication set-up, error hook, main window."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import traceback
+from types import TracebackType
+
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QApplication
+
+from cnnstudio import __version__
+
+log = logging.getLogger("cnnstudio")
+
+
+def create_app(argv: list[str] | None = None) -> QApplication:
+    """The QApplication (created once) with the names QSettings and desktops use."""
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(list(argv) if argv is not None else sys.argv[:1])
+    app.setOrganizationName("cnnstudio")
+    app.setApplicationName("CNN Studio")
+    app.setApplicationVersion(__version__)
+    app.setDesktopFileName("cnnstudio")
+    from cnnstudio.gui.main_window import icon_path
+
+    icon = icon_path()
+    if icon is not None:
+        app.setWindowIcon(QIcon(str(icon)))
+    return app
+
+
+def install_error_hook() -> None:
+    """A bug in a slot shows a readable box (with the traceback under details) instead of
+    only printing to a terminal the user may not have."""
+
+    def hook(kind: type[BaseException], error: BaseException, tb: TracebackType | None) -> None:
+        details = "".join(traceback.format_exception(kind, error, tb))
+        log.error("Unexpected error: %s", details)
+        if issubclass(kind, KeyboardInterrupt):
+            QApplication.quit()
+            return
+        from cnnstudio.core.errors import StudioError
+        from cnnstudio.gui.widgets.dialogs import show_error
+
+        if isinstance(error, StudioError):
+            show_error(QApplication.activeWindow(), str(error))
+        else:
+            message = f"Unexpected error: {kind.__name__}: {error}"
+            show_error(QApplication.activeWindow(), message, details)
+
+    sys.excepthook = hook
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Open the window; image paths given as arguments open in the first tab."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ chatter
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    argv = sys.argv[1:] if argv is None else argv
+    app = create_app(sys.argv[:1])
+    install_error_hook()
+    from cnnstudio.gui.main_window import MainWindow
+
+    window = MainWindow()
+    window.show()
+    for path in argv:
+        if os.path.isfile(path):
+            tab = window.current_tab()
+            if tab is not None:
+                tab.open_image(path)
+            break
+    return app.exec()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

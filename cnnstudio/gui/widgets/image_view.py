@@ -1,0 +1,282 @@
+"""ImageView: show an RGB numpy image with zoom, pan, drops and a before/after compare."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QRectF, Qt, QUrl, Signal
+from PySide6.QtGui import (
+    QDragEnterEvent,
+    QDragMoveEvent,
+    QDropEvent,
+    QImage,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QPixmap,
+    QWheelEvent,
+)
+from PySide6.QtWidgets import QFrame, QGraphicsPixmapItem, QGraphicsScene, QGraphicsView, QWidget
+
+PLACEHOLDER_TEXT = "Drop an image here or press Ctrl+O"
+_ZOOM_STEP = 1.25
+_MIN_ZOOM, _MAX_ZOOM = 0.02, 64.0
+
+
+def image_suffixes() -> tuple[str, ...]:
+    """Suffixes the image door reads (lower case, with the dot)."""
+    try:
+        from cnnstudio.core.images import IMAGE_SUFFIXES
+
+        return tuple(s.lower() for s in IMAGE_SUFFIXES)
+    except ImportError:  # the image module not there yet: the usual Pillow formats
+        return (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+
+
+def as_rgb_uint8(image: np.ndarray) -> np.ndarray:
+    """A C-contiguous uint8 (H, W, 3) copy-if-needed of a gray, RGB or RGBA array."""
+    array = np.asarray(image)
+    if array.ndim == 2:
+        array = np.repeat(array[:, :, None], 3, axis=2)
+    if array.ndim != 3 or array.shape[2] not in (1, 3, 4):
+        raise ValueError(f"expected an (H, W, 3) image, got shape {array.shape}")
+    if array.shape[2] == 1:
+        array = np.repeat(array, 3, axis=2)
+    elif array.shape[2] == 4:
+        array = array[:, :, :3]
+    if array.dtype != np.uint8:
+        array = np.clip(np.nan_to_num(array), 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(array)
+
+
+def array_to_qimage(image: np.ndarray) -> QImage:
+    """A QImage that owns a copy of the pixels of an RGB array."""
+    array = as_rgb_uint8(image)
+    height, width = array.shape[:2]
+    qimage = QImage(array.data, width, height, array.strides[0], QImage.Format.Format_RGB888)
+    return qimage.copy()  # detach from the numpy buffer
+
+
+def dropped_image_paths(urls: list[QUrl]) -> list[str]:
+    """Local files among ``urls`` whose suffix is an image format."""
+    suffixes = image_suffixes()
+    paths = []
+    for url in urls:
+        if url.isLocalFile():
+            path = url.toLocalFile()
+            if Path(path).suffix.lower() in suffixes:
+                paths.append(path)
+    return paths
+
+
+class ImageView(QGraphicsView):
+    """A zoomable, pannable view of one RGB image.
+
+    Wheel zooms around the cursor, dragging pans, a double click fits the image to the
+    view. Image files dropped on it are announced by :attr:`image_dropped` (the owner
+    loads them through ``core.images``). :meth:`set_reference` plus
+    :meth:`set_comparing` show a "before" picture in place of the current one.
+    """
+
+    image_dropped = Signal(str)
+    zoom_changed = Signal(float)
+
+    def __init__(self, parent: QWidget | None = None, placeholder: str = PLACEHOLDER_TEXT):
+        super().__init__(parent)
+        self._scene = QGraphicsScene(self)
+        self.setScene(self._scene)
+        self._item = QGraphicsPixmapItem()
+        self._item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+        self._scene.addItem(self._item)
+        self._image: np.ndarray | None = None
+        self._pixmap = QPixmap()
+        self._reference: np.ndarray | None = None
+        self._reference_pixmap = QPixmap()
+        self._comparing = False
+        self._fit_mode = True  # follow the window size until the user zooms
+        self._placeholder = placeholder
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
+        self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setMinimumSize(160, 120)
+        self.setAcceptDrops(True)
+        self.viewport().setAcceptDrops(True)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+
+    # -- content ------------------------------------------------------------------------
+
+    def set_image(self, image: np.ndarray | None) -> None:
+        """Show ``image`` (uint8 RGB (H, W, 3); gray or float are converted), or clear."""
+        old_size = None if self._image is None else self._image.shape[:2]
+        if image is None:
+            self._image = None
+            self._pixmap = QPixmap()
+        else:
+            self._image = as_rgb_uint8(image)
+            self._pixmap = QPixmap.fromImage(array_to_qimage(self._image))
+        self._show_current()
+        new_size = None if self._image is None else self._image.shape[:2]
+        if new_size != old_size or self._fit_mode:
+            self.fit()
+        self.viewport().update()
+
+    def image(self) -> np.ndarray | None:
+        """The image shown (not the compare reference), or None."""
+        return self._image
+
+    def has_image(self) -> bool:
+        return self._image is not None
+
+    def set_placeholder_text(self, text: str) -> None:
+        self._placeholder = text
+        self.viewport().update()
+
+    def placeholder_text(self) -> str:
+        return self._placeholder
+
+    # -- before/after compare -----------------------------------------------------------
+
+    def set_reference(self, image: np.ndarray | None) -> None:
+        """The "before" picture that :meth:`set_comparing` shows."""
+        self._reference = None if image is None else as_rgb_uint8(image)
+        self._reference_pixmap = (
+            QPixmap() if image is None else QPixmap.fromImage(array_to_qimage(self._reference))
+        )
+        self._show_current()
+
+    def reference(self) -> np.ndarray | None:
+        return self._reference
+
+    def set_comparing(self, comparing: bool) -> None:
+        """Show the reference instead of the image while ``comparing`` is true."""
+        self._comparing = bool(comparing)
+        self._show_current()
+
+    def is_comparing(self) -> bool:
+        return self._comparing
+
+    def shown_pixmap(self) -> QPixmap:
+        """What is on screen now (the image, or the reference while comparing)."""
+        return self._item.pixmap()
+
+    def _show_current(self) -> None:
+        pixmap = self._pixmap
+        if self._comparing and not self._reference_pixmap.isNull():
+            pixmap = self._reference_pixmap
+            if not self._pixmap.isNull() and pixmap.size() != self._pixmap.size():
+                # same footprint as the current image, so the view does not jump
+                pixmap = pixmap.scaled(
+                    self._pixmap.size(),
+                    Qt.AspectRatioMode.IgnoreAspectRatio,
+                    Qt.TransformationMode.SmoothTransformation,
+                )
+        self._item.setPixmap(pixmap)
+        self._scene.setSceneRect(QRectF(pixmap.rect()))
+
+    # -- zoom and pan -------------------------------------------------------------------
+
+    def zoom_factor(self) -> float:
+        return self.transform().m11()
+
+    def zoom_by(self, factor: float) -> None:
+        current = self.zoom_factor()
+        target = min(max(current * factor, _MIN_ZOOM), _MAX_ZOOM)
+        if current > 0 and target != current:
+            self._fit_mode = False
+            self.scale(target / current, target / current)
+            self.zoom_changed.emit(self.zoom_factor())
+
+    def zoom_in(self) -> None:
+        self.zoom_by(_ZOOM_STEP)
+
+    def zoom_out(self) -> None:
+        self.zoom_by(1 / _ZOOM_STEP)
+
+    def zoom_actual(self) -> None:
+        """100 %: one image pixel per screen pixel."""
+        self._fit_mode = False
+        self.resetTransform()
+        self.zoom_changed.emit(1.0)
+
+    def fit(self) -> None:
+        """Fit the whole image in the view (and keep fitting as the view resizes)."""
+        self._fit_mode = True
+        if self._item.pixmap().isNull():
+            self.resetTransform()
+            return
+        self.fitInView(self._item, Qt.AspectRatioMode.KeepAspectRatio)
+        self.zoom_changed.emit(self.zoom_factor())
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self._fit_mode:
+            self.fit()
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        delta = event.angleDelta().y()
+        if delta == 0 or self._image is None:
+            super().wheelEvent(event)
+            return
+        self.zoom_by(_ZOOM_STEP ** (delta / 120.0))
+        event.accept()
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
+        self.fit()
+        event.accept()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            key = event.key()
+            if key in (Qt.Key.Key_Plus, Qt.Key.Key_Equal):
+                self.zoom_in()
+                return
+            if key == Qt.Key.Key_Minus:
+                self.zoom_out()
+                return
+            if key == Qt.Key.Key_0:
+                self.fit()
+                return
+        super().keyPressEvent(event)
+
+    # -- drops --------------------------------------------------------------------------
+
+    def _accepts(self, event: QDragEnterEvent | QDragMoveEvent | QDropEvent) -> bool:
+        mime = event.mimeData()
+        return mime is not None and mime.hasUrls() and bool(dropped_image_paths(mime.urls()))
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if self._accepts(event):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
+        if self._accepts(event):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = dropped_image_paths(event.mimeData().urls()) if event.mimeData() else []
+        if not paths:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        self.image_dropped.emit(paths[0])
+
+    # -- placeholder --------------------------------------------------------------------
+
+    def paintEvent(self, event) -> None:
+        super().paintEvent(event)
+        if self._image is None and self._placeholder:
+            painter = QPainter(self.viewport())
+            painter.setPen(self.palette().placeholderText().color())
+            painter.drawText(
+                self.viewport().rect(),
+                Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                self._placeholder,
+            )
+            painter.end()

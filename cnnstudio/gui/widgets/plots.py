@@ -1,0 +1,113 @@
+"""LossPlot: live curves (loss, accuracy, ...) that stay cheap however fast points arrive."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QWidget
+
+#: colours given to series in the order they appear (colour-blind friendly)
+SERIES_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2")
+_REDRAW_MS = 100  # at most ~10 redraws a second
+
+
+class _Series:
+    """A growable pair of float buffers (amortised O(1) append)."""
+
+    def __init__(self, curve: pg.PlotDataItem) -> None:
+        self.curve = curve
+        self.x = np.empty(256, dtype=np.float64)
+        self.y = np.empty(256, dtype=np.float64)
+        self.size = 0
+
+    def append(self, x: float, y: float) -> None:
+        if self.size == len(self.x):
+            self.x = np.resize(self.x, 2 * len(self.x))
+            self.y = np.resize(self.y, 2 * len(self.y))
+        self.x[self.size] = x
+        self.y[self.size] = y
+        self.size += 1
+
+
+class LossPlot(pg.PlotWidget):
+    """Named series with a legend. :meth:`add_point` only appends to numpy buffers; a
+    timer redraws the curves that changed, so a job reporting every few milliseconds
+    does not spend the GUI thread on drawing."""
+
+    def __init__(
+        self,
+        parent: QWidget | None = None,
+        x_label: str = "step",
+        y_label: str = "loss",
+        title: str | None = None,
+    ) -> None:
+        super().__init__(parent=parent, background="w")
+        self._series: dict[str, _Series] = {}
+        self._dirty: set[str] = set()
+        item = self.getPlotItem()
+        item.showGrid(x=True, y=True, alpha=0.3)
+        item.setLabel("bottom", x_label)
+        item.setLabel("left", y_label)
+        if title:
+            item.setTitle(title)
+        self._legend = item.addLegend(offset=(-10, 10))
+        self.setMinimumHeight(120)
+        self._timer = QTimer(self)
+        self._timer.setInterval(_REDRAW_MS)
+        self._timer.timeout.connect(self.redraw)
+        # PlotWidget.__init__ binds PlotItem.clear onto the instance; ours must win
+        self.clear = self.clear_series
+
+    def add_point(self, series: str, x: float, y: float) -> None:
+        """Append (x, y) to ``series`` (created on first use). Non-finite y is skipped."""
+        if not np.isfinite(y):
+            return
+        entry = self._series.get(series)
+        if entry is None:
+            colour = SERIES_COLOURS[len(self._series) % len(SERIES_COLOURS)]
+            curve = self.getPlotItem().plot(name=series, pen=pg.mkPen(colour, width=2))
+            entry = self._series[series] = _Series(curve)
+        entry.append(float(x), float(y))
+        self._dirty.add(series)
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def redraw(self) -> None:
+        """Push the buffered points of changed series to their curves."""
+        for name in self._dirty:
+            entry = self._series.get(name)
+            if entry is not None:
+                entry.curve.setData(entry.x[: entry.size], entry.y[: entry.size])
+        self._dirty.clear()
+        self._timer.stop()
+
+    def clear_series(self) -> None:
+        """Remove every series and its legend entry (also reachable as ``clear()``)."""
+        self._timer.stop()
+        self._dirty.clear()
+        for name, entry in self._series.items():
+            self._legend.removeItem(name)
+            self.getPlotItem().removeItem(entry.curve)
+        self._series.clear()
+
+    def series_names(self) -> list[str]:
+        return list(self._series)
+
+    def data(self, series: str) -> tuple[np.ndarray, np.ndarray]:
+        """Copies of the points of ``series`` (empty arrays if it does not exist)."""
+        entry = self._series.get(series)
+        if entry is None:
+            return np.empty(0), np.empty(0)
+        return entry.x[: entry.size].copy(), entry.y[: entry.size].copy()
+
+    def drawn_points(self, series: str) -> int:
+        """How many points of ``series`` the curve on screen holds (lags add_point)."""
+        entry = self._series.get(series)
+        if entry is None:
+            return 0
+        x, _ = entry.curve.getData()
+        return 0 if x is None else len(x)
+
+    def set_log_y(self, log: bool) -> None:
+        self.getPlotItem().setLogMode(y=log)

@@ -1,0 +1,108 @@
+"""WeightsPicker: where a pretrained network's weights come from (ImageNet, random, a file)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QComboBox, QFileDialog, QWidget
+
+from cnnstudio.gui.settings import app_settings, last_folder, read_list, remember_folder
+
+IMAGENET_TEXT = "ImageNet (pretrained)"
+RANDOM_TEXT = "Untrained (random weights)"
+FILE_TEXT = "Weights file..."
+_RECENT_KEY = "weights/recent_files"
+_MAX_RECENT = 8
+_FILE_ITEM = "__choose_file__"
+
+
+class WeightsPicker(QComboBox):
+    """A combo box whose :meth:`value` is ``"imagenet"``, ``"random"`` or a file path.
+
+    "Weights file..." opens a file dialog (through :meth:`ask_weights_file`, which tests
+    replace); chosen files are remembered across runs and tabs.
+    """
+
+    #: the new value ("imagenet" | "random" | path) after the user changed it
+    value_changed = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.setToolTip(
+            "Where the network's weights come from. 'Untrained' dreams and styles with a "
+            "randomly initialised network: results are labelled as such."
+        )
+        self.addItem(IMAGENET_TEXT, "imagenet")
+        self.addItem(RANDOM_TEXT, "random")
+        for path in read_list(app_settings(), _RECENT_KEY):
+            if os.path.isfile(path):
+                self._add_path_item(path)
+        self.addItem(FILE_TEXT, _FILE_ITEM)
+        self._last_index = 0
+        self.activated.connect(self._on_activated)
+        self.currentIndexChanged.connect(self._on_index_changed)
+
+    def value(self) -> str:
+        """``"imagenet"``, ``"random"`` or the path of a weights file."""
+        data = self.currentData()
+        return "imagenet" if data in (None, _FILE_ITEM) else str(data)
+
+    def set_value(self, value: str) -> None:
+        """Select ``value``; a path not listed yet is added (if the file exists)."""
+        value = (value or "imagenet").strip()
+        lowered = value.lower()
+        if lowered in ("imagenet", "random"):
+            self.setCurrentIndex(self.findData(lowered))
+            return
+        index = self.findData(value)
+        if index < 0:
+            if not os.path.isfile(value):
+                return  # a remembered file that is gone: keep the current choice
+            index = self._add_path_item(value)
+            self._remember(value)
+        self.setCurrentIndex(index)
+
+    def ask_weights_file(self) -> str | None:
+        """Ask for a weights file (replaced in tests)."""
+        path, _ = QFileDialog.getOpenFileName(
+            self,
+            "Choose a weights file",
+            last_folder(),
+            "Keras weights (*.weights.h5 *.h5);;All files (*)",
+        )
+        return path or None
+
+    # -- internals ----------------------------------------------------------------------
+
+    def _add_path_item(self, path: str) -> int:
+        index = self.findData(_FILE_ITEM)  # files go just above "Weights file..."
+        if index < 0:
+            index = self.count()
+        self.insertItem(index, f"File: {Path(path).name}", path)
+        self.setItemData(index, path, Qt.ItemDataRole.ToolTipRole)
+        return index
+
+    def _remember(self, path: str) -> None:
+        settings = app_settings()
+        recent = [p for p in read_list(settings, _RECENT_KEY) if p != path]
+        settings.setValue(_RECENT_KEY, [path, *recent][:_MAX_RECENT])
+        settings.sync()
+
+    def _on_activated(self, index: int) -> None:
+        if self.itemData(index) != _FILE_ITEM:
+            return
+        path = self.ask_weights_file()
+        if not path:
+            self.setCurrentIndex(self._last_index)  # cancelled: back to the previous choice
+            return
+        remember_folder(path)
+        self.set_value(path)
+
+    def _on_index_changed(self, index: int) -> None:
+        if self.itemData(index) == _FILE_ITEM:
+            return  # wait for the dialog (activated) before announcing anything
+        self._last_index = index
+        self.value_changed.emit(self.value())

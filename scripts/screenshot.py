@@ -1,0 +1,108 @@
+"""Render the real main window with a short dream in the Dream tab and save it as a PNG.
+
+    xvfb-run -s "-screen 0 1400x900x24" .venv/bin/python scripts/screenshot.py docs/dream-tab.png
+
+The dream uses an untrained (random-weights) InceptionV3, because pretrained weights cannot
+be assumed on a build machine; the window says so ("untrained"). Settings go to a temporary
+CNN Studio home so the picture does not depend on (or change) the user's settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def sample_image_path(workdir: Path) -> Path:
+    """A sample photo from resources/samples, or a colourful generated pattern."""
+    samples = sorted((REPO / "resources" / "samples").glob("*.png"))
+    preferred = [p for p in samples if p.stem == "chelsea"]
+    if preferred or samples:
+        return (preferred or samples)[0]
+    import numpy as np
+
+    from cnnstudio.core.images import save_image
+
+    y, x = np.mgrid[0:360, 0:480].astype(np.float32)
+    pattern = np.stack(
+        [
+            127 + 127 * np.sin(x / 23.0),
+            127 + 127 * np.sin(y / 17.0 + x / 41.0),
+            127 + 127 * np.cos((x + y) / 29.0),
+        ],
+        axis=-1,
+    ).astype(np.uint8)
+    return save_image(workdir / "pattern.png", pattern, overwrite=True)
+
+
+def wait_until(app, condition, timeout_s: float) -> bool:
+    """Run the event loop until ``condition()`` or the timeout."""
+    from PySide6.QtCore import QDeadlineTimer, QEventLoop
+
+    deadline = QDeadlineTimer(int(timeout_s * 1000))
+    while not condition():
+        if deadline.hasExpired():
+            return False
+        app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("output", type=Path, help="PNG file to write")
+    parser.add_argument("--steps", type=int, default=12, help="steps per octave")
+    parser.add_argument("--size", type=int, default=420, help="max image size")
+    parser.add_argument("--width", type=int, default=1360)
+    parser.add_argument("--height", type=int, default=860)
+    args = parser.parse_args(argv)
+
+    workdir = Path(tempfile.mkdtemp(prefix="cnnstudio-shot-"))
+    os.environ.setdefault("CNNSTUDIO_HOME", str(workdir / "home"))
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+    from cnnstudio.gui.app import create_app
+    from cnnstudio.gui.main_window import MainWindow
+
+    app = create_app([sys.argv[0]])
+    window = MainWindow(detect_device=True)
+    window.resize(args.width, args.height)
+    window.show()
+    tab = window.tab_by_key("dream")
+    if tab is None:
+        print("screenshot: no Dream tab", file=sys.stderr)
+        return 1
+    window.tabs.setCurrentWidget(tab)
+    tab.ask_restore_params = lambda path: False
+    tab.open_image(str(sample_image_path(workdir)))
+    tab.weights_picker.set_value("random")
+    tab.steps_spin.setValue(args.steps)
+    tab.octaves_spin.setValue(3)
+    tab.max_size_spin.setValue(args.size)
+    tab.seed_spin.setValue(7)
+    tab.step_size_spin.setValue(0.02)
+    tab.run_job()
+    if not wait_until(app, lambda: not tab.runner.running, 900):
+        print("screenshot: the dream did not finish in 15 minutes", file=sys.stderr)
+        tab.shutdown()
+        return 1
+    if tab.runner.error_message:
+        print(f"screenshot: the dream failed: {tab.runner.error_message}", file=sys.stderr)
+    wait_until(app, lambda: "detecting" not in window.device_label.text(), 120)
+    wait_until(app, lambda: False, 0.5)  # let the loss plot's timer draw the last points
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    pixmap = window.grab()
+    if not pixmap.save(str(args.output), "PNG"):
+        print(f"screenshot: cannot write {args.output}", file=sys.stderr)
+        return 1
+    print(f"wrote {args.output} ({pixmap.width()}x{pixmap.height()})")
+    window.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

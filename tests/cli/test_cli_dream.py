@@ -1,0 +1,135 @@
+"""``cnnstudio dream`` in-process (cli.main.main) and once as a real subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from cnnstudio.cli.main import main
+from cnnstudio.core import images
+
+FAST = ["--weights", "random", "--steps", "2", "--octaves", "2", "--tile-size", "80"]
+FAST += ["--jitter", "20", "--seed", "1"]
+
+
+@pytest.fixture
+def photo_file(tmp_path):
+    rng = np.random.default_rng(3)
+    pixels = rng.integers(0, 256, (150, 200, 3), dtype=np.uint8)
+    return images.save_image(tmp_path / "photo.png", pixels)
+
+
+def one_line(text: str) -> str:
+    lines = [line for line in text.splitlines() if line.strip()]
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+def test_dream_an_image(tmp_path, photo_file, capsys):
+    out = tmp_path / "dreamed.png"
+    code = main(["dream", str(photo_file), "-o", str(out), "--max-size", "120", *FAST])
+    assert code == 0
+    result = images.load_image(out)
+    assert result.shape == (90, 120, 3)  # the input's size after --max-size
+    meta = images.read_params(out)
+    assert meta["job"] == "dream" and meta["untrained"] is True
+    assert meta["source"] == "photo.png"
+    assert meta["params"]["steps"] == 2 and meta["params"]["tile_size"] == 80
+    err = capsys.readouterr().err
+    # not a terminal: a line per octave plus a final line
+    assert "octave 1/2 done" in err and "octave 2/2 done" in err
+    assert err.strip().splitlines()[-1].startswith(f"dream: saved {out}")
+
+
+def test_layers_with_weights_and_channel(tmp_path):
+    out = tmp_path / "a.png"
+    args = ["dream", "--noise", "96x80", "-o", str(out), *FAST, "--objective", "l2"]
+    assert main([*args, "--layers", "mixed4=0,mixed5=3"]) == 0
+    assert images.read_params(out)["params"]["layers"] == {"mixed4": 0.0, "mixed5": 3.0}
+    out2 = tmp_path / "b.png"
+    assert main(["dream", "--noise", "96x80", "-o", str(out2), *FAST, "--channel", "mixed3:7"]) == 0
+    assert images.read_params(out2)["params"]["channel"] == ["mixed3", 7]
+    assert images.load_image(out2).shape == (80, 96, 3)
+
+
+def test_bad_input_file_is_exit_2_naming_it(tmp_path, capsys):
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"this is not a png")
+    code = main(["dream", str(bad), "-o", str(tmp_path / "out.png"), *FAST])
+    assert code == 2
+    line = one_line(capsys.readouterr().err)
+    assert line.startswith("cnnstudio: ") and "broken.png" in line
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_existing_output_needs_overwrite(tmp_path, capsys):
+    out = tmp_path / "taken.png"
+    out.write_bytes(b"precious")
+    code = main(["dream", "--noise", "96x80", "-o", str(out), *FAST])
+    assert code == 2
+    line = one_line(capsys.readouterr().err)
+    assert "taken.png" in line and "overwrite" in line
+    assert out.read_bytes() == b"precious"
+    assert main(["dream", "--noise", "96x80", "-o", str(out), *FAST, "--overwrite"]) == 0
+    assert images.read_params(out)["job"] == "dream"
+
+
+@pytest.mark.parametrize(
+    ("flags", "named"),
+    [
+        (["--layers", "mixed3=abc"], "'abc'"),
+        (["--layers", "nosuchlayer"], "'nosuchlayer'"),
+        (["--channel", "mixed3"], "LAYER:INDEX"),
+        (["--noise", "12by4"], "12by4"),
+        (["--step-size", "0"], "step size 0"),
+        (["--tile-size", "40"], "tile size 40"),
+    ],
+)
+def test_bad_values_are_exit_2_naming_them(tmp_path, capsys, flags, named):
+    args = ["dream", "--noise", "96x80", "-o", str(tmp_path / "x.png"), *FAST, *flags]
+    assert main(args) == 2
+    assert named in one_line(capsys.readouterr().err)
+
+
+def test_missing_imagenet_weights_offline_is_exit_2(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("CNNSTUDIO_OFFLINE", "1")
+    out = tmp_path / "x.png"
+    assert main(["dream", "--noise", "96x80", "-o", str(out), "--steps", "1"]) == 2
+    line = one_line(capsys.readouterr().err)
+    assert "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5" in line
+    assert not out.exists()
+
+
+def test_other_backbone_gets_its_own_default_layers(tmp_path):
+    out = tmp_path / "m.png"
+    args = ["dream", "--noise", "64x48", "-o", str(out), *FAST, "--backbone", "mobilenet_v2"]
+    assert main([*args, "--tile-size", "64", "--jitter", "0"]) == 0
+    meta = images.read_params(out)
+    assert meta["params"]["backbone"] == "mobilenet_v2"
+    assert meta["params"]["layers"] == {"block_9_add": 1.0, "block_12_add": 1.0}
+    assert images.load_image(out).shape == (48, 64, 3)
+
+
+def test_input_or_noise_is_required(tmp_path, capsys):
+    assert main(["dream", "-o", str(tmp_path / "x.png"), *FAST]) == 2
+    assert "--noise" in one_line(capsys.readouterr().err)
+
+
+def test_python_m_cnnstudio_dream(tmp_path, private_home):
+    out = tmp_path / "sub.png"
+    env = {**os.environ, "CNNSTUDIO_HOME": str(private_home), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "cnnstudio", "dream", "--noise", "100x90", "-o", str(out), *FAST],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert images.load_image(out).shape == (90, 100, 3)
+    assert images.read_params(out)["params"]["weights"] == "random"
+    assert "dream: saved" in proc.stderr

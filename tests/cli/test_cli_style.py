@@ -1,0 +1,127 @@
+"""``cnnstudio style``: runs in-process and as a real subprocess, saves its parameters,
+reports progress on stderr, and turns bad input into exit 2 with one line."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from cnnstudio.cli.main import main
+from cnnstudio.core import images
+
+
+@pytest.fixture
+def pictures(tmp_path):
+    rng = np.random.default_rng(0)
+    x = np.linspace(0, 255, 60)[None, :, None]
+    content = np.clip(x * [1.0, 0.3, 0.6] + rng.normal(0, 10, (48, 60, 3)), 0, 255)
+    content_path = tmp_path / "content.png"
+    Image.fromarray(content.astype(np.uint8)).save(content_path)
+    style_paths = []
+    for index in range(2):
+        stripes = ((np.arange(40) // (4 + 3 * index)) % 2 * 200)[:, None, None]
+        pattern = np.broadcast_to(stripes + [20, 40 * index, 90], (40, 40, 3))
+        path = tmp_path / f"style{index}.jpg"
+        Image.fromarray(np.clip(pattern, 0, 255).astype(np.uint8)).save(path)
+        style_paths.append(path)
+    return content_path, style_paths
+
+
+def _exit_code(argv: list[str]) -> int:
+    """main()'s return value, or argparse's exit status for a bad flag."""
+    try:
+        return main(argv)
+    except SystemExit as exit_:
+        return int(exit_.code)
+
+
+def test_style_in_process_saves_png_with_parameters(pictures, tmp_path, capsys):
+    content, styles = pictures
+    out = tmp_path / "out" / "result.png"
+    code = main(
+        ["style", str(content), str(styles[0]), "-o", str(out), "--weights", "random",
+         "--size", "48", "--steps", "3", "--seed", "1"]
+    )  # fmt: skip
+    assert code == 0
+    err = capsys.readouterr().err
+    assert "step 3/3" in err and "saved" in err and "untrained" in err
+    result = images.load_image(out)
+    assert result.shape == (38, 48, 3)  # content's aspect, longest side --size
+    meta = images.read_params(out)
+    assert meta["job"] == "style" and meta["untrained"] is True
+    assert meta["content"] == "content.png" and meta["styles"] == ["style0.jpg"]
+    assert meta["steps"] == 3 and meta["size"] == 48 and meta["optimizer"] == "adam"
+
+
+def test_style_lbfgs_blend_and_colours_report_loss_evaluations(pictures, tmp_path, capsys):
+    content, styles = pictures
+    out = tmp_path / "blend.png"
+    code = main(
+        ["style", str(content), str(styles[0]), str(styles[1]), "-o", str(out),
+         "--style-blend", "0.7,0.3", "--weights", "random", "--size", "40",
+         "--optimizer", "lbfgs", "--steps", "2", "--lbfgs-evaluations", "3",
+         "--preserve-colors", "--layers", "gatys", "--init", "noise"]
+    )  # fmt: skip
+    assert code == 0
+    err = capsys.readouterr().err
+    assert "loss evaluations" in err and "step 2/2" in err
+    meta = images.read_params(out)
+    assert meta["style_blend"] == [0.7, 0.3] and meta["optimizer"] == "lbfgs"
+    assert meta["preserve_colors"] == "luminance" and meta["layers"] == "gatys"
+
+
+@pytest.mark.parametrize(
+    ("extra", "fragment"),
+    [
+        (["--style-blend", "1,2,3"], "3 weights for 1 style"),
+        (["--style-blend", "a"], "'a' is not a number"),
+        (["--size", "8"], "size 8"),
+        (["--style-layers", "block7_conv1"], "block7_conv1"),
+        (["--optimizer", "sgd"], "sgd"),
+        (["--size", "100000"], "--size"),  # the memory check, before any work
+    ],
+)
+def test_bad_values_exit_2_with_one_line(pictures, tmp_path, capsys, extra, fragment):
+    content, styles = pictures
+    code = _exit_code(
+        ["style", str(content), str(styles[0]), "-o", str(tmp_path / "x.png"), "--weights",
+         "random", *extra]
+    )  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("cnnstudio: ") and err.count("\n") == 1 and fragment in err
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_unreadable_style_file_and_existing_output(pictures, tmp_path, capsys):
+    content, styles = pictures
+    bad = tmp_path / "notes.png"
+    bad.write_text("not a picture")
+    out = tmp_path / "r.png"
+    code = main(["style", str(content), str(bad), "-o", str(out), "--weights", "random"])
+    err = capsys.readouterr().err
+    assert code == 2 and "notes.png" in err and err.count("\n") == 1
+    assert "Traceback" not in err
+    out.write_bytes(b"keep me")
+    code = main(["style", str(content), str(styles[0]), "-o", str(out), "--weights", "random"])
+    assert code == 2 and "already exists" in capsys.readouterr().err
+    assert out.read_bytes() == b"keep me"
+
+
+def test_style_as_a_subprocess(pictures, tmp_path):
+    content, styles = pictures
+    out = tmp_path / "sub.webp"
+    env = {**os.environ, "CNNSTUDIO_OFFLINE": "1"}
+    completed = subprocess.run(
+        [sys.executable, "-m", "cnnstudio", "style", str(content), str(styles[1]), "-o",
+         str(out), "--weights", "random", "--size", "40", "--steps", "2", "--multi-scale"],
+        capture_output=True, text=True, timeout=300, env=env,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert out.exists() and images.load_image(out).shape == (32, 40, 3)
+    assert "saved" in completed.stderr

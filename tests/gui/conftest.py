@@ -1,0 +1,45 @@
+"""Helpers for GUI tests: drag and drop files the way a file manager does."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication, QWidget
+
+import cnnstudio.gui  # noqa: F401  (first: guards the PySide6 6.12.0 refcount bug)
+
+
+def _drop_files(widget: QWidget, paths) -> QDropEvent:
+    """A drag entering ``widget`` with file URLs, then the drop (Qt delivers a drop only
+    to the widget that accepted the drag)."""
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # the QPoint overload is fine
+        enter = QDragEnterEvent(
+            QPoint(10, 10),
+            Qt.DropAction.CopyAction,
+            mime,
+            Qt.MouseButton.LeftButton,
+            Qt.KeyboardModifier.NoModifier,
+        )
+    QApplication.sendEvent(widget, enter)
+    drop = QDropEvent(
+        QPointF(10, 10),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    drop.setAccepted(False)
+    QApplication.sendEvent(widget, drop)
+    return drop
+
+
+@pytest.fixture
+def drop_files():
+    """``drop_files(widget, [paths])``: returns the QDropEvent (``isAccepted()``)."""
+    return _drop_files

@@ -1,0 +1,248 @@
+"""The Dream tab used as a person would: drop a picture, pick untrained weights, set a small
+dream, Run, watch it, Stop, Save, reopen the PNG and get the parameters back."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QComboBox, QProgressBar, QPushButton, QSpinBox
+
+from cnnstudio.core.images import read_params, save_image
+from cnnstudio.gui.tabs.dream_tab import DreamTab
+from cnnstudio.gui.widgets.image_view import ImageView
+from cnnstudio.gui.widgets.plots import LossPlot
+
+RUN_TIMEOUT_MS = 180_000  # the first run builds InceptionV3 and traces its step
+
+
+@pytest.fixture
+def tab(qtbot):
+    widget = DreamTab()
+    qtbot.addWidget(widget)
+    widget.resize(1100, 750)
+    widget.show()
+    yield widget
+    widget.shutdown()
+
+
+@pytest.fixture
+def photo(tmp_path):
+    y, x = np.mgrid[0:72, 0:96]
+    image = np.stack([x * 2, y * 3, 255 - x - y], axis=-1).astype(np.uint8)
+    return save_image(tmp_path / "photo.png", image)
+
+
+def child(tab, kind, name):
+    widget = tab.findChild(kind, name)
+    assert widget is not None, f"no {kind.__name__} named {name}"
+    return widget
+
+
+def choose_random_weights(tab):
+    weights = child(tab, QComboBox, "dreamWeights")
+    index = next(i for i in range(weights.count()) if "random" in weights.itemText(i).lower())
+    weights.setCurrentIndex(index)
+    assert tab.weights_picker.value() == "random"
+
+
+def small_dream(tab, steps: int, octaves: int):
+    child(tab, QSpinBox, "dreamSteps").setValue(steps)
+    child(tab, QSpinBox, "dreamOctaves").setValue(octaves)
+    child(tab, QSpinBox, "dreamMaxSize").setValue(96)
+    child(tab, QSpinBox, "dreamSeed").setValue(3)
+
+
+def test_drop_run_save_reopen(qtbot, tab, photo, tmp_path, drop_files):
+    assert tab.objectName() == "dreamTab"
+    preview = child(tab, ImageView, "dreamPreview")
+    run = child(tab, QPushButton, "dreamRunButton")
+    stop = child(tab, QPushButton, "dreamStopButton")
+    save = child(tab, QPushButton, "dreamSaveButton")
+    progress = child(tab, QProgressBar, "dreamProgress")
+    plot = child(tab, LossPlot, "dreamLossPlot")
+    assert run.isEnabled() and not stop.isEnabled() and not save.isEnabled()
+
+    assert drop_files(preview.viewport(), [photo]).isAccepted()
+    assert tab.source_image().shape == (72, 96, 3)
+    assert preview.image() is not None
+    choose_random_weights(tab)
+    small_dream(tab, steps=3, octaves=2)
+
+    previews = []
+    tab.runner.preview.connect(lambda event: previews.append(event.step))
+    with qtbot.waitSignal(tab.runner.done, timeout=RUN_TIMEOUT_MS):
+        qtbot.mouseClick(run, Qt.MouseButton.LeftButton)
+        assert not run.isEnabled() and stop.isEnabled() and not save.isEnabled()
+    assert tab.runner.error_message == ""
+    assert previews, "no live preview arrived"
+    assert progress.maximum() == 6 and progress.value() == 6 and progress.format() == "Done"
+    assert list(plot.data("loss")[0]) == [1, 2, 3, 4, 5, 6]
+    result = tab.result_image()
+    assert result.shape == (72, 96, 3)
+    assert not np.array_equal(result, tab.source_image())  # it did dream
+    assert np.array_equal(preview.image(), result)
+    assert run.isEnabled() and not stop.isEnabled() and save.isEnabled()
+
+    # before/after compare shows the original while the button is held
+    compare = child(tab, QPushButton, "dreamCompareButton")
+    qtbot.mousePress(compare, Qt.MouseButton.LeftButton)
+    assert preview.is_comparing()
+    qtbot.mouseRelease(compare, Qt.MouseButton.LeftButton)
+    assert not preview.is_comparing()
+
+    out = tmp_path / "dreamed.png"
+    tab.ask_save_path = lambda: str(out)
+    qtbot.mouseClick(save, Qt.MouseButton.LeftButton)
+    meta = read_params(out)
+    assert meta["job"] == "dream" and meta["untrained"] is True
+    assert meta["params"]["steps"] == 3 and meta["params"]["weights"] == "random"
+    assert meta["source"] == "photo.png" and meta["size"] == [96, 72]
+
+    # reopening the PNG offers the parameters back
+    child(tab, QSpinBox, "dreamSteps").setValue(40)
+    tab.weights_picker.set_value("imagenet")
+    asked = []
+    tab.ask_restore_params = lambda path: asked.append(path) or True
+    drop_files(preview.viewport(), [out])
+    assert asked == [str(out)]
+    assert child(tab, QSpinBox, "dreamSteps").value() == 3
+    assert tab.weights_picker.value() == "random"
+    assert tab.source_image().shape == (72, 96, 3)
+
+
+def test_stop_mid_run_keeps_the_picture_so_far(qtbot, tab, photo, drop_files):
+    drop_files(child(tab, ImageView, "dreamPreview").viewport(), [photo])
+    choose_random_weights(tab)
+    small_dream(tab, steps=400, octaves=1)
+    run = child(tab, QPushButton, "dreamRunButton")
+    stop = child(tab, QPushButton, "dreamStopButton")
+    progress = child(tab, QProgressBar, "dreamProgress")
+    qtbot.mouseClick(run, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(
+        lambda: progress.value() >= 3 and tab._last_preview is not None, timeout=RUN_TIMEOUT_MS
+    )
+    with qtbot.waitSignal(tab.runner.stopped, timeout=30000):
+        qtbot.mouseClick(stop, Qt.MouseButton.LeftButton)
+    assert progress.format() == "Stopped"
+    assert progress.value() < 400
+    assert run.isEnabled() and not stop.isEnabled()
+    assert tab.has_result() and tab.save_button.isEnabled()
+
+
+def test_dream_from_noise(qtbot, tab):
+    choose_random_weights(tab)
+    small_dream(tab, steps=2, octaves=1)
+    tab.from_noise.setChecked(True)
+    child(tab, QSpinBox, "dreamNoiseWidth").setValue(80)
+    child(tab, QSpinBox, "dreamNoiseHeight").setValue(64)
+    with qtbot.waitSignal(tab.runner.finished, timeout=RUN_TIMEOUT_MS):
+        tab.run_job()
+    assert tab.result_image().shape == (64, 80, 3)
+
+
+def test_a_broken_image_is_reported_not_fatal(qtbot, tab, tmp_path, drop_files):
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 20)
+    errors = []
+    tab.show_error = lambda message, details="": errors.append(message)
+    drop_files(child(tab, ImageView, "dreamPreview").viewport(), [broken])
+    assert len(errors) == 1 and "broken.png" in errors[0]
+    assert tab.source_image() is None
+    assert not tab.runner.running
+
+
+def test_missing_weights_offer_a_way_out(qtbot, tab, photo, drop_files, monkeypatch):
+    monkeypatch.setenv("CNNSTUDIO_OFFLINE", "1")
+    drop_files(child(tab, ImageView, "dreamPreview").viewport(), [photo])
+    tab.weights_picker.set_value("imagenet")
+    small_dream(tab, steps=1, octaves=1)
+    shown = []
+    original = tab.show_missing_weights
+    tab.show_missing_weights = lambda message: shown.append(original(message))
+    with qtbot.waitSignal(tab.runner.failed, timeout=RUN_TIMEOUT_MS) as blocker:
+        tab.run_job()
+    assert "InceptionV3" in blocker.args[0] and "Import weights" in blocker.args[0]
+    (box,) = shown
+    use_random = next(b for b in box.buttons() if b.text() == "Use untrained")
+    use_random.click()
+    assert tab.weights_picker.value() == "random"
+    box.close()
+
+
+def test_presets_and_channel_map_to_params(tab):
+    preset = child(tab, QComboBox, "dreamPreset")
+    preset.setCurrentIndex(preset.findData("dlwp"))
+    preset.activated.emit(preset.currentIndex())
+    params = tab.params()
+    assert params.layers == {"mixed4": 0.0, "mixed5": 3.0, "mixed6": 2.0, "mixed7": 1.5}
+    assert (params.objective, params.octaves, params.octave_scale) == ("l2", 3, 1.4)
+    assert params.top_octave == 0 and params.max_loss == 10.0
+    tab.channel_check.setChecked(True)
+    tab.channel_layer.setCurrentText("mixed4")
+    tab.channel_index.setValue(139)
+    assert tab.params().channel == ("mixed4", 139)
+    # a round trip through the controls keeps every field
+    again = tab.params()
+    tab.set_params(again)
+    assert tab.params() == again
+
+
+def test_dream_with_a_model_from_the_library(qtbot, tab, photo, tmp_path, drop_files):
+    """A model trained in Train (here: a tiny random CNN saved to the library) appears in
+    the network list, its layers fill the table, and it dreams."""
+    import keras
+
+    from cnnstudio.core.library import save_to_library
+
+    model = keras.Sequential(
+        [
+            keras.Input((32, 32, 3)),
+            keras.layers.Rescaling(1 / 255.0),
+            keras.layers.Conv2D(6, 3, activation="relu", name="conv_a"),
+            keras.layers.Conv2D(8, 3, activation="relu", name="conv_b"),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(3, activation="softmax"),
+        ]
+    )
+    meta = {
+        "preprocessing": "none",
+        "input_size": [32, 32],
+        "channels": 3,
+        "class_names": ["a", "b", "c"],
+    }
+    save_to_library(model, "tiny", meta)
+
+    backbone = child(tab, QComboBox, "dreamBackbone")
+    tab.refresh_library()
+    index = backbone.findText("Library: tiny")
+    assert index >= 0
+    with qtbot.waitSignal(tab.model_runner.done, timeout=RUN_TIMEOUT_MS):
+        backbone.setCurrentIndex(index)
+        assert not tab.run_button.isEnabled()  # no Run before the layers are known
+    assert "conv_a" in tab.layer_names() and "conv_b" in tab.layer_names()
+    assert list(tab.layer_weights()) == ["conv_b"]  # the deepest spatial layer
+    assert not tab.weights_picker.isEnabled()
+    assert tab.step_size_spin.value() > 1  # it takes 0..255 pixels: steps in pixel units
+
+    drop_files(child(tab, ImageView, "dreamPreview").viewport(), [photo])
+    small_dream(tab, steps=2, octaves=1)
+    with qtbot.waitSignal(tab.runner.done, timeout=RUN_TIMEOUT_MS):
+        qtbot.mouseClick(tab.run_button, Qt.MouseButton.LeftButton)
+    assert tab.runner.error_message == ""
+    assert tab.result_image().shape == (72, 96, 3)
+
+    out = tmp_path / "tiny-dream.png"
+    tab.ask_save_path = lambda: str(out)
+    tab.save_result()
+    meta = read_params(out)
+    assert meta["model"] == "tiny" and meta["untrained"] is False
+    assert meta["params"]["layers"] == {"conv_b": 1.0}
+
+    # back to a backbone, then reopen: the library model and its layer come back
+    backbone.setCurrentIndex(backbone.findData("inception_v3"))
+    tab.ask_restore_params = lambda path: True
+    with qtbot.waitSignal(tab.model_runner.done, timeout=RUN_TIMEOUT_MS):
+        drop_files(child(tab, ImageView, "dreamPreview").viewport(), [out])
+    assert backbone.currentText() == "Library: tiny"
+    assert tab.layer_weights() == {"conv_b": 1.0}

@@ -1,0 +1,157 @@
+"""The Style tab used as a person would: drop pictures, pick untrained weights, Run, watch
+previews and progress, Stop, Save; snapshots; settings. VGG19 random weights, tiny sizes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtWidgets import QComboBox, QProgressBar, QPushButton
+
+from cnnstudio.core import images
+from cnnstudio.gui.tabs.style_tab import StyleTab
+from cnnstudio.gui.widgets.image_view import ImageView
+from cnnstudio.gui.widgets.plots import LossPlot
+
+
+@pytest.fixture
+def picture_files(tmp_path):
+    rng = np.random.default_rng(0)
+    x = np.linspace(0, 255, 80)[None, :, None]
+    content = np.clip(x * [1.0, 0.4, 0.7] + rng.normal(0, 10, (64, 80, 3)), 0, 255)
+    stripes = ((np.arange(48) // 6) % 2 * 180)[:, None, None] + np.zeros((48, 48, 3)) + 40
+    paths = tmp_path / "content.png", tmp_path / "style.png"
+    Image.fromarray(content.astype(np.uint8)).save(paths[0])
+    Image.fromarray(stripes.astype(np.uint8)).save(paths[1])
+    return paths
+
+
+@pytest.fixture
+def tab(qtbot):
+    widget = StyleTab()
+    qtbot.addWidget(widget)
+    widget.show()
+    yield widget
+    widget.shutdown()
+
+
+def _use_random_weights(tab: StyleTab) -> None:
+    combo = tab.findChild(QComboBox, "styleWeights")
+    index = next(i for i in range(combo.count()) if "random" in combo.itemText(i).lower())
+    combo.setCurrentIndex(index)
+    assert tab.params().weights == "random"
+
+
+def _loaded_tab(tab, picture_files, drop_files, steps: int) -> StyleTab:
+    content, style_file = picture_files
+    assert drop_files(
+        tab.findChild(ImageView, "styleContentSlot").viewport(), [content]
+    ).isAccepted()
+    assert drop_files(
+        tab.findChild(ImageView, "styleStyleSlot").viewport(), [style_file]
+    ).isAccepted()
+    assert tab.findChild(ImageView, "styleContentSlot").image() is not None
+    assert tab.findChild(ImageView, "styleStyleSlot").image().shape == (48, 48, 3)
+    _use_random_weights(tab)
+    tab.size_spin.setValue(64)
+    tab.steps_spin.setValue(steps)
+    tab.snapshot_spin.setValue(2)
+    tab.seed_spin.setValue(3)
+    return tab
+
+
+def test_object_names_are_there(tab):
+    assert tab.objectName() == "styleTab"
+    for cls, name in [
+        (QComboBox, "styleWeights"),
+        (QPushButton, "styleRunButton"),
+        (QPushButton, "styleStopButton"),
+        (QPushButton, "styleSaveButton"),
+        (ImageView, "styleContentSlot"),
+        (ImageView, "styleStyleSlot"),
+        (ImageView, "stylePreview"),
+        (QProgressBar, "styleProgress"),
+        (LossPlot, "styleLossPlot"),
+    ]:
+        assert tab.findChild(cls, name) is not None, name
+
+
+def test_drop_run_previews_stop_then_save(tab, qtbot, picture_files, drop_files, tmp_path):
+    _loaded_tab(tab, picture_files, drop_files, steps=500)
+    preview = tab.findChild(ImageView, "stylePreview")
+    progress = tab.findChild(QProgressBar, "styleProgress")
+    frames = []
+    tab.runner.preview.connect(lambda event: frames.append(event.image))
+    qtbot.mouseClick(tab.findChild(QPushButton, "styleRunButton"), Qt.MouseButton.LeftButton)
+    assert tab.runner.running and not tab.run_button.isEnabled()
+    qtbot.waitUntil(lambda: len(frames) >= 2 and progress.value() >= 3, timeout=120_000)
+    assert preview.image().shape == (51, 64, 3)  # the live picture, not the content
+    assert progress.maximum() == 500
+    assert set(tab.findChild(LossPlot, "styleLossPlot").series_names()) >= {"content", "tv"}
+    with qtbot.waitSignal(tab.runner.done, timeout=60_000):
+        qtbot.mouseClick(tab.findChild(QPushButton, "styleStopButton"), Qt.MouseButton.LeftButton)
+    assert 3 <= tab._last_step < 500 and progress.format() == "Stopped"
+    assert tab.has_result() and tab.save_button.isEnabled()
+
+    out = tmp_path / "styled.png"
+    tab.ask_save_path = lambda: str(out)
+    qtbot.mouseClick(tab.findChild(QPushButton, "styleSaveButton"), Qt.MouseButton.LeftButton)
+    saved = images.load_image(out)
+    np.testing.assert_array_equal(saved, tab.result_image())
+    meta = images.read_params(out)
+    assert meta["job"] == "style" and meta["untrained"] is True
+    assert meta["content"] == "content.png" and meta["styles"] == ["style.png"]
+    assert meta["size"] == 64 and meta["stopped_at_step"] == tab._last_step
+
+
+def test_finished_run_keeps_snapshots_to_step_back_through_and_save(
+    tab, qtbot, picture_files, drop_files, tmp_path
+):
+    _loaded_tab(tab, picture_files, drop_files, steps=6)
+    tab.snapshot_spin.setValue(1)
+    tab.colors_combo.setCurrentIndex(tab.colors_combo.findData("luminance"))
+    finished = []
+    tab.runner.finished.connect(finished.append)
+    with qtbot.waitSignal(tab.runner.done, timeout=120_000):
+        tab.run_button.click()
+    assert finished and tab.progress.format() == "Done"
+    steps = [step for step, _ in tab.snapshots]
+    assert steps[0] >= 1 and steps[-1] == 6 and steps == sorted(steps) and len(steps) >= 2
+    np.testing.assert_array_equal(tab.preview.image(), tab.result_image())
+    tab.select_snapshot(0)
+    np.testing.assert_array_equal(tab.preview.image(), tab.snapshots[0][1])
+    assert "iteration" in tab.snapshot_label.text()
+    out = tmp_path / "early.png"
+    tab.ask_save_path = lambda: str(out)
+    tab.save_result()
+    assert images.read_params(out)["snapshot_step"] == steps[0]
+    np.testing.assert_array_equal(images.load_image(out), tab.snapshots[0][1])
+
+
+def test_settings_round_trip_and_presets(tab, qtbot, tmp_path):
+    tab.preset_combo.setCurrentIndex(tab.preset_combo.findData("johnson"))
+    tab._preset_chosen(tab.preset_combo.currentIndex())
+    assert tab.params().layers == "johnson" and tab.params().content_layers is None
+    tab.optimizer_combo.setCurrentIndex(tab.optimizer_combo.findData("lbfgs"))
+    assert tab.steps_spin.value() == 20 and not tab.lr_spin.isEnabled()
+    tab.size_spin.setValue(300)
+    tab.multi_scale_check.setChecked(True)
+    tab._layer_spins[("style", "block3_conv1")].setValue(2.5)  # now a custom layer set
+    assert tab.preset_combo.currentData() == "custom"
+    params = tab.params()
+    assert params.style_layers["block3_conv1"] == 2.5
+    settings = QSettings(str(tmp_path / "style.ini"), QSettings.Format.IniFormat)
+    tab.save_settings(settings)
+    other = StyleTab()
+    qtbot.addWidget(other)
+    other.restore_settings(settings)
+    assert other.params() == params
+    other.shutdown()
+
+
+def test_run_without_pictures_says_what_to_do(tab, monkeypatch):
+    shown = []
+    monkeypatch.setattr(tab, "show_error", lambda message, details="": shown.append(message))
+    tab.run_job()
+    assert shown and "content" in shown[0] and not tab.runner.running
