@@ -26,8 +26,24 @@ def npz(tmp_path):
 def test_train_writes_model_and_sidecar(npz, tmp_path, capsys):
     out = tmp_path / "halves.keras"
     run = tmp_path / "run"
-    code = main(["train", "lenet5", "--data", str(npz), "--epochs", "2", "--batch-size", "10",
-                 "--run-dir", str(run), "-o", str(out), "--save-to-library", "halves"])
+    code = main(
+        [
+            "train",
+            "lenet5",
+            "--data",
+            str(npz),
+            "--epochs",
+            "2",
+            "--batch-size",
+            "10",
+            "--run-dir",
+            str(run),
+            "-o",
+            str(out),
+            "--save-to-library",
+            "halves",
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 0, captured.err
     lines = [line for line in captured.out.splitlines() if line.startswith("epoch ")]
@@ -43,16 +59,46 @@ def test_train_writes_model_and_sidecar(npz, tmp_path, capsys):
     assert [e.name for e in library.list_models()] == ["halves"]
 
     # same run folder again with more epochs: resumes at epoch 3; output exists -> refused
-    code = main(["train", "lenet5", "--data", str(npz), "--epochs", "3", "--batch-size", "10",
-                 "--run-dir", str(run), "-o", str(out)])
+    code = main(
+        [
+            "train",
+            "lenet5",
+            "--data",
+            str(npz),
+            "--epochs",
+            "3",
+            "--batch-size",
+            "10",
+            "--run-dir",
+            str(run),
+            "-o",
+            str(out),
+        ]
+    )
     assert code == 2
     assert "exists already" in capsys.readouterr().err
-    code = main(["train", "lenet5", "--data", str(npz), "--epochs", "3", "--batch-size", "10",
-                 "--run-dir", str(run), "-o", str(out), "--overwrite"])
+    code = main(
+        [
+            "train",
+            "lenet5",
+            "--data",
+            str(npz),
+            "--epochs",
+            "3",
+            "--batch-size",
+            "10",
+            "--run-dir",
+            str(run),
+            "-o",
+            str(out),
+            "--overwrite",
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 0, captured.err
-    assert [line.split(":")[0] for line in captured.out.splitlines()
-            if line.startswith("epoch ")] == ["epoch 3/3"]
+    assert [
+        line.split(":")[0] for line in captured.out.splitlines() if line.startswith("epoch ")
+    ] == ["epoch 3/3"]
     assert "resuming" in captured.err
 
 
@@ -76,4 +122,3 @@ def test_bad_input_exits_2_with_one_line(argv, message, tmp_path, monkeypatch, c
     err = capsys.readouterr().err
     assert message in err
     assert "Traceback" not in err and err.count("\n") == 1
-

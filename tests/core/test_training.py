@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import tarfile
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +49,7 @@ def write_class_folder(root: Path, per_class: int = 10) -> Path:
     x, y = band_images(per_class * 3, size=32, colour=True, seed=3)
     for name in ("a", "b", "c"):
         (root / name).mkdir(parents=True)
-    for i, (image, label) in enumerate(zip(x, y)):
+    for i, (image, label) in enumerate(zip(x, y, strict=True)):
         Image.fromarray(image).save(root / "abc"[label] / f"{i}.png")
     (root / "b" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really a png")
     return root
@@ -125,8 +126,13 @@ def test_builtin_datasets_missing_offline_then_imported(tmp_path):
     # an MNIST-shaped file (60000 28x28 images) installs as mnist
     fake = tmp_path / "mnist.npz"
     zeros = np.zeros((60000, 28, 28), np.uint8)
-    np.savez_compressed(fake, x_train=zeros, y_train=np.arange(60000) % 10,
-                        x_test=zeros[:100], y_test=np.arange(100) % 10)
+    np.savez_compressed(
+        fake,
+        x_train=zeros,
+        y_train=np.arange(60000) % 10,
+        x_test=zeros[:100],
+        y_test=np.arange(100) % 10,
+    )
     name, installed = datasets.import_dataset_file(fake)
     assert name == "mnist" and installed.exists()
     data = datasets.load_dataset("mnist", limit=50)
@@ -161,8 +167,12 @@ def test_cifar_archive_is_hash_checked_before_unpickling(tmp_path, monkeypatch):
         datasets.DATASET_FILES,
         "cifar10",
         datasets.DatasetFile(
-            "cifar10", official.file_name, official.size_bytes,
-            datasets._sha256(archive), official.url, official.keras_names,
+            "cifar10",
+            official.file_name,
+            official.size_bytes,
+            datasets._sha256(archive),
+            official.url,
+            official.keras_names,
         ),
     )
     name, installed = datasets.import_dataset_file(archive)
@@ -189,13 +199,18 @@ def test_pipeline_batches_resizes_and_augments():
     batch_x, batch_y = batch_x.numpy(), batch_y.numpy()
     # every image is its source or its mirror image, and some were flipped
     flipped = 0
-    for image, label in zip(batch_x, batch_y):
-        matches = [i for i in range(20) if y[i] == label and
-                   (np.array_equal(image, x[i]) or np.array_equal(image, x[i][:, ::-1]))]
+    for image, label in zip(batch_x, batch_y, strict=True):
+        matches = [
+            i
+            for i in range(20)
+            if y[i] == label
+            and (np.array_equal(image, x[i]) or np.array_equal(image, x[i][:, ::-1]))
+        ]
         assert matches
         flipped += not any(np.array_equal(image, x[i]) for i in matches)
-    full = datasets.make_pipeline(x, y, batch_size=20, training=True,
-                                  augment=datasets.Augment(), seed=2)
+    full = datasets.make_pipeline(
+        x, y, batch_size=20, training=True, augment=datasets.Augment(), seed=2
+    )
     values = next(iter(full))[0].numpy()
     assert values.min() >= 0.0 and values.max() <= 255.0
     assert flipped > 0
@@ -220,7 +235,10 @@ def test_recipes_build_with_reference_parameter_counts():
 
 def test_transfer_freezes_the_base_and_fine_tunes_the_top():
     frozen = recipes.build_model(
-        "transfer", num_classes=3, input_size=(32, 32), backbone="mobilenet_v2",
+        "transfer",
+        num_classes=3,
+        input_size=(32, 32),
+        backbone="mobilenet_v2",
         weights="random",
     )
     base = frozen.get_layer(index=1)
@@ -229,8 +247,12 @@ def test_transfer_freezes_the_base_and_fine_tunes_the_top():
     assert head == recipes.trainable_params(frozen) > 0
     assert all(not w.name.startswith("Conv1") for w in frozen.trainable_weights)
     tuned = recipes.build_model(
-        "transfer", num_classes=3, input_size=(32, 32), backbone="mobilenet_v2",
-        weights="random", fine_tune=6,
+        "transfer",
+        num_classes=3,
+        input_size=(32, 32),
+        backbone="mobilenet_v2",
+        weights="random",
+        fine_tune=6,
     )
     assert recipes.trainable_params(tuned) > head
     assert recipes.preprocessing_for("transfer", "mobilenet_v2") == "mobilenet_v2"
@@ -252,8 +274,14 @@ def test_strategy_choice_depends_on_gpu_count():
 
 
 def _config(npz: Path, run_dir: Path, **kwargs) -> trainer.TrainConfig:
-    values = dict(recipe="lenet5", data=str(npz), epochs=2, batch_size=20,
-                  run_dir=str(run_dir), throttle_seconds=0.0)
+    values = dict(
+        recipe="lenet5",
+        data=str(npz),
+        epochs=2,
+        batch_size=20,
+        run_dir=str(run_dir),
+        throttle_seconds=0.0,
+    )
     values.update(kwargs)
     return trainer.TrainConfig(**values)
 
@@ -280,7 +308,8 @@ def test_short_fit_lowers_the_loss_then_resumes_and_saves(tmp_path):
     assert len(done.samples) == 6 and done.samples[0].image.shape == (28, 28, 3)
     assert len(done.misclassified) == 40 - np.trace(done.confusion)
     run = tmp_path / "run"
-    assert (run / "checkpoints" / "last.keras").exists()
+    best = library.load_model_file(run / "checkpoints" / "best.keras")
+    assert best.output_shape == (None, 3)
     assert (run / "backup" / "training_metadata.json").exists()
     assert (run / "history.csv").read_text().count("\n") == 3
     assert trainer.completed_epochs(run) == 2
@@ -299,7 +328,9 @@ def test_short_fit_lowers_the_loss_then_resumes_and_saves(tmp_path):
     x = np.asarray(band_images(4, seed=9)[0][..., None], np.float32)
     np.testing.assert_allclose(
         library.load_entry(entry).predict(x, verbose=0),
-        result.model.predict(x, verbose=0), rtol=1e-5, atol=1e-6,
+        result.model.predict(x, verbose=0),
+        rtol=1e-5,
+        atol=1e-6,
     )
 
 
@@ -312,8 +343,9 @@ def test_stop_mid_epoch_keeps_the_last_full_epoch(tmp_path):
         batches = [e for e in seen if isinstance(e, trainer.BatchEnd)]
         return len(batches) >= 12  # in the middle of epoch 2 (9 batches per epoch)
 
-    result = trainer.train(_config(npz, run, epochs=4), on_event=seen.append,
-                           should_stop=should_stop)
+    result = trainer.train(
+        _config(npz, run, epochs=4), on_event=seen.append, should_stop=should_stop
+    )
     epochs = [e for e in seen if isinstance(e, trainer.EpochEnd)]
     assert [(e.epoch, e.partial) for e in epochs] == [(1, False), (2, True)]
     assert result.done.stopped
@@ -331,17 +363,37 @@ def test_killed_process_resumes_from_its_run_folder(tmp_path):
     npz = write_npz(tmp_path / "bands.npz")
     run = tmp_path / "run"
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    command = [sys.executable, "-m", "cnnstudio", "train", "lenet5", "--data", str(npz),
-               "--epochs", "200", "--batch-size", "20", "--run-dir", str(run),
-               "-o", str(tmp_path / "never.keras")]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                               text=True, env=env)
+    command = [
+        sys.executable,
+        "-m",
+        "cnnstudio",
+        "train",
+        "lenet5",
+        "--data",
+        str(npz),
+        "--epochs",
+        "200",
+        "--batch-size",
+        "20",
+        "--run-dir",
+        str(run),
+        "-o",
+        str(tmp_path / "never.keras"),
+    ]
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env
+    )
+    # a child that hangs before its first line must not hang the test run
+    watchdog = threading.Timer(240, process.kill)
+    watchdog.start()
     try:
         line = process.stdout.readline()  # blocks until the first epoch line
         assert line.startswith("epoch 1/200"), line
         # the epoch line is printed after BackupAndRestore wrote the epoch
         process.send_signal(signal.SIGKILL)
     finally:
+        watchdog.cancel()
+        watchdog.join()
         process.kill()
         process.wait(timeout=60)
         process.stdout.close()
@@ -362,8 +414,15 @@ def test_class_folder_training_reports_skipped_files(tmp_path):
     root = write_class_folder(tmp_path / "shapes")
     events: list[object] = []
     result = trainer.train(
-        trainer.TrainConfig(recipe="cifar-cnn", data=str(root), epochs=1, batch_size=8,
-                            image_size=32, run_dir=str(tmp_path / "run"), augment=True),
+        trainer.TrainConfig(
+            recipe="cifar-cnn",
+            data=str(root),
+            epochs=1,
+            batch_size=8,
+            image_size=32,
+            run_dir=str(tmp_path / "run"),
+            augment=True,
+        ),
         on_event=events.append,
     )
     notices = [e.text for e in events if isinstance(e, Notice)]

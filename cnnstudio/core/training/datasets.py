@@ -183,7 +183,7 @@ def _cifar_arrays_from_archive(archive: Path) -> dict[str, np.ndarray]:
             f"{archive} is not the official {info.file_name} (its SHA-256 differs); "
             f"download it again from {info.url}"
         )
-    xs, ys = [], []
+    xs = []
     test: tuple[np.ndarray, np.ndarray] | None = None
     with tarfile.open(archive, "r:gz") as tar:
         for member in tar.getmembers():
@@ -378,7 +378,9 @@ def load_image_folder(
     x_list, y_list, skipped = [], [], []
     # Pillow releases the GIL while decoding, so a few threads speed large folders up
     with ThreadPoolExecutor(max_workers=4) as pool:
-        for done, (item, result) in enumerate(zip(files, pool.map(read, files)), start=1):
+        for done, (item, result) in enumerate(
+            zip(files, pool.map(read, files), strict=True), start=1
+        ):
             if isinstance(result, str):
                 skipped.append((str(item[0]), result))
             else:

@@ -8,8 +8,9 @@ stops the Keras way, through ``model.stop_training``, when ``should_stop()`` is 
 Every run has a folder (``paths.runs_dir()/<recipe>-<data>-<time>`` unless given):
 ``config.json`` (the settings, so a run can be resumed from its folder alone),
 ``backup/`` (Keras ``BackupAndRestore``: a run killed mid-way continues from its last
-finished epoch when started again with the same folder), ``checkpoints/last.keras`` and
-``best.keras`` (``ModelCheckpoint``) and ``logs/`` (TensorBoard).
+finished epoch when started again with the same folder), ``checkpoints/best.keras``
+(``ModelCheckpoint``: the model of the best validation accuracy so far), ``history.csv``
+(one line per epoch) and ``logs/`` (TensorBoard, when the package is installed).
 """
 
 from __future__ import annotations
@@ -197,7 +198,9 @@ class TrainResult:
 
 def format_epoch(event: EpochEnd) -> str:
     """One line per epoch (the CLI prints it)."""
-    text = f"epoch {event.epoch}/{event.epochs}: loss {event.loss:.4f} accuracy {event.accuracy:.4f}"
+    text = (
+        f"epoch {event.epoch}/{event.epochs}: loss {event.loss:.4f} accuracy {event.accuracy:.4f}"
+    )
     if event.val_loss is not None:
         text += f" val_loss {event.val_loss:.4f} val_accuracy {(event.val_accuracy or 0):.4f}"
     text += f" {event.images_per_second:.0f} images/s {event.seconds:.1f}s"
@@ -210,7 +213,7 @@ def format_epoch(event: EpochEnd) -> str:
 
 
 def strategy_kind(gpu_names: Sequence[str]) -> str:
-    """"mirrored" with more than one GPU (tf.distribute.MirroredStrategy), else "default"."""
+    """ "mirrored" with more than one GPU (tf.distribute.MirroredStrategy), else "default"."""
     return "mirrored" if len(gpu_names) > 1 else "default"
 
 
@@ -246,7 +249,9 @@ def load_run_config(run_dir: str | Path) -> TrainConfig:
     try:
         config = TrainConfig.from_dict(json.loads(path.read_text(encoding="utf-8")))
     except (OSError, ValueError) as error:
-        raise InputError(f"{run_dir} is not a training run folder (no readable config.json): {error}") from None
+        raise InputError(
+            f"{run_dir} is not a training run folder (no readable config.json): {error}"
+        ) from None
     config.run_dir = str(run_dir)
     return config
 
@@ -399,6 +404,18 @@ def tensorboard_available() -> bool:
     return importlib.util.find_spec("tensorboard") is not None
 
 
+def _best_so_far(run_dir: Path, column: str) -> float | None:
+    """The highest value of ``column`` in the run's history.csv (None if there is none)."""
+    import csv
+
+    try:
+        with (run_dir / "history.csv").open(newline="") as handle:
+            values = [float(row[column]) for row in csv.DictReader(handle) if row.get(column)]
+    except (OSError, ValueError, KeyError):
+        return None
+    return max(values) if values else None
+
+
 def run_callbacks(
     run_dir: Path,
     state: _RunState,
@@ -414,15 +431,18 @@ def run_callbacks(
     _, backup_cls, checkpoint_cls = _callback_classes()
     checkpoints = run_dir / "checkpoints"
     checkpoints.mkdir(parents=True, exist_ok=True)
+    # The backup holds the latest weights; a full .keras of every epoch would only add
+    # save time per epoch, so ModelCheckpoint keeps the best model (beating, on resume,
+    # the best of the epochs before).
     callbacks = [
         backup_cls(state, backup_dir=str(run_dir / "backup"), delete_checkpoint=False),
-        checkpoint_cls(state, filepath=str(checkpoints / "last.keras")),
         checkpoint_cls(
             state,
             filepath=str(checkpoints / "best.keras"),
             monitor="val_accuracy",
             mode="max",
             save_best_only=True,
+            initial_value_threshold=_best_so_far(run_dir, "val_accuracy"),
         ),
     ]
     # a CSV log always (readable anywhere); TensorBoard logs when the package is installed
@@ -441,6 +461,32 @@ def run_callbacks(
         )
     callbacks.append(event_callback)
     return callbacks
+
+
+def training_callbacks(
+    config: TrainConfig,
+    run_dir: Path,
+    on_event: Callable[[object], None],
+    should_stop: Callable[[], bool],
+    train_images: int,
+    initial_epoch: int = 0,
+) -> tuple[list[Any], _RunState]:
+    """Every callback :func:`train` passes to ``model.fit`` (events, stop, backup,
+    checkpoint, logs) for a resolved config; also used by bench/bench_train.py."""
+    state = _RunState()
+    event_cls, _, _ = _callback_classes()
+    events = event_cls(
+        state,
+        on_event,
+        should_stop,
+        math.ceil(train_images / config.batch_size),
+        config.batch_size,
+        train_images,
+        config.epochs,
+        initial_epoch,
+        config.throttle_seconds,
+    )
+    return run_callbacks(run_dir, state, events, early_stopping=config.early_stopping), state
 
 
 # ----------------------------------------------------------------------------- train
@@ -598,20 +644,9 @@ def train(
     if initial_epoch:
         on_event(Notice(f"resuming {run_dir.name} after epoch {initial_epoch}"))
 
-    state = _RunState()
-    event_cls, _, _ = _callback_classes()
-    events = event_cls(
-        state,
-        on_event,
-        should_stop,
-        steps,
-        config.batch_size,
-        len(dataset.x_train),
-        config.epochs,
-        initial_epoch,
-        config.throttle_seconds,
+    callbacks, state = training_callbacks(
+        config, run_dir, on_event, should_stop, len(dataset.x_train), initial_epoch
     )
-    callbacks = run_callbacks(run_dir, state, events, early_stopping=config.early_stopping)
     history: dict[str, list[float]] = {}
     if not should_stop():
         fitted = model.fit(

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
+    QMenu,
     QMessageBox,
     QPlainTextEdit,
     QPushButton,
@@ -40,7 +41,6 @@ from PySide6.QtWidgets import (
     QTableWidgetItem,
     QTabWidget,
     QToolButton,
-    QMenu,
     QVBoxLayout,
     QWidget,
 )
@@ -230,8 +230,12 @@ class TrainTab(StudioTab):
         form.addRow(self.augment)
         self.augment_parts = {}
         parts_row = QHBoxLayout()
-        for key, label in (("crop", "crop"), ("flip", "flip"), ("brightness", "brightness"),
-                           ("contrast", "contrast")):
+        for key, label in (
+            ("crop", "crop"),
+            ("flip", "flip"),
+            ("brightness", "brightness"),
+            ("contrast", "contrast"),
+        ):
             box = QCheckBox(label)
             box.setChecked(True)
             box.setObjectName(f"trainAugment_{key}")
@@ -448,7 +452,9 @@ class TrainTab(StudioTab):
         )
         return path or None
 
-    def ask_folder(self, title: str = "Choose an image folder (one subfolder per class)") -> str | None:
+    def ask_folder(
+        self, title: str = "Choose an image folder (one subfolder per class)"
+    ) -> str | None:
         return QFileDialog.getExistingDirectory(self, title, last_folder()) or None
 
     def ask_dataset_file(self) -> str | None:
@@ -513,21 +519,20 @@ class TrainTab(StudioTab):
         self._update_buttons()
 
     def resume_training(self) -> None:
-        """Continue the last run, or a run folder the user picks, up to the epochs set."""
+        """Continue the last run, or a run folder the user picks, up to the Epochs box."""
         if self.runner.running:
             return
         run_dir = self._last_run_dir or self.ask_folder("Choose a training run folder")
         if not run_dir:
             return
         try:
-            config = trainer.load_run_config(run_dir)
+            trainer.load_run_config(run_dir)  # a readable run folder?
         except Exception as error:  # noqa: BLE001 - shown to the user
             self.show_error(str(error))
             return
         self._last_run_dir = run_dir
-        epochs = max(self.epochs.value(), config.epochs)
-        self._begin(f"Resuming {Path(run_dir).name}...")
-        self.runner.run_callbacks(trainer.resume, run_dir, epochs=epochs)
+        self._begin(f"Resuming {Path(run_dir).name} (up to {self.epochs.value()} epochs)...")
+        self.runner.run_callbacks(trainer.resume, run_dir, epochs=self.epochs.value())
         self._update_buttons()
 
     def _begin(self, text: str) -> None:
