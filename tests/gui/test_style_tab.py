@@ -102,7 +102,8 @@ def test_drop_run_previews_stop_then_save(tab, qtbot, picture_files, drop_files,
     meta = images.read_params(out)
     assert meta["job"] == "style" and meta["untrained"] is True
     assert meta["content"] == "content.png" and meta["styles"] == ["style.png"]
-    assert meta["size"] == 64 and meta["stopped_at_step"] == tab._last_step
+    assert meta["size"] == 64 and 3 <= meta["stopped_at_step"] <= tab._last_step
+    assert meta["stopped_at_step"] == tab.snapshots[-1][0]
 
 
 def test_finished_run_keeps_snapshots_to_step_back_through_and_save(
@@ -127,6 +128,16 @@ def test_finished_run_keeps_snapshots_to_step_back_through_and_save(
     tab.save_result()
     assert images.read_params(out)["snapshot_step"] == steps[0]
     np.testing.assert_array_equal(images.load_image(out), tab.snapshots[0][1])
+
+    # Opening the saved picture offers its parameters back.
+    tab.colors_combo.setCurrentIndex(tab.colors_combo.findData("none"))
+    tab.steps_spin.setValue(99)
+    asked = []
+    tab.ask_restore_params = lambda path: asked.append(path) or True
+    tab.open_image(str(out))
+    assert asked == [str(out)]
+    assert tab.params().preserve_colors == "luminance" and tab.params().steps == 6
+    np.testing.assert_array_equal(tab.content_slot.image(), tab.snapshots[0][1])
 
 
 def test_settings_round_trip_and_presets(tab, qtbot, tmp_path):

@@ -232,7 +232,7 @@ class StyleTab(StudioTab):
         loss = QGroupBox("Loss weights")
         loss_form = QFormLayout(loss)
         self.content_weight_spin = _dspin(
-            0.0, 1e9, 1e4, 1000.0, 4, "styleContentWeight", "how much the content must survive"
+            0.0, 1e9, 1e4, 1000.0, 2, "styleContentWeight", "how much the content must survive"
         )
         self.style_weight_spin = _dspin(
             0.0, 1e9, 1e-2, 0.01, 6, "styleStyleWeight", "how strongly the style is painted"
@@ -773,8 +773,10 @@ class StyleTab(StudioTab):
     def _on_stopped(self) -> None:
         self.progress.finish("Stopped")
         if self._last_preview is not None:
-            self._keep_result(self._last_preview.image, stopped_at=self._last_step)
-            self.status.emit(f"Stopped at step {self._last_step}: the picture so far can be saved")
+            # the latest picture may be a few steps older than the latest progress event
+            step = self._last_preview.step
+            self._keep_result(self._last_preview.image, stopped_at=step)
+            self.status.emit(f"Stopped at step {step}: the picture so far can be saved")
         else:
             self.status.emit("Stopped before the first picture")
 
