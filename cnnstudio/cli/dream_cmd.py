@@ -198,11 +198,15 @@ class _Reporter:
         self.tty = stream.isatty()
         self.start = time.monotonic()
         self.last: Progress | None = None
+        self.first_step = 0
+        self.first_step_at: float | None = None
 
     def _eta(self, progress: Progress) -> str:
-        elapsed = time.monotonic() - self.start
-        remaining = elapsed / progress.step * (progress.total - progress.step)
-        return f"{remaining:.0f}s"
+        # timed from the first step: building the network and compiling are behind us
+        if self.first_step_at is None or progress.step <= self.first_step:
+            return "?"
+        per_step = (time.monotonic() - self.first_step_at) / (progress.step - self.first_step)
+        return f"{per_step * (progress.total - progress.step):.0f}s"
 
     def event(self, event: object) -> None:
         if self.quiet:
@@ -211,9 +215,11 @@ class _Reporter:
             if not self.tty and self.last is not None and event.stage != self.last.stage:
                 self._octave_line(self.last)
             self.last = event
+            if self.first_step_at is None:
+                self.first_step, self.first_step_at = event.step, time.monotonic()
             if self.tty:
                 self.stream.write(
-                    f"\rdream: {event.message}  step {event.step}/{event.total}  "
+                    f"\rdream: octave {event.stage}/{event.stages}  step {event.step}/{event.total}  "
                     f"loss {event.loss:.4g}  ETA {self._eta(event)}   "
                 )
                 self.stream.flush()

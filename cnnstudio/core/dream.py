@@ -68,8 +68,9 @@ L2_BORDER = 2
 PREVIEW_INTERVAL_S = 0.15
 
 #: tiles whose gradients may be computed at the same time (tf.while_loop's
-#: parallel_iterations): more keeps every core busy, fewer keeps memory flatter
-TILE_PARALLELISM = 2
+#: parallel_iterations). 1 keeps memory flat by construction; measured on 2 CPU cores,
+#: 2 or 10 were no faster (each convolution already uses every core).
+TILE_PARALLELISM = 1
 
 #: smallest side for a custom model whose input size is free (a few poolings deep)
 CUSTOM_MODEL_MIN_SIZE = 32
@@ -491,6 +492,13 @@ def _get_stepper(
             _steppers.pop(next(iter(_steppers)))
         _steppers[key] = (model, stepper)
     return stepper
+
+
+def clear_step_cache() -> None:
+    """Forget the compiled steps (and the networks they hold), e.g. after new weights
+    replaced a cached backbone."""
+    with _steppers_lock:
+        _steppers.clear()
 
 
 def _identity(x: Any) -> Any:

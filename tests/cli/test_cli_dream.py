@@ -133,3 +133,29 @@ def test_python_m_cnnstudio_dream(tmp_path, private_home):
     assert images.load_image(out).shape == (90, 100, 3)
     assert images.read_params(out)["params"]["weights"] == "random"
     assert "dream: saved" in proc.stderr
+
+
+def test_progress_on_a_terminal_is_one_updating_line():
+    import io
+
+    from cnnstudio.cli.dream_cmd import _Reporter
+    from cnnstudio.core.events import Notice, Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    stream = Terminal()
+    reporter = _Reporter(stream, quiet=False)
+    reporter.event(Notice("octave 1/2: 96x80 px"))
+    for step in (1, 2, 3, 4):
+        stage = 1 if step <= 2 else 2
+        reporter.event(Progress(step, 4, 0.5, stage=stage, stages=2, message=f"octave {stage}/2"))
+    reporter.event(Notice("octave 2/2 stopped early at step 2: loss 11 exceeds the maximum 10"))
+    reporter.done("dream: saved out.png")
+    text = stream.getvalue()
+    assert text.count("\r") >= 4 and "step 4/4" in text and "ETA" in text
+    lines = text.split("\n")
+    # only the early stop and the final message end a line; octave starts do not
+    assert len([line for line in lines if line.strip()]) == 2
+    assert "stopped early" in lines[0] and lines[1].endswith("dream: saved out.png")
