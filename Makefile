@@ -28,9 +28,13 @@ bench: $(VENV)/.installed
 screenshot: $(VENV)/.installed
 	$(PY) scripts/screenshot.py docs/dream-tab.png
 
+# The bundle lands in dist/cnnstudio/ (build/ holds PyInstaller's work files); both are
+# gitignored. See packaging/README.md.
 package: $(VENV)/.installed
 	$(PY) -m pip install --quiet -e ".[package]"
-	$(VENV)/bin/pyinstaller --noconfirm packaging/cnnstudio.spec
+	$(VENV)/bin/pyinstaller --noconfirm --distpath dist --workpath build packaging/cnnstudio.spec
+	dist/cnnstudio/cnnstudio --version
+	@echo "bundle: dist/cnnstudio/  menu entry: dist/cnnstudio/install-desktop-entry.sh"
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

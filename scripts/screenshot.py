@@ -2,6 +2,8 @@
 
     xvfb-run -s "-screen 0 1400x900x24" .venv/bin/python scripts/screenshot.py docs/dream-tab.png
 
+(Without a display on Linux the script re-runs itself under xvfb-run when it is installed.)
+
 The dream uses an untrained (random-weights) InceptionV3, because pretrained weights cannot
 be assumed on a build machine; the window says so ("untrained"). Settings go to a temporary
 CNN Studio home so the picture does not depend on (or change) the user's settings.
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -52,7 +55,26 @@ def wait_until(app, condition, timeout_s: float) -> bool:
     return True
 
 
+def _reexec_under_xvfb(argv: list[str]) -> None:
+    """No display on Linux: run this script again under ``xvfb-run`` if it is installed
+    (so `make screenshot` works on a headless build machine too)."""
+    if not sys.platform.startswith("linux") or os.environ.get("CNNSTUDIO_UNDER_XVFB"):
+        return
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return
+    if os.environ.get("QT_QPA_PLATFORM"):
+        return  # the caller chose a platform (e.g. offscreen)
+    xvfb = shutil.which("xvfb-run")
+    if xvfb is None:
+        return
+    os.environ["CNNSTUDIO_UNDER_XVFB"] = "1"
+    command = [xvfb, "-a", "-s", "-screen 0 1400x900x24", sys.executable, __file__, *argv]
+    os.execv(xvfb, command)
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    _reexec_under_xvfb(argv)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("output", type=Path, help="PNG file to write")
     parser.add_argument("--steps", type=int, default=12, help="steps per octave")

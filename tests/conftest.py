@@ -28,8 +28,6 @@ def no_thread_left_running():
     before = {t.ident for t in threading.enumerate()}
     yield
     leftover = [
-        t
-        for t in threading.enumerate()
-        if t.ident not in before and t.is_alive() and not t.daemon
+        t for t in threading.enumerate() if t.ident not in before and t.is_alive() and not t.daemon
     ]
     assert not leftover, f"test left threads running: {[t.name for t in leftover]}"

@@ -59,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     """Open the window; image paths given as arguments open in the first tab."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ chatter
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.captureWarnings(True)  # warnings from jobs go to the log like everything else
     argv = sys.argv[1:] if argv is None else argv
     app = create_app(sys.argv[:1])
     install_error_hook()

@@ -38,7 +38,7 @@ from cnnstudio.gui.settings import app_settings, last_folder, read_bool, read_st
 from cnnstudio.gui.tabs import tab_classes
 from cnnstudio.gui.tabs.base import StudioTab
 from cnnstudio.gui.widgets import dialogs
-from cnnstudio.gui.widgets.image_view import ImageView, dropped_image_paths
+from cnnstudio.gui.widgets.image_view import ImageView, dropped_image_paths, qimage_to_array
 from cnnstudio.gui.workers import JobRunner
 
 #: set to "0" to keep the window from loading TensorFlow for the device line (tests)
@@ -142,12 +142,15 @@ class MainWindow(QMainWindow):
         self.save_action = self._action(
             "&Save result...", self.save_result, [QKeySequence.StandardKey.Save], "saveAction"
         )
+        self.paste_action = self._action(
+            "&Paste image", self.paste_image, [QKeySequence.StandardKey.Paste], "pasteAction"
+        )
         self.import_weights_action = self._action(
             "&Import weights...", self.import_weights, name="importWeightsAction"
         )
         self.quit_action = self._action("&Quit", self.close, ["Ctrl+Q"], "quitAction")
         self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
-        file_menu.addActions([self.open_action, self.save_action])
+        file_menu.addActions([self.open_action, self.save_action, self.paste_action])
         file_menu.addSeparator()
         file_menu.addAction(self.import_weights_action)
         file_menu.addSeparator()
@@ -258,6 +261,22 @@ class MainWindow(QMainWindow):
         path = self.ask_open_image()
         if path:
             tab.open_image(path)
+
+    def paste_image(self) -> None:
+        """Ctrl+V outside text fields: the clipboard's picture goes to the current tab."""
+        tab = self.current_tab()
+        if tab is None:
+            return
+        clipboard = QApplication.clipboard()
+        mime = clipboard.mimeData()
+        if mime is not None and mime.hasUrls() and dropped_image_paths(mime.urls()):
+            tab.open_image(dropped_image_paths(mime.urls())[0])  # copied files
+            return
+        qimage = clipboard.image()
+        if qimage.isNull():
+            self.status_label.setText("The clipboard holds no picture")
+            return
+        tab.receive_image(qimage_to_array(qimage), "pasted image")
 
     def save_result(self) -> None:
         tab = self.current_tab()

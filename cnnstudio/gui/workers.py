@@ -90,11 +90,17 @@ class _Job(WorkerBase):
     def stop_requested(self) -> bool:
         return self._stop_event.is_set()
 
-    @property
-    def abort_requested(self) -> bool:
-        # WorkerBase.run() skips `returned` when this is true; we report the outcome
-        # ourselves from `result` and `stop_requested`, so always let it through.
-        return False
+    def run(self) -> None:
+        """Called by the pool in the worker thread. Replaces superqt's run(), which emits
+        no ``finished`` when a job returns a RuntimeError instance or raises a
+        BaseException (the window would wait forever), and which swaps the process-wide
+        ``warnings.showwarning`` from a worker thread. Here ``finished`` always follows."""
+        try:
+            self.work()
+        except BaseException as error:  # noqa: BLE001 - reported as `failed`, never lost
+            self.signals.errored.emit(error)
+        finally:
+            self.signals.finished.emit()
 
     def _emit_event(self, item: object) -> None:
         if isinstance(item, Preview):
@@ -216,6 +222,10 @@ class JobRunner(QObject):
     def _start(self, job: _Job) -> None:
         if self._job is not None:
             raise RuntimeError(f"{self.name}: a job is already running; stop it first")
+        # The previous job's thread may still be leaving run() after its `finished`
+        # reached us; starting the next job before it has left segfaults (seen when a
+        # tab restarts right after done). It is microseconds from exiting: wait for it.
+        self._pool.waitForDone()
         self._job = job
         self._error = None
         self.result = None

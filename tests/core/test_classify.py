@@ -400,7 +400,12 @@ def test_feature_maps_and_channel_grid(nested_colour_model):
     x, _, _ = colour_patches(1, seed=3)
     maps = classify.feature_maps(nested_colour_model, x[0], "base/top_conv")
     assert maps.shape == (16, 16, 16) and maps.dtype == np.float32
-    first = classify.feature_maps(nested_colour_model, x[0], "rescaling")
+    # Keras numbers auto-named layers per process ("rescaling_1" after another test's model),
+    # so find the rescaling layer by type rather than by name
+    rescaling = next(
+        layer.name for layer in nested_colour_model.layers if type(layer).__name__ == "Rescaling"
+    )
+    first = classify.feature_maps(nested_colour_model, x[0], rescaling)
     assert np.allclose(first, x[0] / 255.0, atol=1e-6)
 
     maps = np.zeros((4, 4, 5), np.float32)

@@ -9,8 +9,6 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QWidget
 
-import cnnstudio.gui  # noqa: F401  (first: guards the PySide6 6.12.0 refcount bug)
-
 
 def _drop_files(widget: QWidget, paths) -> QDropEvent:
     """A drag entering ``widget`` with file URLs, then the drop (Qt delivers a drop only

@@ -128,6 +128,8 @@ def test_stop_mid_run_keeps_the_picture_so_far(qtbot, tab, photo, drop_files):
     assert progress.value() < 400
     assert run.isEnabled() and not stop.isEnabled()
     assert tab.has_result() and tab.save_button.isEnabled()
+    assert np.array_equal(tab.result_image(), tab._last_preview.image)
+    assert tab._stopped_at == tab._last_preview.step <= progress.value()
 
 
 def test_dream_from_noise(qtbot, tab):

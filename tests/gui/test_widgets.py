@@ -25,6 +25,18 @@ def test_array_to_qimage_keeps_pixels():
     assert (colour.red(), colour.green(), colour.blue()) == tuple(image[5, 7])
 
 
+def test_qimage_to_array_round_trip_and_alpha_over_white():
+    from PySide6.QtGui import QColor, QImage
+
+    from cnnstudio.gui.widgets.image_view import qimage_to_array
+
+    image = gradient(13, 17)  # odd width: rows are padded in the QImage
+    assert np.array_equal(qimage_to_array(array_to_qimage(image)), image)
+    transparent = QImage(5, 4, QImage.Format.Format_ARGB32)
+    transparent.fill(QColor(0, 0, 0, 0))
+    assert (qimage_to_array(transparent) == 255).all()
+
+
 def test_image_view_shows_zooms_and_fits(qtbot):
     view = ImageView()
     qtbot.addWidget(view)

@@ -222,3 +222,23 @@ def test_one_job_at_a_time_and_reuse(qtbot, runner):
     with qtbot.waitSignal(runner.finished, timeout=10000) as blocker:
         runner.run_generator(counting_job, 2)
     assert blocker.args == ["result"]
+
+
+def test_base_exception_in_a_job_still_ends_with_failed_and_done(qtbot, runner):
+    """superqt's own run() would emit nothing here and leave the window waiting."""
+
+    def exits():
+        yield Progress(1, 2, 0.0)
+        raise SystemExit(3)
+
+    rec = Recorder(runner)
+    with qtbot.waitSignal(runner.done, timeout=10000):
+        runner.run_generator(exits)
+    assert rec.names()[-2:] == ["failed", "done"]
+    assert rec.values("failed") == ["Unexpected error in Test job: SystemExit: 3"]
+
+
+def test_a_job_returning_an_exception_object_finishes(qtbot, runner):
+    with qtbot.waitSignal(runner.finished, timeout=10000) as blocker:
+        runner.run_function(lambda: RuntimeError("a value, not a failure"))
+    assert isinstance(blocker.args[0], RuntimeError)

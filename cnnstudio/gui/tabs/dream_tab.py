@@ -903,8 +903,10 @@ class DreamTab(StudioTab):
         self.progress.finish("Stopped")
         if self._last_preview is not None:
             # the picture so far is worth keeping; the saved metadata says where it stopped
-            self._keep_result(self._last_preview.image, stopped_at=self._last_step)
-            self.status.emit(f"Stopped at step {self._last_step}: the picture so far can be saved")
+            # the last frame shown may be a few steps older than the last step taken
+            frame = self._last_preview
+            self._keep_result(frame.image, stopped_at=frame.step)
+            self.status.emit(f"Stopped: the picture of step {frame.step} can be saved")
         else:
             self.status.emit("Stopped before the first picture")
 

@@ -58,6 +58,24 @@ def array_to_qimage(image: np.ndarray) -> QImage:
     return qimage.copy()  # detach from the numpy buffer
 
 
+def qimage_to_array(qimage: QImage) -> np.ndarray:
+    """uint8 RGB (H, W, 3) copy of a QImage; transparency is composited over white
+    (as the image door does for RGBA files)."""
+    if qimage.hasAlphaChannel():
+        flat = QImage(qimage.size(), QImage.Format.Format_RGB888)
+        flat.fill(Qt.GlobalColor.white)
+        painter = QPainter(flat)
+        painter.drawImage(0, 0, qimage)
+        painter.end()
+        qimage = flat
+    else:
+        qimage = qimage.convertToFormat(QImage.Format.Format_RGB888)
+    width, height = qimage.width(), qimage.height()
+    rows = np.frombuffer(qimage.constBits(), np.uint8, count=qimage.bytesPerLine() * height)
+    rows = rows.reshape(height, qimage.bytesPerLine())
+    return rows[:, : width * 3].reshape(height, width, 3).copy()
+
+
 def dropped_image_paths(urls: list[QUrl]) -> list[str]:
     """Local files among ``urls`` whose suffix is an image format."""
     suffixes = image_suffixes()

@@ -51,7 +51,7 @@ class LossPlot(pg.PlotWidget):
         item.setLabel("left", y_label)
         if title:
             item.setTitle(title)
-        self._legend = item.addLegend(offset=(-10, 10))
+        self._legend = item.addLegend(offset=(10, 10))  # top left: loss curves rise to the right
         self.setMinimumHeight(120)
         self._timer = QTimer(self)
         self._timer.setInterval(_REDRAW_MS)

@@ -1,6 +1,7 @@
 """PySide6 6.12.0 drops a reference to None on every void method call and to True on every
 signal emit; on Python 3.11 that aborts the process after a few thousand calls (a GUI makes
-them by the minute). Importing cnnstudio.gui guards it."""
+them by the minute). pyproject.toml excludes that release; this test fails if the PySide6
+we install brings such a bug back."""
 
 from __future__ import annotations
 
