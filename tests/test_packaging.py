@@ -4,7 +4,6 @@ the bundle's launcher, checked without running PyInstaller (a build takes minute
 from __future__ import annotations
 
 import configparser
-import importlib.util
 import os
 import re
 import shlex
@@ -35,13 +34,6 @@ def _desktop_entry(path: Path = PACKAGING / "cnnstudio.desktop") -> dict[str, st
     parser.read(path, encoding="utf-8")
     assert parser.sections() == ["Desktop Entry"]
     return dict(parser["Desktop Entry"])
-
-
-def _load_launcher():
-    spec = importlib.util.spec_from_file_location("cnnstudio_launcher", PACKAGING / "launcher.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_desktop_entry_is_a_launchable_application():
@@ -120,34 +112,40 @@ def test_spec_compiles_and_bundles_the_launcher_and_resources():
         assert f'"{name}"' in source and (PACKAGING / name).is_file()
 
 
-def test_launcher_tells_files_to_open_from_cli_jobs(tmp_path, monkeypatch):
-    launcher = _load_launcher()
+def test_entry_point_tells_files_to_open_from_cli_jobs(tmp_path, monkeypatch):
+    from cnnstudio.__main__ import opens_files
+
     image = tmp_path / "cat.png"
     Image.new("RGB", (8, 8)).save(image)
     monkeypatch.chdir(tmp_path)
     (tmp_path / "dream").write_text("a file named like a job", encoding="utf-8")
-    assert launcher.opens_files([str(image)])
-    assert launcher.opens_files(["cat.png", str(image)])
-    assert not launcher.opens_files([])
-    assert not launcher.opens_files(["dream", "cat.png"])  # the job wins over a file
-    assert not launcher.opens_files(["--version"])
-    assert not launcher.opens_files([str(image), "missing.png"])
+    assert opens_files([str(image)])
+    assert opens_files(["cat.png", str(image)])
+    assert not opens_files([])
+    assert not opens_files(["dream", "cat.png"])  # the job wins over a file
+    assert not opens_files(["--version"])
+    assert not opens_files([str(image), "missing.png"])
 
 
-def test_launcher_routes_to_the_window_or_the_cli(tmp_path, monkeypatch):
-    launcher = _load_launcher()
+def test_entry_point_routes_to_the_window_or_the_cli(tmp_path, monkeypatch):
+    import cnnstudio.__main__
+    import cnnstudio.cli.main
+    import cnnstudio.gui.app
+
     image = tmp_path / "cat.png"
     Image.new("RGB", (8, 8)).save(image)
     calls = []
-    import cnnstudio.__main__
-    import cnnstudio.gui.app
-
     monkeypatch.setattr(cnnstudio.gui.app, "main", lambda argv: calls.append(("gui", argv)) or 0)
-    monkeypatch.setattr(cnnstudio.__main__, "main", lambda argv: calls.append(("cli", argv)) or 3)
-    assert launcher.main([str(image)]) == 0
-    assert launcher.main(["classify", str(image)]) == 3
-    assert launcher.main([]) == 3  # no arguments: cnnstudio's own entry opens the window
-    assert calls == [("gui", [str(image)]), ("cli", ["classify", str(image)]), ("cli", [])]
+    monkeypatch.setattr(cnnstudio.cli.main, "main", lambda argv: calls.append(("cli", argv)) or 3)
+    assert cnnstudio.__main__.main([str(image)]) == 0
+    assert cnnstudio.__main__.main(["classify", str(image)]) == 3
+    assert cnnstudio.__main__.main([]) == 0  # no arguments: the window
+    assert calls == [("gui", [str(image)]), ("cli", ["classify", str(image)]), ("gui", [])]
+
+
+def test_bundle_launcher_uses_the_same_entry_point():
+    source = (PACKAGING / "launcher.py").read_text(encoding="utf-8")
+    assert "from cnnstudio.__main__ import main" in source
 
 
 def test_make_package_builds_into_ignored_folders():
