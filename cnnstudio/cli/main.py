@@ -2,7 +2,7 @@
 
 Exit 0 on success; 2 with a one-line message on bad input (a StudioError, a bad flag);
 1 on an unexpected failure. Each job lives in its own module with ``add_parser(subparsers)``
-and ``run(args) -> int``.
+and ``run(args) -> int`` (and ``USES_TENSORFLOW = False`` if it never needs TensorFlow).
 """
 
 from __future__ import annotations
@@ -44,6 +44,11 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     module = importlib.import_module(JOBS[args.job])
     try:
+        if getattr(module, "USES_TENSORFLOW", True):
+            # quietly, and before the job can touch a GPU (memory growth)
+            from cnnstudio.core.device import start_tensorflow
+
+            start_tensorflow()
         return module.run(args)
     except StudioError as error:
         print(f"cnnstudio: {error}", file=sys.stderr)

@@ -7,15 +7,21 @@ TensorFlow must not grab all its memory up front. TensorFlow is imported inside 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
+import sys
+import tempfile
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 #: compute capability from which float16 tensor cores make mixed precision worthwhile
 MIN_MIXED_PRECISION_CAPABILITY = (7, 0)
 
 _lock = threading.Lock()
+#: set once TensorFlow and Keras are imported and the GPUs configured
+_runtime_ready = False
 #: set once memory growth has been applied (it can only be applied once per process)
 _memory_growth_done = False
 _memory_growth_notes: list[str] = []
@@ -80,24 +86,79 @@ def _capability(details: dict) -> tuple[int, int] | None:
         return None
 
 
+@contextlib.contextmanager
+def _native_stderr_captured() -> Iterator[tempfile.SpooledTemporaryFile]:
+    """Send what C++ code writes to file descriptor 2 into a temporary file.
+
+    TensorFlow's native start-up lines (oneDNN notes, "could not find cuda drivers",
+    "failed call to cuInit" on a machine without a GPU) are written before absl logging is
+    initialised, so TF_CPP_MIN_LOG_LEVEL cannot hide them; they would bury the one-line
+    messages of the CLI. The caller decides whether to show the captured text."""
+    sys.stderr.flush()
+    with tempfile.TemporaryFile(mode="w+b") as captured:
+        saved = os.dup(2)
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield captured
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def start_tensorflow() -> None:
+    """Import TensorFlow and Keras once per process, quietly, and set GPU memory growth
+    before anything else can touch a GPU. Every job calls this first (the CLI before it
+    runs a job, the GUI's workers before a job starts); later calls return at once.
+
+    One thread at a time: two jobs importing TensorFlow at the same moment see
+    half-initialised modules ("dataset_ops has no attribute 'DatasetV2'")."""
+    global _runtime_ready
+    if _runtime_ready:
+        return
+    with _lock:
+        if _runtime_ready:
+            return
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        quiet = not os.environ.get("CNNSTUDIO_DEBUG")
+        with _native_stderr_captured() if quiet else contextlib.nullcontext() as captured:
+            try:
+                import keras  # noqa: F401
+                import tensorflow as tf
+
+                _apply_memory_growth(tf)
+            except BaseException:
+                if captured is not None:  # the native lines may explain the failure
+                    captured.seek(0)
+                    sys.stderr.write(captured.read().decode(errors="replace"))
+                raise
+        _runtime_ready = True
+
+
+def _apply_memory_growth(tf) -> None:
+    """Memory growth on every GPU, once: it can only be set before a GPU is initialised."""
+    global _memory_growth_done
+    if _memory_growth_done:
+        return
+    for gpu in tf.config.list_physical_devices("GPU"):
+        try:
+            tf.config.experimental.set_memory_growth(gpu, True)
+        except (RuntimeError, ValueError) as error:
+            # "Physical devices cannot be modified after being initialized": some TF use
+            # came first; jobs still run, only without memory growth.
+            _memory_growth_notes.append(f"memory growth not set on {gpu.name}: {error}")
+    _memory_growth_done = True
+
+
 def configure_devices(mixed_precision: bool = False) -> DeviceInfo:
     """Set memory growth on every GPU (first call only), switch the Keras dtype policy to
     mixed_float16 when asked and a GPU with compute capability >= 7.0 exists (back to
     float32 when not asked), and describe the device. Safe to call again."""
-    global _memory_growth_done, _mixed_policy_set
+    start_tensorflow()
     import tensorflow as tf
 
     with _lock:
         gpus = tf.config.list_physical_devices("GPU")
-        if not _memory_growth_done:
-            for gpu in gpus:
-                try:
-                    tf.config.experimental.set_memory_growth(gpu, True)
-                except (RuntimeError, ValueError) as error:
-                    # "Physical devices cannot be modified after being initialized": some
-                    # TF use came first; the job still runs, only without memory growth.
-                    _memory_growth_notes.append(f"memory growth not set on {gpu.name}: {error}")
-            _memory_growth_done = True
+        _apply_memory_growth(tf)
 
         details = []
         for gpu in gpus:

@@ -32,24 +32,13 @@ from cnnstudio.core.events import Notice, Preview
 
 log = logging.getLogger(__name__)
 
-_tensorflow_lock = threading.Lock()
-_tensorflow_ready = False
-
 
 def import_tensorflow_once() -> None:
-    """Import TensorFlow and Keras in one thread at a time. Two jobs that import them at
-    the same moment (the device line and a first dream) see half-initialised modules
-    (AttributeError: ... dataset_ops has no attribute 'DatasetV2'); so the first import
-    happens under a lock and later jobs find it done."""
-    global _tensorflow_ready
-    if _tensorflow_ready:
-        return
-    with _tensorflow_lock:
-        if not _tensorflow_ready:
-            import keras  # noqa: F401
-            import tensorflow  # noqa: F401
+    """Import TensorFlow quietly, in one thread at a time, with GPU memory growth set before
+    any job can touch a GPU (``cnnstudio.core.device.start_tensorflow``)."""
+    from cnnstudio.core.device import start_tensorflow
 
-            _tensorflow_ready = True
+    start_tensorflow()
 
 
 class _JobSignals(WorkerBaseSignals):

@@ -111,3 +111,37 @@ def test_summary_formats():
     assert device.DeviceInfo("CPU", "AMD EPYC", False, threads=2).summary() == (
         "CPU: AMD EPYC (2 threads)"
     )
+
+
+def test_starting_tensorflow_sets_memory_growth_first(fake_gpus, monkeypatch):
+    """Every job starts through start_tensorflow (CLI and GUI workers): the GPUs get memory
+    growth there, before a job can build a model on them."""
+    monkeypatch.setattr(device, "_runtime_ready", False)
+    device.start_tensorflow()
+    assert fake_gpus["growth"] == [
+        ("/physical_device:GPU:0", True),
+        ("/physical_device:GPU:1", True),
+    ]
+    device.start_tensorflow()  # later calls are free and change nothing
+    assert len(fake_gpus["growth"]) == 2
+
+
+def test_tensorflow_start_up_chatter_stays_off_the_terminal():
+    """TensorFlow's native start-up lines (oneDNN, CUDA drivers, cuInit) bypass
+    TF_CPP_MIN_LOG_LEVEL; start_tensorflow keeps them off stderr, so CLI errors stay one line."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "from cnnstudio.core.device import start_tensorflow, configure_devices\n"
+        "start_tensorflow()\n"
+        "print(configure_devices().kind)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() in ("CPU", "GPU")
+    assert result.stderr == ""
