@@ -22,6 +22,7 @@ JOBS = {
     "import-weights": "cnnstudio.cli.weights_cmd",
     "classify": "cnnstudio.cli.classify_cmd",
     "train": "cnnstudio.cli.train_cmd",
+    "models": "cnnstudio.cli.models_cmd",
 }
 
 

@@ -2,7 +2,8 @@
 
 Prints the model summary (stderr), one line per epoch (stdout) and the test accuracy;
 writes the model with its JSON sidecar. With the same ``--run-dir`` an interrupted run
-resumes from its last finished epoch. Ctrl-C stops at the next batch and still saves.
+resumes from its last finished epoch. Ctrl-C stops at the next batch, still saves the
+model and then exits 130 (as ``cnnstudio dream`` does); a second Ctrl-C aborts at once.
 ``--import-dataset FILE`` installs mnist.npz or cifar-10-python.tar.gz for offline use.
 """
 
@@ -124,6 +125,9 @@ def run(args: argparse.Namespace) -> int:
             _say(f"run folder: {event.run_dir}")
         elif isinstance(event, trainer.EpochEnd):
             print(trainer.format_epoch(event), flush=True)
+        elif isinstance(event, trainer.Testing):
+            if event.batch == event.batches:
+                _say(f"tested {event.images} of {event.total_images} images")
         elif isinstance(event, Notice):
             _say(event.text)
 
@@ -143,4 +147,12 @@ def run(args: argparse.Namespace) -> int:
     if args.save_to_library:
         entry = library.save_to_library(result.model, args.save_to_library, result.meta)
         _say(f"added to the library as '{entry.name}'")
+    if stop_requested:
+        # interrupted by Ctrl-C: the partly trained model is saved, but the run did not
+        # finish, and scripts must be able to tell (same exit code as cnnstudio dream)
+        _say(
+            f"interrupted after {done.epochs_completed} finished epoch(s): the partly "
+            f"trained model is in {output}; run again with --run-dir {done.run_dir} to resume"
+        )
+        return 130
     return 0

@@ -122,3 +122,72 @@ def test_bad_input_exits_2_with_one_line(argv, message, tmp_path, monkeypatch, c
     err = capsys.readouterr().err
     assert message in err
     assert "Traceback" not in err and err.count("\n") == 1
+
+
+def _train_argv(npz, out, run, *extra: str) -> list[str]:
+    return [
+        "train",
+        "lenet5",
+        "--data",
+        str(npz),
+        "--epochs",
+        "3",
+        "--batch-size",
+        "10",
+        "--run-dir",
+        str(run),
+        "-o",
+        str(out),
+        *extra,
+    ]
+
+
+def test_ctrl_c_saves_then_exits_130(npz, tmp_path, capsys, monkeypatch):
+    import os
+    import signal
+
+    from cnnstudio.core.training import trainer
+
+    real_train = trainer.train
+
+    def train_with_ctrl_c(config, *, on_event, should_stop):
+        sent = []
+
+        def events(event):
+            on_event(event)
+            if isinstance(event, trainer.EpochEnd) and not sent:
+                sent.append(True)
+                os.kill(os.getpid(), signal.SIGINT)  # the user presses Ctrl-C once
+
+        return real_train(config, on_event=events, should_stop=should_stop)
+
+    monkeypatch.setattr(trainer, "train", train_with_ctrl_c)
+    out, run = tmp_path / "cut.keras", tmp_path / "run"
+    code = main(_train_argv(npz, out, run))
+    captured = capsys.readouterr()
+    assert code == 130, captured.err
+    assert out.exists() and out.with_suffix(".json").exists()  # still saved
+    assert "stopping after this batch" in captured.err
+    assert f"the partly trained model is in {out}" in captured.err
+    assert f"--run-dir {run}" in captured.err
+    # stopped at the first batch of epoch 2; epoch 1 is kept for a resume
+    assert "epoch 2/3" in captured.out and "(stopped mid-epoch)" in captured.out
+    assert "interrupted after 1 finished epoch(s)" in captured.err
+
+
+def test_run_dir_made_for_another_recipe_is_refused(npz, tmp_path, capsys):
+    run = tmp_path / "run1"
+    argv = _train_argv(npz, tmp_path / "a.keras", run)
+    argv[argv.index("--epochs") + 1] = "1"
+    assert main(argv) == 0, capsys.readouterr().err
+    before = (run / "config.json").read_text()
+    capsys.readouterr()
+    argv = _train_argv(npz, tmp_path / "b.keras", run)
+    argv[1] = "cifar-cnn"
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "run folder" in err and "was made for lenet5 on halves.npz" in err
+    assert "--run-dir" in err and err.count("\n") == 1 and "Traceback" not in err
+    assert (run / "config.json").read_text() == before
+    assert not (tmp_path / "b.keras").exists()

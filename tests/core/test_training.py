@@ -286,6 +286,10 @@ def _config(npz: Path, run_dir: Path, **kwargs) -> trainer.TrainConfig:
     return trainer.TrainConfig(**values)
 
 
+def _first_batch_loss(events: list[object]) -> float:
+    return next(e.loss for e in events if isinstance(e, trainer.BatchEnd))
+
+
 def test_short_fit_lowers_the_loss_then_resumes_and_saves(tmp_path):
     npz = write_npz(tmp_path / "bands.npz")
     events: list[object] = []
@@ -320,6 +324,9 @@ def test_short_fit_lowers_the_loss_then_resumes_and_saves(tmp_path):
     assert next(e for e in more if isinstance(e, trainer.RunStarted)).initial_epoch == 2
     assert [e.epoch for e in more if isinstance(e, trainer.EpochEnd)] == [3]
     assert any(isinstance(e, Notice) and "resuming" in e.text for e in more)
+    # ... with the trained weights: its first batch starts where the run left off, far
+    # below the first batch of a fresh model (same seed, so a fresh start would match it)
+    assert _first_batch_loss(more) < 0.5 * _first_batch_loss(events)
 
     # the trained model round-trips through the library and predicts the same
     entry = library.save_to_library(result.model, "bands", result.meta)
@@ -348,14 +355,132 @@ def test_stop_mid_epoch_keeps_the_last_full_epoch(tmp_path):
     )
     epochs = [e for e in seen if isinstance(e, trainer.EpochEnd)]
     assert [(e.epoch, e.partial) for e in epochs] == [(1, False), (2, True)]
+    # the cut epoch is not validated on the whole validation set (one batch, not shown)
+    assert epochs[0].val_loss is not None and epochs[1].val_loss is None
+    assert epochs[1].val_accuracy is None
     assert result.done.stopped
     assert trainer.completed_epochs(run) == 1  # the cut epoch is not recorded as done
     assert len([e for e in seen if isinstance(e, trainer.BatchEnd)]) == 13
     assert result.meta["metrics"]["epochs"] == 1
+    # nor logged: history.csv has epoch 1 only, so its re-run gets no second row and
+    # its val_accuracy sets no bar for the best-model checkpoint
+    assert (run / "history.csv").read_text().splitlines()[1:2][0].startswith("0,")
+    assert len((run / "history.csv").read_text().splitlines()) == 2
+    testing = [e for e in seen if isinstance(e, trainer.Testing)]
+    assert testing and testing[-1].images == testing[-1].total_images == 40
 
     again: list[object] = []
     trainer.resume(run, epochs=2, on_event=again.append)
     assert [e.epoch for e in again if isinstance(e, trainer.EpochEnd)] == [2]
+    rows = (run / "history.csv").read_text().splitlines()
+    assert [row.split(",")[0] for row in rows[1:]] == ["0", "1"]
+    # the weights of epoch 1 came back: far below a fresh model's first batch
+    assert _first_batch_loss(again) < 0.5 * _first_batch_loss(seen)
+
+
+def test_stop_during_validation_ends_it_and_keeps_the_epoch(tmp_path):
+    npz = write_npz(tmp_path / "bands.npz")
+    run = tmp_path / "run"
+    seen: list[object] = []
+
+    def should_stop() -> bool:
+        # true from the validation that follows epoch 1's last batch (9 per epoch)
+        return any(isinstance(e, trainer.BatchEnd) and e.batch == 9 for e in seen)
+
+    result = trainer.train(
+        _config(npz, run, epochs=3), on_event=seen.append, should_stop=should_stop
+    )
+    epochs = [e for e in seen if isinstance(e, trainer.EpochEnd)]
+    assert [(e.epoch, e.partial, e.val_loss) for e in epochs] == [(1, False, None)]
+    assert result.done.stopped and trainer.completed_epochs(run) == 1  # training kept
+    rows = (run / "history.csv").read_text().splitlines()
+    assert len(rows) == 2 and "val_accuracy" in rows[0] and rows[1].endswith("NA")
+    assert not (run / "checkpoints" / "best.keras").exists()  # no half-validated best
+
+    again: list[object] = []
+    trainer.resume(run, epochs=2, on_event=again.append)
+    assert [e.epoch for e in again if isinstance(e, trainer.EpochEnd)] == [2]
+    assert (run / "checkpoints" / "best.keras").exists()
+    assert trainer._best_so_far(run, "val_accuracy") is not None
+
+
+def test_stopped_run_tests_a_capped_subset_with_progress(tmp_path, monkeypatch):
+    npz = write_npz(tmp_path / "bands.npz", test=40)
+    monkeypatch.setattr(trainer, "STOPPED_TEST_LIMIT", 15)
+    seen: list[object] = []
+    result = trainer.train(
+        _config(npz, tmp_path / "run", epochs=3),
+        on_event=seen.append,
+        should_stop=lambda: any(isinstance(e, trainer.BatchEnd) for e in seen),
+    )
+    done = result.done
+    assert done.stopped and done.test_examples == 15 and done.test_total == 40
+    assert done.confusion.sum() == 15
+    testing = [e for e in seen if isinstance(e, trainer.Testing)]
+    assert testing and testing[-1].images == testing[-1].total_images == 15
+    assert any(isinstance(e, Notice) and "first 15 of 40" in e.text for e in seen)
+
+
+def test_evaluation_reports_progress_and_can_be_cancelled():
+    x, y = band_images(40, seed=4)
+    images = x[..., None]
+    dataset = datasets.Dataset("bands", ["0", "1", "2"], images, y, x[:0], y[:0], images, y)
+    model = recipes.build_model("lenet5", num_classes=3)
+    pipeline = datasets.make_pipeline(dataset.x_test, dataset.y_test, batch_size=10)
+    seen: list[object] = []
+    done = trainer.evaluate(
+        model,
+        dataset,
+        pipeline,
+        False,
+        1,
+        Path("run"),
+        on_event=seen.append,
+        should_stop=lambda: bool(seen),  # cancelled once the first batch was reported
+        throttle_seconds=0.0,
+    )
+    testing = [e for e in seen if isinstance(e, trainer.Testing)]
+    assert [(e.batch, e.batches, e.images) for e in testing] == [(1, 4, 10), (2, 4, 20)]
+    assert done.test_examples == 20 and done.test_total == 40
+    assert done.confusion.sum() == 20
+    full = trainer.evaluate(model, dataset, pipeline, False, 1, Path("run"))
+    assert full.test_examples == 40 and full.confusion.sum() == 40
+
+
+def test_reused_run_folder_with_other_settings_is_refused_untouched(tmp_path, monkeypatch):
+    npz = write_npz(tmp_path / "bands.npz", train=60, test=20)
+    run = tmp_path / "run"
+    trainer.train(_config(npz, run, epochs=1))
+    config_before = (run / "config.json").read_bytes()
+    assert json.loads(config_before)["num_classes"] == 3
+
+    with pytest.raises(InputError, match=r"was made for lenet5 on bands.npz at 28 px") as caught:
+        trainer.train(_config(npz, run, recipe="cifar-cnn", epochs=1))
+    assert "\n" not in str(caught.value) and "--run-dir" in str(caught.value)
+    with pytest.raises(InputError, match="was made for lenet5"):
+        trainer.train(_config(npz, run, image_size=32, epochs=1))
+    assert (run / "config.json").read_bytes() == config_before
+
+    # same settings, but the data now has 4 classes: refused after loading it
+    x, y = band_images(60, classes=4, seed=1)
+    np.savez(npz, x_train=x, y_train=y, x_test=x[:10], y_test=y[:10])
+    with pytest.raises(InputError, match="3 classes"):
+        trainer.train(_config(npz, run, epochs=2))
+    # a folder from before the class count was recorded: the backup itself does not fit
+    legacy = json.loads(config_before)
+    del legacy["num_classes"]
+    (run / "config.json").write_text(json.dumps(legacy))
+    with pytest.raises(InputError, match="does not fit this model") as caught:
+        trainer.train(_config(npz, run, epochs=2))
+    assert "\n" not in str(caught.value)
+    assert json.loads((run / "config.json").read_text()) == legacy  # not rewritten
+
+    # the same settings resume as before (relative and absolute data paths are the same)
+    write_npz(npz, train=60, test=20)
+    monkeypatch.chdir(tmp_path)
+    result = trainer.train(_config(Path("bands.npz"), run, epochs=2))
+    assert result.done.epochs_completed == 2
+    assert json.loads((run / "config.json").read_text())["epochs"] == 2
 
 
 def test_killed_process_resumes_from_its_run_folder(tmp_path):
@@ -407,6 +532,15 @@ def test_killed_process_resumes_from_its_run_folder(tmp_path):
     started = next(e for e in events if isinstance(e, trainer.RunStarted))
     assert started.initial_epoch == done_before
     assert [e.epoch for e in events if isinstance(e, trainer.EpochEnd)] == [done_before + 1]
+    # the killed run's weights came back, not a fresh model's: a fresh run (same seed)
+    # starts from a much higher first-batch loss
+    fresh: list[object] = []
+    trainer.train(
+        _config(npz, tmp_path / "fresh", epochs=1),
+        on_event=fresh.append,
+        should_stop=lambda: any(isinstance(e, trainer.BatchEnd) for e in fresh),
+    )
+    assert _first_batch_loss(events) < 0.5 * _first_batch_loss(fresh)
     assert json.loads((run / "config.json").read_text())["recipe"] == "lenet5"
 
 

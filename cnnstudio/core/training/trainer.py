@@ -37,6 +37,8 @@ SCHEDULES = ("constant", "exponential", "cosine")
 #: how many sample predictions and misclassified examples TrainingDone carries
 SAMPLE_COUNT = 6  # the cookbook plots six
 MISCLASSIFIED_COUNT = 24
+#: after a Stop the model is tested on at most this many examples, so stopping is quick
+STOPPED_TEST_LIMIT = 1000
 
 
 @dataclass
@@ -183,6 +185,18 @@ class TrainingDone:
     stopped: bool
     run_dir: str
     test_is_validation: bool = False
+    test_examples: int = 0  # how many test examples were evaluated
+    test_total: int = 0  # how many the test set has (more when the test was cut short)
+
+
+@dataclass(frozen=True)
+class Testing:
+    """Progress of the test-set evaluation after training (throttled like BatchEnd)."""
+
+    batch: int  # 1-based
+    batches: int
+    images: int  # examples predicted so far
+    total_images: int
 
 
 @dataclass
@@ -256,6 +270,66 @@ def load_run_config(run_dir: str | Path) -> TrainConfig:
     return config
 
 
+def _same_data(a: str, b: str) -> bool:
+    """Two dataset settings name the same data (a file or folder in any spelling)."""
+    if a == b:
+        return True
+    if a in data_mod.BUILTIN_DATASETS or b in data_mod.BUILTIN_DATASETS:
+        return False
+    return Path(a).expanduser().resolve() == Path(b).expanduser().resolve()
+
+
+def _describe_run(values: dict[str, Any]) -> str:
+    data = str(values.get("data", "?"))
+    data = data if data in data_mod.BUILTIN_DATASETS else Path(data).name
+    text = f"{values.get('recipe', '?')} on {data} at {values.get('image_size', '?')} px"
+    if values.get("recipe") == "transfer":
+        text += f" with {values.get('backbone', '?')}"
+    if values.get("num_classes"):
+        text += f", {values['num_classes']} classes"
+    return text
+
+
+def check_run_folder(
+    run_dir: str | Path, config: TrainConfig, num_classes: int | None = None
+) -> dict[str, Any] | None:
+    """Refuse to reuse a run folder made with other settings (its backup would not fit
+    the new model, and a failed load used to leave a rewritten config.json behind).
+
+    Compares recipe, data, image size, backbone (transfer) and, when ``num_classes`` is
+    given and the folder recorded it, the class count. ``config`` must be resolved.
+    Returns the folder's stored settings (None for a new folder)."""
+    path = Path(run_dir) / "config.json"
+    if not path.exists():
+        return None
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(stored, dict):
+            raise ValueError("not a JSON object")
+    except (OSError, ValueError) as error:
+        raise InputError(
+            f"{path} is unreadable ({error}); use another run folder or delete that file"
+        ) from None
+    mismatch = (
+        stored.get("recipe") != config.recipe
+        or not _same_data(str(stored.get("data", "")), config.data)
+        or int(stored.get("image_size") or 0) != config.image_size
+        or (config.recipe == "transfer" and stored.get("backbone") != config.backbone)
+        or (
+            num_classes is not None
+            and stored.get("num_classes") is not None
+            and int(stored["num_classes"]) != num_classes
+        )
+    )
+    if mismatch:
+        wanted = {**config.to_dict(), "num_classes": num_classes}
+        raise InputError(
+            f"run folder {run_dir} was made for {_describe_run(stored)}, not "
+            f"{_describe_run(wanted)}; use another run folder (--run-dir) or the same settings"
+        )
+    return stored
+
+
 def completed_epochs(run_dir: str | Path) -> int:
     """Epochs a run folder's backup has finished (0 when none)."""
     meta = Path(run_dir) / "backup" / "training_metadata.json"
@@ -274,11 +348,19 @@ class _RunState:
     def __init__(self) -> None:
         self.stopped = False
         self.stopped_mid_epoch = False
+        #: Stop came during an epoch's validation: the epoch's training is complete and
+        #: kept, its validation figures (from part of the set) are not
+        self.validation_cut = False
+        #: called once the backup (if any) has been restored into the model
+        self.on_restored: Callable[[], None] | None = None
 
 
-def _callback_classes() -> tuple[type, type, type]:
-    """Keras callback classes, defined lazily: core modules do not import Keras at import."""
+def _callback_classes() -> tuple[type, type, type, type, type]:
+    """Keras callback classes, defined lazily: core modules do not import Keras at import.
+    Returns (events, backup, checkpoint, CSV log, TensorBoard)."""
     import keras
+
+    from cnnstudio.core.library import _one_line
 
     class EventCallback(keras.callbacks.Callback):
         """Forwards batch and epoch logs as events (throttled) and stops on request."""
@@ -320,6 +402,21 @@ def _callback_classes() -> tuple[type, type, type]:
             self.epoch_batches = 0
             self.epoch_start = time.perf_counter()
 
+        def on_test_begin(self, logs=None):
+            # a cut epoch is not kept (backup, checkpoint, CSV skip it): validating it on
+            # the whole validation set would only delay the stop, so one batch will do
+            if self.state.stopped_mid_epoch:
+                self.model.stop_evaluating = True
+
+        def on_test_batch_end(self, batch, logs=None):
+            # Stop pressed while a full epoch validates: do not make the user wait for
+            # the rest of the validation set (CIFAR-10's takes seconds on a CPU)
+            if not self.state.stopped and self.should_stop():
+                self.model.stop_evaluating = True
+                self.model.stop_training = True
+                self.state.stopped = True
+                self.state.validation_cut = True
+
         def on_train_batch_end(self, batch, logs=None):
             now = time.perf_counter()
             self.last_batch_time = now
@@ -356,6 +453,8 @@ def _callback_classes() -> tuple[type, type, type]:
             seen = min(self.epoch_batches * self.batch_size, self.train_images)
             val_loss = logs.get("val_loss")
             val_accuracy = logs.get("val_accuracy")
+            if self.state.stopped_mid_epoch or self.state.validation_cut:
+                val_loss = val_accuracy = None  # from part of the validation set only
             self.on_event(
                 EpochEnd(
                     epoch=epoch + 1,
@@ -379,22 +478,66 @@ def _callback_classes() -> tuple[type, type, type]:
             super().__init__(*args, **kwargs)
             self.state = state
 
+        def on_train_begin(self, logs=None):
+            try:
+                super().on_train_begin(logs)
+            except (ValueError, KeyError, TypeError, OSError) as error:
+                # the backup does not fit this model: one line, and the folder untouched
+                raise InputError(
+                    f"the backup in {self.backup_dir} does not fit this model "
+                    f"({_one_line(str(error))}); use another run folder (--run-dir) or "
+                    "the settings it was made with"
+                ) from None
+            if self.state.on_restored is not None:
+                self.state.on_restored()
+
         def on_epoch_end(self, epoch, logs=None):
             if not self.state.stopped_mid_epoch:
                 super().on_epoch_end(epoch, logs)
 
     class Checkpoint(keras.callbacks.ModelCheckpoint):
-        """ModelCheckpoint that skips an epoch cut short by Stop (same reason as Backup)."""
+        """ModelCheckpoint that skips an epoch cut short by Stop (same reason as Backup)
+        and one whose validation was cut short (its val_accuracy is not comparable)."""
 
         def __init__(self, state: _RunState, *args, **kwargs) -> None:
             super().__init__(*args, **kwargs)
             self.state = state
 
         def on_epoch_end(self, epoch, logs=None):
-            if not self.state.stopped_mid_epoch:
+            if not (self.state.stopped_mid_epoch or self.state.validation_cut):
                 super().on_epoch_end(epoch, logs)
 
-    return EventCallback, Backup, Checkpoint
+    class CSVLog(keras.callbacks.CSVLogger):
+        """CSVLogger that skips an epoch cut short by Stop: the resumed run repeats that
+        epoch, which would give it two rows, and its val_accuracy would set the bar that
+        the best-model checkpoint must beat on resume (read back from history.csv)."""
+
+        def __init__(self, state: _RunState, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            self.state = state
+
+        def on_epoch_end(self, epoch, logs=None):
+            if self.state.stopped_mid_epoch:
+                return
+            if self.state.validation_cut:  # keep the epoch, write "NA" for validation
+                logs = {k: v for k, v in (logs or {}).items() if not k.startswith("val_")}
+            super().on_epoch_end(epoch, logs)
+
+    class Board(keras.callbacks.TensorBoard):
+        """TensorBoard that skips an epoch cut short by Stop (same reason as CSVLog)."""
+
+        def __init__(self, state: _RunState, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            self.state = state
+
+        def on_epoch_end(self, epoch, logs=None):
+            if self.state.stopped_mid_epoch:
+                return
+            if self.state.validation_cut:
+                logs = {k: v for k, v in (logs or {}).items() if not k.startswith("val_")}
+            super().on_epoch_end(epoch, logs)
+
+    return EventCallback, Backup, Checkpoint, CSVLog, Board
 
 
 def tensorboard_available() -> bool:
@@ -408,10 +551,17 @@ def _best_so_far(run_dir: Path, column: str) -> float | None:
     """The highest value of ``column`` in the run's history.csv (None if there is none)."""
     import csv
 
+    values = []
     try:
         with (run_dir / "history.csv").open(newline="") as handle:
-            values = [float(row[column]) for row in csv.DictReader(handle) if row.get(column)]
-    except (OSError, ValueError, KeyError):
+            for row in csv.DictReader(handle):
+                try:
+                    value = float(row.get(column) or "nan")
+                except ValueError:  # "NA": an epoch whose validation was cut short
+                    continue
+                if not math.isnan(value):
+                    values.append(value)
+    except OSError:
         return None
     return max(values) if values else None
 
@@ -428,7 +578,7 @@ def run_callbacks(
     the epoch event goes out, so whoever sees "epoch N" can rely on its checkpoint."""
     import keras
 
-    _, backup_cls, checkpoint_cls = _callback_classes()
+    _, backup_cls, checkpoint_cls, csv_cls, board_cls = _callback_classes()
     checkpoints = run_dir / "checkpoints"
     checkpoints.mkdir(parents=True, exist_ok=True)
     # The backup holds the latest weights; a full .keras of every epoch would only add
@@ -446,12 +596,10 @@ def run_callbacks(
         ),
     ]
     # a CSV log always (readable anywhere); TensorBoard logs when the package is installed
-    callbacks.append(keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True))
+    callbacks.append(csv_cls(state, str(run_dir / "history.csv"), append=True))
     if tensorboard and tensorboard_available():
         callbacks.append(
-            keras.callbacks.TensorBoard(
-                log_dir=str(run_dir / "logs"), write_graph=False, profile_batch=0
-            )
+            board_cls(state, log_dir=str(run_dir / "logs"), write_graph=False, profile_batch=0)
         )
     if early_stopping > 0:
         callbacks.append(
@@ -474,7 +622,7 @@ def training_callbacks(
     """Every callback :func:`train` passes to ``model.fit`` (events, stop, backup,
     checkpoint, logs) for a resolved config; also used by bench/bench_train.py."""
     state = _RunState()
-    event_cls, _, _ = _callback_classes()
+    event_cls = _callback_classes()[0]
     events = event_cls(
         state,
         on_event,
@@ -610,12 +758,23 @@ def train(
     should_stop = should_stop or (lambda: False)
     config = config.resolved()
     run_dir = Path(config.run_dir) if config.run_dir else new_run_dir(config.recipe, config.data)
-    run_dir.mkdir(parents=True, exist_ok=True)
     config.run_dir = str(run_dir)
-    (run_dir / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
+    # a reused folder must have been made with these settings; checked before anything
+    # is loaded or written, and config.json is only (re)written once the backup has been
+    # restored into the new model, so a refused run leaves the folder as it was
+    stored = check_run_folder(run_dir, config)
+    run_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(config.seed)
 
     dataset, model, pipes = prepare(config, on_event)
+    check_run_folder(run_dir, config, dataset.num_classes)
+
+    def write_config() -> None:
+        settings = {**config.to_dict(), "num_classes": dataset.num_classes}
+        (run_dir / "config.json").write_text(json.dumps(settings, indent=2))
+
+    if stored is None:  # a new folder: nothing to damage, and a kill -9 can resume it
+        write_config()
     for path, reason in dataset.skipped:
         on_event(Notice(f"skipped unreadable file {path}: {reason}"))
     steps = math.ceil(len(dataset.x_train) / config.batch_size)
@@ -647,6 +806,7 @@ def train(
     callbacks, state = training_callbacks(
         config, run_dir, on_event, should_stop, len(dataset.x_train), initial_epoch
     )
+    state.on_restored = write_config
     history: dict[str, list[float]] = {}
     if not should_stop():
         fitted = model.fit(
@@ -662,7 +822,40 @@ def train(
         state.stopped = True
     epochs_completed = completed_epochs(run_dir)
 
-    done = evaluate(model, dataset, pipes["test"], state.stopped, epochs_completed, run_dir)
+    test_pipeline, test_set = pipes["test"], dataset
+    if state.stopped and len(dataset.x_test) > STOPPED_TEST_LIMIT:
+        # the user wants out: test on a capped subset instead of the whole test set
+        test_set = dataclasses.replace(
+            dataset,
+            x_test=dataset.x_test[:STOPPED_TEST_LIMIT],
+            y_test=dataset.y_test[:STOPPED_TEST_LIMIT],
+        )
+        test_pipeline = data_mod.make_pipeline(
+            test_set.x_test,
+            test_set.y_test,
+            batch_size=recipes.get_recipe(config.recipe).eval_batch_size,
+            image_size=(config.image_size, config.image_size),
+            preprocess=pipes["preprocess"],
+        )
+        on_event(
+            Notice(
+                f"stopped: testing on the first {STOPPED_TEST_LIMIT} of "
+                f"{len(dataset.x_test)} test images"
+            )
+        )
+    done = evaluate(
+        model,
+        test_set,
+        test_pipeline,
+        state.stopped,
+        epochs_completed,
+        run_dir,
+        on_event=on_event,
+        # after a stop, should_stop() stays true: the capped test must not end at once
+        should_stop=None if state.stopped else should_stop,
+        throttle_seconds=config.throttle_seconds,
+        test_total=len(dataset.x_test),
+    )
     (run_dir / "status.json").write_text(
         json.dumps(
             {
@@ -701,6 +894,34 @@ def _rgb(image: np.ndarray) -> np.ndarray:
     return np.repeat(image, 3, axis=-1) if image.shape[-1] == 1 else image
 
 
+def _testing_callback(
+    on_event: Callable[[object], None],
+    should_stop: Callable[[], bool] | None,
+    batches: int,
+    batch_size: int,
+    total_images: int,
+    throttle_seconds: float,
+) -> Any:
+    """A predict callback that reports :class:`Testing` progress and, when
+    ``should_stop()`` turns true, ends the prediction early (``model.stop_predicting``)."""
+    import keras
+
+    class TestingCallback(keras.callbacks.Callback):
+        last_emit = 0.0
+
+        def on_predict_batch_end(self, batch, logs=None):
+            if should_stop is not None and should_stop():
+                self.model.stop_predicting = True
+            now = time.perf_counter()
+            if now - self.last_emit < throttle_seconds and batch + 1 < batches:
+                return
+            self.last_emit = now
+            images = min((batch + 1) * batch_size, total_images)
+            on_event(Testing(batch + 1, batches, images, total_images))
+
+    return TestingCallback()
+
+
 def evaluate(
     model: Any,
     dataset: data_mod.Dataset,
@@ -708,10 +929,35 @@ def evaluate(
     stopped: bool,
     epochs_completed: int,
     run_dir: Path,
+    *,
+    on_event: Callable[[object], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    throttle_seconds: float = 0.1,
+    test_total: int = 0,
 ) -> TrainingDone:
-    """Test accuracy, loss, confusion matrix, per-class accuracy, samples, mistakes."""
-    probabilities = np.asarray(model.predict(test_pipeline, verbose=0), np.float64)
-    actual = dataset.y_test.astype(np.int64)
+    """Test accuracy, loss, confusion matrix, per-class accuracy, samples, mistakes.
+
+    Reports :class:`Testing` events through ``on_event``; when ``should_stop()`` turns
+    true the prediction ends early and the figures cover the examples predicted so far."""
+    callbacks = []
+    if on_event is not None:
+        batches = int(test_pipeline.cardinality()) if hasattr(test_pipeline, "cardinality") else 0
+        batch_size = math.ceil(len(dataset.y_test) / batches) if batches > 0 else 1
+        callbacks.append(
+            _testing_callback(
+                on_event,
+                should_stop,
+                max(batches, 1),
+                batch_size,
+                len(dataset.y_test),
+                throttle_seconds,
+            )
+        )
+    probabilities = np.asarray(
+        model.predict(test_pipeline, verbose=0, callbacks=callbacks), np.float64
+    )
+    # a cancelled prediction covers the first examples only
+    actual = dataset.y_test.astype(np.int64)[: len(probabilities)]
     predicted = probabilities.argmax(axis=1)
     classes = dataset.num_classes
     picked = probabilities[np.arange(len(actual)), actual]
@@ -746,6 +992,8 @@ def evaluate(
         stopped=stopped,
         run_dir=str(run_dir),
         test_is_validation=dataset.test_is_val,
+        test_examples=len(actual),
+        test_total=test_total or len(dataset.y_test),
     )
 
 
