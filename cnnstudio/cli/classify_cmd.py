@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from cnnstudio.core.backbones import BACKBONE_NAMES
-from cnnstudio.core.errors import InputError
+from cnnstudio.core.errors import InputError, StudioError
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -78,13 +78,19 @@ def run(args: argparse.Namespace) -> int:
     results = []
     records = []
     used_names: set[str] = set()
+    gradcam_errors: dict[str, str] = {}
     for result in classify.classify_paths(classifier, files, top_k=args.top):
         results.append(result)
         record = result.to_dict()
         if result.ok and gradcam_dir is not None:
-            record["gradcam"] = str(
-                _save_gradcam(classifier, result, gradcam_dir, args, used_names)
-            )
+            try:
+                record["gradcam"] = str(
+                    _save_gradcam(classifier, result, gradcam_dir, args, used_names)
+                )
+            except StudioError as error:  # one image's heat map, not the whole batch
+                record["gradcam_error"] = str(error)
+                gradcam_errors[result.file] = str(error)
+                print(f"cnnstudio: Grad-CAM of {result.file}: {error}", file=sys.stderr)
         records.append(record)
         if not args.json and csv_path is None:
             print(_line(result), flush=True)
@@ -95,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
         json.dump(records, sys.stdout, indent=2)
         sys.stdout.write("\n")
     if csv_path is not None:
-        classify.write_csv(results, csv_path)
+        classify.write_csv(results, csv_path, gradcam_errors if gradcam_dir else None)
         print(f"wrote {csv_path} ({len(results)} rows)", file=sys.stderr)
 
     classified = sum(1 for r in results if r.ok)

@@ -46,6 +46,7 @@ _CONV_CLASSES = ("Conv2D", "SeparableConv2D", "DepthwiseConv2D", "Conv2DTranspos
 # Layers that keep a conv output's layout (the activation after a conv is what Grad-CAM
 # and the Keras Grad-CAM example use: e.g. MobileNetV2's Conv_1 -> Conv_1_bn -> out_relu).
 _ELEMENTWISE_CLASSES = ("BatchNormalization", "Activation", "ReLU", "LeakyReLU", "PReLU", "ELU")
+_MERGE_CLASSES = ("Add", "Concatenate")
 _PREPROCESSING_CLASSES = ("Rescaling", "Normalization", "Resizing", "CenterCrop", "ZeroPadding2D")
 
 
@@ -324,7 +325,14 @@ def _classifier_from_file(path: Path, meta: dict[str, Any], name: str) -> Classi
             f"{path.name}: unknown preprocessing '{preprocessing}' in its sidecar "
             f"(expected 'none' or one of {', '.join(backbones.BACKBONE_NAMES)})"
         )
-    outputs = int(np.prod([d for d in model.outputs[0].shape[1:] if d is not None]) or 1)
+    output_shape = tuple(model.outputs[0].shape)
+    if len(output_shape) != 2:
+        # a feature extractor or segmenter: its "classes" would be pixels or channels
+        raise InputError(
+            f"{path.name} is not a classifier: its output has shape {output_shape}, not "
+            "(batch, classes); choose a model that ends in a Dense/softmax layer"
+        )
+    outputs = int(output_shape[1] or 1)
     classes = 2 if outputs == 1 else outputs  # one sigmoid unit: two classes
     names = [str(c) for c in meta.get("class_names") or []]
     if len(names) != classes:
@@ -443,14 +451,21 @@ def classify_job(
     return results
 
 
-def write_csv(results: Iterable[ClassifyResult], path: str | os.PathLike[str]) -> Path:
-    """One row per image: file, then label/probability pairs, best first, then the error."""
+def write_csv(
+    results: Iterable[ClassifyResult],
+    path: str | os.PathLike[str],
+    gradcam_errors: dict[str, str] | None = None,
+) -> Path:
+    """One row per image: file, then label/probability pairs, best first, then the error;
+    with ``gradcam_errors`` ({file: message}) a last ``gradcam_error`` column too."""
     results = list(results)
     k = max((len(r.predictions) for r in results), default=0)
     header = ["file"]
     for rank in range(1, k + 1):
         header += [f"label_{rank}", f"probability_{rank}"]
     header.append("error")
+    if gradcam_errors is not None:
+        header.append("gradcam_error")
     path = Path(path)
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
@@ -464,6 +479,8 @@ def write_csv(results: Iterable[ClassifyResult], path: str | os.PathLike[str]) -
                 else:
                     row += ["", ""]
             row.append(result.error or "")
+            if gradcam_errors is not None:
+                row.append(gradcam_errors.get(result.file, ""))
             writer.writerow(row)
     return path
 
@@ -523,7 +540,7 @@ def conv_layer_paths(model: Any) -> list[str]:
 def dream_layer_paths(model: Any) -> list[str]:
     """Layers worth dreaming on: convolutions, activations and block outputs with a
     feature-map output (what the Dream tab lists for a library CNN)."""
-    wanted = _CONV_CLASSES + _ELEMENTWISE_CLASSES + ("Add", "Concatenate", "MaxPooling2D")
+    wanted = _CONV_CLASSES + _ELEMENTWISE_CLASSES + _MERGE_CLASSES + ("MaxPooling2D",)
     return [
         path
         for path, layer in _walk(model)
@@ -533,10 +550,23 @@ def dream_layer_paths(model: Any) -> list[str]:
     ]
 
 
+def _backbone_last_conv(model: Any) -> str | None:
+    """The Grad-CAM layer of a known backbone (InceptionV3's ``mixed10``, ...) when
+    ``model`` is one, recognised by its layer names (a transfer model may rename it)."""
+    from cnnstudio.core import backbones
+
+    names = {layer.name for layer in model.layers}
+    for info in backbones.all_backbones():
+        if info.last_conv_layer in names and set(info.conv_layers) <= names:
+            return info.last_conv_layer
+    return None
+
+
 def find_last_conv_layer(model: Any) -> str:
     """The path of the last convolution, moved forward over the batch-norm/activation
-    layers that follow it (Grad-CAM wants the rectified maps); InputError if the model has
-    no convolution."""
+    layers that follow it and the Add/Concatenate that merge its branches (Grad-CAM wants
+    the rectified block output); inside a known backbone, that backbone's own last
+    feature map (InceptionV3: ``mixed10``). InputError if the model has no convolution."""
     walked = list(_walk(model))
     last = None
     for position, (_, layer) in enumerate(walked):
@@ -547,12 +577,31 @@ def find_last_conv_layer(model: Any) -> str:
             f"model '{model.name}' has no convolutional layer, so it has no Grad-CAM; "
             "pick a layer with a feature-map output"
         )
+    # Branches of a block (Inception's towers, a residual's shortcut) are listed one after
+    # the other: the block ends where its branches are merged.
+    passable = _ELEMENTWISE_CLASSES + _MERGE_CLASSES
     while last + 1 < len(walked):
         _, following = walked[last + 1]
-        if type(following).__name__ not in _ELEMENTWISE_CLASSES or _output_rank(following) != 4:
+        if type(following).__name__ not in passable or _output_rank(following) != 4:
             break
         last += 1
+    parts = walked[last][0].split(PATH_SEP)
+    current = model
+    for depth in range(len(parts)):
+        known = _backbone_last_conv(current) if _is_model(current) else None
+        if known is not None:
+            return PATH_SEP.join(parts[:depth] + [known])
+        current = current.get_layer(parts[depth])
     return walked[last][0]
+
+
+def layer_at(model: Any, layer_path: str) -> Any:
+    """The layer at ``layer_path`` (``"base/Conv_1"`` for a nested model's layer);
+    InputError naming the choices when there is none."""
+    current = model
+    for part in _split_path(model, layer_path):
+        current = current.get_layer(part)
+    return current
 
 
 def _split_path(model: Any, layer_path: str) -> tuple[str, ...]:
@@ -725,11 +774,15 @@ def gradcam(
             score = outputs[0, 0] if class_index == 1 else -outputs[0, 0]
         else:
             score = outputs[0, class_index]
+    if len(activations.shape) != 4:
+        choices = ", ".join(conv_layer_paths(model)[-8:])
+        raise InputError(
+            f"layer '{layer}' is not a convolutional feature map (its output has shape "
+            f"{tuple(activations.shape)}); choose one of: {choices}"
+        )
     grads = tape.gradient(score, activations)
     if grads is None:
         raise InputError(f"layer '{layer}' does not feed the model's output; pick another")
-    if len(activations.shape) != 4:
-        raise InputError(f"layer '{layer}' has no feature-map output; pick a conv layer")
     if method == "hirescam":
         cam = tf.nn.relu(tf.reduce_sum(activations[0] * grads[0], axis=-1)).numpy()
     else:
@@ -903,7 +956,8 @@ def dream_network(spec: Any) -> DreamNetwork:
     for ``core.dream.dream(model=, preprocess=, deprocess=)``. ``preprocess`` maps float
     RGB 0..255 (numpy or tensor, 3 channels) to the model's units and ``deprocess`` back;
     grey models get RGB too (the dream step greys the picture itself). ``layers`` are the
-    model's own layers with a feature-map output (a nested backbone counts as one)."""
+    layers worth dreaming on, a nested backbone's as paths ``"base/layer"``
+    (:func:`dream_layer_paths`)."""
     from cnnstudio.core import dream
 
     classifier = load_classifier(spec)

@@ -14,6 +14,7 @@ safe loader are refused outright.
 
 from __future__ import annotations
 
+import builtins
 import datetime as _dt
 import json
 import re
@@ -30,9 +31,14 @@ MODEL_SUFFIX = ".keras"
 SIDECAR_SUFFIX = ".json"
 LEGACY_SUFFIXES = (".h5", ".hdf5", ".pb", ".tf", ".savedmodel")
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
-# Markers of executable payloads in a .keras config: Lambda layers carry marshalled
-# bytecode, "__python_function__"/"__lambda__" mark serialised functions.
-_CODE_MARKERS = ('"Lambda"', "__lambda__", "__python_function__", '"function_type": "lambda"')
+# Executable payloads in a parsed .keras config: Lambda layers carry marshalled bytecode,
+# "__lambda__" objects are serialised lambdas, "function_type"/"__python_function__" keys
+# are legacy (Keras 2) serialised functions.
+_CODE_CLASSES = ("Lambda", "__lambda__")
+_CODE_KEYS = ("function_type", "__python_function__")
+# Keras' error texts when safe mode stopped a payload it found itself
+_SAFE_MODE_REFUSAL = re.compile(r"safe_mode|enable_unsafe_deserialization|for security")
+_ERROR_CHARS = 200  # a Keras error in our one-line messages is cut to this many characters
 _NAME_BAD_CHARS = re.compile(r"[^A-Za-z0-9._ -]+")
 
 
@@ -186,17 +192,55 @@ def _check_model_file(path: Path) -> None:
         raise InputError(f"{path.name} is not a valid .keras file (not a zip archive)")
     try:
         with zipfile.ZipFile(path) as archive:
-            config = archive.read("config.json").decode("utf-8", errors="replace")
+            config = json.loads(archive.read("config.json").decode("utf-8", errors="replace"))
     except KeyError:
         raise InputError(f"{path.name} is not a valid .keras file (no config.json)") from None
+    except ValueError as error:
+        raise InputError(f"{path.name} is not a valid .keras file (config.json: {error})") from None
     except (OSError, zipfile.BadZipFile) as error:
         raise InputError(f"{path.name} could not be read: {error}") from None
-    if any(marker in config for marker in _CODE_MARKERS):
+    found = _code_in_config(config)
+    if found is not None:
         raise UnsafeModelError(
-            f"{path.name} was refused because it contains code (a Lambda layer or a "
-            "serialised Python function); nothing was run. Only load models you trust, "
-            "rebuilt without Lambda layers."
+            f"{path.name} was refused because it contains code ({found}); nothing was run. "
+            "Only load models you trust, rebuilt without Lambda layers or custom functions."
         )
+
+
+def _code_in_config(node: Any) -> str | None:
+    """What in a parsed ``config.json`` carries code, or None. Only the structure counts
+    (``class_name`` values, serialised-function keys), so a layer merely *named* "Lambda"
+    or a string that reads like a marker is harmless."""
+    if isinstance(node, list):
+        return next((f for f in map(_code_in_config, node) if f is not None), None)
+    if not isinstance(node, dict):
+        return None
+    for key in _CODE_KEYS:
+        if key in node:
+            return f"a serialised Python function ('{key}')"
+    class_name = node.get("class_name")
+    if class_name == "Lambda":
+        return "a Lambda layer"
+    if class_name == "__lambda__":
+        return "a serialised Python lambda"
+    module = node.get("module")
+    if class_name in ("function", None) and isinstance(module, str):
+        name = node.get("config")
+        if not (module == "keras" or module.startswith("keras.") or module == "builtins"):
+            return f"a reference to the Python function {module}.{name}"
+        # Keras serialises its own functions under "builtins" by name; a Python builtin
+        # (exec, eval, open, ...) there is not one of them
+        if module == "builtins" and isinstance(name, str) and hasattr(builtins, name):
+            return f"a reference to the Python function {name}"
+    return next((f for f in map(_code_in_config, node.values()) if f is not None), None)
+
+
+def _one_line(text: str) -> str:
+    """A Keras error as one short line: its innermost cause (Keras nests the errors of a
+    model's layers, with their whole configs, as "Exception encountered: ..."), first line."""
+    cause = text.rsplit("Exception encountered:", 1)[-1]
+    line = next((part.strip() for part in cause.splitlines() if part.strip()), "unknown error")
+    return line if len(line) <= _ERROR_CHARS else line[: _ERROR_CHARS - 3].rstrip() + "..."
 
 
 def load_model_file(path: str | Path, compile: bool = False) -> Any:
@@ -209,15 +253,16 @@ def load_model_file(path: str | Path, compile: bool = False) -> Any:
 
     try:
         return keras.saving.load_model(path, compile=compile, safe_mode=True)
-    except ValueError as error:
+    except (ValueError, OSError, TypeError, KeyError, AttributeError) as error:
+        # Keras wraps a layer's error (safe-mode refusals included) in its model's, each
+        # with the whole config: look at all of it, show one line of it
         text = str(error)
-        if "safe_mode" in text or "unsafe" in text.lower():
+        if _SAFE_MODE_REFUSAL.search(text):
             raise UnsafeModelError(
-                f"{path.name} was refused because it contains code; nothing was run"
+                f"{path.name} was refused because it contains code (Keras' safe mode "
+                f"stopped it: {_one_line(text)}); nothing was run"
             ) from None
-        raise InputError(f"{path.name} could not be loaded: {text.splitlines()[0]}") from None
-    except (OSError, TypeError, KeyError, AttributeError) as error:
-        raise InputError(f"{path.name} could not be loaded: {error}") from None
+        raise InputError(f"{path.name} could not be loaded: {_one_line(text)}") from None
 
 
 def load_entry(entry: ModelEntry, compile: bool = False) -> Any:

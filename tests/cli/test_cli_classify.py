@@ -151,3 +151,29 @@ def test_bad_arguments_exit_2(model_file, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["classify", model_file, str(picture), "--json", "--csv", "x.csv"])
     assert exit_info.value.code == 2
+
+
+def test_a_gradcam_error_is_one_images_row_not_the_end_of_the_batch(
+    tiny_model, model_file, batch, tmp_path, capsys
+):
+    """--layer on the dense head: no heat map for any image, but every image is still
+    classified and its JSON object / CSV row carries the Grad-CAM error."""
+    dense = tiny_model.layers[-1].name
+    cams = tmp_path / "cams"
+    args = ["classify", model_file, str(batch), "--gradcam", str(cams), "--layer", dense]
+    assert main(args + ["--json"]) == 0
+    captured = capsys.readouterr()
+    records = json.loads(captured.out)
+    assert len(records) == 4
+    good = [r for r in records if "predictions" in r]
+    assert len(good) == 3
+    for record in good:
+        assert "not a convolutional feature map" in record["gradcam_error"]
+        assert "gradcam" not in record
+    assert "choose one of: conv" in captured.err
+
+    out_csv = tmp_path / "out.csv"
+    assert main(args + ["--csv", str(out_csv)]) == 0
+    rows = list(csv.reader(out_csv.open(encoding="utf-8")))
+    assert rows[0][-2:] == ["error", "gradcam_error"] and len(rows) == 5
+    assert all("not a convolutional" in row[-1] for row in rows[1:] if row[1])

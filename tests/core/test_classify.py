@@ -512,7 +512,7 @@ def test_malicious_keras_file_is_refused_and_its_code_never_runs(tmp_path, monke
     with pytest.raises(UnsafeModelError):
         classify.load_classifier(str(path))
     # defence in depth: with the file scan disabled, Keras' safe mode still refuses it
-    monkeypatch.setattr(library, "_CODE_MARKERS", ())
+    monkeypatch.setattr(library, "_code_in_config", lambda config: None)
     with pytest.raises(UnsafeModelError):
         library.load_model_file(path)
     assert not marker.exists()
@@ -552,3 +552,63 @@ def test_models_of_the_train_recipes_classify_and_explain(recipe):
     cam = classifier.gradcam(image)
     assert cam.layer == layer and cam.heatmap.ndim == 2
     assert classifier.feature_maps(image, classifier.conv_layers()[0]).ndim == 3
+
+
+# ------------------------------------------------------- audit fixes (issue 5)
+
+
+def test_last_conv_of_a_nested_inception_is_its_block_output():
+    """InceptionV3's last convolutions are four parallel towers: the Grad-CAM layer is the
+    block that joins them (mixed10), not one tower's activation."""
+    from cnnstudio.core.training import recipes
+
+    model = recipes.build_model(
+        "transfer", num_classes=3, input_size=(75, 75), backbone="inception_v3", weights="random"
+    )
+    base = next(layer for layer in model.layers if classify._is_model(layer))
+    assert classify.find_last_conv_layer(model) == f"{base.name}/mixed10"
+
+
+def test_last_conv_moves_past_the_merge_of_conv_branches():
+    """No known backbone: two conv branches joined by Concatenate, then a residual Add:
+    the heat map comes from the merged block, not from one branch."""
+    import keras
+
+    inputs = keras.Input((SIZE, SIZE, 3))
+    left = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="left")(inputs)
+    right = keras.layers.Conv2D(4, 1, padding="same", name="right")(inputs)
+    right = keras.layers.ReLU(name="right_relu")(right)
+    joined = keras.layers.Concatenate(name="joined")([left, right])
+    model = keras.Model(inputs, keras.layers.Dense(2)(keras.layers.Flatten()(joined)))
+    assert classify.find_last_conv_layer(model) == "joined"
+
+    inputs = keras.Input((SIZE, SIZE, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same", name="c1")(inputs)
+    y = keras.layers.Conv2D(4, 3, padding="same", name="c2")(x)
+    y = keras.layers.BatchNormalization(name="bn")(y)
+    merged = keras.layers.Add(name="residual")([x, y])
+    out = keras.layers.Activation("relu", name="block_out")(merged)
+    model = keras.Model(inputs, keras.layers.Dense(2)(keras.layers.GlobalAveragePooling2D()(out)))
+    assert classify.find_last_conv_layer(model) == "block_out"
+
+
+def test_gradcam_on_a_dense_layer_says_it_is_no_feature_map(nested_colour_model):
+    dense = next(
+        layer.name for layer in nested_colour_model.layers if type(layer).__name__ == "Dense"
+    )
+    x, _, _ = colour_patches(1, seed=1)
+    with pytest.raises(InputError, match=rf"layer '{dense}' is not a convolutional feature map"):
+        classify.gradcam(nested_colour_model, x[0], layer=dense)
+    with pytest.raises(InputError, match=r"choose one of: .*base/top_conv"):
+        classify.gradcam(nested_colour_model, x[0], layer=dense)
+
+
+def test_a_model_without_class_scores_is_not_a_classifier(tmp_path):
+    import keras
+
+    inputs = keras.Input((16, 16, 3))
+    outputs = keras.layers.Conv2D(4, 3, padding="same")(inputs)
+    path = tmp_path / "segmenter.keras"
+    keras.Model(inputs, outputs).save(path)
+    with pytest.raises(InputError, match=r"segmenter\.keras is not a classifier.*16, 16, 4"):
+        classify.load_classifier(str(path))

@@ -116,7 +116,7 @@ def test_keras_safe_mode_backs_up_the_scan(tmp_path, monkeypatch):
     outputs = keras.layers.Lambda(lambda x: x + 1.0)(inputs)
     path = tmp_path / "evil2.keras"
     keras.Model(inputs, outputs).save(path)
-    monkeypatch.setattr(library, "_CODE_MARKERS", ())
+    monkeypatch.setattr(library, "_code_in_config", lambda config: None)
     with pytest.raises(UnsafeModelError, match="contains code"):
         library.load_model_file(path)
 
@@ -154,3 +154,78 @@ def test_broken_sidecar_reads_as_empty():
     assert library.list_models()[0].meta == {}
     entry.sidecar_path.write_text(json.dumps([1, 2]))
     assert library.read_sidecar(entry.path) == {}
+
+
+def _with_conv_activation(source, target, activation) -> None:
+    """A copy of the .keras file ``source`` whose Conv2D activation is ``activation``."""
+    with zipfile.ZipFile(source) as archive:
+        files = {name: archive.read(name) for name in archive.namelist()}
+    config = json.loads(files["config.json"])
+    for layer in config["config"]["layers"]:
+        if layer["class_name"] == "Conv2D":
+            layer["config"]["activation"] = activation
+    files["config.json"] = json.dumps(config).encode()
+    with zipfile.ZipFile(target, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+
+
+@pytest.mark.parametrize(
+    ("activation", "named"),
+    [
+        ({"module": "os", "class_name": "function", "config": "system"}, "os.system"),
+        ({"module": "os", "config": "system"}, "os.system"),
+        ({"module": "builtins", "class_name": "function", "config": "exec"}, "exec"),
+    ],
+    ids=["os.system", "no-class-name", "builtins.exec"],
+)
+def test_function_payloads_are_refused_in_one_line(tmp_path, monkeypatch, activation, named):
+    good = tmp_path / "good.keras"
+    _tiny_model().save(good)
+    evil = tmp_path / "evil_fn.keras"
+    _with_conv_activation(good, evil, activation)
+    with pytest.raises(UnsafeModelError) as refused:
+        library.load_model_file(evil)
+    message = str(refused.value)
+    assert "evil_fn.keras was refused" in message and named in message
+    assert "\n" not in message and len(message) < 300
+
+    # without the scan, Keras' own error (kilobytes of nested configs) is still one line
+    monkeypatch.setattr(library, "_code_in_config", lambda config: None)
+    with pytest.raises(InputError) as failed:
+        library.load_model_file(evil)
+    message = str(failed.value)
+    assert message.startswith("evil_fn.keras could not be loaded: Could not")
+    assert "\n" not in message and len(message) <= 260
+
+
+def test_keras_safe_mode_refusal_names_the_file_in_one_line(tmp_path, monkeypatch):
+    """A Lambda the scan missed, nested in a functional model: Keras' safe-mode error
+    (wrapped in the model's) becomes a one-line 'refused'."""
+    import keras
+
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(2, 3)(inputs)
+    outputs = keras.layers.Lambda(lambda t: t * 3.0)(x)
+    path = tmp_path / "nested_lambda.keras"
+    keras.Model(inputs, outputs).save(path)
+    monkeypatch.setattr(library, "_code_in_config", lambda config: None)
+    with pytest.raises(UnsafeModelError) as refused:
+        library.load_model_file(path)
+    message = str(refused.value)
+    assert "nested_lambda.keras was refused" in message and "nothing was run" in message
+    assert "safe mode" in message
+    assert "\n" not in message and len(message) < 400
+
+
+def test_strings_that_merely_read_lambda_are_harmless(tmp_path):
+    import keras
+
+    inputs = keras.Input((8, 8, 3), name="__lambda__")
+    x = keras.layers.Conv2D(2, 3, name="Lambda")(inputs)
+    x = keras.layers.GlobalAveragePooling2D(name="function_type")(x)
+    outputs = keras.layers.Dense(3, activation="softmax")(x)
+    path = tmp_path / "harmless.keras"
+    keras.Model(inputs, outputs, name="Lambda").save(path)
+    model = library.load_model_file(path)
+    assert model.get_layer("Lambda").filters == 2

@@ -20,7 +20,16 @@ from PySide6.QtWidgets import (
 )
 
 from cnnstudio.core import images, library
-from cnnstudio.gui.tabs.classify_tab import COL_ERROR, COL_FILE, COL_LABEL, COL_PROB, ClassifyTab
+from cnnstudio.gui.tabs.classify_tab import (
+    _TOPK_ROLE,
+    COL_ERROR,
+    COL_FILE,
+    COL_LABEL,
+    COL_PROB,
+    COL_TOPK,
+    ClassifyTab,
+    TopKDelegate,
+)
 from cnnstudio.gui.widgets.image_view import ImageView
 
 TIMEOUT_MS = 60_000
@@ -245,3 +254,63 @@ def test_main_window_lists_classify_second_and_routes_its_pictures(qtbot, entry,
         for tab in window.tab_widgets():
             tab.shutdown()
         window.close()
+
+
+def _bar_lengths(table: QTableWidget, row: int, width: int = 200, height: int = 48) -> list[int]:
+    """The top-k cell of ``row`` painted by its delegate: the length of each bar."""
+    from PySide6.QtCore import QRect
+    from PySide6.QtGui import QPainter
+    from PySide6.QtWidgets import QStyleOptionViewItem
+
+    delegate = table.itemDelegateForColumn(COL_TOPK)
+    assert isinstance(delegate, TopKDelegate)
+    canvas = QImage(width, height, QImage.Format.Format_RGB888)
+    canvas.fill(Qt.GlobalColor.white)
+    option = QStyleOptionViewItem()
+    option.rect = QRect(0, 0, width, height)
+    option.palette = table.palette()
+    painter = QPainter(canvas)
+    delegate.paint(painter, option, table.model().index(row, COL_TOPK))
+    painter.end()
+    pixels = np.frombuffer(canvas.constBits(), np.uint8).reshape(height, canvas.bytesPerLine())
+    rgb = pixels[:, : width * 3].reshape(height, width, 3).astype(int)
+    blue = (np.abs(rgb - [70, 130, 220]).sum(axis=-1) < 30).sum(axis=1)  # bar pixels per line
+    bands, previous = [], 0
+    for count in blue:  # consecutive lines with bar pixels form one bar
+        if count and not previous:
+            bands.append(int(count))
+        elif count:
+            bands[-1] = max(bands[-1], int(count))
+        previous = count
+    return bands
+
+
+def test_table_shows_a_bar_for_each_top_k_label(qtbot, tab, pictures):
+    table = child(tab, QTableWidget, "classifyResults")
+    run_and_wait(qtbot, tab, lambda: tab.classify_paths([str(pictures / "inner" / "grey.png")]))
+    result = tab.results()[0]
+    item = table.item(0, COL_TOPK)
+    assert item.data(_TOPK_ROLE) == [(p.label, p.probability) for p in result.predictions]
+    assert "light" in item.text()  # the text stays for sorting and copying
+    assert len(result.predictions) == 2 and result.top.probability > 0.99
+    assert _bar_lengths(table, 0)[0] >= 180  # the 'light' bar: (almost) full width
+
+    # k labels with their own probabilities: k bars as long as each (best first)
+    shares = [("cat", 0.6), ("dog", 0.3), ("bird", 0.1)]
+    item.setData(_TOPK_ROLE, shares)
+    lengths = _bar_lengths(table, 0)
+    assert len(lengths) == 3
+    for length, (_, probability) in zip(lengths, shares, strict=True):
+        # the label is written over the bar and may hide a few of its pixels
+        assert abs(length - 194 * probability) <= 12
+
+
+def test_pasted_pictures_do_not_become_the_last_folder(qtbot, tab, pictures):
+    from cnnstudio.gui.settings import last_folder
+
+    run_and_wait(qtbot, tab, lambda: tab.classify_paths([str(pictures / "white.png")]))
+    assert last_folder() == str(pictures)
+    run_and_wait(qtbot, tab, lambda: tab.classify_array(np.zeros((20, 20, 3), np.uint8)))
+    run_and_wait(qtbot, tab, lambda: tab.receive_image(np.zeros((20, 20, 3), np.uint8), "image"))
+    assert tab.table.rowCount() == 3
+    assert last_folder() == str(pictures)  # not the session's temporary paste folder

@@ -42,6 +42,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSpinBox,
     QSplitter,
+    QStyle,
     QStyledItemDelegate,
     QTableWidget,
     QTableWidgetItem,
@@ -70,6 +71,8 @@ COL_THUMB, COL_FILE, COL_LABEL, COL_PROB, COL_TOPK, COL_ERROR = range(6)
 _HEADERS = ("", "File", "Top label", "Probability", "Top-k", "Error")
 _PATH_ROLE = Qt.ItemDataRole.UserRole
 _RESULT_ROLE = Qt.ItemDataRole.UserRole + 1
+_TOPK_ROLE = Qt.ItemDataRole.UserRole + 2  # [(label, probability), ...] best first
+_BAR_COLOUR = QColor(70, 130, 220)
 
 
 def _local_paths(urls: list[QUrl]) -> list[str]:
@@ -126,9 +129,45 @@ class ProbabilityDelegate(QStyledItemDelegate):
         rect = option.rect.adjusted(3, 4, -3, -4)
         painter.fillRect(rect, option.palette.base())
         filled = QRect(rect.left(), rect.top(), int(rect.width() * float(value)), rect.height())
-        painter.fillRect(filled, QColor(70, 130, 220))
+        painter.fillRect(filled, _BAR_COLOUR)
         painter.setPen(option.palette.text().color())
         painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, f"{float(value):.1%}")
+        painter.restore()
+
+
+class TopKDelegate(QStyledItemDelegate):
+    """Paints a result's top-k labels (``_TOPK_ROLE``) as k stacked bars, each as long as
+    its probability, with the label and percentage on it when the row is tall enough."""
+
+    def paint(self, painter: QPainter, option, index) -> None:
+        predictions = index.data(_TOPK_ROLE)
+        if not predictions:
+            super().paint(painter, option, index)
+            return
+        painter.save()
+        if option.state & QStyle.StateFlag.State_Selected:
+            painter.fillRect(option.rect, option.palette.highlight())
+        area = option.rect.adjusted(3, 2, -3, -2)
+        count = len(predictions)
+        height = max(1, (area.height() - (count - 1)) // count)  # a 1-pixel gap between bars
+        text_fits = height >= painter.fontMetrics().height() - 4
+        for rank, (label, probability) in enumerate(predictions):
+            top = area.top() + rank * (height + 1)
+            bar = QRect(area.left(), top, area.width(), height)
+            painter.fillRect(bar, option.palette.base())
+            length = int(round(area.width() * min(max(float(probability), 0.0), 1.0)))
+            painter.fillRect(QRect(bar.left(), top, length, height), _BAR_COLOUR)
+            if text_fits:
+                text = f"{label} {float(probability):.1%}"
+                painter.setPen(option.palette.text().color())
+                elided = painter.fontMetrics().elidedText(
+                    text, Qt.TextElideMode.ElideRight, bar.width() - 4
+                )
+                painter.drawText(
+                    bar.adjusted(2, 0, -2, 0),
+                    Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                    elided,
+                )
         painter.restore()
 
 
@@ -217,6 +256,7 @@ class ClassifyTab(StudioTab):
         self.table.verticalHeader().setDefaultSectionSize(52)
         self.table.verticalHeader().setVisible(False)
         self.table.setItemDelegateForColumn(COL_PROB, ProbabilityDelegate(self.table))
+        self.table.setItemDelegateForColumn(COL_TOPK, TopKDelegate(self.table))
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(COL_TOPK, QHeaderView.ResizeMode.Stretch)
         header.resizeSection(COL_THUMB, 56)
@@ -400,7 +440,8 @@ class ClassifyTab(StudioTab):
         paths = [str(p) for p in paths if str(p)]
         if not paths:
             return
-        remember_folder(paths[0])
+        if self._paste_dir is None or not Path(paths[0]).is_relative_to(self._paste_dir):
+            remember_folder(paths[0])  # not the session's temporary paste folder
         if self.runner.running:
             self._queue.extend(paths)
             self.status.emit(f"{len(paths)} more queued: they follow this batch")
@@ -555,7 +596,10 @@ class ClassifyTab(StudioTab):
             prob.setData(Qt.ItemDataRole.DisplayRole, float(top.probability))
             self.table.setItem(row, COL_PROB, prob)
             topk = "; ".join(f"{p.label} {p.probability:.1%}" for p in result.predictions)
-            self.table.setItem(row, COL_TOPK, QTableWidgetItem(topk))
+            topk_item = QTableWidgetItem(topk)  # the text sorts and copies; the bars show
+            topk_item.setData(_TOPK_ROLE, [(p.label, p.probability) for p in result.predictions])
+            topk_item.setToolTip(topk.replace("; ", "\n"))
+            self.table.setItem(row, COL_TOPK, topk_item)
             self.table.setItem(row, COL_ERROR, QTableWidgetItem(""))
         else:
             for column in (COL_LABEL, COL_TOPK):
