@@ -58,6 +58,7 @@ def _app_steps(stepper, img, steps: int, tile_size: int, jitter: int):
         tf.constant([1.0, 1.0]),
         tf.constant([-1.0, -1.0, -1.0]),
         tf.constant([1.0, 1.0, 1.0]),
+        tf.constant(0, tf.int32),  # channel index (unused: no channel mode)
     )
     for _ in range(steps):
         shift = tf.constant(rng.integers(-jitter, jitter + 1, 2) if jitter else [0, 0], tf.int32)

@@ -19,9 +19,10 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
+from cnnstudio.cli.download import DownloadLines
 from cnnstudio.core import backbones, dream, images
 from cnnstudio.core.errors import InputError
-from cnnstudio.core.events import Notice, Progress
+from cnnstudio.core.events import DownloadProgress, Notice, Progress
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -56,7 +57,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--objective", choices=dream.OBJECTIVES, help="mean (default) or l2")
     parser.add_argument("--steps", type=int, help=f"steps per octave ({defaults.steps})")
     parser.add_argument(
-        "--step-size", type=float, help=f"in network input units ({defaults.step_size})"
+        "--step-size",
+        type=float,
+        help="in network input units (default: 0.01 for InceptionV3 and MobileNetV2, "
+        f"{dream.default_step_size('vgg19'):g} for VGG19)",
     )
     parser.add_argument("--octaves", type=int, help=f"number of scales ({defaults.octaves})")
     parser.add_argument(
@@ -197,6 +201,7 @@ class _Reporter:
         self.quiet = quiet
         self.tty = stream.isatty()
         self.start = time.monotonic()
+        self.downloads = DownloadLines(stream, self.tty)
         self.last: Progress | None = None
         self.first_step = 0
         self.first_step_at: float | None = None
@@ -210,6 +215,9 @@ class _Reporter:
 
     def event(self, event: object) -> None:
         if self.quiet:
+            return
+        if isinstance(event, DownloadProgress):
+            self.downloads.show(event)
             return
         if isinstance(event, Progress):
             if not self.tty and self.last is not None and event.stage != self.last.stage:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import queue
 import re
 import shutil
 import socket
@@ -28,7 +29,7 @@ import threading
 import urllib.parse
 import urllib.request
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ import numpy as np
 
 from cnnstudio.core import paths
 from cnnstudio.core.errors import InputError, ResourceMissingError
+from cnnstudio.core.events import DownloadProgress
 
 BACKBONE_NAMES: tuple[str, ...] = ("inception_v3", "vgg19", "mobilenet_v2")
 
@@ -402,6 +404,81 @@ def ensure_imagenet_weights(
         raise _missing_weights_error(info, include_top, f"download failed: {error}") from error
 
 
+class _DownloadCancelled(Exception):
+    """The job that wanted the file was stopped: abandon the download."""
+
+
+def ensure_weights_events(
+    name: str,
+    weights: str | os.PathLike = "imagenet",
+    include_top: bool = False,
+    allow_download: bool = True,
+) -> Generator[DownloadProgress, None, Path | None]:
+    """Make sure ``weights`` for backbone ``name`` are on this machine, as a job step.
+
+    For ``"imagenet"`` weights that are not here yet, the download runs on a helper thread
+    and this generator yields a :class:`DownloadProgress` per chunk, so a job can ``yield
+    from`` it and its consumer (window or terminal) shows the download. Closing the
+    generator (Stop) abandons the download at its next chunk; no partial file is left.
+    Other sources, or weights already here, yield nothing. Returns the file (None for
+    "random"); ResourceMissingError as :func:`ensure_imagenet_weights`."""
+    info = get_backbone(name)
+    normalized = _normalize_weights(weights)
+    if normalized != "imagenet":
+        return None
+    found = find_imagenet_weights(info.name, include_top)
+    if found is not None:
+        return found
+    file_name = info.weights_file(include_top)
+    # one slot: the download runs at most one chunk ahead of the consumer, so a stopped
+    # job abandons it promptly instead of finishing it in the background
+    events: queue.Queue = queue.Queue(maxsize=1)
+    cancelled = threading.Event()
+
+    def put(item: object) -> None:
+        while not cancelled.is_set():
+            try:
+                events.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+        raise _DownloadCancelled
+
+    def report(received: int, total: int) -> None:
+        put(DownloadProgress(file_name, received, total))
+
+    def fetch() -> None:
+        try:
+            path = ensure_imagenet_weights(info.name, include_top, allow_download, report)
+        except _DownloadCancelled:
+            return
+        except BaseException as error:  # noqa: BLE001 - handed to the job's thread
+            outcome: tuple[str, object] = ("error", error)
+        else:
+            outcome = ("done", path)
+        try:
+            put(outcome)
+        except _DownloadCancelled:
+            pass
+
+    thread = threading.Thread(target=fetch, name=f"cnnstudio-download-{info.name}", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = events.get()
+            if isinstance(item, DownloadProgress):
+                yield item
+                continue
+            kind, value = item
+            if kind == "error":
+                raise value  # type: ignore[misc]
+            return value  # type: ignore[return-value]
+    finally:
+        cancelled.set()
+        # the helper sees the flag at its next chunk (or put) and removes its partial file
+        thread.join(timeout=2.0)
+
+
 # ----------------------------------------------------------------------- weight files on disk
 
 
@@ -607,7 +684,15 @@ def _cache_key(
         # the file's modification time is part of the key: a replaced file is reloaded
         stamp = path.stat().st_mtime_ns if path.exists() else 0
         weights = f"{path}@{stamp}"
-    return (info.name, weights, include_top, input_shape)
+    # a model keeps the dtype policy it was built under: switching mixed precision on or
+    # off must build anew, not hand back the network of the other precision
+    return (info.name, weights, include_top, input_shape, _dtype_policy_name())
+
+
+def _dtype_policy_name() -> str:
+    import keras
+
+    return str(keras.config.dtype_policy().name)
 
 
 def _constructor(info: BackboneInfo) -> Callable[..., Any]:

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from cnnstudio.core import backbones, images
+from cnnstudio.core.classify import PATH_SEP
 from cnnstudio.core.errors import InputError
 from cnnstudio.core.events import Notice, Preview, Progress
 
@@ -90,8 +91,10 @@ class DreamParams:
     size); ``top_octave=k`` makes the exponents ``k-N+1 .. k`` (0: the last octave is the base
     size, as in DLwP and TF1). No octave is smaller than the network's minimum input.
     ``step_size`` is in the network's own input units ([-1, 1] for InceptionV3, about
-    -124..152 for VGG19; for a custom model taking 0..255 pixels use ~1-3) and multiplies the
-    gradient divided by its standard deviation, as in the TF2 recipe.
+    -124..152 for VGG19, 0..255 for a custom model taking pixels) and multiplies the
+    gradient divided by its standard deviation, as in the TF2 recipe; None (the default)
+    means the network's own default, :func:`default_step_size`: 0.01 for [-1, 1] inputs,
+    scaled by the input range for the others.
     """
 
     backbone: str = "inception_v3"  # network to dream with (backbones.BACKBONE_NAMES)
@@ -100,7 +103,7 @@ class DreamParams:
     channel: tuple[str, int] | None = None  # (layer, index): maximise one channel instead
     objective: str = "mean"  # "mean" (TF2) or "l2" (DLwP: squares, 2-px border cropped)
     steps: int = 50  # gradient steps per octave (TF2 recipe: 50)
-    step_size: float = 0.01  # network input units, times gradient / std(gradient)
+    step_size: float | None = None  # input units x gradient / std; None: the network's default
     octaves: int = 5  # number of scales (TF2 recipe: 5, exponents -2..2)
     octave_scale: float = 1.3  # size ratio between neighbouring octaves (1.3-1.4)
     top_octave: int | None = None  # exponent of the largest octave; None: centred
@@ -128,6 +131,39 @@ class DreamParams:
     def replace(self, **changes: Any) -> DreamParams:
         """A copy with some fields changed."""
         return replace(self, **changes)
+
+    def effective_step_size(self) -> float:
+        """``step_size``, or the backbone's default when it is None (a custom model's
+        default depends on its preprocessing: see :func:`default_step_size`)."""
+        if self.step_size is not None:
+            return float(self.step_size)
+        return default_step_size(self.backbone)
+
+
+#: the TF2 recipe's step for inputs in [-1, 1]; other input ranges scale it
+BASE_STEP_SIZE = 0.01
+
+
+def default_step_size(network: str | Callable[[Any], Any] | None = "inception_v3") -> float:
+    """The step size that moves pixels as far as the TF2 recipe's 0.01 does on [-1, 1]
+    inputs: 0.01 for InceptionV3 and MobileNetV2, 0.01 x 255/2 for VGG19 (caffe units)
+    and for models that take 0..255 pixels. ``network``: a backbone name, a preprocess
+    function (0..255 RGB -> network input), or None for raw pixels. Needs no TensorFlow."""
+    if isinstance(network, str):
+        name = backbones.get_backbone(network).name
+
+        def preprocess(x: Any) -> Any:
+            return backbones.preprocess(name, x)
+
+    else:
+        preprocess = network if network is not None else _identity
+    low, high = _clip_bounds(preprocess)
+    return _step_for_bounds(low, high)
+
+
+def _step_for_bounds(low: np.ndarray, high: np.ndarray) -> float:
+    width = float(np.mean(np.asarray(high, np.float64) - np.asarray(low, np.float64)))
+    return round(BASE_STEP_SIZE * (width / 2.0 if width > 0 else 1.0), 6)
 
 
 #: whole-recipe presets: field values on top of the defaults (weights are left alone)
@@ -189,8 +225,15 @@ def preset_params(name: str, base: DreamParams | None = None, **changes: Any) ->
     values = dict(DREAM_PRESETS[name])
     if values.get("layers") is not None:
         values["layers"] = dict(values["layers"])
+    base = base or DreamParams()
+    # preset step sizes are in [-1, 1] units (InceptionV3): scale them to the backbone's
+    backbone = changes.get("backbone", base.backbone)
+    if values.get("step_size") is not None:
+        values["step_size"] = round(
+            values["step_size"] * default_step_size(backbone) / BASE_STEP_SIZE, 6
+        )
     values.update(changes)
-    return replace(base or DreamParams(), **values)
+    return replace(base, **values)
 
 
 # ------------------------------------------------------------------------------ validation
@@ -235,7 +278,7 @@ def validate_params(params: DreamParams) -> None:
         raise InputError(f"objective {params.objective!r}: choose one of {', '.join(OBJECTIVES)}")
     if not _is_int(params.steps) or params.steps < 1:
         raise InputError(f"steps {params.steps!r} must be a whole number of at least 1")
-    if not _is_number(params.step_size) or params.step_size <= 0:
+    if params.step_size is not None and (not _is_number(params.step_size) or params.step_size <= 0):
         raise InputError(f"step size {params.step_size!r} must be a number above 0")
     if not _is_int(params.octaves) or params.octaves < 1:
         raise InputError(f"octaves {params.octaves!r} must be a whole number of at least 1")
@@ -292,24 +335,20 @@ def octave_sizes(
 
 
 def dreamable_layers(model: Any) -> list[str]:
-    """Names of the layers of ``model`` with a spatial (batch, H, W, C) output, in order:
-    the layers a custom (library) model can dream on."""
-    names = []
-    for layer in model.layers:
-        if type(layer).__name__ == "InputLayer":
-            continue
-        try:
-            shape = layer.output.shape
-        except (AttributeError, ValueError):  # a layer used twice has no single output
-            continue
-        if len(shape) == 4:
-            names.append(layer.name)
-    return names
+    """The layers of ``model`` a dream can amplify, in network order: convolutions,
+    activations, block outputs and poolings with a spatial (batch, H, W, C) output, nested
+    models entered (``"base/block_6_expand_relu"``); no input, rescaling or dropout layers."""
+    from cnnstudio.core import classify
+
+    return classify.dream_layer_paths(model)
 
 
 def layer_channels(model: Any, layer_name: str) -> int:
-    """Number of channels of a layer's output (the valid channel indices are 0..n-1)."""
-    return int(model.get_layer(layer_name).output.shape[-1])
+    """Number of channels of a layer's output (the valid channel indices are 0..n-1);
+    ``layer_name`` may be a nested path such as ``"base/Conv_1"``."""
+    from cnnstudio.core import classify
+
+    return int(classify.layer_at(model, layer_name).output.shape[-1])
 
 
 _trace_lock = threading.Lock()
@@ -329,7 +368,7 @@ class _Stepper:
         features: Any,
         layer_count: int,
         objective: str,
-        channel_index: int | None,
+        channel_mode: bool,
         fixed_size: tuple[int, int] | None,
         grayscale: bool,
         min_tile: int,
@@ -339,7 +378,9 @@ class _Stepper:
         self.features = features
         self.layer_count = layer_count
         self.objective = objective
-        self.channel_index = channel_index
+        # the channel index itself is a tensor argument: picking another channel reuses
+        # the compiled step
+        self.channel_mode = channel_mode
         self.fixed_size = fixed_size
         self.grayscale = grayscale
         self.min_tile = min_tile
@@ -355,10 +396,11 @@ class _Stepper:
                 tf.TensorSpec([layer_count], tf.float32),  # layer weights
                 tf.TensorSpec([3], tf.float32),  # lowest valid input per channel
                 tf.TensorSpec([3], tf.float32),  # highest valid input per channel
+                tf.TensorSpec([], tf.int32),  # channel index (channel mode only)
             ),
         )
 
-    def _terms(self, tile: Any, layer_weights: Any) -> Any:
+    def _terms(self, tile: Any, layer_weights: Any, channel: Any) -> Any:
         """Weighted objective term of each layer for one tile."""
         import tensorflow as tf
 
@@ -373,8 +415,8 @@ class _Stepper:
         terms = []
         for activation in activations:
             activation = tf.cast(activation, tf.float32)  # mixed precision: losses in float32
-            if self.channel_index is not None:
-                activation = activation[..., self.channel_index]
+            if self.channel_mode:
+                activation = tf.gather(activation, channel, axis=-1)
             if self.objective == "l2":
                 h, w = tf.shape(activation)[1], tf.shape(activation)[2]
                 # tiny activations (small tiles, deep layers) keep their border
@@ -395,7 +437,9 @@ class _Stepper:
         most = tf.maximum(length // self.min_tile, 1)
         return tf.maximum(tf.minimum(wanted, most), 1)
 
-    def _step(self, image, step_size, tile_size, shift, tv_weight, layer_weights, low, high):
+    def _step(
+        self, image, step_size, tile_size, shift, tv_weight, layer_weights, low, high, channel
+    ):
         import tensorflow as tf
 
         global _traces
@@ -426,7 +470,7 @@ class _Stepper:
                 share = tf.cast((y1 - y0) * (x1 - x0), tf.float32) / area
                 with tf.GradientTape() as tape:
                     tape.watch(tile)
-                    tile_terms = self._terms(tile, layer_weights) * share
+                    tile_terms = self._terms(tile, layer_weights, channel) * share
                     tile_loss = tf.reduce_sum(tile_terms)
                 gradient = tape.gradient(
                     tile_loss, tile, unconnected_gradients=tf.UnconnectedGradients.ZERO
@@ -471,21 +515,28 @@ def _get_stepper(
     model: Any,
     layer_names: Sequence[str],
     objective: str,
-    channel_index: int | None,
+    channel_mode: bool,
     fixed_size: tuple[int, int] | None,
     grayscale: bool,
     min_tile: int,
 ) -> _Stepper:
     """The cached compiled step for this network and layer set (built on first use)."""
-    key = (id(model), tuple(layer_names), objective, channel_index, fixed_size, grayscale, min_tile)
+    key = (id(model), tuple(layer_names), objective, channel_mode, fixed_size, grayscale, min_tile)
     with _steppers_lock:
         cached = _steppers.get(key)
         # the entry holds the model itself, so its id cannot be reused while cached
         if cached is not None and cached[0] is model:
             return cached[1]
-    features = backbones.layer_outputs_model(model, layer_names)
+    if any(PATH_SEP in name for name in layer_names):
+        from cnnstudio.core import classify
+
+        # layers inside a nested model (a transfer model's backbone): the graph is rebuilt
+        # through it, so the inner activations stay connected to the input
+        features = classify.layer_outputs_model(model, layer_names)
+    else:
+        features = backbones.layer_outputs_model(model, layer_names)
     stepper = _Stepper(
-        features, len(layer_names), objective, channel_index, fixed_size, grayscale, min_tile
+        features, len(layer_names), objective, channel_mode, fixed_size, grayscale, min_tile
     )
     with _steppers_lock:
         while len(_steppers) >= _MAX_STEPPERS:
@@ -564,15 +615,18 @@ def _network(
 
 
 def _check_layers(net: _Network, params: DreamParams) -> tuple[list[str], int | None]:
+    from cnnstudio.core import classify
+
     names = list(params.objective_layers())
-    present = {layer.name for layer in net.model.layers}
     for name in names:
-        if name not in present:
+        try:
+            layer = classify.layer_at(net.model, name)  # nested paths "outer/inner" too
+        except InputError:
             raise InputError(
                 f"layer {name!r} is not in {net.label}: choose from "
                 f"{', '.join(net.suggested_layers)}"
-            )
-        if len(net.model.get_layer(name).output.shape) != 4:
+            ) from None
+        if len(layer.output.shape) != 4:
             raise InputError(
                 f"layer {name!r} of {net.label} has no spatial output to dream on: choose from "
                 f"{', '.join(net.suggested_layers)}"
@@ -642,6 +696,10 @@ def dream(
     """
     validate_params(params)
     base = _start_image(image, params, noise_size)
+    if model is None:
+        # fetch missing ImageNet weights first, as events: the window and the terminal
+        # show the download, and Stop abandons it between chunks
+        yield from backbones.ensure_weights_events(params.backbone, params.weights)
     net = _network(params, model, preprocess, deprocess)
     layer_names, channel_index = _check_layers(net, params)
     tile_size = params.tile_size
@@ -659,7 +717,7 @@ def dream(
         net.model,
         layer_names,
         params.objective,
-        channel_index,
+        channel_index is not None,
         net.fixed_size,
         net.grayscale,
         max(1, net.min_size if net.fixed_size is None else 1),
@@ -672,10 +730,15 @@ def dream(
     low, high = tf.constant(low_np), tf.constant(high_np)
     weights = params.objective_layers()
     layer_weights = tf.constant([float(weights[n]) for n in layer_names], tf.float32)
-    step_size = tf.constant(float(params.step_size), tf.float32)
+    if params.step_size is not None:
+        step_value = float(params.step_size)
+    else:
+        step_value = _step_for_bounds(low_np, high_np)  # the network's default
+    step_size = tf.constant(step_value, tf.float32)
     tile = tf.constant(int(tile_size), tf.int32)
     tv_weight = tf.constant(float(params.tv_weight), tf.float32)
     no_shift = tf.zeros([2], tf.int32)
+    channel = tf.constant(channel_index or 0, tf.int32)
     rng = np.random.default_rng(params.seed)
 
     # Whole-image work happens in TensorFlow, one temporary at a time: at 3000 px every
@@ -711,7 +774,7 @@ def dream(
             else:
                 shift = no_shift
             dreamed, terms = stepper.step(
-                dreamed, step_size, tile, shift, tv_weight, layer_weights, low, high
+                dreamed, step_size, tile, shift, tv_weight, layer_weights, low, high, channel
             )
             values = terms.numpy()  # a few floats: the only sync per step
             loss = float(values.sum())

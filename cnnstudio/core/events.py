@@ -43,3 +43,24 @@ class Notice:
     """Something the user should read (a stage starting, an early stop, a download)."""
 
     text: str
+
+
+@dataclass(frozen=True)
+class DownloadProgress:
+    """Part of a file has been downloaded (pretrained weights before a job can start).
+
+    Not a :class:`Progress`: it has no loss and its own units (bytes), so loss plots and
+    step counters leave it alone; the GUI shows it in the progress bar, the CLI as a line.
+    """
+
+    file_name: str
+    received: int  # bytes so far
+    total: int  # bytes expected (``received`` when the server did not say)
+
+    @property
+    def text(self) -> str:
+        """``downloading inception_v3_..._notop.h5: 12/84 MB``."""
+        total = round(self.total / 2**20)
+        # whole megabytes received; the last event shows the total, never "83/84"
+        got = total if self.received >= self.total else self.received // 2**20
+        return f"downloading {self.file_name}: {got}/{total} MB"

@@ -345,7 +345,7 @@ def _convert_to_rgb(img: Image.Image) -> Image.Image:
     if mode == "RGB" and "transparency" not in img.info:
         return img
     if mode in _WIDE_MODES:
-        return Image.fromarray(_stretch_to_uint8(np.asarray(img)), "L").convert("RGB")
+        return Image.fromarray(_wide_to_uint8(np.asarray(img), mode), "L").convert("RGB")
     if mode == "P" and "transparency" in img.info:
         img = img.convert("RGBA")
     elif mode in ("P", "PA"):
@@ -364,23 +364,34 @@ def _convert_to_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
-def _stretch_to_uint8(values: np.ndarray) -> np.ndarray:
-    """Map a 16-bit, 32-bit or float plane onto 0..255 by its actual range (no clipping,
-    which would turn most of a 16-bit image white)."""
+def _wide_to_uint8(values: np.ndarray, mode: str) -> np.ndarray:
+    """Map a 16-bit, 32-bit or float plane onto 0..255 without clipping.
+
+    16-bit modes (I;16, I;16B, I;16L, ...) are scaled by their nominal range (/257), so a dark
+    16-bit picture stays dark. 32-bit integers (I) and floats (F) have no fixed range: values
+    already in 0..255 are kept, floats in 0..1 are scaled by 255, and anything else is
+    scaled by its actual range (clipping would turn most of such an image white)."""
+    if mode.startswith("I;16"):
+        data = values.astype(np.float64) / 257.0
+        return np.rint(np.clip(data, 0.0, 255.0)).astype(np.uint8)
     data = values.astype(np.float64)
     finite = np.isfinite(data)
     if not finite.any():
         return np.zeros(data.shape, dtype=np.uint8)
     low = float(data[finite].min())
     high = float(data[finite].max())
-    data = np.where(finite, data, np.where(np.isnan(data), low, np.clip(data, low, high)))
-    if high > low:
+    # NaN reads as black, +-inf as the extremes of the finite values
+    fill = min(low, 0.0)
+    data = np.where(finite, data, np.where(np.isnan(data), fill, np.clip(data, low, high)))
+    if mode == "F" and low >= 0.0 and high <= 1.0:
+        scaled = data * 255.0
+    elif low >= 0.0 and high <= 255.0:
+        scaled = data
+    elif high > low:
         scaled = (data - low) * (255.0 / (high - low))
     else:
-        # A flat image has no range to stretch: keep its level relative to the type's range.
-        nominal = 1.0 if values.dtype.kind == "f" and 0.0 <= low <= 1.0 else 65535.0
-        scaled = np.full(data.shape, np.clip(low / nominal, 0.0, 1.0) * 255.0)
-    return np.rint(scaled).astype(np.uint8)
+        scaled = np.full(data.shape, 255.0 if low > 255.0 else 0.0)
+    return np.rint(np.clip(scaled, 0.0, 255.0)).astype(np.uint8)
 
 
 # ------------------------------------------------------------------ array helpers

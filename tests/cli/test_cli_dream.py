@@ -159,3 +159,66 @@ def test_progress_on_a_terminal_is_one_updating_line():
     # only the early stop and the final message end a line; octave starts do not
     assert len([line for line in lines if line.strip()]) == 2
     assert "stopped early" in lines[0] and lines[1].endswith("dream: saved out.png")
+
+
+def test_vgg19_default_step_changes_the_image(tmp_path, photo_file):
+    out = tmp_path / "vgg.png"
+    args = ["dream", str(photo_file), "-o", str(out), "--backbone", "vgg19", "--weights"]
+    args += ["random", "--layers", "block3_conv1", "--steps", "2", "--octaves", "1"]
+    assert main([*args, "--jitter", "0", "--tile-size", "64", "--max-size", "64"]) == 0
+    before = images.load_image(photo_file, max_side=64).astype(int)
+    after = images.load_image(out).astype(int)
+    # the old fixed 0.01 is a hundredth of a level in VGG19's caffe units: no change
+    assert np.abs(after - before).mean() > 1.0
+
+
+def test_download_progress_lines(tmp_path, capsys, monkeypatch):
+    import io
+
+    from cnnstudio.core import backbones
+
+    model = backbones.build_backbone_uncached("mobilenet_v2", "random", input_shape=(32, 32, 3))
+    model.save_weights(tmp_path / "m.weights.h5")
+    payload = (tmp_path / "m.weights.h5").read_bytes()
+
+    class FakeResponse(io.BytesIO):
+        headers = {"Content-Length": str(len(payload))}
+
+    monkeypatch.setattr(backbones, "_is_online", lambda host: True)
+    monkeypatch.setattr(
+        backbones.urllib.request, "urlopen", lambda url, timeout: FakeResponse(payload)
+    )
+    out = tmp_path / "m.png"
+    args = ["dream", "--noise", "64x48", "-o", str(out), "--backbone", "mobilenet_v2"]
+    args += ["--weights", "imagenet", "--steps", "1", "--octaves", "1", "--tile-size", "64"]
+    assert main(args) == 0
+    backbones.clear_model_cache()
+    err = capsys.readouterr().err
+    name = backbones.get_backbone("mobilenet_v2").weights_file(False)
+    lines = [line for line in err.splitlines() if line.startswith("downloading")]
+    total_mb = round(len(payload) / 2**20)
+    assert lines[-1] == f"downloading {name}: {total_mb}/{total_mb} MB"
+    assert 2 <= len(lines) <= 11  # about a line per tenth, not one per chunk
+
+
+def test_download_on_a_terminal_is_one_updating_line():
+    import io
+
+    from cnnstudio.cli.dream_cmd import _Reporter
+    from cnnstudio.cli.style_cmd import _Reporter as StyleReporter
+    from cnnstudio.core.events import DownloadProgress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    for reporter_class in (_Reporter, StyleReporter):
+        stream = Terminal()
+        reporter = reporter_class(stream, quiet=False)
+        mb = 2**20
+        for received in range(1, 85):
+            reporter.event(DownloadProgress("inception_notop.h5", received * mb, 84 * mb))
+        text = stream.getvalue()
+        assert text.count("\r") == 84 and text.count("\n") == 1
+        assert "downloading inception_notop.h5: 12/84 MB" in text
+        assert text.rstrip().endswith("downloading inception_notop.h5: 84/84 MB")

@@ -361,3 +361,88 @@ def test_same_count_different_shapes_refused_by_the_loader(tmp_path):
     half.save_weights(path)
     with pytest.raises(InputError, match="half.weights.h5 does not fit MobileNetV2"):
         backbones.build_backbone("mobilenet_v2", path, input_shape=(32, 32, 3))
+
+
+# ------------------------------------------------------------------- download as job events
+
+
+def _fake_download(monkeypatch, payload: bytes) -> list[str]:
+    class FakeResponse(io.BytesIO):
+        headers = {"Content-Length": str(len(payload))}
+
+    requested: list[str] = []
+
+    def fake_urlopen(url, timeout):
+        requested.append(url)
+        return FakeResponse(payload)
+
+    monkeypatch.setattr(backbones, "_is_online", lambda host: True)
+    monkeypatch.setattr(backbones.urllib.request, "urlopen", fake_urlopen)
+    return requested
+
+
+def test_download_as_events_then_build_finds_the_file(tmp_path, monkeypatch):
+    from cnnstudio.core.events import DownloadProgress
+
+    original, path = _saved_random(tmp_path, "mobilenet_v2")
+    payload = path.read_bytes()
+    info = backbones.get_backbone("mobilenet_v2")
+    requested = _fake_download(monkeypatch, payload)
+    events = []
+    generator = backbones.ensure_weights_events("mobilenet_v2", "imagenet")
+    while True:
+        try:
+            events.append(next(generator))
+        except StopIteration as stop:
+            installed = stop.value
+            break
+    assert requested == [info.weights_url(False)]
+    assert events and all(isinstance(e, DownloadProgress) for e in events)
+    assert events[-1].received == events[-1].total == len(payload)
+    assert events[-1].file_name == info.weights_file(False)
+    assert events[-1].text.startswith(f"downloading {info.weights_file(False)}: ")
+    assert installed.read_bytes() == payload
+    # now on disk: no second download, no events, and the build loads it
+    assert list(backbones.ensure_weights_events("mobilenet_v2", "imagenet")) == []
+    model = backbones.build_backbone("mobilenet_v2", "imagenet", input_shape=(32, 32, 3))
+    assert len(requested) == 1 and _weights_equal(original, model)
+    assert list(backbones.ensure_weights_events("mobilenet_v2", "random")) == []
+
+
+def test_closing_the_events_abandons_the_download(monkeypatch):
+    payload = bytes(range(256)) * (4 * 4096)  # 4 MB: four chunks
+    _fake_download(monkeypatch, payload)
+    generator = backbones.ensure_weights_events("mobilenet_v2", "imagenet")
+    first = next(generator)
+    assert first.received == 1 << 20 and first.total == len(payload)
+    generator.close()  # Stop in the window
+    folder = paths.keras_cache_dir() / "models"
+    assert list(folder.iterdir()) == []  # neither the file nor a partial one
+    assert not [t for t in threading.enumerate() if t.name.startswith("cnnstudio-download")]
+
+
+def test_download_error_reaches_the_job(monkeypatch):
+    def refused(*args, **kwargs):
+        raise urllib.error.URLError("connection refused")
+
+    monkeypatch.setattr(backbones, "_is_online", lambda host: True)
+    monkeypatch.setattr(backbones.urllib.request, "urlopen", refused)
+    with pytest.raises(ResourceMissingError, match="download failed.*connection refused"):
+        list(backbones.ensure_weights_events("mobilenet_v2", "imagenet"))
+
+
+def test_cache_key_follows_the_dtype_policy():
+    import keras
+
+    full = backbones.build_backbone("mobilenet_v2", "random", input_shape=(32, 32, 3))
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        mixed = backbones.build_backbone("mobilenet_v2", "random", input_shape=(32, 32, 3))
+        assert mixed is not full
+        assert mixed.layers[-1].compute_dtype == "float16"
+        again = backbones.build_backbone("mobilenet_v2", "random", input_shape=(32, 32, 3))
+        assert again is mixed
+    finally:
+        keras.config.set_dtype_policy(previous)
+    assert backbones.build_backbone("mobilenet_v2", "random", input_shape=(32, 32, 3)) is full

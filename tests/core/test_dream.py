@@ -268,3 +268,120 @@ def test_detail_lost_by_shrinking_is_reinjected(photo):
     lost = run(dream(photo, params.replace(reinject_detail=False)))[1].astype(float)
     original = photo.astype(float)
     assert np.abs(kept - original).mean() < 0.5 * np.abs(lost - original).mean()
+
+
+def test_layers_inside_a_transfer_models_backbone_dream():
+    """A library transfer model (a MobileNetV2 nested in it): its inner layers are listed
+    as "base/layer", their channels are known, and a dream on one of them (one channel)
+    changes the picture. The CIFAR CNN lists no rescaling or dropout layers."""
+    import keras
+
+    from cnnstudio.core.training import recipes
+
+    keras.utils.set_random_seed(0)
+    model = recipes.build_model(
+        "transfer", num_classes=3, input_size=(48, 48), backbone="mobilenet_v2", weights="random"
+    )
+    base = next(layer for layer in model.layers if isinstance(layer, keras.Model))
+    layers = dream_mod.dreamable_layers(model)
+    assert f"{base.name}/Conv1_relu" in layers and layers[-1] == f"{base.name}/out_relu"
+    assert base.name not in layers  # the backbone itself is no one layer to pick
+    assert dream_mod.layer_channels(model, f"{base.name}/Conv1_relu") == 32
+    assert dream_mod.layer_channels(model, f"{base.name}/out_relu") == 1280
+
+    layer = f"{base.name}/Conv1_relu"
+    params = DreamParams(layers={layer: 1.0}, channel=(layer, 5), steps=2, octaves=1, step_size=4.0)
+    image = np.random.default_rng(3).integers(60, 200, (48, 48, 3), dtype=np.uint8)
+    _, result = run(dream(image, params, model=model))
+    assert result.shape == (48, 48, 3) and not np.array_equal(result, image)
+    with pytest.raises(InputError, match=r"channel 40 is out of range.*32 channels"):
+        run(dream(image, params.replace(channel=(layer, 40)), model=model))
+    with pytest.raises(InputError, match=rf"'{base.name}/nope' is not in model"):
+        run(dream(image, DreamParams(layers={f"{base.name}/nope": 1.0}), model=model))
+
+    cifar = recipes.build_model("cifar-cnn", num_classes=10, input_size=(32, 32))
+    kinds = {type(cifar.get_layer(name)).__name__ for name in dream_mod.dreamable_layers(cifar)}
+    assert kinds == {"Conv2D", "MaxPooling2D"}
+
+
+# ---------------------------------------------------------- audit fixes: steps, channels, downloads
+
+
+def test_changing_the_channel_index_does_not_retrace(photo):
+    # channel mode on a layer no other test uses: its compiled step is new here
+    params = SMALL.replace(channel=("mixed1", 3), octaves=1, steps=1, jitter=0)
+    before = step_traces()
+    first = run(dream(photo, params))[1]
+    other = run(dream(photo, params.replace(channel=("mixed1", 57))))[1]
+    assert step_traces() - before == 1
+    assert not np.array_equal(first, other)  # the index still reaches the step
+
+
+def test_step_size_default_follows_the_network():
+    assert DreamParams().step_size is None
+    assert DreamParams().effective_step_size() == pytest.approx(0.01)
+    assert dream_mod.default_step_size("inception_v3") == pytest.approx(0.01)
+    assert dream_mod.default_step_size("mobilenet_v2") == pytest.approx(0.01)
+    assert dream_mod.default_step_size("vgg19") == pytest.approx(1.275)  # caffe units
+    assert dream_mod.default_step_size(None) == pytest.approx(1.275)  # 0..255 pixels
+    assert DreamParams(backbone="vgg19").effective_step_size() == pytest.approx(1.275)
+    assert DreamParams(step_size=0.3).effective_step_size() == 0.3
+    validate_params(DreamParams(step_size=None))
+    # presets give [-1, 1] steps: scaled for VGG19
+    assert preset_params("quick", DreamParams(backbone="vgg19")).step_size == pytest.approx(2.55)
+    assert preset_params("quick").step_size == pytest.approx(0.02)
+
+
+def test_vgg19_with_the_default_step_changes_the_image(photo):
+    params = DreamParams(
+        backbone="vgg19",
+        weights="random",
+        layers={"block3_conv1": 1.0},
+        steps=2,
+        octaves=1,
+        jitter=0,
+        max_size=64,
+        seed=1,
+    )
+    small = photo[:48, :64]
+    result = run(dream(small, params))[1]
+    # 0.01 in caffe units (-124..152) moved pixels by under half a level: no change at all
+    assert np.abs(result.astype(int) - small.astype(int)).mean() > 1.0
+
+
+def test_dream_reports_the_weights_download_first(photo, monkeypatch, tmp_path):
+    import io
+
+    from cnnstudio.core import backbones, paths
+    from cnnstudio.core.events import DownloadProgress
+
+    model = backbones.build_backbone_uncached("mobilenet_v2", "random", input_shape=(32, 32, 3))
+    saved = tmp_path / "mobilenet.weights.h5"
+    model.save_weights(saved)
+    payload = saved.read_bytes()
+
+    class FakeResponse(io.BytesIO):
+        headers = {"Content-Length": str(len(payload))}
+
+    monkeypatch.setattr(backbones, "_is_online", lambda host: True)
+    monkeypatch.setattr(
+        backbones.urllib.request, "urlopen", lambda url, timeout: FakeResponse(payload)
+    )
+    params = DreamParams(
+        backbone="mobilenet_v2",
+        layers={"block_2_add": 1.0},
+        steps=1,
+        octaves=1,
+        jitter=0,
+        max_size=64,
+    )
+    events, result = run(dream(photo, params))
+    downloads = of(events, DownloadProgress)
+    assert downloads and downloads[-1].received == downloads[-1].total == len(payload)
+    first_step = next(i for i, e in enumerate(events) if isinstance(e, Progress))
+    assert events.index(downloads[-1]) < first_step
+    assert result.shape[2] == 3
+    name = backbones.get_backbone("mobilenet_v2").weights_file(False)
+    assert (paths.keras_cache_dir() / "models" / name).read_bytes() == payload
+    backbones.clear_model_cache()
+    dream_mod.clear_step_cache()

@@ -125,8 +125,6 @@ def test_cmyk(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("name", "values"),
     [
-        ("sixteen.png", gradient(64, 8, 1000, 5000, "<u2")),  # I;16 PNG, a 12-bit range
-        ("sixteen_be.tif", gradient(64, 8, 300, 60000, ">u2")),  # I;16B
         ("int32.tif", gradient(64, 8, -70000, 70000, "int32")),  # I
         ("float.tif", gradient(64, 8, -1.5, 3.0, "float32")),  # F
     ],
@@ -142,6 +140,38 @@ def test_wide_modes_stretched_not_clipped(tmp_path: Path, name: str, values: np.
     assert (np.diff(flat) >= 0).all()  # the gradient stays a gradient
     # Clipping (Pillow's plain convert) would leave almost everything at 255.
     assert 100 <= int(np.median(flat)) <= 155
+
+
+@pytest.mark.parametrize(
+    ("name", "values"),
+    [
+        ("sixteen.png", gradient(64, 8, 1000, 5000, "<u2")),  # I;16 PNG: a dark picture
+        ("sixteen_be.tif", gradient(64, 8, 300, 60000, ">u2")),  # I;16B
+    ],
+)
+def test_sixteen_bit_scaled_by_nominal_range(tmp_path: Path, name: str, values: np.ndarray) -> None:
+    Image.fromarray(values).save(tmp_path / name)
+    assert Image.open(tmp_path / name).mode.startswith("I;16")
+    out = load_image(tmp_path / name)
+    assert_rgb(out, 8, 64)
+    expected = np.rint(values.astype(np.float64) / 257.0).astype(np.uint8)
+    for channel in range(3):
+        assert np.array_equal(out[:, :, channel], expected)  # 65535 -> 255, not stretched
+
+
+def test_dark_sixteen_bit_stays_dark(tmp_path: Path) -> None:
+    Image.fromarray(gradient(64, 8, 1000, 5000, "<u2")).save(tmp_path / "dark.png")
+    out = load_image(tmp_path / "dark.png")
+    assert out.max() <= 20  # 5000/65535 of full brightness; a stretch would reach 255
+
+
+def test_in_range_float_and_int32_kept() -> None:
+    unit = image_from_pil(Image.fromarray(gradient(16, 2, 0.0, 0.5, "float32")))
+    assert unit.max() == 128 and unit.min() == 0  # F in 0..1: times 255
+    pixels = image_from_pil(Image.fromarray(gradient(16, 2, 10.0, 200.0, "float32")))
+    assert pixels.min() == 10 and pixels.max() == 200  # F in 0..255: kept
+    ints = image_from_pil(Image.fromarray(gradient(16, 2, 0, 100, "int32")))
+    assert ints.min() == 0 and ints.max() == 100  # I in 0..255: kept, not stretched
 
 
 def test_float_with_nan_and_flat_sixteen_bit() -> None:

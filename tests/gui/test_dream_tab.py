@@ -248,3 +248,96 @@ def test_dream_with_a_model_from_the_library(qtbot, tab, photo, tmp_path, drop_f
         drop_files(child(tab, ImageView, "dreamPreview").viewport(), [out])
     assert backbone.currentText() == "Library: tiny"
     assert tab.layer_weights() == {"conv_b": 1.0}
+
+
+def test_channel_picker_range_follows_the_library_models_layer(qtbot, tab):
+    """The channel box goes up to the chosen layer's last channel once the model is known;
+    the nested layers of a transfer-style model are listed as "base/layer"."""
+    import keras
+
+    from cnnstudio.core.library import save_to_library
+
+    inner = keras.Sequential(
+        [keras.Input((32, 32, 3)), keras.layers.Conv2D(6, 3, activation="relu", name="conv_a")],
+        name="base",
+    )
+    inputs = keras.Input((32, 32, 3))
+    x = keras.layers.Conv2D(10, 3, activation="relu", name="conv_b")(inner(inputs))
+    outputs = keras.layers.Dense(2, activation="softmax")(keras.layers.Flatten()(x))
+    save_to_library(keras.Model(inputs, outputs), "nested", {"input_size": [32, 32]})
+
+    channel_box = child(tab, QSpinBox, "dreamChannelIndex")
+    assert channel_box.maximum() == 4095  # a backbone: its layers are not read
+    backbone = child(tab, QComboBox, "dreamBackbone")
+    tab.refresh_library()
+    with qtbot.waitSignal(tab.model_runner.done, timeout=RUN_TIMEOUT_MS):
+        backbone.setCurrentIndex(backbone.findText("Library: nested"))
+    assert tab.layer_names() == ["base/conv_a", "conv_b"]
+    tab.channel_check.setChecked(True)
+    channel_box.setValue(9)
+    tab.channel_layer.setCurrentText("base/conv_a")
+    assert channel_box.maximum() == 5 and channel_box.value() == 5
+    tab.channel_layer.setCurrentText("conv_b")
+    assert channel_box.maximum() == 9
+    assert tab.params().channel == ("conv_b", 5)
+    backbone.setCurrentIndex(backbone.findData("vgg19"))
+    assert channel_box.maximum() == 4095
+
+
+def test_step_size_follows_the_core_rule_per_network(tab):
+    from cnnstudio.core.dream import DreamParams, default_step_size
+
+    backbone = child(tab, QComboBox, "dreamBackbone")
+    backbone.setCurrentIndex(backbone.findData("vgg19"))
+    assert tab.step_size_spin.value() == pytest.approx(default_step_size("vgg19"))  # 1.275
+    assert tab.params().step_size == pytest.approx(1.275)
+    tab.step_size_spin.setValue(2.0)  # the user's tweak on the same scale stays
+    backbone.setCurrentIndex(backbone.findData("mobilenet_v2"))
+    assert tab.step_size_spin.value() == pytest.approx(0.01)
+    tab.set_params(DreamParams(backbone="vgg19", layers={"block4_conv3": 1.0}, step_size=None))
+    assert tab.step_size_spin.value() == pytest.approx(1.275)
+    # a preset chosen on VGG19 switches to InceptionV3 with the preset's own step
+    tab.preset_combo.setCurrentIndex(tab.preset_combo.findData("quick"))
+    tab.preset_combo.activated.emit(tab.preset_combo.findData("quick"))
+    assert tab.backbone() == "inception_v3"
+    assert tab.step_size_spin.value() == pytest.approx(0.02)
+
+
+def test_weights_download_shows_in_the_progress_bar(
+    qtbot, tab, photo, drop_files, monkeypatch, tmp_path
+):
+    import io
+
+    from cnnstudio.core import backbones
+    from cnnstudio.core.events import DownloadProgress
+
+    model = backbones.build_backbone_uncached("mobilenet_v2", "random", input_shape=(32, 32, 3))
+    model.save_weights(tmp_path / "m.weights.h5")
+    payload = (tmp_path / "m.weights.h5").read_bytes()
+
+    class FakeResponse(io.BytesIO):
+        headers = {"Content-Length": str(len(payload))}
+
+    monkeypatch.setattr(backbones, "_is_online", lambda host: True)
+    monkeypatch.setattr(
+        backbones.urllib.request, "urlopen", lambda url, timeout: FakeResponse(payload)
+    )
+    tab.backbone_combo.setCurrentIndex(tab.backbone_combo.findData("mobilenet_v2"))
+    tab.weights_picker.set_value("imagenet")
+    drop_files(child(tab, ImageView, "dreamPreview").viewport(), [photo])
+    small_dream(tab, steps=1, octaves=1)
+    bar = child(tab, QProgressBar, "dreamProgress")
+    shown = []
+
+    def record(event):
+        if isinstance(event, DownloadProgress):
+            shown.append(bar.format())
+
+    tab.runner.progress.connect(record)  # connected after the tab's own slot: sees its text
+    with qtbot.waitSignal(tab.runner.done, timeout=RUN_TIMEOUT_MS):
+        qtbot.mouseClick(tab.run_button, Qt.MouseButton.LeftButton)
+    assert tab.runner.error_message == ""
+    name = backbones.get_backbone("mobilenet_v2").weights_file(False)
+    assert shown and all(text.startswith(f"downloading {name}: ") for text in shown)
+    assert shown[-1].endswith(f"/{round(len(payload) / 2**20)} MB")
+    backbones.clear_model_cache()

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QSettings, Qt, QTimer
-from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
@@ -47,7 +46,7 @@ from cnnstudio.core import dream as dream_core
 from cnnstudio.core.backbones import BACKBONE_NAMES, get_backbone
 from cnnstudio.core.dream import DREAM_PRESETS, DreamParams
 from cnnstudio.core.errors import InputError, ResourceMissingError, StudioError
-from cnnstudio.core.events import Preview, Progress
+from cnnstudio.core.events import DownloadProgress, Preview, Progress
 from cnnstudio.gui.settings import read_int, read_str
 from cnnstudio.gui.tabs.base import StudioTab
 from cnnstudio.gui.widgets import dialogs
@@ -94,9 +93,12 @@ def _library_model(path: str):
     return model
 
 
-def _library_layers(path: str) -> list[str]:
-    """Worker: the layers of a library model that have a spatial output."""
-    return dream_core.dreamable_layers(_library_model(path))
+def _library_layers(path: str) -> tuple[list[str], dict[str, int]]:
+    """Worker: the layers of a library model that have a spatial output, and the number
+    of channels of each (the channel picker's range)."""
+    model = _library_model(path)
+    names = dream_core.dreamable_layers(model)
+    return names, {name: dream_core.layer_channels(model, name) for name in names}
 
 
 def _library_transforms(preprocessing: str):
@@ -131,6 +133,9 @@ def dream_with_library_model(
         deprocess=deprocess,
     )
     return result
+
+
+_MAX_CHANNEL = 4095  # the channel picker's top while the network's layers are unknown
 
 
 def _spin(minimum: int, maximum: int, value: int, name: str, tip: str = "") -> QSpinBox:
@@ -169,6 +174,7 @@ class DreamTab(StudioTab):
         self._pending_weights: dict[str, float] | None = None  # for a model still loading
         self._layers_stale = False  # a library model was chosen while the tab was hidden
         self._layers_loading: str | None = None  # the model whose layers are being read
+        self._layer_channels: dict[str, int] = {}  # channels per layer, once a model is known
         self._source: np.ndarray | None = None  # the picture to dream on (uint8 RGB)
         self._source_name = ""  # its file name, for the saved metadata
         self._result: np.ndarray | None = None
@@ -279,7 +285,7 @@ class DreamTab(StudioTab):
         )
         self.channel_layer = QComboBox()
         self.channel_layer.setObjectName("dreamChannelLayer")
-        self.channel_index = _spin(0, 4095, 139, "dreamChannelIndex", "channel number")
+        self.channel_index = _spin(0, _MAX_CHANNEL, 139, "dreamChannelIndex", "channel number")
         channel_row = QHBoxLayout()
         channel_row.addWidget(self.channel_check)
         channel_row.addWidget(self.channel_layer, 1)
@@ -442,6 +448,7 @@ class DreamTab(StudioTab):
         self.backbone_combo.currentIndexChanged.connect(self._backbone_changed)
         self.preset_combo.activated.connect(self._preset_chosen)
         self.channel_check.toggled.connect(self._update_channel_controls)
+        self.channel_layer.currentTextChanged.connect(self._update_channel_range)
         self.from_noise.toggled.connect(self._update_source_controls)
         self.runner.progress.connect(self._on_progress)
         self.runner.preview.connect(self._on_preview)
@@ -461,7 +468,14 @@ class DreamTab(StudioTab):
         (default: keep the ticks of layers with the same name)."""
         self._set_layer_names(list(get_backbone(backbone).dream_layers), weights)
 
-    def _set_layer_names(self, names: list[str], weights: dict[str, float] | None = None) -> None:
+    def _set_layer_names(
+        self,
+        names: list[str],
+        weights: dict[str, float] | None = None,
+        channels: dict[str, int] | None = None,
+    ) -> None:
+        """Rows for ``names``; ``channels`` ({layer: count}, from a loaded model) bound the
+        channel picker (kept while the names stay the same)."""
         if weights is None:
             weights = self.layer_weights(include_unchecked=False)
         if names and not any(name in names for name in weights):
@@ -469,6 +483,8 @@ class DreamTab(StudioTab):
             middle = len(names) // 2
             weights = {names[max(middle - 1, 0)]: 1.0, names[middle]: 1.0}
         current = [self.layer_table.item(r, 0).text() for r in range(self.layer_table.rowCount())]
+        if current != names or channels is not None:
+            self._layer_channels = dict(channels or {})
         if current != names:
             # a new network: new rows (clearing first removes the old spin boxes for good)
             self.layer_table.setRowCount(0)
@@ -487,6 +503,13 @@ class DreamTab(StudioTab):
             self.channel_layer.setCurrentText(current_channel_layer)
         else:
             self.channel_layer.setCurrentIndex(len(names) // 2)
+        self._update_channel_range()
+
+    def _update_channel_range(self, *_args) -> None:
+        """The channel picker goes up to the chosen layer's last channel when the model is
+        known (a library model, read in the worker), else to the widest layers' 4095."""
+        count = self._layer_channels.get(self.channel_layer.currentText())
+        self.channel_index.setMaximum(count - 1 if count else _MAX_CHANNEL)
 
     def layer_names(self) -> list[str]:
         return [self.layer_table.item(r, 0).text() for r in range(self.layer_table.rowCount())]
@@ -591,7 +614,8 @@ class DreamTab(StudioTab):
         self.model_runner.run_function(_library_layers, path)
         self._update_buttons()
 
-    def _on_library_layers(self, names: list[str]) -> None:
+    def _on_library_layers(self, result: tuple[list[str], dict[str, int]]) -> None:
+        names, channels = result
         weights = self._pending_weights
         self._pending_weights = None
         if not weights or not any(name in names for name in weights):
@@ -601,7 +625,7 @@ class DreamTab(StudioTab):
             self._pending_weights = weights
             QTimer.singleShot(0, self._load_library_layers)
             return
-        self._set_layer_names(list(names), weights)
+        self._set_layer_names(list(names), weights, channels)
         self.status.emit(f"{Path(self._layers_loading).stem}: {len(names)} layers to dream on")
 
     def _on_library_failed(self, message: str) -> None:
@@ -666,7 +690,9 @@ class DreamTab(StudioTab):
             self.channel_layer.setCurrentText(str(params.channel[0]))
             self.channel_index.setValue(int(params.channel[1]))
         self.steps_spin.setValue(params.steps)
-        self.step_size_spin.setValue(params.step_size)
+        self.step_size_spin.setValue(
+            params.step_size if params.step_size is not None else self._default_step_size()
+        )
         self.octaves_spin.setValue(params.octaves)
         self.octave_scale_spin.setValue(params.octave_scale)
         self._top_octave = params.top_octave
@@ -683,36 +709,44 @@ class DreamTab(StudioTab):
     def _backbone_changed(self) -> None:
         library_model = self.library_path() is not None
         self.weights_picker.setEnabled(not library_model)
-        preprocessing = self._library_entry_meta().get("preprocessing", "none")
         if library_model:
             self.tile_spin.setMinimum(32)
             if self.isVisible():
                 self._load_library_layers()
             else:
                 self._layers_stale = True  # load when the tab shows: no TensorFlow at start
-            takes_pixels = preprocessing not in BACKBONE_NAMES
         else:
             self._fill_layers(self.backbone())
             self.tile_spin.setMinimum(get_backbone(self.backbone()).min_size)
-            takes_pixels = False
-        info = get_backbone(self.backbone())
-        # step sizes are in the network's input units: ~2 for 0..255 pixels or VGG19's
-        # caffe inputs, ~0.01 for [-1, 1]
-        if takes_pixels or info.input_range is None:
-            if self.step_size_spin.value() < 0.5:
-                self.step_size_spin.setValue(1.5)
-        elif self.step_size_spin.value() > 1.0:
-            self.step_size_spin.setValue(0.01)
+        # step sizes are in the network's input units (the core's rule, also the CLI's):
+        # a step made for another input range (0.01 on [-1, 1] vs 1.275 on 0..255) is
+        # replaced by the new network's default; a tweak of the same scale is kept
+        default = self._default_step_size()
+        if not default / 10 <= self.step_size_spin.value() <= default * 10:
+            self.step_size_spin.setValue(default)
         self._update_buttons()
+
+    def _default_step_size(self) -> float:
+        """The chosen network's default step (dream.default_step_size)."""
+        if self.library_path() is not None:
+            preprocessing = self._library_entry_meta().get("preprocessing", "none")
+            if preprocessing not in BACKBONE_NAMES:
+                return dream_core.default_step_size(None)  # it takes 0..255 pixels
+            return dream_core.default_step_size(preprocessing)
+        return dream_core.default_step_size(self.backbone())
 
     def _preset_chosen(self, index: int) -> None:
         key = self.preset_combo.itemData(index)
         if not key:
             return
-        params = dream_core.preset_params(key, base=self.params().replace(top_octave=None))
-        if self.backbone() != "inception_v3" or self.library_path() is not None:
-            # presets name InceptionV3 layers: switch to it rather than dream on nothing
-            params = params.replace(backbone="inception_v3")
+        # presets name InceptionV3 layers: switch to it rather than dream on nothing (and
+        # let the preset's step size be InceptionV3's)
+        switch = self.backbone() != "inception_v3" or self.library_path() is not None
+        base = self.params().replace(top_octave=None)
+        if switch:
+            base = base.replace(backbone="inception_v3")
+        params = dream_core.preset_params(key, base=base)
+        if switch:
             self.backbone_combo.setCurrentIndex(self.backbone_combo.findData("inception_v3"))
         self.set_params(params)
         self.status.emit(f"Preset: {PRESET_LABELS.get(key, key)}")
@@ -875,6 +909,10 @@ class DreamTab(StudioTab):
             self.progress.setFormat(self.progress.format() + " - stopping...")
 
     def _on_progress(self, event: object) -> None:
+        if isinstance(event, DownloadProgress):
+            self.progress.show_download(event)
+            self.status.emit(f"Dream: {event.text}")
+            return
         if not isinstance(event, Progress):
             return
         self._last_step = event.step
@@ -942,19 +980,9 @@ class DreamTab(StudioTab):
 
     def show_missing_weights(self, message: str) -> QMessageBox:
         """The weights are not on this machine: say so and offer the ways out."""
-        box = dialogs.show_error(
-            self,
-            message + "\n\nFile > Import weights... installs a weights file; or pick "
-            "'Untrained (random weights)' or a weights file in the Weights box.",
-            title="Weights missing",
+        return dialogs.show_missing_weights(
+            self, message, lambda: self.weights_picker.set_value("random")
         )
-        import_action = self.window().findChild(QAction, "importWeightsAction")
-        if import_action is not None:
-            button = box.addButton("Import weights...", QMessageBox.ButtonRole.ActionRole)
-            button.clicked.connect(import_action.trigger)
-        use_random = box.addButton("Use untrained", QMessageBox.ButtonRole.ActionRole)
-        use_random.clicked.connect(lambda: self.weights_picker.set_value("random"))
-        return box
 
     # ------------------------------------------------------------------ results out
 

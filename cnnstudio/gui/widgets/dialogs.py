@@ -5,9 +5,11 @@ replace one method instead of driving a modal dialog."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox, QWidget
 
 from cnnstudio.gui.settings import last_folder, remember_folder
 from cnnstudio.gui.widgets.image_view import image_suffixes
@@ -35,6 +37,46 @@ def show_error(
     box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     box.open()
     return box
+
+
+def show_missing_resource(
+    parent: QWidget | None,
+    message: str,
+    actions: Sequence[tuple[str, Callable[[], None]]] = (),
+    title: str = "File missing",
+) -> QMessageBox:
+    """A non-blocking error box for a file that is not on this machine, with one button
+    per way out (``(text, slot)``: "Import weights...", "Import dataset file...", ...)."""
+    box = show_error(parent, message, title=title)
+    for text, slot in actions:
+        button = box.addButton(text, QMessageBox.ButtonRole.ActionRole)
+        button.clicked.connect(lambda _checked=False, slot=slot: slot())
+    return box
+
+
+def import_weights_action(widget: QWidget) -> QAction | None:
+    """The main window's File > Import weights... action (None outside a window)."""
+    return widget.window().findChild(QAction, "importWeightsAction")
+
+
+def show_missing_weights(
+    parent: QWidget, message: str, use_untrained: Callable[[], None] | None = None
+) -> QMessageBox:
+    """Pretrained weights are not on this machine: say so and offer the ways out:
+    "Import weights..." (the window's action) and, when given, "Use untrained"."""
+    actions: list[tuple[str, Callable[[], None]]] = []
+    action = import_weights_action(parent)
+    if action is not None:
+        actions.append(("Import weights...", action.trigger))
+    if use_untrained is not None:
+        actions.append(("Use untrained", use_untrained))
+    return show_missing_resource(
+        parent,
+        message + "\n\nFile > Import weights... installs a weights file; or pick "
+        "'Untrained (random weights)' or a weights file in the Weights box.",
+        actions,
+        "Weights missing",
+    )
 
 
 def show_info(parent: QWidget | None, message: str, title: str = APP_TITLE) -> QMessageBox:
@@ -70,18 +112,72 @@ def ask_open_image(parent: QWidget | None, title: str = "Open image") -> str | N
     return path
 
 
+#: the save dialog's filters and the suffix each one gives a name typed without one
+SAVE_FILTERS: dict[str, str] = {
+    "PNG image (*.png)": ".png",
+    "JPEG image (*.jpg *.jpeg)": ".jpg",
+    "WebP image (*.webp)": ".webp",
+}
+_SAVE_SUFFIX_SET = frozenset((".png", ".jpg", ".jpeg", ".webp"))
+
+
+def _filter_for(name: str) -> str:
+    suffix = os.path.splitext(name)[1].lower()
+    suffix = ".jpg" if suffix == ".jpeg" else suffix
+    for name_filter, filter_suffix in SAVE_FILTERS.items():
+        if filter_suffix == suffix:
+            return name_filter
+    return next(iter(SAVE_FILTERS))
+
+
+def _exec_dialog(dialog: QFileDialog) -> bool:
+    """Run the dialog modally (tests replace this to fill it in instead)."""
+    return dialog.exec() == QDialog.DialogCode.Accepted
+
+
 def ask_save_image(
     parent: QWidget | None, suggested_name: str = "result.png", title: str = "Save result"
 ) -> str | None:
-    """A path to save an image to, or None. QFileDialog has already asked whether to
-    replace an existing file, so the caller may overwrite it."""
-    start = os.path.join(last_folder(), suggested_name)
-    path, _ = QFileDialog.getSaveFileName(
-        parent, title, start, "PNG image (*.png);;JPEG image (*.jpg *.jpeg);;WebP image (*.webp)"
-    )
-    if not path:
+    """A path to save an image to, or None. The chosen filter decides the suffix of a name
+    typed without one (and switches the suffix of the suggested name), and the dialog
+    confirms replacing the file under its final name, so the caller may overwrite it."""
+    dialog = QFileDialog(parent, title, os.path.join(last_folder(), suggested_name))
+    dialog.setObjectName("saveImageDialog")
+    dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+    dialog.setFileMode(QFileDialog.FileMode.AnyFile)
+    dialog.setNameFilters(list(SAVE_FILTERS))
+    first_filter = _filter_for(suggested_name)
+    dialog.selectNameFilter(first_filter)
+    # Qt adds the default suffix before its own "replace?" check, so that check sees the
+    # name that will really be written
+    dialog.setDefaultSuffix(SAVE_FILTERS[first_filter].lstrip("."))
+
+    def filter_chosen(name_filter: str) -> None:
+        suffix = SAVE_FILTERS.get(name_filter, ".png")
+        dialog.setDefaultSuffix(suffix.lstrip("."))
+        typed = dialog.selectedFiles()
+        if len(typed) == 1:
+            stem, old_suffix = os.path.splitext(os.path.basename(typed[0]))
+            if old_suffix.lower() in _SAVE_SUFFIX_SET and old_suffix.lower() != suffix:
+                dialog.selectFile(stem + suffix)
+
+    dialog.filterSelected.connect(filter_chosen)
+    try:
+        if not _exec_dialog(dialog):
+            return None
+        files = dialog.selectedFiles()
+        chosen_filter = dialog.selectedNameFilter()
+    finally:
+        dialog.deleteLater()
+    if not files or not files[0]:
         return None
+    path = files[0]
     if not os.path.splitext(path)[1]:
-        path += ".png"
+        # a native dialog that ignored the default suffix: it checked the bare name only
+        path += SAVE_FILTERS.get(chosen_filter, ".png")
+        if os.path.exists(path) and not ask_yes_no(
+            parent, f"{os.path.basename(path)} already exists. Replace it?", title
+        ):
+            return None
     remember_folder(path)
     return path

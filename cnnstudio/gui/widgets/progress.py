@@ -75,6 +75,15 @@ class JobProgress(QProgressBar):
         else:
             super().update(*args)
 
+    def show_download(self, event: object) -> None:
+        """Weights downloading before the job's first step (a ``DownloadProgress``): the
+        bar counts kilobytes and reads "downloading FILE: 12/84 MB"."""
+        total = max(int(getattr(event, "total", 0)) // 1024, 1)
+        if self.maximum() != total:
+            self.setRange(0, total)
+        self.setValue(min(int(getattr(event, "received", 0)) // 1024, total))
+        self.setFormat(str(getattr(event, "text", "downloading")))
+
     def finish(self, text: str = "Done") -> None:
         """The job ended: full bar (or left where it stopped) with ``text``."""
         if self.maximum() == 0:
