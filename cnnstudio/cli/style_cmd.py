@@ -21,9 +21,10 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
+from cnnstudio.cli.download import DownloadLines
 from cnnstudio.core import images, style
 from cnnstudio.core.errors import InputError
-from cnnstudio.core.events import Notice, Progress
+from cnnstudio.core.events import DownloadProgress, Notice, Progress
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -186,27 +187,43 @@ def _check_output(path: Path, overwrite: bool) -> None:
 class _Reporter:
     """Progress on stderr: an updating line on a terminal, else ~10 lines per scale."""
 
-    def __init__(self, stream: TextIO, quiet: bool) -> None:
+    def __init__(self, stream: TextIO, quiet: bool, eta: style.StageEta | None = None) -> None:
         self.stream = stream
         self.quiet = quiet
         self.tty = stream.isatty()
         self.start = time.monotonic()
+        self.eta = eta  # weighs multi-scale iterations by their scale's pixel count
+        self.eta_seconds: float | None = None
+        self.downloads = DownloadLines(stream, self.tty)
 
     def _describe(self, p: Progress) -> str:
-        elapsed = time.monotonic() - self.start
-        eta = elapsed / p.step * (p.total - p.step)
+        if self.eta is not None:
+            eta = "--" if self.eta_seconds is None else f"{self.eta_seconds:.0f}s"
+        else:
+            elapsed = time.monotonic() - self.start
+            eta = f"{elapsed / p.step * (p.total - p.step):.0f}s"
         scale = f"scale {p.stage}/{p.stages}  " if p.stages > 1 else ""
         terms = "  ".join(f"{k} {v:.3g}" for k, v in p.terms.items())
         extra = f"  ({p.message})" if p.message else ""
         return (
-            f"style: {scale}step {p.step}/{p.total}  loss {p.loss:.4g}  [{terms}]{extra}  "
-            f"ETA {eta:.0f}s"
+            f"style: {scale}step {p.step}/{p.total}  loss {p.loss:.4g}  [{terms}]{extra}  ETA {eta}"
         )
 
     def event(self, event: object) -> None:
         if self.quiet:
             return
+        if isinstance(event, DownloadProgress):
+            self.downloads.show(event)
+            return
+        if isinstance(event, style.LbfgsEvaluation):
+            # inside an L-BFGS iteration: only the terminal's updating line shows it
+            if self.tty:
+                self.stream.write(f"\r\033[Kstyle: {event.text}  loss {event.loss:.4g}")
+                self.stream.flush()
+            return
         if isinstance(event, Progress):
+            if self.eta is not None:  # every iteration, printed or not
+                self.eta_seconds = self.eta.update(event.step, time.monotonic())
             if self.tty:
                 self.stream.write("\r\033[K" + self._describe(event))
                 self.stream.flush()
@@ -243,12 +260,15 @@ def run(args: argparse.Namespace) -> int:
     content = images.load_image(args.content, max_side=params.size)
     style_side = max(style.VGG19_MIN_SIZE, math.ceil(params.size * max(1.0, params.style_scale)))
     styles = [images.load_image(path, max_side=style_side) for path in args.styles]
-    style.check_memory(params, content.shape)
+    try:
+        style.check_memory(params, content.shape)
+    except style.MemoryTooLargeError as error:
+        raise InputError(f"{error} (--size {error.suggested_size})") from None
 
     from cnnstudio.core import device
 
     device.configure_devices()
-    reporter = _Reporter(sys.stderr, args.quiet)
+    reporter = _Reporter(sys.stderr, args.quiet, style.StageEta.for_run(params, content.shape))
     generator = style.stylize(content, styles, params, style_weights=blend)
     while True:
         try:

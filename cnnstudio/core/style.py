@@ -161,6 +161,13 @@ class StyleParams:
                 )
             if not math.isfinite(weight) or weight < 0:
                 raise InputError(f"layer weight {weight} for {name} must be 0 or more")
+        # All-zero weights would silently drop a whole loss term (and divide nothing by n).
+        for flag, weights in (("--content-layers", content), ("--style-layers", style)):
+            if sum(weights.values()) <= 0:
+                raise InputError(
+                    f"{flag}: every layer weight is 0 ({', '.join(weights)}): "
+                    "give at least one layer a weight above 0"
+                )
         for label, value in (
             ("content weight", self.content_weight),
             ("style weight", self.style_weight),
@@ -210,6 +217,47 @@ def stage_sizes(height: int, width: int, multi_scale: bool) -> list[tuple[int, i
     return sizes
 
 
+class StageEta:
+    """Time left in a run whose scales cost differently: an iteration costs the pixel
+    count of its scale (VGG19's work grows with it), so a multi-scale run's 1/4 and 1/2
+    scales, which are quick, do not make the full-size scale look quick too. The rate is
+    measured from the first iteration on (after building the network and tracing)."""
+
+    def __init__(self, stage_costs: Sequence[float], steps_per_stage: int) -> None:
+        self.costs = [float(c) for c in stage_costs]
+        self.steps = max(int(steps_per_stage), 1)
+        self.total = self.steps * len(self.costs)
+        self._first: tuple[float, float] | None = None
+
+    @classmethod
+    def for_run(cls, params: StyleParams, content_shape: Sequence[int]) -> StageEta:
+        """The estimator for ``stylize(content, ..., params)``."""
+        height, width = output_size(content_shape, params.size)
+        sizes = stage_sizes(height, width, params.multi_scale)
+        return cls([h * w / (height * width) for h, w in sizes], params.total_steps())
+
+    def work(self, step: int) -> float:
+        """Cost of the first ``step`` iterations (a full-size iteration costs 1)."""
+        step = min(max(int(step), 0), self.total)
+        full, rest = divmod(step, self.steps)
+        done = sum(self.costs[:full]) * self.steps
+        if rest:
+            done += self.costs[full] * rest
+        return done
+
+    def update(self, step: int, now: float) -> float | None:
+        """Seconds left after iteration ``step`` finished at ``now`` (None at first)."""
+        done = self.work(step)
+        if self._first is None:
+            self._first = (now, done)
+            return None
+        start, start_work = self._first
+        if done <= start_work:
+            return None
+        per_unit = (now - start) / (done - start_work)
+        return per_unit * (self.work(self.total) - done)
+
+
 _BYTES_PER_FLOAT = 4
 _BACKPROP_FACTOR = 3  # activations kept for the backward pass + their gradients + scratch
 _RUNTIME_OVERHEAD = 300 * 2**20  # TensorFlow's own buffers and the Python process
@@ -217,7 +265,10 @@ _RUNTIME_OVERHEAD = 300 * 2**20  # TensorFlow's own buffers and the Python proce
 
 def estimate_memory(params: StyleParams, content_shape: Sequence[int]) -> int:
     """Bytes a run will need at its largest scale: VGG19 activations up to the deepest
-    layer used, times a factor for the backward pass, plus weights and optimiser state."""
+    layer used, times a factor for the backward pass, plus weights and optimiser state.
+
+    Multi-scale mode needs the same: its last scale is the full size, and the smaller
+    scales' buffers are freed before it starts, so it does not lower the peak."""
     height, width = output_size(content_shape, params.size)
     content, style = params.layer_weights()
     used = set(content) | set(style)
@@ -247,22 +298,52 @@ def available_memory() -> int:
     return 4 * 2**30
 
 
+class MemoryTooLargeError(InputError):
+    """A run will not fit in memory. ``suggested_size`` is a longest side that fits (the
+    GUI offers it as a button, the CLI as ``--size``)."""
+
+    def __init__(self, message: str, size: int, suggested_size: int, needed: int, available: int):
+        super().__init__(message)
+        self.size = size
+        self.suggested_size = suggested_size
+        self.needed = needed
+        self.available = available
+
+
+def fitting_size(params: StyleParams, content_shape: Sequence[int], available: int) -> int:
+    """The largest size (a multiple of 16, at least VGG19's minimum) whose estimate fits in
+    ``available`` bytes."""
+    # Activations grow with the pixel count, so the size that fits scales with the root;
+    # then step down until the estimate really fits (rounding, the fixed weight share).
+    needed = estimate_memory(params, content_shape)
+    usable = max(available - _RUNTIME_OVERHEAD, 0)
+    ratio = math.sqrt(usable / max(needed - _RUNTIME_OVERHEAD, 1))
+    size = max(VGG19_MIN_SIZE, int(params.size * ratio * 0.95) // 16 * 16)
+    while (
+        size > VGG19_MIN_SIZE
+        and estimate_memory(dataclasses.replace(params, size=size), content_shape) > available
+    ):
+        size = max(VGG19_MIN_SIZE, size - 16)
+    return size
+
+
 def check_memory(
     params: StyleParams, content_shape: Sequence[int], available: int | None = None
 ) -> int:
-    """Raise InputError when the run will not fit; return the estimate otherwise."""
+    """Raise MemoryTooLargeError (an InputError carrying a size that fits) when the run
+    will not fit; return the estimate otherwise."""
     needed = estimate_memory(params, content_shape)
     available = available_memory() if available is None else available
     if needed <= available:
         return needed
-    # Activations grow with the pixel count, so the size that fits scales with the root.
-    usable = max(available - _RUNTIME_OVERHEAD, 0)
-    ratio = math.sqrt(usable / max(needed - _RUNTIME_OVERHEAD, 1))
-    fitting = max(VGG19_MIN_SIZE, int(params.size * ratio * 0.9) // 16 * 16)
-    raise InputError(
+    fitting = fitting_size(params, content_shape, available)
+    raise MemoryTooLargeError(
         f"size {params.size} px needs about {needed / 2**30:.1f} GB of memory but "
-        f"{available / 2**30:.1f} GB is available: choose a size of {fitting} px or less "
-        f"(--size {fitting}; --multi-scale then refines it coarse to fine)"
+        f"{available / 2**30:.1f} GB is available: choose a size of {fitting} px or less",
+        size=params.size,
+        suggested_size=fitting,
+        needed=needed,
+        available=available,
     )
 
 
@@ -295,6 +376,19 @@ def transfer_luminance(result: np.ndarray, content: np.ndarray) -> np.ndarray:
     ycc = rgb_to_ycbcr(result)
     ycc[..., 1:] = rgb_to_ycbcr(content)[..., 1:]
     return np.clip(np.rint(ycbcr_to_rgb(ycc)), 0, 255).astype(np.uint8)
+
+
+def luminance_image(image: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
+    """The luminance (Y) of ``image`` as grey uint8 RGB (Y in all three channels), for
+    luminance-only transfer (Gatys et al. 2016). With ``reference``, Y is shifted and
+    scaled to the reference's mean and spread, as the paper does with the style's
+    luminance so that it matches the content's."""
+    y = rgb_to_ycbcr(image)[..., 0]
+    if reference is not None:
+        ref = rgb_to_ycbcr(reference)[..., 0]
+        y = (y - y.mean()) * (ref.std() / max(float(y.std()), 1e-6)) + ref.mean()
+    grey = np.clip(np.rint(y), 0, 255).astype(np.uint8)
+    return np.repeat(grey[..., None], 3, axis=-1)
 
 
 def match_colors(source: np.ndarray, reference: np.ndarray) -> np.ndarray:
@@ -548,6 +642,9 @@ def stylize(
     from cnnstudio.core import backbones, images
 
     if model is None:
+        # fetch missing ImageNet weights first, as events: the window and the terminal
+        # show the download, and Stop abandons it between chunks
+        yield from backbones.ensure_weights_events(BACKBONE, params.weights)
         model = backbones.build_backbone(BACKBONE, params.weights, include_top=False)
     if backbones.is_untrained(params.weights):
         yield Notice("VGG19 has random weights (untrained): expect texture noise, not style")
@@ -562,24 +659,38 @@ def stylize(
     full_content = images.resize_to(content, width, height)
     if params.preserve_colors == "match":
         styles = [match_colors(s, full_content) for s in styles]
+    colour_content = content
+    if params.preserve_colors == "luminance":
+        # Luminance-only transfer (Gatys et al. 2016): optimise on grey versions of the
+        # content and the styles (each style's luminance matched to the content's), so the
+        # style's colours never enter the Gram targets; the content's chroma goes back on
+        # the result's luminance in every preview and in the result.
+        styles = [luminance_image(s, content) for s in styles]
+        content = luminance_image(content)
     stages = stage_sizes(height, width, params.multi_scale)
     steps = params.total_steps()
     total = steps * len(stages)
     rng = np.random.default_rng(params.seed)
     image = None
     step = 0
+    evaluations = [0]  # L-BFGS loss evaluations over the whole job (all scales)
     last_preview = -math.inf
 
-    def preview_of(current, stage_content: np.ndarray) -> np.ndarray:
+    def preview_of(current, colour: np.ndarray | None) -> np.ndarray:
         picture = _to_uint8(current)
-        if params.preserve_colors == "luminance":
-            picture = transfer_luminance(picture, stage_content)
+        if colour is not None:
+            picture = transfer_luminance(picture, colour)
         return picture
 
     for stage, (h, w) in enumerate(stages, start=1):
         if len(stages) > 1:
             yield Notice(f"scale {stage}/{len(stages)}: {w}x{h} px")
         stage_content = images.resize_to(content, w, h)
+        stage_colour = (
+            images.resize_to(colour_content, w, h)
+            if params.preserve_colors == "luminance"
+            else None
+        )
         content_targets, _ = program.targets(tf.constant(_to_float(stage_content)))
         gram_targets = None
         for weight, style in zip(blend, styles, strict=True):
@@ -605,10 +716,28 @@ def stylize(
 
         args = (content_targets, gram_targets, content_w_t, style_w_t, loss_w_t)
         if params.optimizer == "adam":
-            iterations = _adam(program, image, args, params, steps)
+            updates = _adam(program, image, args, params, steps)
         else:
-            iterations = _lbfgs(program, image, args, params, steps)
-        for image, terms, message in iterations:
+            updates = _lbfgs(program, image, args, params, steps, evaluations)
+        for kind, current, terms, message in updates:
+            now = time.monotonic()
+            if kind == "evaluation":
+                # inside an L-BFGS iteration: a yield per loss evaluation, so Stop and
+                # the progress text respond within one evaluation
+                yield LbfgsEvaluation(
+                    iteration=step + 1,
+                    total=total,
+                    evaluation=int(message),
+                    evaluations=evaluations[0],
+                    loss=float(terms[0]),
+                    stage=stage,
+                    stages=len(stages),
+                )
+                if now - last_preview >= params.preview_interval:
+                    last_preview = now
+                    yield Preview(preview_of(current, stage_colour), step, total)
+                continue
+            image = current
             step += 1
             yield Progress(
                 step=step,
@@ -619,16 +748,38 @@ def stylize(
                 stages=len(stages),
                 message=message,
             )
-            now = time.monotonic()
             if step == total or now - last_preview >= params.preview_interval:
                 last_preview = now
-                yield Preview(preview_of(image, stage_content), step, total)
+                yield Preview(preview_of(image, stage_colour), step, total)
 
-    return preview_of(image, stage_content)
+    return preview_of(image, stage_colour)
+
+
+@dataclass(frozen=True)
+class LbfgsEvaluation:
+    """One loss evaluation inside an L-BFGS iteration. Yielded between the Progress events
+    (which come once per iteration) so that Stop, the progress text and the preview
+    respond within one evaluation rather than one batch of them."""
+
+    iteration: int  # the iteration being worked on, 1..total over the whole job
+    total: int  # iterations in the whole job
+    evaluation: int  # loss evaluations spent in this iteration so far
+    evaluations: int  # loss evaluations spent in the whole job so far
+    loss: float  # the lowest loss of this iteration so far
+    stage: int = 1
+    stages: int = 1
+
+    @property
+    def text(self) -> str:
+        """``iteration 3/20: evaluation 7 (47 in all)``."""
+        return (
+            f"iteration {self.iteration}/{self.total}: evaluation {self.evaluation} "
+            f"({self.evaluations} in all)"
+        )
 
 
 def _adam(program: _StyleProgram, image, args, params: StyleParams, steps: int):
-    """Yield (image, loss terms, message) after each Adam step."""
+    """Yield ("step", image, loss terms, message) after each Adam step."""
     import tensorflow as tf
 
     m = tf.zeros_like(image)
@@ -638,44 +789,105 @@ def _adam(program: _StyleProgram, image, args, params: StyleParams, steps: int):
             [params.learning_rate, params.beta_1, params.beta_2, params.epsilon, t], tf.float32
         )
         image, m, v, terms = program.adam_step(image, *args, m, v, hp)
-        yield image, terms.numpy(), ""
+        yield "step", image, terms.numpy(), ""
 
 
-def _lbfgs(program: _StyleProgram, image, args, params: StyleParams, steps: int):
-    """Yield (image, loss terms, message) after each outer L-BFGS iteration: scipy's
-    L-BFGS-B with ``lbfgs_evaluations`` loss evaluations, pixels bounded to 0..1."""
+class _CutShort(Exception):
+    """Raised inside scipy's loss callback to end an L-BFGS run: its evaluation budget is
+    spent or the job was closed. scipy does not catch it."""
+
+
+def _lbfgs(
+    program: _StyleProgram, image, args, params: StyleParams, steps: int, evaluations: list[int]
+):
+    """Yield ("evaluation", best pixels so far, their terms, evaluations this iteration)
+    after each loss evaluation and ("step", image, terms, message) after each outer
+    iteration: one run of scipy's L-BFGS-B with ``lbfgs_evaluations`` loss evaluations
+    (more only while no point below the start has been found), pixels bounded to 0..1
+    (Practical ML with Python's loop). ``evaluations[0]`` keeps the running total over the
+    whole job.
+
+    scipy's minimize only returns after its whole run, so it runs in a helper thread and
+    asks this generator for each loss and gradient through a queue: TensorFlow stays in
+    the job's thread, the generator can yield between evaluations, and closing it ends
+    scipy at its next request without losing the curvature history in between."""
+    import queue
+    import threading
+
     import tensorflow as tf
     from scipy.optimize import Bounds, minimize
 
     shape = tuple(int(d) for d in image.shape)
     x = np.asarray(image, dtype=np.float64).ravel()
-    evaluations = 0
-    best: dict[str, object] = {}
-
-    def loss_and_grad(flat: np.ndarray) -> tuple[float, np.ndarray]:
-        tensor = tf.constant(flat.reshape(shape), tf.float32)
-        terms, grad = program.loss_and_grad(tensor, *args)
-        terms = terms.numpy()
-        if "terms" not in best or terms[0] < best["terms"][0]:
-            best["terms"] = terms
-        return float(terms[0]), grad.numpy().astype(np.float64).ravel()
+    budget = params.lbfgs_evaluations
 
     for _ in range(steps):
-        best.clear()
-        result = minimize(
-            loss_and_grad,
-            x,
-            jac=True,
-            method="L-BFGS-B",
-            bounds=Bounds(0.0, 1.0),
-            options={"maxfun": params.lbfgs_evaluations, "maxiter": params.lbfgs_evaluations},
-        )
-        x = result.x
-        evaluations += int(result.nfev)
+        requests: queue.Queue = queue.Queue()
+        replies: queue.Queue = queue.Queue()
+
+        def objective(flat: np.ndarray, requests=requests, replies=replies):
+            requests.put(("evaluate", flat))
+            reply = replies.get()
+            if reply is None:
+                raise _CutShort
+            return reply
+
+        def solve(start: np.ndarray = x, requests=requests) -> None:
+            try:
+                minimize(
+                    objective,
+                    start,
+                    jac=True,
+                    method="L-BFGS-B",
+                    bounds=Bounds(0.0, 1.0),
+                    # the budget is enforced by _CutShort; these only bound scipy
+                    options={"maxfun": 2 * budget + 10, "maxiter": budget},
+                )
+                requests.put(("done", None))
+            except _CutShort:
+                requests.put(("done", None))
+            except BaseException as error:  # handed to the job's thread, raised there
+                requests.put(("error", error))
+
+        solver = threading.Thread(target=solve, name="style-lbfgs", daemon=True)
+        solver.start()
+        best_terms, best_x, spent, first_loss = None, x, 0, math.inf
+        try:
+            while True:
+                kind, payload = requests.get()
+                if kind == "done":
+                    break
+                if kind == "error":
+                    raise payload
+                if spent >= budget and best_terms[0] < first_loss:
+                    # budget spent and the loss has fallen: end the run here, even mid
+                    # line search, so an iteration costs exactly the budget. A run that
+                    # has not found a lower point yet may finish its line search (within
+                    # scipy's maxfun), else a small budget would never move the picture.
+                    replies.put(None)
+                    continue
+                terms, grad = program.loss_and_grad(
+                    tf.constant(payload.reshape(shape), tf.float32), *args
+                )
+                terms = terms.numpy()
+                spent += 1
+                evaluations[0] += 1
+                if spent == 1:
+                    first_loss = terms[0]  # scipy evaluates the starting point first
+                if best_terms is None or terms[0] < best_terms[0]:
+                    best_terms, best_x = terms, np.array(payload, dtype=np.float64)
+                replies.put((float(terms[0]), grad.numpy().astype(np.float64).ravel()))
+                yield "evaluation", best_x.reshape(shape), best_terms, spent
+        finally:
+            if solver.is_alive():  # closed mid-run: end scipy at its next request
+                replies.put(None)
+                solver.join()
+        x = best_x
         yield (
+            "step",
             tf.constant(x.reshape(shape), tf.float32),
-            best["terms"],
-            f"{evaluations} loss evaluations",
+            best_terms,
+            f"{evaluations[0]} loss evaluations",
         )
 
 
@@ -688,7 +900,8 @@ def style_metadata(params: StyleParams, **extra: object) -> dict:
     meta.update(dataclasses.asdict(params))
     meta["steps"] = params.total_steps()
     if meta["weights"] not in ("imagenet", "random"):
-        meta["weights"] = Path(str(meta["weights"])).name
+        # the full path, so that restoring the picture's parameters finds the file again
+        meta["weights"] = str(Path(str(meta["weights"])).expanduser().resolve())
     meta["weights_label"] = backbones.weights_label(params.weights)
     meta["untrained"] = backbones.is_untrained(params.weights)
     meta.update(extra)
@@ -708,11 +921,16 @@ __all__ = [
     "LAYER_PRESETS",
     "OPTIMIZERS",
     "LayerPreset",
+    "LbfgsEvaluation",
+    "MemoryTooLargeError",
+    "StageEta",
     "StyleParams",
     "available_memory",
     "check_memory",
     "estimate_memory",
+    "fitting_size",
     "gram_matrix",
+    "luminance_image",
     "match_colors",
     "output_size",
     "params_from_metadata",

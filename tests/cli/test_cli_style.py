@@ -83,7 +83,9 @@ def test_style_lbfgs_blend_and_colours_report_loss_evaluations(pictures, tmp_pat
         (["--size", "8"], "size 8"),
         (["--style-layers", "block7_conv1"], "block7_conv1"),
         (["--optimizer", "sgd"], "sgd"),
-        (["--size", "100000"], "--size"),  # the memory check, before any work
+        (["--size", "100000"], "px or less (--size "),  # the memory check, before any work
+        (["--style-layers", "block1_conv1=0,block2_conv1=0"], "--style-layers"),
+        (["--content-layers", "block4_conv2=0"], "--content-layers"),
     ],
 )
 def test_bad_values_exit_2_with_one_line(pictures, tmp_path, capsys, extra, fragment):
@@ -125,3 +127,22 @@ def test_style_as_a_subprocess(pictures, tmp_path):
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert out.exists() and images.load_image(out).shape == (32, 40, 3)
     assert "saved" in completed.stderr
+
+
+def test_progress_eta_weighs_multi_scale_stages_by_their_pixels(monkeypatch):
+    import io
+
+    from cnnstudio.cli import style_cmd
+    from cnnstudio.core import style
+    from cnnstudio.core.events import Progress
+
+    eta = style.StageEta([1 / 16, 1 / 4, 1.0], steps_per_stage=10)
+    stream = io.StringIO()
+    clock = [0.0]
+    monkeypatch.setattr(style_cmd.time, "monotonic", lambda: clock[0])
+    reporter = style_cmd._Reporter(stream, quiet=False, eta=eta)
+    for step in range(1, 11):  # the quick 1/4 scale: one second per full-size step's work
+        clock[0] = eta.work(step)
+        reporter.event(Progress(step=step, total=30, loss=1.0, stage=1, stages=3))
+    last = stream.getvalue().strip().splitlines()[-1]
+    assert "scale 1/3  step 10/30" in last and last.endswith("ETA 12s")  # 12.5 s of work left

@@ -166,3 +166,138 @@ def test_run_without_pictures_says_what_to_do(tab, monkeypatch):
     monkeypatch.setattr(tab, "show_error", lambda message, details="": shown.append(message))
     tab.run_job()
     assert shown and "content" in shown[0] and not tab.runner.running
+
+
+def test_dropping_several_style_pictures_adds_each_and_the_dialog_takes_several(
+    tab, picture_files, drop_files, tmp_path
+):
+    content, style_file = picture_files
+    second = tmp_path / "second.png"
+    Image.fromarray(np.full((40, 56, 3), 90, np.uint8)).save(second)
+    single = []
+    tab.style_slot.image_dropped.connect(single.append)  # kept for one-picture owners
+    assert drop_files(tab.style_slot.viewport(), [style_file, second]).isAccepted()
+    assert single == [str(style_file)]
+    assert [s.name for s in tab._styles] == ["style.png", "second.png"]
+    assert tab.style_table.rowCount() == 2 and tab.style_blend() == [1.0, 1.0]
+    # "Add style..." asks for several files at once.
+    tab.ask_open_paths = lambda title="": [str(second), str(style_file)]
+    tab.add_style_button.click()
+    assert [s.name for s in tab._styles][2:] == ["second.png", "style.png"]
+
+
+def test_lbfgs_progress_and_stop_respond_within_an_iteration(tab, qtbot, picture_files, drop_files):
+    _loaded_tab(tab, picture_files, drop_files, steps=3)
+    tab.optimizer_combo.setCurrentIndex(tab.optimizer_combo.findData("lbfgs"))
+    tab.steps_spin.setValue(3)
+    tab.evaluations_spin.setValue(1000)  # one iteration would take ages
+    tab.run_button.click()
+    qtbot.waitUntil(lambda: "evaluation 3" in tab.progress.format(), timeout=120_000)
+    assert tab.progress.format().startswith("Started - iteration 1/3")
+    with qtbot.waitSignal(tab.runner.done, timeout=60_000):
+        tab.stop_button.click()
+    assert tab.progress.format() == "Stopped" and tab._last_step == 0  # still in iteration 1
+    assert tab.has_result()  # the mid-iteration preview is kept
+
+
+def test_too_large_offers_a_size_that_fits_as_a_button(
+    tab, qtbot, picture_files, drop_files, monkeypatch
+):
+    from PySide6.QtWidgets import QMessageBox
+
+    from cnnstudio.core import style as style_core
+
+    _loaded_tab(tab, picture_files, drop_files, steps=3)
+    monkeypatch.setattr(style_core, "available_memory", lambda: 1 * 2**30)
+    tab.size_spin.setValue(6000)
+    assert "too large" in tab.memory_label.text()
+    tab.run_job()
+    boxes = [b for b in tab.findChildren(QMessageBox) if b.isVisible()]
+    assert not tab.runner.running and len(boxes) == 1
+    box = boxes[0]
+    assert "--" not in box.text() and "6000 px" in box.text()
+    button = box.findChild(QPushButton, "styleUseSuggestedSize")
+    suggested = int(button.text().split()[1])
+    assert button.text() == f"Use {suggested} px" and 32 <= suggested < 6000
+    assert f"{suggested} px fits" in tab.memory_label.text()
+    button.click()
+    assert tab.size_spin.value() == suggested
+    assert style_core.estimate_memory(tab.params(), tab._content.shape) <= 2**30
+    assert "too large" not in tab.memory_label.text()
+    box.close()
+
+
+def test_restoring_a_picture_made_with_a_weights_file(tab, tmp_path):
+    from cnnstudio.core import style as style_core
+
+    weights = tmp_path / "my-vgg19.weights.h5"
+    weights.write_bytes(b"not really weights")
+    picture = np.full((40, 40, 3), 128, np.uint8)
+    made = tmp_path / "made.png"
+    meta = style_core.style_metadata(style_core.StyleParams(weights=str(weights), size=96))
+    images.save_image(made, picture, params=meta)
+    messages = []
+    tab.status.connect(messages.append)
+    tab.ask_restore_params = lambda path: True
+    tab.open_image(str(made))
+    assert tab.params().weights == str(weights.resolve()) and tab.params().size == 96
+    # The file gone: the restore message says so instead of skipping it silently.
+    weights.unlink()
+    tab.weights_picker.set_value("random")
+    tab.open_image(str(made))
+    assert "no longer exists" in messages[-1] and str(weights.resolve()) in messages[-1]
+    assert tab.params().weights == "random"
+
+
+def test_weights_download_shows_in_the_progress_bar(
+    tab, qtbot, picture_files, drop_files, monkeypatch
+):
+    from cnnstudio.core import backbones
+    from cnnstudio.core.errors import ResourceMissingError
+    from cnnstudio.core.events import DownloadProgress
+
+    size = 80_134_624
+
+    def fake_ensure(name, include_top=False, allow_download=True, on_download=None):
+        for received in (12 << 20, 40 << 20):
+            on_download(received, size)
+        raise ResourceMissingError("download failed: connection reset")
+
+    monkeypatch.setattr(backbones, "ensure_imagenet_weights", fake_ensure)
+    _loaded_tab(tab, picture_files, drop_files, steps=2)
+    tab.weights_picker.set_value("imagenet")
+    bar = tab.findChild(QProgressBar, "styleProgress")
+    shown = []
+
+    def record(event):
+        if isinstance(event, DownloadProgress):
+            shown.append((bar.format(), bar.value(), bar.maximum()))
+
+    tab.runner.progress.connect(record)
+    with qtbot.waitSignal(tab.runner.done, timeout=120_000):
+        qtbot.mouseClick(tab.run_button, Qt.MouseButton.LeftButton)
+    name = "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
+    assert [text for text, _, _ in shown] == [
+        f"downloading {name}: 12/76 MB",
+        f"downloading {name}: 40/76 MB",
+    ]
+    assert shown[-1][1] == (40 << 20) // 1024 and shown[-1][2] == size // 1024
+    assert "connection reset" in tab.runner.error_message
+
+
+def test_multi_scale_eta_weighs_the_full_size_scale(tab, picture_files, drop_files, monkeypatch):
+    from cnnstudio.core.events import Progress
+    from cnnstudio.gui.tabs import style_tab
+    from cnnstudio.gui.widgets.progress import format_duration
+
+    _loaded_tab(tab, picture_files, drop_files, steps=10)
+    tab.size_spin.setValue(160)
+    tab.multi_scale_check.setChecked(True)
+    tab._eta = style_tab.style_core.StageEta.for_run(tab.params(), tab._content.shape)
+    clock = [0.0]
+    monkeypatch.setattr(style_tab.time, "monotonic", lambda: clock[0])
+    for step in range(1, 11):  # the 1/4 scale: each step costs 1/16 s of full-size work
+        clock[0] = tab._eta.work(step)
+        tab._on_progress(Progress(step=step, total=30, loss=1.0, stage=1, stages=3))
+    left = tab._eta.work(30) - tab._eta.work(10)
+    assert tab.progress.format().endswith(f"ETA {format_duration(left)}")

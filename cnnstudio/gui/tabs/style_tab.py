@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import time
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +44,7 @@ from PySide6.QtWidgets import (
 
 from cnnstudio.core import style as style_core
 from cnnstudio.core.errors import InputError, ResourceMissingError, StudioError
-from cnnstudio.core.events import Preview, Progress
+from cnnstudio.core.events import DownloadProgress, Preview, Progress
 from cnnstudio.core.style import LAYER_PRESETS, StyleParams
 from cnnstudio.gui.settings import read_int, read_str
 from cnnstudio.gui.tabs.base import StudioTab
@@ -129,6 +130,8 @@ class StyleTab(StudioTab):
         self._result_meta: dict = {}
         self._last_preview: Preview | None = None
         self._last_step = 0
+        self._progress_text = ""  # the bar's text after the latest Progress
+        self._eta: style_core.StageEta | None = None  # multi-scale ETA, per run
         #: (step, picture) every N steps of the current or last run, the final one last
         self.snapshots: list[tuple[int, np.ndarray]] = []
         self._next_snapshot = 0
@@ -392,7 +395,8 @@ class StyleTab(StudioTab):
         self.add_style_button.clicked.connect(self._add_style_clicked)
         self.remove_style_button.clicked.connect(self.remove_selected_style)
         self.content_slot.image_dropped.connect(self.open_image)
-        self.style_slot.image_dropped.connect(self.add_style_file)
+        # several style pictures may be dropped at once: each becomes a style
+        self.style_slot.images_dropped.connect(self.add_style_files)
         self.preview.image_dropped.connect(self.open_image)
         self.style_table.currentCellChanged.connect(self._style_row_changed)
         self.compare_button.pressed.connect(lambda: self.preview.set_comparing(True))
@@ -535,7 +539,10 @@ class StyleTab(StudioTab):
             return
         available = style_core.available_memory()
         height, width = style_core.output_size(self._content.shape, params.size)
-        verdict = "" if needed <= available else " - too large: choose a smaller size"
+        verdict = ""
+        if needed > available:
+            fits = style_core.fitting_size(params, self._content.shape, available)
+            verdict = f" - too large: {fits} px fits"
         self.memory_label.setText(
             f"{width}x{height} px needs about {needed / 2**30:.1f} GB "
             f"({available / 2**30:.1f} GB free){verdict}"
@@ -554,6 +561,19 @@ class StyleTab(StudioTab):
         """An image file from a dialog (replaced in tests)."""
         return dialogs.ask_open_image(self, title)
 
+    def ask_open_paths(self, title: str = "Style pictures") -> list[str]:
+        """Image files from a dialog that allows several (replaced in tests)."""
+        from PySide6.QtWidgets import QFileDialog
+
+        from cnnstudio.gui.settings import last_folder, remember_folder
+
+        paths, _ = QFileDialog.getOpenFileNames(
+            self, title, last_folder(), dialogs.image_file_filter()
+        )
+        if paths:
+            remember_folder(paths[0])
+        return list(paths)
+
     def ask_restore_params(self, path: str) -> bool:
         """Whether to restore the parameters found in ``path`` (replaced in tests)."""
         return dialogs.ask_yes_no(
@@ -568,9 +588,7 @@ class StyleTab(StudioTab):
             self.open_image(path)
 
     def _add_style_clicked(self) -> None:
-        path = self.ask_open_path("Style picture")
-        if path:
-            self.add_style_file(path)
+        self.add_style_files(self.ask_open_paths("Style pictures"))
 
     def _load(self, path: str) -> np.ndarray | None:
         from cnnstudio.core import images
@@ -613,8 +631,17 @@ class StyleTab(StudioTab):
             self.status.emit(f"{Path(path).name}: its saved parameters are not usable ({error})")
             return
         if self.ask_restore_params(path):
+            message = f"Restored the parameters of {Path(path).name}"
+            weights = params.weights
+            if weights not in ("imagenet", "random") and not Path(weights).is_file():
+                # a weights file that is gone: keep the current choice, and say so
+                params = dataclasses.replace(params, weights=self.weights_picker.value())
+                message += (
+                    f"; its weights file {weights} no longer exists, so the weights stay "
+                    f"'{self.weights_picker.currentText()}': choose the file again"
+                )
             self.set_params(params)
-            self.status.emit(f"Restored the parameters of {Path(path).name}")
+            self.status.emit(message)
 
     def set_content(self, image: np.ndarray, name: str = "content") -> None:
         """Paint ``image`` (uint8 RGB) from now on."""
@@ -637,6 +664,20 @@ class StyleTab(StudioTab):
         if image is not None:
             self.add_style(image, Path(path).name)
             self.status.emit(f"Style added: {Path(path).name}")
+
+    def add_style_files(self, paths: list[str]) -> None:
+        """Add each picture in ``paths`` as a style (weight 1); unreadable ones are reported."""
+        if self.runner.running:
+            self.status.emit("Stop the run before changing the pictures")
+            return
+        added = []
+        for path in paths:
+            image = self._load(path)
+            if image is not None:
+                self.add_style(image, Path(path).name)
+                added.append(Path(path).name)
+        if added:
+            self.status.emit(f"Style added: {', '.join(added)}")
 
     def add_style(self, image: np.ndarray, name: str = "style", weight: float = 1.0) -> None:
         """Add a style picture (uint8 RGB) with a blend weight."""
@@ -700,6 +741,10 @@ class StyleTab(StudioTab):
             if sum(blend) <= 0:
                 raise InputError("every style weight is 0: give at least one style a weight")
             style_core.check_memory(params, self._content.shape)
+        except style_core.MemoryTooLargeError as error:
+            self.status.emit(str(error))
+            self.show_memory_error(error)
+            return
         except InputError as error:
             self.status.emit(str(error))
             self.show_error(str(error))
@@ -713,6 +758,8 @@ class StyleTab(StudioTab):
         self._result = None
         self._last_preview = None
         self._last_step = 0
+        self._progress_text = ""
+        self._eta = style_core.StageEta.for_run(params, self._content.shape)
         self.snapshots = []
         self._next_snapshot = 1  # the first picture, then every N iterations
         self._refresh_snapshot_slider(follow=True)
@@ -739,10 +786,30 @@ class StyleTab(StudioTab):
             self.progress.setFormat(self.progress.format() + " - stopping...")
 
     def _on_progress(self, event: object) -> None:
+        if isinstance(event, DownloadProgress):
+            self.progress.show_download(event)  # VGG19's weights, before the first step
+            self.status.emit(f"Style: {event.text}")
+            return
+        if isinstance(event, style_core.LbfgsEvaluation):
+            # inside an L-BFGS iteration: the bar stays, the text follows the evaluations
+            if self.progress.maximum() != event.total:
+                self.progress.setRange(0, event.total)
+                self.progress.setValue(event.iteration - 1)
+            base = self._progress_text or "Started"
+            self.progress.setFormat(f"{base} - {event.text}")
+            return
         if not isinstance(event, Progress):
             return
         self._last_step = event.step
         self.progress.update_progress(event)
+        if self._eta is not None:
+            eta = self._eta.update(event.step, time.monotonic())
+            if event.stages > 1:
+                # the bar's own ETA assumes equal steps; a scale's steps cost its pixels
+                self.progress.setFormat(
+                    self.progress.describe(event.step, event.total, event.stage, event.stages, eta)
+                )
+        self._progress_text = self.progress.format()
         for name, value in event.terms.items():
             if value > 0:  # log axis: a switched-off term has nothing to show
                 self.loss_plot.add_point(name, event.step, value)
@@ -804,6 +871,21 @@ class StyleTab(StudioTab):
 
     def show_error(self, message: str, details: str = "") -> QMessageBox:
         return dialogs.show_error(self, message, details, "Style")
+
+    def show_memory_error(self, error: style_core.MemoryTooLargeError) -> QMessageBox:
+        """The run will not fit: say so and offer the size that fits as a button."""
+        size = error.suggested_size
+        box = dialogs.show_error(
+            self,
+            f"The result at {error.size} px needs about {error.needed / 2**30:.1f} GB of "
+            f"memory but {error.available / 2**30:.1f} GB is free. A size of {size} px "
+            "fits: press the button to use it, or close other programs.",
+            title="Not enough memory",
+        )
+        use = box.addButton(f"Use {size} px", QMessageBox.ButtonRole.ActionRole)
+        use.setObjectName("styleUseSuggestedSize")
+        use.clicked.connect(lambda: self.size_spin.setValue(size))
+        return box
 
     def show_missing_weights(self, message: str) -> QMessageBox:
         """The VGG19 weights are not on this machine: say so and offer the ways out."""

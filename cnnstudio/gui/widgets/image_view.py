@@ -98,6 +98,9 @@ class ImageView(QGraphicsView):
     """
 
     image_dropped = Signal(str)
+    #: every image file of a drop, in order (emitted right after ``image_dropped``, which
+    #: carries only the first, for owners that take one picture)
+    images_dropped = Signal(list)
     zoom_changed = Signal(float)
 
     def __init__(self, parent: QWidget | None = None, placeholder: str = PLACEHOLDER_TEXT):
@@ -284,6 +287,7 @@ class ImageView(QGraphicsView):
             return
         event.acceptProposedAction()
         self.image_dropped.emit(paths[0])
+        self.images_dropped.emit(list(paths))
 
     # -- placeholder --------------------------------------------------------------------
 
