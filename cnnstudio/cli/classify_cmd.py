@@ -9,10 +9,12 @@ none was or the model could not be loaded safely.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
 
+from cnnstudio.cli.download import DownloadLines
 from cnnstudio.core.backbones import BACKBONE_NAMES
 from cnnstudio.core.errors import InputError, StudioError
 
@@ -71,6 +73,11 @@ def run(args: argparse.Namespace) -> int:
     files = classify.expand_paths(args.paths)
     if not files:
         raise InputError("no image files found in " + ", ".join(args.paths))
+    # ImageNet weights not here yet are downloaded first, with progress on stderr
+    downloads = DownloadLines(sys.stderr, sys.stderr.isatty())
+    with contextlib.closing(classify.weights_download_events(args.model, args.weights)) as events:
+        for event in events:
+            downloads.show(event)
     classifier = classify.load_classifier(args.model, weights=args.weights)
     if classifier.untrained:
         print(f"cnnstudio: note: {classifier.label}: labels are meaningless", file=sys.stderr)

@@ -14,9 +14,10 @@ import signal
 import sys
 from pathlib import Path
 
+from cnnstudio.cli.download import DownloadLines
 from cnnstudio.core.backbones import BACKBONE_NAMES
 from cnnstudio.core.errors import InputError
-from cnnstudio.core.events import Notice
+from cnnstudio.core.events import DownloadProgress, Notice
 from cnnstudio.core.training.recipes import RECIPE_NAMES
 from cnnstudio.core.training.trainer import SCHEDULES
 
@@ -118,8 +119,13 @@ def run(args: argparse.Namespace) -> int:
         stop_requested = True
         _say("stopping after this batch (Ctrl-C again to abort)")
 
+    # a transfer run's ImageNet weights may be downloaded first: shown on stderr
+    downloads = DownloadLines(sys.stderr, sys.stderr.isatty())
+
     def on_event(event: object) -> None:
-        if isinstance(event, trainer.RunStarted):
+        if isinstance(event, DownloadProgress):
+            downloads.show(event)
+        elif isinstance(event, trainer.RunStarted):
             _say(event.summary.rstrip())
             _say(event.dataset_summary)
             _say(f"run folder: {event.run_dir}")
@@ -136,6 +142,9 @@ def run(args: argparse.Namespace) -> int:
         result = trainer.train(config, on_event=on_event, should_stop=lambda: stop_requested)
     finally:
         signal.signal(signal.SIGINT, previous)
+    if result is None:  # Ctrl-C during the weights download: no model to save
+        _say(f"{output} was not written")
+        return 130
     done = result.done
     label = "validation" if done.test_is_validation else "test"
     print(f"{label} accuracy {done.test_accuracy:.4f} {label} loss {done.test_loss:.4f}")

@@ -22,7 +22,7 @@ import csv
 import functools
 import json
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from cnnstudio.core.errors import InputError, StudioError
-from cnnstudio.core.events import Notice, Progress
+from cnnstudio.core.events import DownloadProgress, Notice, Progress
 
 #: separates a nested model's name from its layer's name in a layer path
 PATH_SEP = "/"
@@ -304,6 +304,24 @@ def load_classifier(
     )
 
 
+def weights_download_events(
+    spec: Any, weights: str = "imagenet"
+) -> Generator[DownloadProgress, None, None]:
+    """For a backbone ``spec`` whose ImageNet weights (the file with the classifier top)
+    are not on this machine yet: download them, yielding a
+    :class:`~cnnstudio.core.events.DownloadProgress` per chunk, so that
+    :func:`load_classifier` then finds them. Closing the generator abandons the download.
+    Nothing for other models, other weight sources or weights already here;
+    ResourceMissingError when they cannot be had."""
+    from cnnstudio.core import backbones
+
+    if not isinstance(spec, (str, os.PathLike)):
+        return  # a library entry: no pretrained weights to fetch
+    name = os.fspath(spec).strip().lower()
+    if name in backbones.BACKBONE_NAMES:
+        yield from backbones.ensure_weights_events(name, weights, include_top=True)
+
+
 def _classifier_from_file(path: Path, meta: dict[str, Any], name: str) -> Classifier:
     from cnnstudio.core import backbones, library
 
@@ -432,14 +450,26 @@ def classify_job(
     weights: str = "imagenet",
     classifier: Classifier | None = None,
 ) -> Iterator[object]:
-    """Job generator for the GUI: yields a Notice while the model loads and a
-    :class:`ClassifierReady`, then for each file a :class:`ClassifyResult` and a Progress;
-    returns the list of results."""
+    """Job generator for the GUI: yields a Notice while the model loads (and, for a
+    backbone whose ImageNet weights are not here yet, DownloadProgress events while they
+    download) and a :class:`ClassifierReady`, then for each file a
+    :class:`ClassifyResult` and a Progress; returns the list of results."""
     files = expand_paths(paths)
     if not files:
         raise InputError("no image files found in " + ", ".join(str(p) for p in paths))
     if classifier is None:
-        yield Notice(f"Loading {Path(str(spec)).name}...")
+        loading = Notice(f"Loading {Path(str(spec)).name}...")
+        yield loading
+        downloaded = False
+        downloads = weights_download_events(spec, weights)
+        try:
+            for event in downloads:
+                downloaded = True
+                yield event
+        finally:
+            downloads.close()  # Stop: abandon the download now, not when collected
+        if downloaded:
+            yield loading  # the bar showed the download; building the model comes next
         classifier = load_classifier(spec, weights)
     yield ClassifierReady(classifier)
     results: list[ClassifyResult] = []

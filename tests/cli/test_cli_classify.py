@@ -177,3 +177,36 @@ def test_a_gradcam_error_is_one_images_row_not_the_end_of_the_batch(
     rows = list(csv.reader(out_csv.open(encoding="utf-8")))
     assert rows[0][-2:] == ["error", "gradcam_error"] and len(rows) == 5
     assert all("not a convolutional" in row[-1] for row in rows[1:] if row[1])
+
+
+def test_imagenet_weights_download_is_shown_on_stderr(tmp_path, capsys, monkeypatch):
+    import io
+
+    from cnnstudio.core import backbones
+
+    original = backbones.build_backbone_uncached("mobilenet_v2", "random", include_top=True)
+    original.save_weights(tmp_path / "top.weights.h5")
+    payload = (tmp_path / "top.weights.h5").read_bytes()
+
+    class FakeResponse(io.BytesIO):
+        headers = {"Content-Length": str(len(payload))}
+
+    monkeypatch.setattr(backbones, "_is_online", lambda host: True)
+    monkeypatch.setattr(
+        backbones.urllib.request, "urlopen", lambda url, timeout: FakeResponse(payload)
+    )
+    picture = tmp_path / "pic.png"
+    images.save_image(picture, images.noise_image(64, 64, seed=1))
+    try:
+        code = main(["classify", "mobilenet_v2", str(picture), "--top", "2"])
+    finally:
+        backbones.clear_model_cache()  # the "imagenet" model must not reach other tests
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    name = backbones.get_backbone("mobilenet_v2").weights_file(True)
+    total = round(len(payload) / 2**20)
+    lines = [line for line in captured.err.splitlines() if line.startswith("downloading ")]
+    assert lines and lines[-1] == f"downloading {name}: {total}/{total} MB"
+    assert all(line.startswith(f"downloading {name}: ") for line in lines)
+    assert captured.out.startswith(f"{picture}: ")  # then it classified
+    assert "untrained" not in captured.err

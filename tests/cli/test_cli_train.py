@@ -191,3 +191,51 @@ def test_run_dir_made_for_another_recipe_is_refused(npz, tmp_path, capsys):
     assert "--run-dir" in err and err.count("\n") == 1 and "Traceback" not in err
     assert (run / "config.json").read_text() == before
     assert not (tmp_path / "b.keras").exists()
+
+
+def test_transfer_weights_download_is_shown_and_ctrl_c_stops_it(tmp_path, capsys, monkeypatch):
+    import io
+    import os
+    import signal
+
+    from cnnstudio.core import backbones
+    from cnnstudio.core.events import DownloadProgress
+    from cnnstudio.core.training import trainer
+
+    payload = bytes(range(256)) * (8 * 4096)  # 8 MB: eight chunks, never loaded
+
+    class FakeResponse(io.BytesIO):
+        headers = {"Content-Length": str(len(payload))}
+
+    monkeypatch.setattr(backbones, "_is_online", lambda host: True)
+    monkeypatch.setattr(
+        backbones.urllib.request, "urlopen", lambda url, timeout: FakeResponse(payload)
+    )
+    real_train = trainer.train
+
+    def train_with_ctrl_c(config, *, on_event, should_stop):
+        def events(event):
+            on_event(event)
+            if isinstance(event, DownloadProgress) and event.received == 3 << 20:
+                os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C while the weights download
+
+        return real_train(config, on_event=events, should_stop=should_stop)
+
+    monkeypatch.setattr(trainer, "train", train_with_ctrl_c)
+    rng = np.random.default_rng(0)
+    data = tmp_path / "colour.npz"
+    x = rng.integers(0, 255, (20, 32, 32, 3)).astype(np.uint8)
+    y = rng.integers(0, 2, 20)
+    np.savez(data, x_train=x[:16], y_train=y[:16], x_test=x[16:], y_test=y[16:])
+    out, run = tmp_path / "transfer.keras", tmp_path / "run"
+    argv = ["train", "transfer", "--data", str(data), "--backbone", "mobilenet_v2"]
+    argv += ["--image-size", "32", "--run-dir", str(run), "-o", str(out)]
+    code = main(argv)
+    captured = capsys.readouterr()
+    assert code == 130, captured.err
+    name = backbones.get_backbone("mobilenet_v2").weights_file(False)
+    lines = [line for line in captured.err.splitlines() if line.startswith("downloading ")]
+    # a line per tenth of the file until the stop: 1, 2 and 3 of 8 MB
+    assert lines == [f"downloading {name}: {mb}/8 MB" for mb in (1, 2, 3)]
+    assert "nothing was trained" in captured.err and f"{out} was not written" in captured.err
+    assert not out.exists() and not run.exists()

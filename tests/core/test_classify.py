@@ -612,3 +612,77 @@ def test_a_model_without_class_scores_is_not_a_classifier(tmp_path):
     keras.Model(inputs, outputs).save(path)
     with pytest.raises(InputError, match=r"segmenter\.keras is not a classifier.*16, 16, 4"):
         classify.load_classifier(str(path))
+
+
+# ------------------------------------------------------- ImageNet weights downloaded first
+
+
+def fake_weights_download(monkeypatch, payload: bytes) -> list[str]:
+    """Serve ``payload`` for any weights URL (nothing goes online); the URLs asked for."""
+    import io
+
+    class FakeResponse(io.BytesIO):
+        headers = {"Content-Length": str(len(payload))}
+
+    requested: list[str] = []
+
+    def fake_urlopen(url, timeout):
+        requested.append(url)
+        return FakeResponse(payload)
+
+    monkeypatch.setattr(backbones, "_is_online", lambda host: True)
+    monkeypatch.setattr(backbones.urllib.request, "urlopen", fake_urlopen)
+    return requested
+
+
+def test_classify_job_downloads_the_imagenet_weights_first(tmp_path, monkeypatch):
+    from cnnstudio.core.events import DownloadProgress, Notice
+
+    # stands in for the official file: a MobileNetV2 with its top and random weights
+    original = backbones.build_backbone_uncached("mobilenet_v2", "random", include_top=True)
+    saved = tmp_path / "mobilenet_top.weights.h5"
+    original.save_weights(saved)
+    payload = saved.read_bytes()
+    requested = fake_weights_download(monkeypatch, payload)
+    picture = save_png(tmp_path / "pic.png", images.noise_image(64, 48, seed=2))
+    info = backbones.get_backbone("mobilenet_v2")
+    try:
+        events = []
+        job = classify.classify_job("mobilenet_v2", [picture], top_k=3, weights="imagenet")
+        try:
+            while True:
+                events.append(next(job))
+        except StopIteration as stop:
+            returned = stop.value
+        assert requested == [info.weights_url(True)]  # the file with the classifier top
+        kinds = [type(e).__name__ for e in events]
+        at = [i for i, kind in enumerate(kinds) if kind == "DownloadProgress"]
+        first, last = at[0], at[-1] + 1
+        # the download comes after the first "Loading" notice and before the model exists
+        assert kinds[0] == "Notice" and first == 1
+        assert set(kinds[first:last]) == {"DownloadProgress"}
+        assert kinds[last:] == ["Notice", "ClassifierReady", "ClassifyResult", "Progress"]
+        downloads = [e for e in events if isinstance(e, DownloadProgress)]
+        received = [e.received for e in downloads]
+        assert received == sorted(received) and len(downloads) >= 2  # several chunks
+        assert downloads[-1].received == downloads[-1].total == len(payload)
+        assert downloads[-1].file_name == info.weights_file(True)
+        assert isinstance(events[last], Notice)
+        # then it goes on: the downloaded weights are the ones that classified
+        ready = events[last + 1].classifier
+        assert not ready.untrained and ready.model.outputs[0].shape[-1] == 1000
+        weights = ready.model.get_weights()
+        assert all(
+            np.array_equal(a, b) for a, b in zip(weights, original.get_weights(), strict=True)
+        )
+        assert len(returned) == 1 and returned[0].ok and len(returned[0].predictions) == 3
+        cached = backbones.paths.keras_cache_dir() / "models" / info.weights_file(True)
+        assert cached.read_bytes() == payload
+        # here now: a second job downloads nothing
+        again = list(classify.weights_download_events("mobilenet_v2", "imagenet"))
+        assert again == [] and len(requested) == 1
+        # library models and other weight sources never download
+        assert list(classify.weights_download_events("mobilenet_v2", "random")) == []
+        assert list(classify.weights_download_events(str(tmp_path / "m.keras"))) == []
+    finally:
+        backbones.clear_model_cache()  # the "imagenet" model must not reach other tests

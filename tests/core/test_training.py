@@ -564,3 +564,91 @@ def test_class_folder_training_reports_skipped_files(tmp_path):
     assert result.meta["class_names"] == ["a", "b", "c"]
     assert result.meta["input_size"] == [32, 32] and result.meta["channels"] == 3
     assert result.done.test_is_validation
+
+
+# ------------------------------------------------------------- transfer: weights download
+
+
+def _fake_weights_download(monkeypatch, payload: bytes) -> list[str]:
+    """Serve ``payload`` for any weights URL (nothing goes online); the URLs asked for."""
+    from cnnstudio.core import backbones
+
+    class FakeResponse(io.BytesIO):
+        headers = {"Content-Length": str(len(payload))}
+
+    requested: list[str] = []
+
+    def fake_urlopen(url, timeout):
+        requested.append(url)
+        return FakeResponse(payload)
+
+    monkeypatch.setattr(backbones, "_is_online", lambda host: True)
+    monkeypatch.setattr(backbones.urllib.request, "urlopen", fake_urlopen)
+    return requested
+
+
+def test_transfer_run_downloads_the_weights_as_events_then_trains(tmp_path, monkeypatch):
+    from cnnstudio.core import backbones, paths
+    from cnnstudio.core.events import DownloadProgress
+
+    # stands in for the official notop file: the convolution weights fit any input size
+    original = backbones.build_backbone_uncached(
+        "mobilenet_v2", "random", include_top=False, input_shape=(32, 32, 3)
+    )
+    original.save_weights(tmp_path / "notop.weights.h5")
+    payload = (tmp_path / "notop.weights.h5").read_bytes()
+    requested = _fake_weights_download(monkeypatch, payload)
+    npz = write_npz(tmp_path / "bands.npz", train=40, test=10, size=32, colour=True)
+    config = _config(
+        npz,
+        tmp_path / "run",
+        recipe="transfer",
+        backbone="mobilenet_v2",
+        weights="imagenet",
+        image_size=32,
+        epochs=1,
+        augment=False,
+    )
+    events: list[object] = []
+    try:
+        result = trainer.train(config, on_event=events.append)
+        info = backbones.get_backbone("mobilenet_v2")
+        assert requested == [info.weights_url(False)]
+        downloads = [i for i, e in enumerate(events) if isinstance(e, DownloadProgress)]
+        started = next(i for i, e in enumerate(events) if isinstance(e, trainer.RunStarted))
+        # every download event comes first, in order, and the run goes on after them
+        assert len(downloads) >= 2 and downloads == list(range(len(downloads)))
+        assert downloads[-1] < started
+        received = [events[i].received for i in downloads]
+        assert received == sorted(received) and received[-1] == len(payload)
+        assert events[downloads[-1]].file_name == info.weights_file(False)
+        assert isinstance(events[-1], trainer.TrainingDone) and result is not None
+        assert result.done.epochs_completed == 1 and result.meta["weights"] == "ImageNet"
+        # the trained model's frozen base holds the downloaded weights
+        base = result.model.get_layer(index=1)
+        assert all(
+            np.array_equal(a, b)
+            for a, b in zip(base.get_weights(), original.get_weights(), strict=True)
+        )
+        cached = paths.keras_cache_dir() / "models" / info.weights_file(False)
+        assert cached.read_bytes() == payload
+    finally:
+        backbones.clear_model_cache()
+
+
+def test_stop_during_the_weights_download_ends_the_run_at_once(tmp_path, monkeypatch):
+    from cnnstudio.core import paths
+    from cnnstudio.core.events import DownloadProgress
+
+    _fake_weights_download(monkeypatch, bytes(range(256)) * (4 * 4096))  # 4 chunks
+    npz = write_npz(tmp_path / "bands.npz", train=40, test=10, size=32, colour=True)
+    run = tmp_path / "run"
+    config = _config(npz, run, recipe="transfer", backbone="mobilenet_v2", image_size=32)
+    events: list[object] = []
+    result = trainer.train(config, on_event=events.append, should_stop=lambda: len(events) >= 1)
+    assert result is None
+    assert isinstance(events[0], DownloadProgress) and events[0].received == 1 << 20
+    assert not any(isinstance(e, DownloadProgress) for e in events[1:])
+    assert isinstance(events[-1], Notice) and "weights download" in events[-1].text
+    assert not run.exists()  # nothing was started, so no run folder either
+    assert list((paths.keras_cache_dir() / "models").iterdir()) == []  # no partial file

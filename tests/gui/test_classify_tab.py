@@ -314,3 +314,49 @@ def test_pasted_pictures_do_not_become_the_last_folder(qtbot, tab, pictures):
     run_and_wait(qtbot, tab, lambda: tab.receive_image(np.zeros((20, 20, 3), np.uint8), "image"))
     assert tab.table.rowCount() == 3
     assert last_folder() == str(pictures)  # not the session's temporary paste folder
+
+
+def test_imagenet_weights_download_shows_in_the_bar_and_stop_abandons_it(
+    qtbot, tab, pictures, monkeypatch
+):
+    import io
+    import threading
+
+    from PySide6.QtWidgets import QProgressBar
+
+    from cnnstudio.core import backbones, paths
+
+    payload = bytes(range(256)) * (4 * 4096)  # 4 MB: four chunks
+    gate = threading.Event()  # holds the download after its first chunk
+
+    class GatedResponse(io.BytesIO):
+        headers = {"Content-Length": str(len(payload))}
+
+        def read(self, size=-1):
+            if self.tell() > 0:
+                gate.wait(30)
+            return super().read(size)
+
+    monkeypatch.setattr(backbones, "_is_online", lambda host: True)
+    monkeypatch.setattr(
+        backbones.urllib.request, "urlopen", lambda url, timeout: GatedResponse(payload)
+    )
+    tab.set_model_spec("mobilenet_v2")
+    tab.weights.set_value("imagenet")
+    bar = child(tab, QProgressBar, "classifyProgress")
+    statuses: list[str] = []
+    tab.status.connect(statuses.append)
+    name = backbones.get_backbone("mobilenet_v2").weights_file(True)
+    try:
+        tab.classify_paths([str(pictures / "black.png")])
+        qtbot.waitUntil(lambda: bar.format().startswith("downloading"), timeout=TIMEOUT_MS)
+        assert bar.format() == f"downloading {name}: 1/4 MB"
+        assert (bar.value(), bar.maximum()) == (1024, 4096)  # kilobytes
+        assert f"Classify: downloading {name}: 1/4 MB" in statuses
+        with qtbot.waitSignal(tab.runner.done, timeout=TIMEOUT_MS):
+            tab.stop_job()
+            gate.set()
+    finally:
+        gate.set()
+    assert bar.format() == "Stopped" and tab.runner.error_message == ""
+    assert list((paths.keras_cache_dir() / "models").iterdir()) == []  # no partial file

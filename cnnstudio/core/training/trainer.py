@@ -734,16 +734,45 @@ def prepare(
     return dataset, model, pipelines
 
 
+def fetch_weights(
+    config: TrainConfig,
+    on_event: Callable[[object], None],
+    should_stop: Callable[[], bool],
+) -> bool:
+    """Make sure a transfer run's ImageNet backbone weights are here before anything slow
+    happens: a download is reported through ``on_event`` as
+    :class:`~cnnstudio.core.events.DownloadProgress` events, and ``should_stop()`` is
+    polled after each one. False when stopped (the download is abandoned, no partial file
+    is left); other recipes and weight sources return True at once.
+    ResourceMissingError when the weights cannot be had."""
+    if config.recipe != "transfer":
+        return True
+    from cnnstudio.core import backbones
+
+    events = backbones.ensure_weights_events(config.backbone, config.weights, include_top=False)
+    try:
+        for event in events:
+            on_event(event)
+            if should_stop():
+                return False
+    finally:
+        events.close()  # on a stop: the helper thread sees it at its next chunk
+    return True
+
+
 def train(
     config: TrainConfig,
     *,
     on_event: Callable[[object], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
-) -> TrainResult:
+) -> TrainResult | None:
     """Train, checkpointing into the run folder; resume if that folder has a backup.
 
-    ``on_event`` receives RunStarted, BatchEnd (throttled), EpochEnd, Notice and finally
-    TrainingDone; ``should_stop()`` is polled after every batch."""
+    ``on_event`` receives DownloadProgress (a transfer run whose ImageNet weights are
+    being downloaded first), RunStarted, BatchEnd (throttled), EpochEnd, Notice and
+    finally TrainingDone; ``should_stop()`` is polled after every batch (and download
+    chunk). Returns None only when stopped during the weights download, before any
+    model existed."""
     import keras
 
     from cnnstudio.core import backbones
@@ -763,6 +792,10 @@ def train(
     # is loaded or written, and config.json is only (re)written once the backup has been
     # restored into the new model, so a refused run leaves the folder as it was
     stored = check_run_folder(run_dir, config)
+    if not fetch_weights(config, on_event, should_stop):
+        # stopped while the weights were downloading: there is no model to test or keep
+        on_event(Notice("stopped during the weights download: nothing was trained"))
+        return None
     run_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(config.seed)
 
@@ -1003,7 +1036,7 @@ def resume(
     epochs: int = 0,
     on_event: Callable[[object], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
-) -> TrainResult:
+) -> TrainResult | None:
     """Continue a run from its folder (its config.json and last finished epoch);
     ``epochs`` > 0 changes the total number of epochs."""
     config = load_run_config(run_dir)

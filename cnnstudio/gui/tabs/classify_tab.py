@@ -53,6 +53,7 @@ from PySide6.QtWidgets import (
 
 from cnnstudio.core import classify, images
 from cnnstudio.core.backbones import BACKBONE_NAMES
+from cnnstudio.core.events import DownloadProgress
 from cnnstudio.gui.settings import last_folder, read_bool, read_int, read_str, remember_folder
 from cnnstudio.gui.tabs.base import StudioTab
 from cnnstudio.gui.widgets import dialogs
@@ -538,7 +539,10 @@ class ClassifyTab(StudioTab):
         self.status.emit(text)
 
     def _on_progress(self, event: object) -> None:
-        if isinstance(event, classify.ClassifierReady):
+        if isinstance(event, DownloadProgress):  # ImageNet weights before the first image
+            self.progress.show_download(event)
+            self.status.emit(f"Classify: {event.text}")
+        elif isinstance(event, classify.ClassifierReady):
             if self._classifier is not event.classifier:
                 self._classifier = event.classifier
                 self._classifier_key = self._job_key
