@@ -404,7 +404,9 @@ class _Stepper:
         """Weighted objective term of each layer for one tile."""
         import tensorflow as tf
 
-        x = tile[None]
+        # expand_dims, not tile[None]: the gradient of an indexing op is a full-tile
+        # StridedSliceGrad (about 1% of a step), of expand_dims a free reshape
+        x = tf.expand_dims(tile, 0)
         if self.fixed_size is not None:  # a model with a fixed input size sees the tile resized
             x = tf.image.resize(x, self.fixed_size)
         if self.grayscale:
@@ -506,6 +508,48 @@ class _Stepper:
         return tape.gradient(tv, image)
 
 
+def _max_pool(layer: Any, inputs: Any) -> Any:
+    """keras MaxPooling2D (channels last) with a gradient that recomputes the pooling."""
+    import tensorflow as tf
+
+    ksize = list(layer.pool_size)
+    strides = list(layer.strides)
+    padding = layer.padding.upper()
+
+    @tf.custom_gradient
+    def pool(x):
+        def grad(dy):
+            again = tf.nn.max_pool2d(x, ksize, strides, padding)
+            return tf.raw_ops.MaxPoolGrad(
+                orig_input=x, orig_output=again, grad=dy, ksize=[1, *ksize, 1],
+                strides=[1, *strides, 1], padding=padding,
+            )
+        return tf.nn.max_pool2d(x, ksize, strides, padding), grad
+
+    return pool(inputs)
+
+
+class _Walker:
+    def __init__(self, features: Any) -> None:
+        self.features = features
+
+    def _operation(self, op: Any):
+        import keras
+        if type(op) is keras.layers.MaxPooling2D and op.data_format == "channels_last":
+            return lambda x, *a, **k: _max_pool(op, x)
+        takes_training = "training" in getattr(op, "_call_context_args", {})
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if takes_training:
+                kwargs["training"] = False
+            return op(*args, **kwargs)
+
+        return call
+
+    def __call__(self, x: Any, training: bool = False) -> Any:
+        return self.features._run_through_graph(x, operation_fn=self._operation)
+
+
 _steppers: dict[tuple, tuple[Any, _Stepper]] = {}
 _steppers_lock = threading.Lock()
 _MAX_STEPPERS = 8
@@ -535,6 +579,9 @@ def _get_stepper(
         features = classify.layer_outputs_model(model, layer_names)
     else:
         features = backbones.layer_outputs_model(model, layer_names)
+        import os
+        if os.environ.get("WALK") == "1":
+            features = _Walker(features)
     stepper = _Stepper(
         features, len(layer_names), objective, channel_mode, fixed_size, grayscale, min_tile
     )

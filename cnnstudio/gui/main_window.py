@@ -39,11 +39,14 @@ from cnnstudio.gui.tabs import tab_classes
 from cnnstudio.gui.tabs.base import StudioTab
 from cnnstudio.gui.widgets import dialogs
 from cnnstudio.gui.widgets.image_view import ImageView, dropped_image_paths, qimage_to_array
+from cnnstudio.gui.widgets.library_dialog import LibraryDialog, show_library
 from cnnstudio.gui.workers import JobRunner
 
 #: set to "0" to keep the window from loading TensorFlow for the device line (tests)
 DETECT_DEVICE_ENV = "CNNSTUDIO_DETECT_DEVICE"
 DEFAULT_SIZE = (1280, 840)
+#: tab methods that re-list the library's models (Classify, Dream) after the library changed
+LIBRARY_REFRESH_METHODS = ("refresh_models", "refresh_library")
 
 
 def _configure_devices(mixed_precision: bool):
@@ -89,6 +92,10 @@ class MainWindow(QMainWindow):
         self._detect_device = detect_device
         self._device_started = False
         self._closed = False
+        # a mixed precision change waits for the running jobs (they keep their networks)
+        self._precision_timer = QTimer(self)
+        self._precision_timer.setInterval(250)
+        self._precision_timer.timeout.connect(self._apply_mixed_precision)
         self.device_text = "detecting..."
         self.setObjectName("mainWindow")
         self.setWindowTitle("CNN Studio")
@@ -148,11 +155,15 @@ class MainWindow(QMainWindow):
         self.import_weights_action = self._action(
             "&Import weights...", self.import_weights, name="importWeightsAction"
         )
+        self.library_action = self._action(
+            "Model &library...", self.open_library, name="libraryAction"
+        )
         self.quit_action = self._action("&Quit", self.close, ["Ctrl+Q"], "quitAction")
         self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
         file_menu.addActions([self.open_action, self.save_action, self.paste_action])
         file_menu.addSeparator()
         file_menu.addAction(self.import_weights_action)
+        file_menu.addAction(self.library_action)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
 
@@ -188,6 +199,7 @@ class MainWindow(QMainWindow):
         )
         self.mixed_precision_action.toggled.connect(self._on_mixed_precision_toggled)
         view_menu.addAction(self.mixed_precision_action)
+        view_menu.aboutToShow.connect(self._update_mixed_precision_action)
 
         help_menu = bar.addMenu("&Help")
         help_menu.setObjectName("helpMenu")
@@ -338,6 +350,24 @@ class MainWindow(QMainWindow):
         self.status_label.setText(message)
         dialogs.show_error(self, message, self._import_runner.error_details, "Import failed")
 
+    def open_library(self) -> LibraryDialog:
+        """File > Model library...: list, rename, delete, export and import models."""
+        dialog = show_library(self)
+        if not dialog.property("windowConnected"):
+            dialog.setProperty("windowConnected", True)
+            dialog.library_changed.connect(self.refresh_library_models)
+        return dialog
+
+    def refresh_library_models(self) -> None:
+        """Tabs that list library models re-list them (busy tabs do it when next shown)."""
+        for tab in self.tab_widgets():
+            if tab.is_busy():
+                continue
+            for name in LIBRARY_REFRESH_METHODS:
+                refresh = getattr(tab, name, None)
+                if callable(refresh):
+                    refresh()
+
     def about_text(self) -> str:
         return (
             f"<b>CNN Studio {__version__}</b><br>"
@@ -389,9 +419,30 @@ class MainWindow(QMainWindow):
         self.device_label.setText("Device: unknown")
         self.device_label.setToolTip(message)
 
+    def any_tab_busy(self) -> bool:
+        return any(tab.is_busy() for tab in self.tab_widgets())
+
+    def _update_mixed_precision_action(self) -> None:
+        """Mixed precision is switched between jobs only: greyed out while a job runs."""
+        self.mixed_precision_action.setEnabled(not self.any_tab_busy())
+
     def _on_mixed_precision_toggled(self, _checked: bool) -> None:
         if self._device_started:
-            self.detect_device()
+            self._apply_mixed_precision()
+
+    def _apply_mixed_precision(self) -> None:
+        """Set the dtype policy now, or once no job runs: a job half-way through keeps the
+        networks it built in the old precision (new ones are built for the new policy)."""
+        if self._closed:
+            self._precision_timer.stop()
+            return
+        if self.any_tab_busy() or self._device_runner.running:
+            if not self._precision_timer.isActive():
+                self._precision_timer.start()
+                self.status_label.setText("Mixed precision changes when the running job ends")
+            return
+        self._precision_timer.stop()
+        self.detect_device()
 
     # -- drops on the window: the current tab opens the image ---------------------------
 
@@ -448,12 +499,15 @@ class MainWindow(QMainWindow):
         """Stop every job and wait for it: no thread outlives the window."""
         for tab in self.tab_widgets():
             tab.shutdown()
+        for dialog in self.findChildren(LibraryDialog):
+            dialog.shutdown()
         for runner in (self._import_runner, self._device_runner):
             runner.shutdown()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self._closed:
             self._closed = True
+            self._precision_timer.stop()
             self.save_settings()
             self.shutdown()
         event.accept()

@@ -49,6 +49,7 @@ def test_menus_and_shortcuts(window):
         "Save result...",
         "Paste image",
         "Import weights...",
+        "Model library...",
         "Quit",
     ]
     help_actions = [a.text().replace("&", "") for a in menus["Help"].actions()]

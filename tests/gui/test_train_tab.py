@@ -3,14 +3,18 @@ and the progress move, Stop, Resume, see the results, save to the library."""
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 from PIL import Image
-from PySide6.QtWidgets import QComboBox, QLineEdit, QProgressBar, QPushButton
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QComboBox, QLabel, QLineEdit, QProgressBar, QPushButton
 
 from cnnstudio.core import library
 from cnnstudio.core.training import trainer
-from cnnstudio.gui.tabs.train_tab import TrainTab
+from cnnstudio.gui.main_window import MainWindow
+from cnnstudio.gui.tabs.train_tab import TrainTab, read_history
 from cnnstudio.gui.widgets.plots import LossPlot
 
 
@@ -46,7 +50,7 @@ def _idle(tab: TrainTab) -> bool:
     return start.isEnabled() and not stop.isEnabled()
 
 
-def test_start_watch_stop_resume(qtbot, tab, npz, drop_files):
+def test_start_watch_stop_resume(qtbot, tab, npz, drop_files, tmp_path, monkeypatch):
     assert tab.objectName() == "trainTab"
     recipe = tab.findChild(QComboBox, "trainRecipe")
     dataset = tab.findChild(QLineEdit, "trainDataset")
@@ -68,7 +72,7 @@ def test_start_watch_stop_resume(qtbot, tab, npz, drop_files):
     assert "images/s" in tab.speed_label.text()
     assert "Total params" in tab.summary_text.toPlainText()
     with qtbot.waitSignal(tab.runner.done, timeout=60000):
-        tab.findChild(QPushButton, "trainStopButton").click()
+        tab.stop_job()  # Esc
     assert _idle(tab)
     assert progress.format() == "Stopped"
     # a stopped run is still evaluated and can be saved
@@ -86,7 +90,30 @@ def test_start_watch_stop_resume(qtbot, tab, npz, drop_files):
     qtbot.waitUntil(lambda: _idle(tab), timeout=10000)
     assert tab._last_run_dir == run_dir
     assert trainer.completed_epochs(run_dir) == finished + 1
-    assert tab.loss_plot.data("loss")[0].tolist() == [finished + 1.0]
+    epochs = [float(e) for e in range(1, finished + 2)]
+    assert tab.loss_plot.data("loss")[0].tolist() == epochs
+
+    # Resume from folder...: another run folder although a last run is known; its
+    # finished epochs come back into the plots from history.csv before it goes on
+    other = tmp_path / "copied-run"
+    shutil.copytree(run_dir, other)
+    history = read_history(other, finished + 1)
+    assert history["epoch"] == epochs
+    monkeypatch.setattr(tab, "ask_folder", lambda title="": str(other))
+    tab.recipe_combo.setCurrentIndex(tab.recipe_combo.findData("cifar-cnn"))
+    tab.epochs.setValue(finished + 2)
+    with qtbot.waitSignal(tab.runner.started, timeout=10000):
+        tab.findChild(QPushButton, "trainResumeFromButton").click()
+    assert tab.recipe() == "lenet5"  # the controls show the run's own settings
+    assert tab.loss_plot.data("loss")[1].tolist() == pytest.approx(history["loss"])
+    assert tab.accuracy_plot.data("val_accuracy")[1].tolist() == pytest.approx(
+        history["val_accuracy"]
+    )
+    qtbot.waitUntil(lambda: _idle(tab), timeout=60000)
+    assert tab._last_run_dir == str(other)
+    assert trainer.completed_epochs(other) == finished + 2
+    assert trainer.completed_epochs(run_dir) == finished + 1  # the first run is untouched
+    assert tab.loss_plot.data("loss")[0].tolist() == [*epochs, finished + 2.0]
 
 
 def test_class_folder_run_to_the_end_and_save(qtbot, tab, tmp_path, drop_files, monkeypatch):
@@ -97,6 +124,7 @@ def test_class_folder_run_to_the_end_and_save(qtbot, tab, tmp_path, drop_files, 
     for i, (image, label) in enumerate(zip(x, y, strict=True)):
         Image.fromarray(image).convert("RGB").save(root / "abc"[label] / f"{i}.png")
     (root / "a" / "broken.png").write_bytes(b"nope")
+    (root / "c" / "cut.jpg").write_bytes(b"\xff\xd8 truncated")
 
     tab.set_recipe("cifar-cnn")
     assert tab.augment.isChecked()  # the CIFAR recipe augments by default
@@ -111,28 +139,75 @@ def test_class_folder_run_to_the_end_and_save(qtbot, tab, tmp_path, drop_files, 
         tab.start_training()
     qtbot.waitUntil(lambda: _idle(tab), timeout=10000)
     assert any("broken.png" in text for text in notices)  # listed, not fatal
+    # every skipped file stays listed (Model page), not only the last notice
+    skipped = tab.skipped_files()
+    assert len(skipped) == 2 and tab.skipped_list.count() == 2
+    assert {s.split(":")[0].rsplit("/", 1)[-1] for s in skipped} == {"broken.png", "cut.jpg"}
+    assert tab.findChild(QLabel, "trainSkippedLabel").text().endswith(": 2")
+    assert "2 unreadable" in tab.notice_label.text()
     assert len(tab.loss_plot.data("val_loss")[0]) == 2
     assert "Validation accuracy" in tab.result_label.text()
     assert tab.confusion.item(0, 3) is not None
 
     monkeypatch.setattr(tab, "ask_model_name", lambda suggested: "my shapes")
+    assert tab.has_result()
+    tab.save_result()  # File > Save result
     tab.save_button.click()
     entries = library.list_models()
-    assert [e.name for e in entries] == ["my shapes"]
+    assert [e.name for e in entries] == ["my shapes", "my shapes-2"]
     assert entries[0].meta["class_names"] == ["a", "b", "c"]
     assert entries[0].meta["recipe"] == "cifar-cnn"
 
 
-def test_missing_dataset_is_a_readable_error(qtbot, tab, monkeypatch):
+def _buttons(box) -> dict:
+    return {b.text(): b for b in box.buttons()}
+
+
+def test_missing_dataset_offers_import(qtbot, tab, monkeypatch):
     shown = []
-    monkeypatch.setattr(tab, "show_error", lambda message, details="": shown.append(message))
+    original = tab.show_missing
+    monkeypatch.setattr(tab, "show_missing", lambda message: shown.append(original(message)))
     tab.set_recipe("lenet5")
     tab.dataset_edit.setText("mnist")
-    with qtbot.waitSignal(tab.runner.failed, timeout=60000):
+    with qtbot.waitSignal(tab.runner.failed, timeout=60000) as blocker:
         tab.start_training()
     qtbot.waitUntil(lambda: _idle(tab), timeout=10000)
-    assert shown and "mnist.npz" in shown[0] and "Import dataset file" in shown[0]
+    assert "mnist.npz" in blocker.args[0] and "Import dataset file" in blocker.args[0]
     assert tab.progress.format() == "Failed"
+    (box,) = shown
+    assert box.windowTitle() == "Dataset missing" and "mnist.npz" in box.text()
+    asked = []
+    monkeypatch.setattr(tab, "ask_dataset_file", lambda: asked.append(True) or None)
+    _buttons(box)["Import dataset file..."].click()
+    assert asked == [True]
+
+
+def test_missing_transfer_weights_offer_import_and_untrained(qtbot, npz, monkeypatch):
+    monkeypatch.setenv("CNNSTUDIO_OFFLINE", "1")
+    window = MainWindow(detect_device=False)
+    qtbot.addWidget(window)
+    tab = window.tab_by_key("train")
+    window.tabs.setCurrentWidget(tab)
+    shown = []
+    original = tab.show_missing
+    monkeypatch.setattr(tab, "show_missing", lambda message: shown.append(original(message)))
+    tab.set_recipe("transfer")
+    tab.backbone_combo.setCurrentIndex(tab.backbone_combo.findData("mobilenet_v2"))
+    tab.weights_picker.set_value("imagenet")
+    tab.dataset_edit.setText(str(npz))
+    tab.image_size.setValue(32)
+    try:
+        with qtbot.waitSignal(tab.runner.failed, timeout=60000) as blocker:
+            window.findChild(QAction, "runAction").trigger()  # F5
+        qtbot.waitUntil(lambda: _idle(tab), timeout=10000)
+        assert "MobileNetV2" in blocker.args[0]
+        (box,) = shown
+        buttons = _buttons(box)
+        assert box.windowTitle() == "Weights missing" and "Import weights..." in buttons
+        buttons["Use untrained"].click()
+        assert tab.weights_picker.value() == "random"
+    finally:
+        window.close()
 
 
 def test_settings_round_trip(qtbot, tab, tmp_path):
@@ -166,3 +241,114 @@ def test_import_dataset_file_installs_mnist(qtbot, tab, tmp_path, monkeypatch):
     from cnnstudio.core.training import datasets
 
     assert datasets.find_dataset_file("mnist") is not None
+
+
+def test_window_keys_reach_the_train_tab(qtbot, monkeypatch):
+    window = MainWindow(detect_device=False)
+    qtbot.addWidget(window)
+    tab = window.tab_by_key("train")
+    window.tabs.setCurrentWidget(tab)
+    calls = []
+    for name in ("start_training", "stop_training", "save_to_library"):
+        monkeypatch.setattr(tab, name, lambda name=name: calls.append(name))
+    try:
+        window.findChild(QAction, "runAction").trigger()  # F5 / Ctrl+R
+        window.findChild(QAction, "stopAction").trigger()  # Esc
+        window.findChild(QAction, "saveAction").trigger()  # no result yet: nothing
+        tab._result = object()
+        window.findChild(QAction, "saveAction").trigger()  # Ctrl+S: Save to library
+        assert calls == ["start_training", "stop_training", "save_to_library"]
+    finally:
+        tab._result = None
+        window.close()
+
+
+def test_folder_or_npz_dropped_anywhere_on_the_tab(tab, npz, tmp_path, drop_files):
+    folder = tmp_path / "classes"
+    (folder / "a").mkdir(parents=True)
+    picture = tmp_path / "cat.png"
+    Image.new("RGB", (8, 8)).save(picture)
+    # the drag goes up from the widget under the cursor to the tab, which takes it
+    assert drop_files(tab.result_label, [npz]).isAccepted()
+    assert tab.dataset_edit.text() == str(npz)
+    assert drop_files(tab.confusion.viewport(), [folder]).isAccepted()
+    assert tab.dataset_edit.text() == str(folder)
+    assert not drop_files(tab.speed_label, [picture]).isAccepted()  # one image: no dataset
+    assert tab.dataset_edit.text() == str(folder)
+    tab.open_image(str(npz))  # File > Open with a .npz
+    assert tab.dataset_edit.text() == str(npz)
+
+
+def test_resume_from_a_folder_that_is_no_run(tab, tmp_path, monkeypatch):
+    errors = []
+    monkeypatch.setattr(tab, "show_error", lambda message, details="": errors.append(message))
+    monkeypatch.setattr(tab, "ask_folder", lambda title="": str(tmp_path))
+    tab._last_run_dir = "/somewhere/else"
+    tab.resume_from_button.click()
+    assert errors and "not a training run folder" in errors[0]
+    assert not tab.runner.running and tab._last_run_dir == "/somewhere/else"
+
+
+def test_read_history_keeps_finished_epochs(tmp_path):
+    (tmp_path / "history.csv").write_text(
+        "epoch,accuracy,loss,val_accuracy,val_loss\n"
+        "0,0.5,1.5,0.4,1.6\n"
+        "1,0.6,1.2,0.5,1.3\n"
+        "2,0.1,9.0,0.1,9.0\n"  # a cut epoch, then the same epoch run again
+        "2,0.7,1.0,0.6,1.1\n"
+        "3,0.2,8.0,,\n"  # cut, not finished
+    )
+    history = read_history(tmp_path, 3)
+    assert history["epoch"] == [1.0, 2.0, 3.0]
+    assert history["loss"] == [1.5, 1.2, 1.0]
+    assert history["val_accuracy"] == [0.4, 0.5, 0.6]
+    assert read_history(tmp_path / "nothing", 3) == {}
+
+
+def test_transfer_weights_download_shows_in_the_bar_and_stop_abandons_it(
+    qtbot, tab, npz, monkeypatch
+):
+    import io
+    import threading
+
+    from cnnstudio.core import backbones, paths
+
+    payload = bytes(range(256)) * (4 * 4096)  # 4 MB: four chunks
+    gate = threading.Event()  # holds the download after its first chunk
+
+    class GatedResponse(io.BytesIO):
+        headers = {"Content-Length": str(len(payload))}
+
+        def read(self, size=-1):
+            if self.tell() > 0:
+                gate.wait(30)
+            return super().read(size)
+
+    monkeypatch.setattr(backbones, "_is_online", lambda host: True)
+    monkeypatch.setattr(
+        backbones.urllib.request, "urlopen", lambda url, timeout: GatedResponse(payload)
+    )
+    tab.set_recipe("transfer")
+    tab.backbone_combo.setCurrentIndex(tab.backbone_combo.findData("mobilenet_v2"))
+    tab.weights_picker.set_value("imagenet")
+    tab.dataset_edit.setText(str(npz))
+    tab.image_size.setValue(32)
+    bar = tab.findChild(QProgressBar, "trainProgress")
+    statuses: list[str] = []
+    tab.status.connect(statuses.append)
+    name = backbones.get_backbone("mobilenet_v2").weights_file(False)
+    try:
+        tab.start_training()
+        qtbot.waitUntil(lambda: bar.format().startswith("downloading"), timeout=60000)
+        assert bar.format() == f"downloading {name}: 1/4 MB"
+        assert (bar.value(), bar.maximum()) == (1024, 4096)  # kilobytes
+        assert f"Train: downloading {name}: 1/4 MB" in statuses
+        with qtbot.waitSignal(tab.runner.stopped, timeout=60000):
+            tab.stop_training()
+            gate.set()
+    finally:
+        gate.set()
+    qtbot.waitUntil(lambda: _idle(tab), timeout=10000)
+    assert bar.format() == "Stopped" and tab.result() is None
+    assert "nothing was trained" in tab.notice_label.text()
+    assert list((paths.keras_cache_dir() / "models").iterdir()) == []  # no partial file

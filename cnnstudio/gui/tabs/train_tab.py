@@ -9,6 +9,7 @@ continues the last run (or a run folder chosen by the user) after a stop or a cr
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
 import math
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QSettings, QSize, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QIcon, QPixmap
+from PySide6.QtGui import QAction, QBrush, QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -45,14 +46,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cnnstudio.core.backbones import BACKBONE_NAMES, get_backbone
-from cnnstudio.core.events import Progress
+from cnnstudio.core.backbones import BACKBONE_NAMES, find_imagenet_weights, get_backbone
+from cnnstudio.core.errors import ResourceMissingError
+from cnnstudio.core.events import DownloadProgress, Progress
 from cnnstudio.core.training import trainer
+from cnnstudio.core.training.datasets import BUILTIN_DATASETS, find_dataset_file
 from cnnstudio.core.training.recipes import RECIPES, get_recipe
 from cnnstudio.gui.settings import last_folder, read_str, remember_folder
 from cnnstudio.gui.tabs.base import StudioTab
 from cnnstudio.gui.widgets import dialogs
 from cnnstudio.gui.widgets.image_view import array_to_qimage
+from cnnstudio.gui.widgets.library_dialog import LibraryDialog, show_library
 from cnnstudio.gui.widgets.plots import LossPlot
 from cnnstudio.gui.widgets.progress import JobProgress, format_duration
 from cnnstudio.gui.widgets.weights_picker import WeightsPicker
@@ -65,6 +69,44 @@ _DATASET_TIP = (
     "mnist, cifar10, a .npz file in the Keras layout (x_train, y_train, x_test, y_test) or a "
     "folder with one subfolder of images per class. Drop a folder or .npz file here."
 )
+#: the start of the trainer's notice for an image file it could not read (class folders)
+SKIPPED_PREFIX = "skipped unreadable file "
+#: history.csv columns drawn again when a run is resumed: (column, plot series)
+_HISTORY_SERIES = (
+    ("loss", "loss"),
+    ("val_loss", "val_loss"),
+    ("accuracy", "accuracy"),
+    ("val_accuracy", "val_accuracy"),
+)
+
+
+def read_history(run_dir: str | Path, epochs: int | None = None) -> dict[str, list[float]]:
+    """The per-epoch metrics of a run folder's ``history.csv`` (Keras' CSVLogger) as
+    ``{"epoch": [1, 2, ...], "loss": [...], ...}``, epochs 1-based. A re-run epoch keeps
+    its last row; with ``epochs``, rows after that many finished epochs (a cut epoch that
+    was logged) are left out. ``{}`` when the file is missing or unreadable."""
+    rows: dict[int, dict[str, str]] = {}
+    try:
+        with Path(run_dir, "history.csv").open(newline="", encoding="utf-8") as handle:
+            for row in csv.DictReader(handle):
+                try:
+                    rows[int(row["epoch"]) + 1] = row  # CSVLogger counts from 0
+                except (KeyError, TypeError, ValueError):
+                    continue
+    except (OSError, csv.Error) as error:
+        log.info("no history for %s: %s", run_dir, error)
+        return {}
+    kept = sorted(e for e in rows if epochs is None or e <= epochs)
+    history: dict[str, list[float]] = {"epoch": [float(e) for e in kept]}
+    for column, _series in _HISTORY_SERIES:
+        values = []
+        for epoch in kept:
+            try:
+                values.append(float(rows[epoch].get(column) or "nan"))
+            except ValueError:
+                values.append(float("nan"))
+        history[column] = values
+    return history
 
 
 class DatasetField(QLineEdit):
@@ -134,12 +176,14 @@ class TrainTab(StudioTab):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("trainTab")
+        self.setAcceptDrops(True)  # a folder or .npz dropped anywhere on the tab
         self.runner = JobRunner("Training", self)
         self.import_runner = JobRunner("Dataset import", self)
         self._result: trainer.TrainResult | None = None
         self._saved_entry_name = ""
         self._last_run_dir = ""
         self._steps = 1
+        self._skipped: list[str] = []
         self._build_ui()
         self._connect()
         self._recipe_changed()
@@ -255,9 +299,19 @@ class TrainTab(StudioTab):
         for button in (self.start_button, self.stop_button, self.resume_button):
             buttons.addWidget(button)
         column.addLayout(buttons)
+        self.resume_from_button = QPushButton("Resume from folder...")
+        self.resume_from_button.setObjectName("trainResumeFromButton")
+        self.resume_from_button.setToolTip("continue a run folder you choose")
+        column.addWidget(self.resume_from_button)
+        library_row = QHBoxLayout()
         self.save_button = QPushButton("Save to library...")
         self.save_button.setObjectName("trainSaveButton")
-        column.addWidget(self.save_button)
+        self.library_button = QPushButton("Model library...")
+        self.library_button.setObjectName("trainLibraryButton")
+        self.library_button.setToolTip("rename, delete, export or import trained models")
+        library_row.addWidget(self.save_button)
+        library_row.addWidget(self.library_button)
+        column.addLayout(library_row)
         self.run_label = QLabel("")
         self.run_label.setObjectName("trainRunLabel")
         self.run_label.setWordWrap(True)
@@ -302,7 +356,23 @@ class TrainTab(StudioTab):
         font = self.summary_text.font()
         font.setFamily("monospace")
         self.summary_text.setFont(font)
-        self.pages.addTab(self.summary_text, "Model")
+        model_page = QSplitter(Qt.Orientation.Vertical)
+        model_page.setObjectName("trainModelPage")
+        model_page.addWidget(self.summary_text)
+        skipped_box = QWidget()
+        skipped_column = QVBoxLayout(skipped_box)
+        skipped_column.setContentsMargins(0, 0, 0, 0)
+        self.skipped_label = QLabel("Unreadable files skipped: none")
+        self.skipped_label.setObjectName("trainSkippedLabel")
+        skipped_column.addWidget(self.skipped_label)
+        self.skipped_list = QListWidget()
+        self.skipped_list.setObjectName("trainSkipped")
+        self.skipped_list.setToolTip("image files of the dataset folder that could not be read")
+        skipped_column.addWidget(self.skipped_list)
+        model_page.addWidget(skipped_box)
+        model_page.setStretchFactor(0, 3)
+        model_page.setStretchFactor(1, 1)
+        self.pages.addTab(model_page, "Model")
 
         results = QWidget()
         results_column = QVBoxLayout(results)
@@ -348,6 +418,8 @@ class TrainTab(StudioTab):
         self.start_button.clicked.connect(self.start_training)
         self.stop_button.clicked.connect(self.stop_training)
         self.resume_button.clicked.connect(self.resume_training)
+        self.resume_from_button.clicked.connect(self.resume_from_folder)
+        self.library_button.clicked.connect(self.open_library)
         self.save_button.clicked.connect(self.save_to_library)
         self.dataset_edit.dropped.connect(lambda path: self.status.emit(f"Dataset: {path}"))
         self.runner.progress.connect(self._on_event)
@@ -519,21 +591,47 @@ class TrainTab(StudioTab):
         self._update_buttons()
 
     def resume_training(self) -> None:
-        """Continue the last run, or a run folder the user picks, up to the Epochs box."""
+        """Continue the last run (or, when there is none, a run folder the user picks)
+        up to the Epochs box."""
         if self.runner.running:
             return
         run_dir = self._last_run_dir or self.ask_folder("Choose a training run folder")
-        if not run_dir:
+        if run_dir:
+            self._resume(run_dir)
+
+    def resume_from_folder(self) -> None:
+        """Continue a run folder the user picks, whatever the last run was."""
+        if self.runner.running:
             return
+        run_dir = self.ask_folder("Choose a training run folder")
+        if run_dir:
+            remember_folder(run_dir)
+            self._resume(run_dir)
+
+    def _resume(self, run_dir: str) -> None:
         try:
-            trainer.load_run_config(run_dir)  # a readable run folder?
+            config = trainer.load_run_config(run_dir)  # a readable run folder?
         except Exception as error:  # noqa: BLE001 - shown to the user
             self.show_error(str(error))
             return
+        epochs = self.epochs.value()
+        self.set_config(config)  # the controls show what runs (its data, recipe, ...)
+        self.epochs.setValue(epochs)
         self._last_run_dir = run_dir
-        self._begin(f"Resuming {Path(run_dir).name} (up to {self.epochs.value()} epochs)...")
-        self.runner.run_callbacks(trainer.resume, run_dir, epochs=self.epochs.value())
+        self._begin(f"Resuming {Path(run_dir).name} (up to {epochs} epochs)...")
+        self.run_label.setText(f"Run folder: {run_dir}")
+        self._plot_history(run_dir)
+        self.runner.run_callbacks(trainer.resume, run_dir, epochs=epochs)
         self._update_buttons()
+
+    def _plot_history(self, run_dir: str) -> None:
+        """Draw the epochs a resumed run has finished already (its history.csv)."""
+        history = read_history(run_dir, trainer.completed_epochs(run_dir))
+        for column, series in _HISTORY_SERIES:
+            plot = self.loss_plot if "loss" in column else self.accuracy_plot
+            for epoch, value in zip(history.get("epoch", []), history.get(column, []), strict=True):
+                if not math.isnan(value):
+                    plot.add_point(series, epoch, value)
 
     def _begin(self, text: str) -> None:
         self._result = None
@@ -542,6 +640,9 @@ class TrainTab(StudioTab):
         self.accuracy_plot.clear()
         self.notice_label.setText("")
         self.speed_label.setText("")
+        self._skipped = []
+        self.skipped_list.clear()
+        self.skipped_label.setText("Unreadable files skipped: none")
         self.progress.start(text)
         self.status.emit(text)
 
@@ -553,6 +654,9 @@ class TrainTab(StudioTab):
     def _on_event(self, event: object) -> None:
         if isinstance(event, trainer.BatchEnd):
             self._on_batch(event)
+        elif isinstance(event, DownloadProgress):  # transfer: ImageNet weights come first
+            self.progress.show_download(event)
+            self.status.emit(f"Train: {event.text}")
         elif isinstance(event, trainer.EpochEnd):
             self._on_epoch(event)
         elif isinstance(event, trainer.RunStarted):
@@ -600,8 +704,19 @@ class TrainTab(StudioTab):
         self.status.emit(trainer.format_epoch(event))
 
     def _on_notice(self, text: str) -> None:
+        if text.startswith(SKIPPED_PREFIX):
+            # every skipped file is kept in a list (Model page), not only the last one
+            self._skipped.append(text[len(SKIPPED_PREFIX) :])
+            self.skipped_list.addItem(self._skipped[-1])
+            count = len(self._skipped)
+            self.skipped_label.setText(f"Unreadable files skipped: {count}")
+            text = f"{count} unreadable file(s) skipped: listed on the Model page"
         self.notice_label.setText(text)
         self.status.emit(f"Train: {text}")
+
+    def skipped_files(self) -> list[str]:
+        """The unreadable files of this run ("path: reason"), in the order they came."""
+        return list(self._skipped)
 
     def _on_finished(self, result: object) -> None:
         self._result = result if isinstance(result, trainer.TrainResult) else None
@@ -617,7 +732,27 @@ class TrainTab(StudioTab):
     def _on_failed(self, message: str) -> None:
         self.progress.finish("Failed")
         self.status.emit(message)
-        self.show_error(message, self.runner.error_details)
+        if isinstance(self.runner.error, ResourceMissingError):
+            self.show_missing(message)
+        else:
+            self.show_error(message, self.runner.error_details)
+
+    def show_missing(self, message: str) -> QMessageBox:
+        """A dataset file or pretrained weights are not on this machine: say so, with a
+        button for each way out that fits what is missing now."""
+        config = self.config()
+        if config.data in BUILTIN_DATASETS and find_dataset_file(config.data) is None:
+            return dialogs.show_missing_resource(
+                self,
+                message,
+                [("Import dataset file...", self._import_dataset)],
+                "Dataset missing",
+            )
+        if self.transfer_weights_missing():
+            return dialogs.show_missing_weights(
+                self, message, lambda: self.weights_picker.set_value("random")
+            )
+        return self.show_error(message, self.runner.error_details)
 
     def show_results(self, done: trainer.TrainingDone) -> None:
         """Test accuracy, confusion matrix with per-class accuracy, samples, mistakes."""
@@ -670,6 +805,15 @@ class TrainTab(StudioTab):
             table.setItem(row, len(names), item)
         table.resizeColumnsToContents()
 
+    def transfer_weights_missing(self) -> bool:
+        """True when the transfer recipe would need ImageNet weights that are not here."""
+        config = self.config()
+        return (
+            config.recipe == "transfer"
+            and config.weights == "imagenet"
+            and find_imagenet_weights(config.backbone) is None
+        )
+
     def result(self) -> trainer.TrainResult | None:
         """The last run's model and sidecar (also after Stop)."""
         return self._result
@@ -699,6 +843,7 @@ class TrainTab(StudioTab):
         self.start_button.setEnabled(not running)
         self.stop_button.setEnabled(running)
         self.resume_button.setEnabled(not running)
+        self.resume_from_button.setEnabled(not running)
         self.save_button.setEnabled(not running and self._result is not None)
         self.recipe_combo.setEnabled(not running)
         self.dataset_edit.setEnabled(not running)
@@ -706,6 +851,68 @@ class TrainTab(StudioTab):
 
     def is_busy(self) -> bool:
         return self.runner.running or self.import_runner.running
+
+    # ------------------------------------------------------------------ window integration
+
+    def run_job(self) -> None:
+        """F5 / Ctrl+R: Start."""
+        self.start_training()
+
+    def stop_job(self) -> None:
+        """Esc: Stop."""
+        self.stop_training()
+
+    def has_result(self) -> bool:
+        return self._result is not None and not self.runner.running
+
+    def save_result(self) -> None:
+        """File > Save result: Save to library."""
+        self.save_to_library()
+
+    def open_image(self, path: str) -> None:
+        """File > Open on this tab: a folder or ``.npz`` becomes the dataset."""
+        self.set_dataset(path)
+
+    def set_dataset(self, path: str) -> bool:
+        """Use a dropped or opened folder / ``.npz`` file as the dataset."""
+        candidate = Path(path)
+        if self.runner.running:
+            self.status.emit("Training is running: stop it before changing the dataset")
+            return False
+        if not (candidate.is_dir() or candidate.suffix.lower() == ".npz"):
+            self.status.emit(
+                f"{candidate.name}: Train takes a folder with one subfolder per class or "
+                "a .npz file, not a single image"
+            )
+            return False
+        self.dataset_edit.setText(str(candidate))
+        self.status.emit(f"Dataset: {candidate}")
+        return True
+
+    def dragEnterEvent(self, event) -> None:
+        if not self.runner.running and DatasetField._usable(event):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event) -> None:
+        self.dragEnterEvent(event)
+
+    def dropEvent(self, event) -> None:
+        path = DatasetField._usable(event)
+        if path is None or not self.set_dataset(path):
+            event.ignore()
+            return
+        event.acceptProposedAction()
+
+    def open_library(self) -> None:
+        """The model library dialog: the window's File > Model library... when in a
+        window (so other tabs hear about changes), else a dialog of this tab."""
+        action = self.window().findChild(QAction, "libraryAction")
+        if action is not None:
+            action.trigger()
+        else:
+            show_library(self)
 
     # ------------------------------------------------------------------ settings, shutdown
 
@@ -728,3 +935,5 @@ class TrainTab(StudioTab):
     def shutdown(self) -> None:
         self.runner.shutdown()
         self.import_runner.shutdown()
+        for dialog in self.findChildren(LibraryDialog):  # one opened outside a window
+            dialog.shutdown()
