@@ -10,13 +10,19 @@ Deep Learning with Python's variant (the ``dlwp`` preset) uses mixed4..mixed7 we
 0/3/2/1.5, an L2 objective with a 2-pixel border crop, three octaves 1.4 apart ending at the
 base size, re-injection of the detail lost by shrinking, and an early stop at loss 10.
 
-Speed: one ``tf.function`` does a whole step (roll, tiled gradients, normalisation, update,
-clip). Its input signature has unknown height and width, and the step size, tile size, roll
-shift, smoothing weight and layer weights are tensors, so new octaves, tiles, image sizes and
-slider values never retrace it; compiled steps are cached per network and layer set, so a
-second dream with other numbers reuses the first one's graph. XLA (``jit_compile``) was
-measured slower on CPU here (it recompiles per shape and cannot take the variable tile
-loop), so it is not used.
+Speed: a step is two compiled functions driven by a thin Python loop over the tiles: the
+tile gradient (network forward and backward on one tile of the rolled image) and the finish
+(roll back, normalisation, smoothing, update, clip). Their input signatures have unknown
+height and width, and the step size, tile bounds, roll shift, smoothing weight and layer
+weights are tensors, so new octaves, tiles, image sizes and slider values never retrace them;
+compiled steps are cached per network and layer set, so a second dream with other numbers
+reuses the first one's graphs. The tiles are looped over in Python, not in a ``tf.range``
+loop inside the graph: in a lowered graph loop, oneDNN's graph rewrite visits the nodes of
+the loop's cycle in an order that changes from process to process, and in about half of
+them it then leaves InceptionV3's stem max-pool gradients on the slow single-threaded Eigen
+kernel (measured: ~15% of a step's CPU time and more of its wall time); a loop-free tile
+function always gets the oneDNN kernels. XLA (``jit_compile``) was measured slower on CPU
+here (it recompiles per shape), so it is not used.
 
 TensorFlow is imported inside functions only: :class:`DreamParams`, the presets and
 :func:`octave_sizes` are usable by the GUI without loading it.
@@ -67,11 +73,6 @@ L2_BORDER = 2
 
 #: a Preview at most this often (seconds), plus one at the end of every octave
 PREVIEW_INTERVAL_S = 0.15
-
-#: tiles whose gradients may be computed at the same time (tf.while_loop's
-#: parallel_iterations). 1 keeps memory flat by construction; measured on 2 CPU cores,
-#: 2 or 10 were no faster (each convolution already uses every core).
-TILE_PARALLELISM = 1
 
 #: smallest side for a custom model whose input size is free (a few poolings deep)
 CUSTOM_MODEL_MIN_SIZE = 32
@@ -356,7 +357,8 @@ _traces = 0
 
 
 def step_traces() -> int:
-    """How many times a dream step has been traced in this process (tests count retraces)."""
+    """How many times a dream step's network part (the tile gradient) has been traced in
+    this process (tests count retraces)."""
     return _traces
 
 
@@ -384,19 +386,27 @@ class _Stepper:
         self.fixed_size = fixed_size
         self.grayscale = grayscale
         self.min_tile = min_tile
-        self.traces = 0
-        self.step = tf.function(
-            self._step,
+        self.traces = 0  # traces of the tile gradient (the network); tests count them
+        self.finish_traces = 0
+        self._tile_gradient = tf.function(
+            self._tile_gradient_graph,
+            input_signature=(
+                tf.TensorSpec([None, None, 3], tf.float32),  # rolled image, network units
+                tf.TensorSpec([4], tf.int32),  # tile bounds y0, y1, x0, x1
+                tf.TensorSpec([layer_count], tf.float32),  # layer weights
+                tf.TensorSpec([], tf.int32),  # channel index (channel mode only)
+            ),
+        )
+        self._finish = tf.function(
+            self._finish_graph,
             input_signature=(
                 tf.TensorSpec([None, None, 3], tf.float32),  # image, network units
-                tf.TensorSpec([], tf.float32),  # step size
-                tf.TensorSpec([], tf.int32),  # tile size
+                tf.TensorSpec([None, None, 3], tf.float32),  # gradient of the rolled image
                 tf.TensorSpec([2], tf.int32),  # roll shift (y, x)
+                tf.TensorSpec([], tf.float32),  # step size
                 tf.TensorSpec([], tf.float32),  # total-variation weight
-                tf.TensorSpec([layer_count], tf.float32),  # layer weights
                 tf.TensorSpec([3], tf.float32),  # lowest valid input per channel
                 tf.TensorSpec([3], tf.float32),  # highest valid input per channel
-                tf.TensorSpec([], tf.int32),  # channel index (channel mode only)
             ),
         )
 
@@ -430,18 +440,53 @@ class _Stepper:
                 terms.append(tf.reduce_mean(activation))
         return tf.stack(terms) * layer_weights
 
-    def _tile_count(self, length: Any, tile_size: Any) -> Any:
+    def _tile_count(self, length: int, tile_size: int) -> int:
         """Tiles along one side: enough to keep each within tile_size, but never so many
         that a tile is shorter than the network's minimum input."""
+        wanted = -(-length // tile_size)
+        most = max(length // self.min_tile, 1)
+        return max(min(wanted, most), 1)
+
+    def step(
+        self,
+        image: Any,
+        step_size: Any,
+        tile_size: Any,
+        shift: Any,
+        tv_weight: Any,
+        layer_weights: Any,
+        low: Any,
+        high: Any,
+        channel: Any,
+    ) -> tuple[Any, Any]:
+        """One gradient-ascent step on ``image`` (height, width, 3; network units): the
+        updated image and the weighted objective term of each layer (tensors)."""
         import tensorflow as tf
 
-        wanted = (length + tile_size - 1) // tile_size
-        most = tf.maximum(length // self.min_tile, 1)
-        return tf.maximum(tf.minimum(wanted, most), 1)
+        height, width = int(image.shape[0]), int(image.shape[1])
+        tile = int(tile_size)
+        rows_n = self._tile_count(height, tile)
+        cols_n = self._tile_count(width, tile)
+        rolled = tf.roll(image, shift, axis=[0, 1])
+        terms = None
+        rows = []
+        # Tiles split the image evenly and cover all of it; each tile's gradient is taken
+        # with respect to the tile alone, so memory depends on the tile size, not the image.
+        for row in range(rows_n):
+            y0, y1 = row * height // rows_n, (row + 1) * height // rows_n
+            cols = []
+            for col in range(cols_n):
+                x0, x1 = col * width // cols_n, (col + 1) * width // cols_n
+                bounds = tf.constant([y0, y1, x0, x1], tf.int32)
+                gradient, tile_terms = self._tile_gradient(rolled, bounds, layer_weights, channel)
+                cols.append(gradient)
+                terms = tile_terms if terms is None else terms + tile_terms
+            rows.append(cols[0] if cols_n == 1 else tf.concat(cols, axis=1))
+        gradients = rows[0] if rows_n == 1 else tf.concat(rows, axis=0)
+        updated = self._finish(image, gradients, shift, step_size, tv_weight, low, high)
+        return updated, terms
 
-    def _step(
-        self, image, step_size, tile_size, shift, tv_weight, layer_weights, low, high, channel
-    ):
+    def _tile_gradient_graph(self, rolled, bounds, layer_weights, channel):
         import tensorflow as tf
 
         global _traces
@@ -449,39 +494,24 @@ class _Stepper:
             _traces += 1
         self.traces += 1
 
-        rolled = tf.roll(image, shift, axis=[0, 1])
-        height, width = tf.shape(image)[0], tf.shape(image)[1]
-        rows_n = self._tile_count(height, tile_size)
-        cols_n = self._tile_count(width, tile_size)
-        area = tf.cast(height * width, tf.float32)
-        terms = tf.zeros([self.layer_count], tf.float32)
-        rows = tf.TensorArray(tf.float32, size=rows_n, infer_shape=False)
-        # Tiles split the image evenly and cover all of it; each tile's gradient is taken
-        # with respect to the tile alone, so memory depends on the tile size, not the image.
-        for row in tf.range(rows_n):
-            tf.autograph.experimental.set_loop_options(parallel_iterations=TILE_PARALLELISM)
-            y0 = row * height // rows_n
-            y1 = (row + 1) * height // rows_n
-            cols = tf.TensorArray(tf.float32, size=cols_n, infer_shape=False)
-            for col in tf.range(cols_n):
-                tf.autograph.experimental.set_loop_options(parallel_iterations=TILE_PARALLELISM)
-                x0 = col * width // cols_n
-                x1 = (col + 1) * width // cols_n
-                tile = rolled[y0:y1, x0:x1]
-                # weighted by area, the tiles' losses add up to about the whole image's
-                share = tf.cast((y1 - y0) * (x1 - x0), tf.float32) / area
-                with tf.GradientTape() as tape:
-                    tape.watch(tile)
-                    tile_terms = self._terms(tile, layer_weights, channel) * share
-                    tile_loss = tf.reduce_sum(tile_terms)
-                gradient = tape.gradient(
-                    tile_loss, tile, unconnected_gradients=tf.UnconnectedGradients.ZERO
-                )
-                # TensorArray.concat joins along axis 0: store tiles transposed to join a row
-                cols = cols.write(col, tf.transpose(gradient, [1, 0, 2]))
-                terms += tile_terms
-            rows = rows.write(row, tf.transpose(cols.concat(), [1, 0, 2]))
-        gradients = tf.ensure_shape(rows.concat(), [None, None, 3])
+        y0, y1, x0, x1 = bounds[0], bounds[1], bounds[2], bounds[3]
+        tile = rolled[y0:y1, x0:x1]
+        area = tf.cast(tf.shape(rolled)[0] * tf.shape(rolled)[1], tf.float32)
+        # weighted by area, the tiles' losses add up to about the whole image's
+        share = tf.cast((y1 - y0) * (x1 - x0), tf.float32) / area
+        with tf.GradientTape() as tape:
+            tape.watch(tile)
+            tile_terms = self._terms(tile, layer_weights, channel) * share
+            tile_loss = tf.reduce_sum(tile_terms)
+        gradient = tape.gradient(
+            tile_loss, tile, unconnected_gradients=tf.UnconnectedGradients.ZERO
+        )
+        return gradient, tile_terms
+
+    def _finish_graph(self, image, gradients, shift, step_size, tv_weight, low, high):
+        import tensorflow as tf
+
+        self.finish_traces += 1
         gradients = tf.roll(gradients, -shift, axis=[0, 1])
         # g / (std + 1e-8) * step_size, with the scalars combined first: one pass fewer
         # over a full-size tensor
@@ -491,8 +521,7 @@ class _Stepper:
             lambda: gradients * scale - (tv_weight * step_size) * self._tv_gradient(image),
             lambda: gradients * scale,
         )
-        updated = tf.clip_by_value(image + gradients, low, high)
-        return updated, terms
+        return tf.clip_by_value(image + gradients, low, high)
 
     @staticmethod
     def _tv_gradient(image: Any) -> Any:
@@ -506,48 +535,6 @@ class _Stepper:
             dx = image[:, 1:, :] - image[:, :-1, :]
             tv = 0.5 * (tf.reduce_sum(tf.square(dy)) + tf.reduce_sum(tf.square(dx)))
         return tape.gradient(tv, image)
-
-
-def _max_pool(layer: Any, inputs: Any) -> Any:
-    """keras MaxPooling2D (channels last) with a gradient that recomputes the pooling."""
-    import tensorflow as tf
-
-    ksize = list(layer.pool_size)
-    strides = list(layer.strides)
-    padding = layer.padding.upper()
-
-    @tf.custom_gradient
-    def pool(x):
-        def grad(dy):
-            again = tf.nn.max_pool2d(x, ksize, strides, padding)
-            return tf.raw_ops.MaxPoolGrad(
-                orig_input=x, orig_output=again, grad=dy, ksize=[1, *ksize, 1],
-                strides=[1, *strides, 1], padding=padding,
-            )
-        return tf.nn.max_pool2d(x, ksize, strides, padding), grad
-
-    return pool(inputs)
-
-
-class _Walker:
-    def __init__(self, features: Any) -> None:
-        self.features = features
-
-    def _operation(self, op: Any):
-        import keras
-        if type(op) is keras.layers.MaxPooling2D and op.data_format == "channels_last":
-            return lambda x, *a, **k: _max_pool(op, x)
-        takes_training = "training" in getattr(op, "_call_context_args", {})
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            if takes_training:
-                kwargs["training"] = False
-            return op(*args, **kwargs)
-
-        return call
-
-    def __call__(self, x: Any, training: bool = False) -> Any:
-        return self.features._run_through_graph(x, operation_fn=self._operation)
 
 
 _steppers: dict[tuple, tuple[Any, _Stepper]] = {}
@@ -579,9 +566,6 @@ def _get_stepper(
         features = classify.layer_outputs_model(model, layer_names)
     else:
         features = backbones.layer_outputs_model(model, layer_names)
-        import os
-        if os.environ.get("WALK") == "1":
-            features = _Walker(features)
     stepper = _Stepper(
         features, len(layer_names), objective, channel_mode, fixed_size, grayscale, min_tile
     )
