@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QSettings, QSize, Qt
-from PySide6.QtGui import QAction, QIcon, QPixmap
+from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -889,19 +889,9 @@ class StyleTab(StudioTab):
 
     def show_missing_weights(self, message: str) -> QMessageBox:
         """The VGG19 weights are not on this machine: say so and offer the ways out."""
-        box = dialogs.show_error(
-            self,
-            message + "\n\nFile > Import weights... installs a weights file; or pick "
-            "'Untrained (random weights)' or a weights file in the Weights box.",
-            title="Weights missing",
+        return dialogs.show_missing_weights(
+            self, message, lambda: self.weights_picker.set_value("random")
         )
-        import_action = self.window().findChild(QAction, "importWeightsAction")
-        if import_action is not None:
-            button = box.addButton("Import weights...", QMessageBox.ButtonRole.ActionRole)
-            button.clicked.connect(import_action.trigger)
-        use_random = box.addButton("Use untrained", QMessageBox.ButtonRole.ActionRole)
-        use_random.clicked.connect(lambda: self.weights_picker.set_value("random"))
-        return box
 
     # ------------------------------------------------------------------ snapshots
 
