@@ -2,7 +2,9 @@
 
 Same InceptionV3 (random weights: nothing can be downloaded here), same 500x750 image, same
 number of steps, same arithmetic (loss = sum of the mean activations of mixed3 and mixed5,
-gradient / (std + 1e-8), step 0.01, clip to [-1, 1]), in one process; prints the ratio.
+gradient / (std + 1e-8), step 0.01, clip to [-1, 1]), in one process; reference and app
+rounds alternate and the medians of wall and CPU time (process_time) give the ratios: the
+machine is shared, and CPU time is the steadier of the two.
 Then peak memory (ru_maxrss) of a tiled dream at 1000 px and 3000 px, each in a fresh
 subprocess, with an untiled 1000 px run for contrast.
 
