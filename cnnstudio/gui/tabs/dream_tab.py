@@ -21,20 +21,14 @@ from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
     QComboBox,
-    QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QMenu,
-    QMessageBox,
     QPushButton,
     QRadioButton,
-    QScrollArea,
-    QSizePolicy,
-    QSpinBox,
-    QSplitter,
     QTableWidget,
     QTableWidgetItem,
     QToolButton,
@@ -45,12 +39,11 @@ from PySide6.QtWidgets import (
 from cnnstudio.core import dream as dream_core
 from cnnstudio.core.backbones import BACKBONE_NAMES, get_backbone
 from cnnstudio.core.dream import DREAM_PRESETS, DreamParams
-from cnnstudio.core.errors import InputError, ResourceMissingError, StudioError
-from cnnstudio.core.events import DownloadProgress, Preview, Progress
+from cnnstudio.core.errors import InputError, StudioError
+from cnnstudio.core.events import Preview, Progress
 from cnnstudio.gui.settings import read_int, read_str
-from cnnstudio.gui.tabs.base import StudioTab
+from cnnstudio.gui.tabs.image_job import ImageJobTab, double_spin_box, spin_box
 from cnnstudio.gui.widgets import dialogs
-from cnnstudio.gui.widgets.image_view import ImageView
 from cnnstudio.gui.widgets.plots import LossPlot
 from cnnstudio.gui.widgets.progress import JobProgress
 from cnnstudio.gui.widgets.weights_picker import WeightsPicker
@@ -65,8 +58,6 @@ PRESET_LABELS = {
     "tf1-channel": "TF1 recipe: one channel (mixed4 #139)",
     "quick": "Quick look: 10 steps, 3 octaves",
 }
-#: the largest image the tab keeps in memory as a source (dream() shrinks to max_size)
-SOURCE_MAX_SIDE = 4096
 _LOAD_HINT = "Open or drop an image (Ctrl+O), or choose 'Noise' to dream from scratch"
 
 
@@ -138,33 +129,15 @@ def dream_with_library_model(
 _MAX_CHANNEL = 4095  # the channel picker's top while the network's layers are unknown
 
 
-def _spin(minimum: int, maximum: int, value: int, name: str, tip: str = "") -> QSpinBox:
-    box = QSpinBox()
-    box.setRange(minimum, maximum)
-    box.setValue(value)
-    box.setObjectName(name)
-    box.setToolTip(tip)
-    return box
-
-
-def _dspin(
-    minimum: float, maximum: float, value: float, step: float, decimals: int, name: str, tip=""
-) -> QDoubleSpinBox:
-    box = QDoubleSpinBox()
-    box.setRange(minimum, maximum)
-    box.setDecimals(decimals)
-    box.setSingleStep(step)
-    box.setValue(value)
-    box.setObjectName(name)
-    box.setToolTip(tip)
-    return box
-
-
-class DreamTab(StudioTab):
+class DreamTab(ImageJobTab):
     """DeepDream: controls on the left, the live picture, progress and loss on the right."""
 
     title = "Dream"
     settings_key = "dream"
+    object_prefix = "dream"
+    job_name = "Dream"
+    made_verb = "dreamed"
+    nothing_to_save = "Nothing to save yet: run a dream first"
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -223,8 +196,8 @@ class DreamTab(StudioTab):
         self.source_label.setObjectName("dreamSourceLabel")
         self.source_label.setWordWrap(True)
         source_layout.addRow(self.source_label)
-        self.noise_width = _spin(32, 4096, 400, "dreamNoiseWidth", "width of the noise image")
-        self.noise_height = _spin(32, 4096, 300, "dreamNoiseHeight", "height of the noise image")
+        self.noise_width = spin_box(32, 4096, 400, "dreamNoiseWidth", "width of the noise image")
+        self.noise_height = spin_box(32, 4096, 300, "dreamNoiseHeight", "height of the noise image")
         noise_row = QHBoxLayout()
         noise_row.addWidget(self.from_noise)
         noise_row.addWidget(self.noise_width)
@@ -285,7 +258,7 @@ class DreamTab(StudioTab):
         )
         self.channel_layer = QComboBox()
         self.channel_layer.setObjectName("dreamChannelLayer")
-        self.channel_index = _spin(0, _MAX_CHANNEL, 139, "dreamChannelIndex", "channel number")
+        self.channel_index = spin_box(0, _MAX_CHANNEL, 139, "dreamChannelIndex", "channel number")
         channel_row = QHBoxLayout()
         channel_row.addWidget(self.channel_check)
         channel_row.addWidget(self.channel_layer, 1)
@@ -297,13 +270,13 @@ class DreamTab(StudioTab):
         # the schedule
         schedule_box = QGroupBox("Steps and octaves")
         schedule = QFormLayout(schedule_box)
-        self.steps_spin = _spin(1, 10000, 50, "dreamSteps", "gradient steps per octave")
-        self.step_size_spin = _dspin(
+        self.steps_spin = spin_box(1, 10000, 50, "dreamSteps", "gradient steps per octave")
+        self.step_size_spin = double_spin_box(
             0.0001, 100.0, 0.01, 0.005, 4, "dreamStepSize",
             "step in the network's input units ([-1, 1] for InceptionV3) x normalised gradient",
         )  # fmt: skip
-        self.octaves_spin = _spin(1, 12, 5, "dreamOctaves", "number of scales (1: single scale)")
-        self.octave_scale_spin = _dspin(
+        self.octaves_spin = spin_box(1, 12, 5, "dreamOctaves", "number of scales (1: single scale)")
+        self.octave_scale_spin = double_spin_box(
             1.0, 3.0, 1.3, 0.05, 2, "dreamOctaveScale", "size ratio between octaves"
         )
         self.end_at_base = QCheckBox("Largest octave is the image size")
@@ -313,11 +286,11 @@ class DreamTab(StudioTab):
         )
         self.reinject_check = QCheckBox("Re-inject lost detail after each upscale")
         self.reinject_check.setObjectName("dreamReinject")
-        self.max_loss_spin = _dspin(
+        self.max_loss_spin = double_spin_box(
             0.0, 1e6, 0.0, 1.0, 2, "dreamMaxLoss", "end an octave when the loss exceeds this"
         )
         self.max_loss_spin.setSpecialValueText("off")
-        self.tv_spin = _dspin(
+        self.tv_spin = double_spin_box(
             0.0, 100.0, 0.0, 0.01, 3, "dreamTvWeight", "total-variation smoothing against noise"
         )
         self.tv_spin.setSpecialValueText("off")
@@ -334,14 +307,14 @@ class DreamTab(StudioTab):
         # memory and randomness
         memory_box = QGroupBox("Size, tiles, randomness")
         memory = QFormLayout(memory_box)
-        self.max_size_spin = _spin(
+        self.max_size_spin = spin_box(
             0, 8192, 500, "dreamMaxSize", "longest side of the dreamed image (0: keep the size)"
         )
         self.max_size_spin.setSpecialValueText("original")
-        self.tile_spin = _spin(32, 4096, 512, "dreamTileSize", "gradients tile by tile")
-        self.jitter_spin = _spin(0, 4096, 512, "dreamJitter", "largest random roll (0: off)")
+        self.tile_spin = spin_box(32, 4096, 512, "dreamTileSize", "gradients tile by tile")
+        self.jitter_spin = spin_box(0, 4096, 512, "dreamJitter", "largest random roll (0: off)")
         self.jitter_spin.setSpecialValueText("off")
-        self.seed_spin = _spin(-1, 2**31 - 1, -1, "dreamSeed", "-1: a new seed every run")
+        self.seed_spin = spin_box(-1, 2**31 - 1, -1, "dreamSeed", "-1: a new seed every run")
         self.seed_spin.setSpecialValueText("random")
         memory.addRow("Max image size", self.max_size_spin)
         memory.addRow("Tile size", self.tile_spin)
@@ -350,23 +323,7 @@ class DreamTab(StudioTab):
         form_column.addWidget(memory_box)
         form_column.addStretch(1)
 
-        self.controls = controls
-        scroll = QScrollArea()
-        scroll.setWidget(controls)
-        scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(controls.sizeHint().width() + 24)
-
-        # buttons under the controls
-        self.run_button = QPushButton("Run")
-        self.run_button.setObjectName("dreamRunButton")
-        self.run_button.setToolTip("Start dreaming (F5)")
-        self.stop_button = QPushButton("Stop")
-        self.stop_button.setObjectName("dreamStopButton")
-        self.stop_button.setToolTip("Stop after the current step (Esc)")
-        self.save_button = QPushButton("Save...")
-        self.save_button.setObjectName("dreamSaveButton")
-        self.save_button.setToolTip("Save the picture with its parameters (Ctrl+S)")
+        # buttons under the controls: Run, Stop, Save and Send to
         self.send_button = QToolButton()
         self.send_button.setObjectName("dreamSendButton")
         self.send_button.setText("Send to")
@@ -383,80 +340,29 @@ class DreamTab(StudioTab):
                 lambda _checked=False, key=key, role=role: self.send_result(key, role)
             )
         self.send_button.setMenu(send_menu)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.run_button)
-        buttons.addWidget(self.stop_button)
-        buttons.addWidget(self.save_button)
-        buttons.addWidget(self.send_button)
-        left = QWidget()
-        left_layout = QVBoxLayout(left)
-        left_layout.setContentsMargins(0, 0, 0, 0)
-        left_layout.addWidget(scroll, 1)
-        left_layout.addLayout(buttons)
-
-        # preview, compare, progress, loss
-        self.preview = ImageView()
-        self.preview.setObjectName("dreamPreview")
-        self.compare_button = QPushButton("Hold to compare")
-        self.compare_button.setObjectName("dreamCompareButton")
-        self.compare_button.setToolTip("Shows the original while pressed")
-        self.fit_button = QPushButton("Fit")
-        self.fit_button.setToolTip("Fit the picture to the view (Ctrl+0; wheel zooms)")
-        self.notice_label = QLabel("")
-        self.notice_label.setObjectName("dreamNotice")
-        self.notice_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        view_bar = QHBoxLayout()
-        view_bar.addWidget(self.compare_button)
-        view_bar.addWidget(self.fit_button)
-        view_bar.addWidget(self.notice_label, 1)
-        self.progress = JobProgress(stage_name="Octave", steps_per_stage=True)
-        self.progress.setObjectName("dreamProgress")
-        self.loss_plot = LossPlot(x_label="step", y_label="loss")
-        self.loss_plot.setObjectName("dreamLossPlot")
-        top = QWidget()
-        top_layout = QVBoxLayout(top)
-        top_layout.setContentsMargins(0, 0, 0, 0)
-        top_layout.addLayout(view_bar)
-        top_layout.addWidget(self.preview, 1)
-        top_layout.addWidget(self.progress)
-        right = QSplitter(Qt.Orientation.Vertical)
-        right.addWidget(top)
-        right.addWidget(self.loss_plot)
-        right.setStretchFactor(0, 4)
-        right.setStretchFactor(1, 1)
-        right.setSizes([600, 170])
-
-        splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(left)
-        splitter.addWidget(right)
-        splitter.setStretchFactor(0, 0)
-        splitter.setStretchFactor(1, 1)
-        self.splitter = splitter
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(splitter)
+        self._build_job_layout(
+            controls,
+            button_tips=(
+                "Start dreaming (F5)",
+                "Stop after the current step (Esc)",
+                "Save the picture with its parameters (Ctrl+S)",
+            ),
+            extra_buttons=(self.send_button,),
+            placeholder=None,
+            compare_tip="Shows the original while pressed",
+            fit_tip="Fit the picture to the view (Ctrl+0; wheel zooms)",
+            progress=JobProgress(stage_name="Octave", steps_per_stage=True),
+            loss_plot=LossPlot(x_label="step", y_label="loss"),
+        )
 
     def _connect(self) -> None:
-        self.run_button.clicked.connect(self.run_job)
-        self.stop_button.clicked.connect(self.stop_job)
-        self.save_button.clicked.connect(self.save_result)
+        self._connect_job()
         self.open_button.clicked.connect(self._open_clicked)
-        self.preview.image_dropped.connect(self.open_image)
-        self.compare_button.pressed.connect(lambda: self.preview.set_comparing(True))
-        self.compare_button.released.connect(lambda: self.preview.set_comparing(False))
-        self.fit_button.clicked.connect(self.preview.fit)
         self.backbone_combo.currentIndexChanged.connect(self._backbone_changed)
         self.preset_combo.activated.connect(self._preset_chosen)
         self.channel_check.toggled.connect(self._update_channel_controls)
         self.channel_layer.currentTextChanged.connect(self._update_channel_range)
         self.from_noise.toggled.connect(self._update_source_controls)
-        self.runner.progress.connect(self._on_progress)
-        self.runner.preview.connect(self._on_preview)
-        self.runner.notice.connect(self._on_notice)
-        self.runner.finished.connect(self._on_finished)
-        self.runner.stopped.connect(self._on_stopped)
-        self.runner.failed.connect(self._on_failed)
-        self.runner.done.connect(self._update_buttons)
         self.model_runner.finished.connect(self._on_library_layers)
         self.model_runner.failed.connect(self._on_library_failed)
         self.model_runner.done.connect(self._update_buttons)
@@ -493,7 +399,7 @@ class DreamTab(StudioTab):
                 item = QTableWidgetItem(name)
                 item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsUserCheckable)
                 self.layer_table.setItem(row, 0, item)
-                spin = _dspin(-100.0, 100.0, 1.0, 0.5, 2, f"weight_{name}")
+                spin = double_spin_box(-100.0, 100.0, 1.0, 0.5, 2, f"weight_{name}")
                 self.layer_table.setCellWidget(row, 1, spin)
         self.set_layer_weights(weights)
         current_channel_layer = self.channel_layer.currentText()
@@ -777,14 +683,6 @@ class DreamTab(StudioTab):
         """An image file from a dialog (replaced in tests)."""
         return dialogs.ask_open_image(self, "Image to dream on")
 
-    def ask_restore_params(self, path: str) -> bool:
-        """Whether to restore the parameters found in ``path`` (replaced in tests)."""
-        return dialogs.ask_yes_no(
-            self,
-            f"{Path(path).name} was dreamed by CNN Studio. "
-            "Restore the parameters it was made with?",
-        )
-
     def _open_clicked(self) -> None:
         path = self.ask_open_path()
         if path:
@@ -795,18 +693,8 @@ class DreamTab(StudioTab):
         if self.runner.running:
             self.status.emit("Stop the dream before opening another image")
             return
-        from cnnstudio.core import images
-
-        try:
-            image = images.load_image(path, max_side=SOURCE_MAX_SIDE)
-        except StudioError as error:
-            self.status.emit(str(error))
-            self.show_error(str(error))
-            return
-        except OSError as error:
-            message = f"{Path(path).name}: cannot be read ({error.strerror or error})"
-            self.status.emit(message)
-            self.show_error(message)
+        image = self._load_picture(path)
+        if image is None:
             return
         self.set_source(image, Path(path).name)
         self.status.emit(f"Opened {Path(path).name} ({image.shape[1]}x{image.shape[0]})")
@@ -874,12 +762,7 @@ class DreamTab(StudioTab):
         noise_size = (int(self.noise_width.value()), int(self.noise_height.value()))
         self._run_params = params
         self._run_source = "noise" if noise else self._source_name
-        self._result = None
-        self._last_preview = None
-        self._last_step = 0
-        self.loss_plot.clear()
-        self.notice_label.setText("")
-        self.preview.set_reference(self._source if not noise else None)
+        self._reset_for_run(self._source if not noise else None)
         if noise:
             self.preview.set_image(None)
             self.preview.set_placeholder_text("Dreaming from noise...")
@@ -891,8 +774,7 @@ class DreamTab(StudioTab):
             label = f"library model {self._run_model}"
         else:
             label = f"{get_backbone(params.backbone).label}, {weights_label(params.weights)}"
-        self.progress.start(f"Preparing {label}...")
-        self.status.emit(f"Dreaming with {label}")
+        self._announce_run(label, "Dreaming")
         noise_arg = noise_size if noise else None
         if model_path:
             preprocessing = str(self._library_entry_meta().get("preprocessing", "none"))
@@ -903,50 +785,11 @@ class DreamTab(StudioTab):
             self.runner.run_generator(dream_core.dream, image, params, noise_size=noise_arg)
         self._update_buttons()
 
-    def stop_job(self) -> None:
-        if self.runner.running:
-            self.runner.stop()
-            self.progress.setFormat(self.progress.format() + " - stopping...")
-
-    def _on_progress(self, event: object) -> None:
-        if isinstance(event, DownloadProgress):
-            self.progress.show_download(event)
-            self.status.emit(f"Dream: {event.text}")
-            return
-        if not isinstance(event, Progress):
-            return
-        self._last_step = event.step
-        self.progress.update_progress(event)
+    def _on_step(self, event: Progress) -> None:
         self.loss_plot.add_point("loss", event.step, event.loss)
         if len(event.terms) > 1:
             for name, value in event.terms.items():
                 self.loss_plot.add_point(name, event.step, value)
-
-    def _on_preview(self, event: Preview) -> None:
-        self._last_preview = event
-        self.preview.set_image(event.image)
-
-    def _on_notice(self, text: str) -> None:
-        self.notice_label.setText(text)
-        self.status.emit(f"Dream: {text}")
-
-    def _on_finished(self, result: object) -> None:
-        image = np.asarray(result)
-        self._keep_result(image, stopped_at=None)
-        self.progress.finish("Done")
-        untrained = " (untrained network)" if self._result_untrained() else ""
-        self.status.emit(f"Dream finished: {image.shape[1]}x{image.shape[0]}{untrained}")
-
-    def _on_stopped(self) -> None:
-        self.progress.finish("Stopped")
-        if self._last_preview is not None:
-            # the picture so far is worth keeping; the saved metadata says where it stopped
-            # the last frame shown may be a few steps older than the last step taken
-            frame = self._last_preview
-            self._keep_result(frame.image, stopped_at=frame.step)
-            self.status.emit(f"Stopped: the picture of step {frame.step} can be saved")
-        else:
-            self.status.emit("Stopped before the first picture")
 
     def _keep_result(self, image: np.ndarray, stopped_at: int | None) -> None:
         self._result = image
@@ -967,53 +810,24 @@ class DreamTab(StudioTab):
         )
 
     def _on_failed(self, message: str) -> None:
-        self.progress.finish("Failed")
-        self.status.emit(message)
         self.preview.set_placeholder_text("Drop an image here or press Ctrl+O")
-        if isinstance(self.runner.error, ResourceMissingError):
-            self.show_missing_weights(message)
-        else:
-            self.show_error(message, self.runner.error_details)
-
-    def show_error(self, message: str, details: str = "") -> QMessageBox:
-        return dialogs.show_error(self, message, details, "Dream")
-
-    def show_missing_weights(self, message: str) -> QMessageBox:
-        """The weights are not on this machine: say so and offer the ways out."""
-        return dialogs.show_missing_weights(
-            self, message, lambda: self.weights_picker.set_value("random")
-        )
+        super()._on_failed(message)
 
     # ------------------------------------------------------------------ results out
-
-    def has_result(self) -> bool:
-        return self._result is not None
 
     def send_result(self, tab_key: str, role: str) -> None:
         """Hand the dreamed picture to another tab (the window routes it)."""
         if self._result is not None:
             self.send_image.emit(tab_key, self._result.copy(), role)
 
-    def result_image(self) -> np.ndarray | None:
-        return self._result
-
-    def is_busy(self) -> bool:
-        return self.runner.running
-
     def ask_save_path(self) -> str | None:
         """Where to save (replaced in tests). QFileDialog asks before replacing a file."""
         stem = Path(self._result_source or "dream").stem
         return dialogs.ask_save_image(self, f"{stem}-dream.png", "Save dream")
 
-    def save_result(self) -> None:
+    def _picture_to_save(self) -> tuple[np.ndarray, dict] | None:
         if self._result is None or self._result_params is None:
-            self.status.emit("Nothing to save yet: run a dream first")
-            return
-        path = self.ask_save_path()
-        if not path:
-            return
-        from cnnstudio.core import images
-
+            return None
         height, width = self._result.shape[:2]
         meta = dream_core.dream_metadata(
             self._result_params,
@@ -1023,15 +837,7 @@ class DreamTab(StudioTab):
         )
         if self._stopped_at is not None:
             meta["stopped_at_step"] = int(self._stopped_at)
-        try:
-            # the dialog has confirmed replacing an existing file
-            saved = images.save_image(path, self._result, params=meta, overwrite=True)
-        except (StudioError, OSError) as error:
-            message = f"{Path(path).name}: not saved ({error})"
-            self.status.emit(message)
-            self.show_error(message)
-            return
-        self.status.emit(f"Saved {saved}")
+        return self._result, meta
 
     # ------------------------------------------------------------------ settings, shutdown
 
@@ -1062,5 +868,5 @@ class DreamTab(StudioTab):
         self._update_source_controls()
 
     def shutdown(self) -> None:
-        self.runner.shutdown()
+        super().shutdown()
         self.model_runner.shutdown()

@@ -31,11 +31,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMessageBox,
     QPushButton,
-    QScrollArea,
-    QSizePolicy,
     QSlider,
-    QSpinBox,
-    QSplitter,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -43,11 +39,11 @@ from PySide6.QtWidgets import (
 )
 
 from cnnstudio.core import style as style_core
-from cnnstudio.core.errors import InputError, ResourceMissingError, StudioError
-from cnnstudio.core.events import DownloadProgress, Preview, Progress
+from cnnstudio.core.errors import InputError, StudioError
+from cnnstudio.core.events import Preview, Progress
 from cnnstudio.core.style import LAYER_PRESETS, StyleParams
 from cnnstudio.gui.settings import read_int, read_str
-from cnnstudio.gui.tabs.base import StudioTab
+from cnnstudio.gui.tabs.image_job import ImageJobTab, double_spin_box, spin_box
 from cnnstudio.gui.widgets import dialogs
 from cnnstudio.gui.widgets.image_view import ImageView, array_to_qimage
 from cnnstudio.gui.widgets.plots import LossPlot
@@ -57,8 +53,6 @@ from cnnstudio.gui.workers import JobRunner
 
 log = logging.getLogger(__name__)
 
-#: the largest picture the tab keeps as a source (stylize works at the output size)
-SOURCE_MAX_SIDE = 4096
 #: the VGG19 layers offered in the layer table: every convolution
 CONV_LAYERS = tuple(n for n in style_core.VGG19_LAYER_NAMES if "conv" in n)
 CUSTOM_PRESET = "custom"
@@ -71,28 +65,6 @@ _COLOR_LABELS = {
     "match": "Recolour the style to the content",
 }
 _HINT = "Drop a content picture and at least one style picture, then press Run"
-
-
-def _spin(minimum: int, maximum: int, value: int, name: str, tip: str = "") -> QSpinBox:
-    box = QSpinBox()
-    box.setRange(minimum, maximum)
-    box.setValue(value)
-    box.setObjectName(name)
-    box.setToolTip(tip)
-    return box
-
-
-def _dspin(
-    minimum: float, maximum: float, value: float, step: float, decimals: int, name: str, tip=""
-) -> QDoubleSpinBox:
-    box = QDoubleSpinBox()
-    box.setRange(minimum, maximum)
-    box.setDecimals(decimals)
-    box.setSingleStep(step)
-    box.setValue(value)
-    box.setObjectName(name)
-    box.setToolTip(tip)
-    return box
 
 
 def _thumbnail(image: np.ndarray) -> QIcon:
@@ -111,11 +83,16 @@ class _StyleImage:
     image: np.ndarray
 
 
-class StyleTab(StudioTab):
+class StyleTab(ImageJobTab):
     """Neural style transfer: pictures and parameters left, live result right."""
 
     title = "Style"
     settings_key = "style"
+    object_prefix = "style"
+    job_name = "Style"
+    made_verb = "painted"
+    stopped_text = "Stopped at step {step}: the picture so far can be saved"
+    nothing_to_save = "Nothing to save yet: run a style transfer first"
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -224,7 +201,7 @@ class StyleTab(StudioTab):
             item.setFlags(Qt.ItemFlag.ItemIsEnabled)
             self.layer_table.setItem(row, 0, item)
             for col, kind in ((1, "content"), (2, "style")):
-                spin = _dspin(0.0, 100.0, 0.0, 0.5, 2, f"style_{kind}_{name}")
+                spin = double_spin_box(0.0, 100.0, 0.0, 0.5, 2, f"style_{kind}_{name}")
                 spin.setSpecialValueText("-")
                 self.layer_table.setCellWidget(row, col, spin)
                 self._layer_spins[(kind, name)] = spin
@@ -234,13 +211,13 @@ class StyleTab(StudioTab):
         # the loss
         loss = QGroupBox("Loss weights")
         loss_form = QFormLayout(loss)
-        self.content_weight_spin = _dspin(
+        self.content_weight_spin = double_spin_box(
             0.0, 1e9, 1e4, 1000.0, 2, "styleContentWeight", "how much the content must survive"
         )
-        self.style_weight_spin = _dspin(
+        self.style_weight_spin = double_spin_box(
             0.0, 1e9, 1e-2, 0.01, 6, "styleStyleWeight", "how strongly the style is painted"
         )
-        self.tv_weight_spin = _dspin(
+        self.tv_weight_spin = double_spin_box(
             0.0, 1e9, 30.0, 5.0, 4, "styleTvWeight", "total variation: smooths noise"
         )
         loss_form.addRow("Content", self.content_weight_spin)
@@ -255,14 +232,14 @@ class StyleTab(StudioTab):
         self.optimizer_combo.setObjectName("styleOptimizer")
         for key in style_core.OPTIMIZERS:
             self.optimizer_combo.addItem(_OPTIMIZER_LABELS[key], key)
-        self.steps_spin = _spin(
+        self.steps_spin = spin_box(
             1, 100000, style_core.ADAM_DEFAULT_STEPS, "styleSteps",
             "optimiser iterations (per scale in multi-scale mode)",
         )  # fmt: skip
-        self.lr_spin = _dspin(
+        self.lr_spin = double_spin_box(
             0.0001, 100.0, 0.02, 0.005, 4, "styleLearningRate", "Adam step on 0..1 pixels"
         )
-        self.evaluations_spin = _spin(
+        self.evaluations_spin = spin_box(
             1, 1000, 20, "styleLbfgsEvaluations", "loss evaluations per L-BFGS iteration"
         )
         opt_form.addRow("Method", self.optimizer_combo)
@@ -274,8 +251,8 @@ class StyleTab(StudioTab):
         # the picture
         picture = QGroupBox("Result")
         picture_form = QFormLayout(picture)
-        self.size_spin = _spin(32, 8192, 512, "styleSize", "longest side of the result in px")
-        self.style_scale_spin = _dspin(
+        self.size_spin = spin_box(32, 8192, 512, "styleSize", "longest side of the result in px")
+        self.style_scale_spin = double_spin_box(
             0.05, 4.0, 1.0, 0.1, 2, "styleStyleScale",
             "style picture size relative to the result (smaller: finer brush strokes)",
         )  # fmt: skip
@@ -289,9 +266,9 @@ class StyleTab(StudioTab):
             self.colors_combo.addItem(_COLOR_LABELS[key], key)
         self.multi_scale_check = QCheckBox("Coarse to fine (1/4, 1/2, full size)")
         self.multi_scale_check.setObjectName("styleMultiScale")
-        self.seed_spin = _spin(-1, 2**31 - 1, -1, "styleSeed", "-1: a new seed every run")
+        self.seed_spin = spin_box(-1, 2**31 - 1, -1, "styleSeed", "-1: a new seed every run")
         self.seed_spin.setSpecialValueText("random")
-        self.snapshot_spin = _spin(
+        self.snapshot_spin = spin_box(
             1, 100000, 25, "styleSnapshotEvery", "keep a snapshot every N iterations"
         )
         self.memory_label = QLabel("")
@@ -308,47 +285,7 @@ class StyleTab(StudioTab):
         column.addWidget(picture)
         column.addStretch(1)
 
-        self.controls = controls
-        scroll = QScrollArea()
-        scroll.setWidget(controls)
-        scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(controls.sizeHint().width() + 24)
-
-        self.run_button = QPushButton("Run")
-        self.run_button.setObjectName("styleRunButton")
-        self.run_button.setToolTip("Start painting")
-        self.stop_button = QPushButton("Stop")
-        self.stop_button.setObjectName("styleStopButton")
-        self.stop_button.setToolTip("Stop after the current iteration")
-        self.save_button = QPushButton("Save...")
-        self.save_button.setObjectName("styleSaveButton")
-        self.save_button.setToolTip("Save the picture shown (with its parameters)")
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.run_button)
-        buttons.addWidget(self.stop_button)
-        buttons.addWidget(self.save_button)
-        left = QWidget()
-        left_layout = QVBoxLayout(left)
-        left_layout.setContentsMargins(0, 0, 0, 0)
-        left_layout.addWidget(scroll, 1)
-        left_layout.addLayout(buttons)
-
         # the live result, snapshots, progress and loss
-        self.preview = ImageView(placeholder=_HINT)
-        self.preview.setObjectName("stylePreview")
-        self.compare_button = QPushButton("Hold to compare")
-        self.compare_button.setObjectName("styleCompareButton")
-        self.compare_button.setToolTip("Shows the content picture while pressed")
-        self.fit_button = QPushButton("Fit")
-        self.fit_button.setToolTip("Fit the picture to the view (the wheel zooms)")
-        self.notice_label = QLabel("")
-        self.notice_label.setObjectName("styleNotice")
-        self.notice_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        view_bar = QHBoxLayout()
-        view_bar.addWidget(self.compare_button)
-        view_bar.addWidget(self.fit_button)
-        view_bar.addWidget(self.notice_label, 1)
         self.snapshot_slider = QSlider(Qt.Orientation.Horizontal)
         self.snapshot_slider.setObjectName("styleSnapshotSlider")
         self.snapshot_slider.setRange(0, 0)
@@ -359,49 +296,32 @@ class StyleTab(StudioTab):
         snapshot_bar.addWidget(QLabel("Snapshots"))
         snapshot_bar.addWidget(self.snapshot_slider, 1)
         snapshot_bar.addWidget(self.snapshot_label)
-        self.progress = JobProgress(stage_name="Scale")
-        self.progress.setObjectName("styleProgress")
-        self.loss_plot = LossPlot(x_label="iteration", y_label="loss (log)")
-        self.loss_plot.setObjectName("styleLossPlot")
-        self.loss_plot.set_log_y(True)  # content, style and TV differ by decades
-        top = QWidget()
-        top_layout = QVBoxLayout(top)
-        top_layout.setContentsMargins(0, 0, 0, 0)
-        top_layout.addLayout(view_bar)
-        top_layout.addWidget(self.preview, 1)
-        top_layout.addLayout(snapshot_bar)
-        top_layout.addWidget(self.progress)
-        right = QSplitter(Qt.Orientation.Vertical)
-        right.addWidget(top)
-        right.addWidget(self.loss_plot)
-        right.setStretchFactor(0, 4)
-        right.setStretchFactor(1, 1)
-        right.setSizes([600, 170])
-        splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(left)
-        splitter.addWidget(right)
-        splitter.setStretchFactor(0, 0)
-        splitter.setStretchFactor(1, 1)
-        self.splitter = splitter
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(splitter)
+        loss_plot = LossPlot(x_label="iteration", y_label="loss (log)")
+        loss_plot.set_log_y(True)  # content, style and TV differ by decades
+        self._build_job_layout(
+            controls,
+            button_tips=(
+                "Start painting",
+                "Stop after the current iteration",
+                "Save the picture shown (with its parameters)",
+            ),
+            placeholder=_HINT,
+            compare_tip="Shows the content picture while pressed",
+            fit_tip="Fit the picture to the view (the wheel zooms)",
+            progress=JobProgress(stage_name="Scale"),
+            loss_plot=loss_plot,
+            under_preview=snapshot_bar,
+        )
 
     def _connect(self) -> None:
-        self.run_button.clicked.connect(self.run_job)
-        self.stop_button.clicked.connect(self.stop_job)
-        self.save_button.clicked.connect(self.save_result)
+        self._connect_job()
         self.open_content_button.clicked.connect(self._open_content_clicked)
         self.add_style_button.clicked.connect(self._add_style_clicked)
         self.remove_style_button.clicked.connect(self.remove_selected_style)
         self.content_slot.image_dropped.connect(self.open_image)
         # several style pictures may be dropped at once: each becomes a style
         self.style_slot.images_dropped.connect(self.add_style_files)
-        self.preview.image_dropped.connect(self.open_image)
         self.style_table.currentCellChanged.connect(self._style_row_changed)
-        self.compare_button.pressed.connect(lambda: self.preview.set_comparing(True))
-        self.compare_button.released.connect(lambda: self.preview.set_comparing(False))
-        self.fit_button.clicked.connect(self.preview.fit)
         self.preset_combo.activated.connect(self._preset_chosen)
         for spin in self._layer_spins.values():
             spin.valueChanged.connect(self._layers_edited)
@@ -409,13 +329,6 @@ class StyleTab(StudioTab):
         self.size_spin.valueChanged.connect(self._update_memory)
         self.multi_scale_check.toggled.connect(self._update_memory)
         self.snapshot_slider.valueChanged.connect(self._show_snapshot)
-        self.runner.progress.connect(self._on_progress)
-        self.runner.preview.connect(self._on_preview)
-        self.runner.notice.connect(self._on_notice)
-        self.runner.finished.connect(self._on_finished)
-        self.runner.stopped.connect(self._on_stopped)
-        self.runner.failed.connect(self._on_failed)
-        self.runner.done.connect(self._update_buttons)
 
     # ------------------------------------------------------------------ layers
 
@@ -574,14 +487,6 @@ class StyleTab(StudioTab):
             remember_folder(paths[0])
         return list(paths)
 
-    def ask_restore_params(self, path: str) -> bool:
-        """Whether to restore the parameters found in ``path`` (replaced in tests)."""
-        return dialogs.ask_yes_no(
-            self,
-            f"{Path(path).name} was painted by CNN Studio. "
-            "Restore the parameters it was made with?",
-        )
-
     def _open_content_clicked(self) -> None:
         path = self.ask_open_path("Content picture")
         if path:
@@ -590,25 +495,12 @@ class StyleTab(StudioTab):
     def _add_style_clicked(self) -> None:
         self.add_style_files(self.ask_open_paths("Style pictures"))
 
-    def _load(self, path: str) -> np.ndarray | None:
-        from cnnstudio.core import images
-
-        try:
-            return images.load_image(path, max_side=SOURCE_MAX_SIDE)
-        except StudioError as error:
-            message = str(error)
-        except OSError as error:
-            message = f"{Path(path).name}: cannot be read ({error.strerror or error})"
-        self.status.emit(message)
-        self.show_error(message)
-        return None
-
     def open_image(self, path: str) -> None:
         """Use ``path`` as the content picture; offer to restore embedded parameters."""
         if self.runner.running:
             self.status.emit("Stop the run before changing the pictures")
             return
-        image = self._load(path)
+        image = self._load_picture(path)
         if image is None:
             return
         self.set_content(image, Path(path).name)
@@ -660,7 +552,7 @@ class StyleTab(StudioTab):
         if self.runner.running:
             self.status.emit("Stop the run before changing the pictures")
             return
-        image = self._load(path)
+        image = self._load_picture(path)
         if image is not None:
             self.add_style(image, Path(path).name)
             self.status.emit(f"Style added: {Path(path).name}")
@@ -672,7 +564,7 @@ class StyleTab(StudioTab):
             return
         added = []
         for path in paths:
-            image = self._load(path)
+            image = self._load_picture(path)
             if image is not None:
                 self.add_style(image, Path(path).name)
                 added.append(Path(path).name)
@@ -689,7 +581,7 @@ class StyleTab(StudioTab):
         item.setToolTip(f"{name} ({image.shape[1]}x{image.shape[0]})")
         self.style_table.setItem(row, 0, item)
         self.style_table.setCellWidget(
-            row, 1, _dspin(0.0, 100.0, weight, 0.1, 2, f"styleBlend{row}", "blend weight")
+            row, 1, double_spin_box(0.0, 100.0, weight, 0.1, 2, f"styleBlend{row}", "blend weight")
         )
         self.style_table.setRowHeight(row, _THUMB + 4)
         self.style_table.setCurrentCell(row, 0)
@@ -755,22 +647,16 @@ class StyleTab(StudioTab):
             "styles": [s.name for s in self._styles],
             "style_blend": blend,
         }
-        self._result = None
-        self._last_preview = None
-        self._last_step = 0
         self._progress_text = ""
         self._eta = style_core.StageEta.for_run(params, self._content.shape)
         self.snapshots = []
         self._next_snapshot = 1  # the first picture, then every N iterations
         self._refresh_snapshot_slider(follow=True)
-        self.loss_plot.clear()
-        self.notice_label.setText("")
-        self.preview.set_reference(self._content)
+        self._reset_for_run(self._content)
         from cnnstudio.core.backbones import weights_label
 
         label = f"VGG19, {weights_label(params.weights)}"
-        self.progress.start(f"Preparing {label}...")
-        self.status.emit(f"Painting with {label}")
+        self._announce_run(label, "Painting")
         self.runner.run_generator(
             style_core.stylize,
             self._content,
@@ -780,16 +666,7 @@ class StyleTab(StudioTab):
         )
         self._update_buttons()
 
-    def stop_job(self) -> None:
-        if self.runner.running:
-            self.runner.stop()
-            self.progress.setFormat(self.progress.format() + " - stopping...")
-
-    def _on_progress(self, event: object) -> None:
-        if isinstance(event, DownloadProgress):
-            self.progress.show_download(event)  # VGG19's weights, before the first step
-            self.status.emit(f"Style: {event.text}")
-            return
+    def _on_other_progress(self, event: object) -> None:
         if isinstance(event, style_core.LbfgsEvaluation):
             # inside an L-BFGS iteration: the bar stays, the text follows the evaluations
             if self.progress.maximum() != event.total:
@@ -797,11 +674,8 @@ class StyleTab(StudioTab):
                 self.progress.setValue(event.iteration - 1)
             base = self._progress_text or "Started"
             self.progress.setFormat(f"{base} - {event.text}")
-            return
-        if not isinstance(event, Progress):
-            return
-        self._last_step = event.step
-        self.progress.update_progress(event)
+
+    def _on_step(self, event: Progress) -> None:
         if self._eta is not None:
             eta = self._eta.update(event.step, time.monotonic())
             if event.stages > 1:
@@ -826,26 +700,8 @@ class StyleTab(StudioTab):
         if self._following():
             self.preview.set_image(event.image)
 
-    def _on_notice(self, text: str) -> None:
-        self.notice_label.setText(text)
-        self.status.emit(f"Style: {text}")
-
-    def _on_finished(self, result: object) -> None:
-        image = np.asarray(result)
-        self._keep_result(image, stopped_at=None)
-        self.progress.finish("Done")
-        untrained = " (untrained network)" if self._result_meta.get("untrained") else ""
-        self.status.emit(f"Style finished: {image.shape[1]}x{image.shape[0]}{untrained}")
-
-    def _on_stopped(self) -> None:
-        self.progress.finish("Stopped")
-        if self._last_preview is not None:
-            # the latest picture may be a few steps older than the latest progress event
-            step = self._last_preview.step
-            self._keep_result(self._last_preview.image, stopped_at=step)
-            self.status.emit(f"Stopped at step {step}: the picture so far can be saved")
-        else:
-            self.status.emit("Stopped before the first picture")
+    def _result_untrained(self) -> bool:
+        return bool(self._result_meta.get("untrained"))
 
     def _keep_result(self, image: np.ndarray, stopped_at: int | None) -> None:
         self._result = image
@@ -861,17 +717,6 @@ class StyleTab(StudioTab):
         self._refresh_snapshot_slider(follow=True)
         self.preview.set_image(image)
 
-    def _on_failed(self, message: str) -> None:
-        self.progress.finish("Failed")
-        self.status.emit(message)
-        if isinstance(getattr(self.runner, "error", None), ResourceMissingError):
-            self.show_missing_weights(message)
-        else:
-            self.show_error(message, self.runner.error_details)
-
-    def show_error(self, message: str, details: str = "") -> QMessageBox:
-        return dialogs.show_error(self, message, details, "Style")
-
     def show_memory_error(self, error: style_core.MemoryTooLargeError) -> QMessageBox:
         """The run will not fit: say so and offer the size that fits as a button."""
         size = error.suggested_size
@@ -886,12 +731,6 @@ class StyleTab(StudioTab):
         use.setObjectName("styleUseSuggestedSize")
         use.clicked.connect(lambda: self.size_spin.setValue(size))
         return box
-
-    def show_missing_weights(self, message: str) -> QMessageBox:
-        """The VGG19 weights are not on this machine: say so and offer the ways out."""
-        return dialogs.show_missing_weights(
-            self, message, lambda: self.weights_picker.set_value("random")
-        )
 
     # ------------------------------------------------------------------ snapshots
 
@@ -936,44 +775,21 @@ class StyleTab(StudioTab):
 
     # ------------------------------------------------------------------ results out
 
-    def has_result(self) -> bool:
-        return self._result is not None
-
-    def result_image(self) -> np.ndarray | None:
-        return self._result
-
-    def is_busy(self) -> bool:
-        return self.runner.running
-
     def ask_save_path(self) -> str | None:
         """Where to save (replaced in tests). QFileDialog asks before replacing a file."""
         stem = Path(self._run_meta.get("content") or "picture").stem
         return dialogs.ask_save_image(self, f"{stem}-style.png", "Save styled picture")
 
-    def save_result(self) -> None:
+    def _picture_to_save(self) -> tuple[np.ndarray, dict] | None:
         shown = self.shown_picture()
         if shown is None or self._run_params is None:
-            self.status.emit("Nothing to save yet: run a style transfer first")
-            return
-        path = self.ask_save_path()
-        if not path:
-            return
-        from cnnstudio.core import images
-
+            return None
         step, picture = shown
         meta = dict(self._result_meta) or style_core.style_metadata(self._run_params)
         meta["output_size"] = [int(picture.shape[1]), int(picture.shape[0])]
         if picture is not self._result:
             meta["snapshot_step"] = int(step)
-        try:
-            # the dialog has confirmed replacing an existing file
-            saved = images.save_image(path, picture, params=meta, overwrite=True)
-        except (StudioError, OSError) as error:
-            message = f"{Path(path).name}: not saved ({error})"
-            self.status.emit(message)
-            self.show_error(message)
-            return
-        self.status.emit(f"Saved {saved}")
+        return picture, meta
 
     # ------------------------------------------------------------------ settings, shutdown
 
@@ -993,6 +809,3 @@ class StyleTab(StudioTab):
         self.snapshot_spin.setValue(
             read_int(settings, "snapshot_every", self.snapshot_spin.value())
         )
-
-    def shutdown(self) -> None:
-        self.runner.shutdown()

@@ -1,0 +1,360 @@
+"""What the picture-making tabs (Dream, Style) share: a job that paints one picture.
+
+:class:`ImageJobTab` lays out the right side (live preview with Hold-to-compare and Fit,
+a notice line, the progress bar and the loss plot in a splitter) and the Run/Stop/Save
+row under the controls, wires them and the :class:`JobRunner`'s signals, and handles
+what every such job does alike: progress, notices, the stop, the failure, saving the
+picture with its parameters. A subclass builds its controls, keeps its own state and
+implements the hooks (``_keep_result``, ``_on_step``, ``_picture_to_save``...).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QDoubleSpinBox,
+    QHBoxLayout,
+    QLabel,
+    QLayout,
+    QMessageBox,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QSpinBox,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from cnnstudio.core.errors import ResourceMissingError, StudioError
+from cnnstudio.core.events import DownloadProgress, Preview, Progress
+from cnnstudio.gui.tabs.base import StudioTab
+from cnnstudio.gui.widgets import dialogs
+from cnnstudio.gui.widgets.image_view import ImageView
+from cnnstudio.gui.widgets.plots import LossPlot
+from cnnstudio.gui.widgets.progress import JobProgress
+from cnnstudio.gui.workers import JobRunner
+
+#: the largest picture a tab keeps in memory as a source (the jobs shrink it themselves)
+SOURCE_MAX_SIDE = 4096
+
+
+def spin_box(minimum: int, maximum: int, value: int, name: str, tip: str = "") -> QSpinBox:
+    """A named integer spin box."""
+    box = QSpinBox()
+    box.setRange(minimum, maximum)
+    box.setValue(value)
+    box.setObjectName(name)
+    box.setToolTip(tip)
+    return box
+
+
+def double_spin_box(
+    minimum: float, maximum: float, value: float, step: float, decimals: int, name: str, tip=""
+) -> QDoubleSpinBox:
+    """A named decimal spin box."""
+    box = QDoubleSpinBox()
+    box.setRange(minimum, maximum)
+    box.setDecimals(decimals)
+    box.setSingleStep(step)
+    box.setValue(value)
+    box.setObjectName(name)
+    box.setToolTip(tip)
+    return box
+
+
+class ImageJobTab(StudioTab):
+    """Base of a tab whose job paints one picture with a live preview.
+
+    Subclasses set ``object_prefix`` (objectNames: "dream" -> "dreamRunButton"),
+    ``job_name`` (status lines, error boxes) and the texts below, create ``self.runner``,
+    ``self.weights_picker`` and the ``_result`` / ``_last_preview`` / ``_last_step`` state,
+    then call :meth:`_build_job_layout` and :meth:`_connect_job`.
+    """
+
+    object_prefix = ""
+    job_name = ""
+    #: "{name} was <made_verb> by CNN Studio" when a saved picture is opened again
+    made_verb = "made"
+    #: the status line after a stop that left a picture (``{step}`` is its step)
+    stopped_text = "Stopped: the picture of step {step} can be saved"
+    nothing_to_save = "Nothing to save yet: run the job first"
+
+    runner: JobRunner
+    _result: np.ndarray | None
+    _last_preview: Preview | None
+    _last_step: int
+
+    # ------------------------------------------------------------------ construction
+
+    def _build_job_layout(
+        self,
+        controls: QWidget,
+        *,
+        button_tips: tuple[str, str, str],
+        extra_buttons: tuple[QWidget, ...] = (),
+        placeholder: str | None,
+        compare_tip: str,
+        fit_tip: str,
+        progress: JobProgress,
+        loss_plot: LossPlot,
+        under_preview: QLayout | None = None,
+    ) -> None:
+        """Controls (scrolled) over Run/Stop/Save on the left; preview, progress and
+        loss on the right. ``button_tips``: the Run, Stop and Save tool tips."""
+        prefix = self.object_prefix
+        self.controls = controls
+        scroll = QScrollArea()
+        scroll.setWidget(controls)
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setMinimumWidth(controls.sizeHint().width() + 24)
+
+        self.run_button = QPushButton("Run")
+        self.stop_button = QPushButton("Stop")
+        self.save_button = QPushButton("Save...")
+        buttons = QHBoxLayout()
+        for button, name, tip in zip(
+            (self.run_button, self.stop_button, self.save_button),
+            ("RunButton", "StopButton", "SaveButton"),
+            button_tips,
+            strict=True,
+        ):
+            button.setObjectName(prefix + name)
+            button.setToolTip(tip)
+            buttons.addWidget(button)
+        for widget in extra_buttons:
+            buttons.addWidget(widget)
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(scroll, 1)
+        left_layout.addLayout(buttons)
+
+        self.preview = ImageView() if placeholder is None else ImageView(placeholder=placeholder)
+        self.preview.setObjectName(f"{prefix}Preview")
+        self.compare_button = QPushButton("Hold to compare")
+        self.compare_button.setObjectName(f"{prefix}CompareButton")
+        self.compare_button.setToolTip(compare_tip)
+        self.fit_button = QPushButton("Fit")
+        self.fit_button.setToolTip(fit_tip)
+        self.notice_label = QLabel("")
+        self.notice_label.setObjectName(f"{prefix}Notice")
+        self.notice_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        view_bar = QHBoxLayout()
+        view_bar.addWidget(self.compare_button)
+        view_bar.addWidget(self.fit_button)
+        view_bar.addWidget(self.notice_label, 1)
+        self.progress = progress
+        self.progress.setObjectName(f"{prefix}Progress")
+        self.loss_plot = loss_plot
+        self.loss_plot.setObjectName(f"{prefix}LossPlot")
+        top = QWidget()
+        top_layout = QVBoxLayout(top)
+        top_layout.setContentsMargins(0, 0, 0, 0)
+        top_layout.addLayout(view_bar)
+        top_layout.addWidget(self.preview, 1)
+        if under_preview is not None:
+            top_layout.addLayout(under_preview)
+        top_layout.addWidget(self.progress)
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(top)
+        right.addWidget(self.loss_plot)
+        right.setStretchFactor(0, 4)
+        right.setStretchFactor(1, 1)
+        right.setSizes([600, 170])
+
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(left)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(0, 0)
+        splitter.setStretchFactor(1, 1)
+        self.splitter = splitter
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(splitter)
+
+    def _connect_job(self) -> None:
+        """Wire the buttons, the preview and the runner to the shared handlers."""
+        self.run_button.clicked.connect(self.run_job)
+        self.stop_button.clicked.connect(self.stop_job)
+        self.save_button.clicked.connect(self.save_result)
+        self.preview.image_dropped.connect(self.open_image)
+        self.compare_button.pressed.connect(lambda: self.preview.set_comparing(True))
+        self.compare_button.released.connect(lambda: self.preview.set_comparing(False))
+        self.fit_button.clicked.connect(self.preview.fit)
+        self.runner.progress.connect(self._on_progress)
+        self.runner.preview.connect(self._on_preview)
+        self.runner.notice.connect(self._on_notice)
+        self.runner.finished.connect(self._on_finished)
+        self.runner.stopped.connect(self._on_stopped)
+        self.runner.failed.connect(self._on_failed)
+        self.runner.done.connect(self._update_buttons)
+
+    # ------------------------------------------------------------------ hooks
+
+    def _update_buttons(self) -> None:
+        """Enable what fits the state (running, a result to save...)."""
+        raise NotImplementedError
+
+    def _keep_result(self, image: np.ndarray, stopped_at: int | None) -> None:
+        """Keep ``image`` as the result (``stopped_at``: the step a stopped run reached)."""
+        raise NotImplementedError
+
+    def _on_step(self, event: Progress) -> None:
+        """A step's Progress, after the bar has shown it (the loss plot...)."""
+
+    def _on_other_progress(self, event: object) -> None:
+        """A progress event of the job's own kind (neither a download nor a step)."""
+
+    def _on_preview(self, event: Preview) -> None:
+        self._last_preview = event
+        self.preview.set_image(event.image)
+
+    def _result_untrained(self) -> bool:
+        """Whether the result was made by a network with random weights."""
+        return False
+
+    def _picture_to_save(self) -> tuple[np.ndarray, dict] | None:
+        """(picture, parameters to embed) that Save writes, or None for nothing yet."""
+        raise NotImplementedError
+
+    def ask_save_path(self) -> str | None:
+        """Where to save (replaced in tests)."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ the job
+
+    def _reset_for_run(self, reference: np.ndarray | None) -> None:
+        """Forget the last result and clear the plot and notice before a run;
+        ``reference`` is what Hold to compare shows."""
+        self._result = None
+        self._last_preview = None
+        self._last_step = 0
+        self.loss_plot.clear()
+        self.notice_label.setText("")
+        self.preview.set_reference(reference)
+
+    def _announce_run(self, label: str, doing: str) -> None:
+        """Bar and status line as the run starts: "Preparing <label>...", "<doing> with"."""
+        self.progress.start(f"Preparing {label}...")
+        self.status.emit(f"{doing} with {label}")
+
+    def stop_job(self) -> None:
+        if self.runner.running:
+            self.runner.stop()
+            self.progress.setFormat(self.progress.format() + " - stopping...")
+
+    def _on_progress(self, event: object) -> None:
+        if isinstance(event, DownloadProgress):
+            self.progress.show_download(event)  # the weights, before the first step
+            self.status.emit(f"{self.job_name}: {event.text}")
+            return
+        if not isinstance(event, Progress):
+            self._on_other_progress(event)
+            return
+        self._last_step = event.step
+        self.progress.update_progress(event)
+        self._on_step(event)
+
+    def _on_notice(self, text: str) -> None:
+        self.notice_label.setText(text)
+        self.status.emit(f"{self.job_name}: {text}")
+
+    def _on_finished(self, result: object) -> None:
+        image = np.asarray(result)
+        self._keep_result(image, stopped_at=None)
+        self.progress.finish("Done")
+        untrained = " (untrained network)" if self._result_untrained() else ""
+        self.status.emit(f"{self.job_name} finished: {image.shape[1]}x{image.shape[0]}{untrained}")
+
+    def _on_stopped(self) -> None:
+        self.progress.finish("Stopped")
+        if self._last_preview is not None:
+            # the picture so far is worth keeping; the saved metadata says where it stopped
+            # (the last frame shown may be a few steps older than the last step taken)
+            step = self._last_preview.step
+            self._keep_result(self._last_preview.image, stopped_at=step)
+            self.status.emit(self.stopped_text.format(step=step))
+        else:
+            self.status.emit("Stopped before the first picture")
+
+    def _on_failed(self, message: str) -> None:
+        self.progress.finish("Failed")
+        self.status.emit(message)
+        if isinstance(getattr(self.runner, "error", None), ResourceMissingError):
+            self.show_missing_weights(message)
+        else:
+            self.show_error(message, self.runner.error_details)
+
+    def show_error(self, message: str, details: str = "") -> QMessageBox:
+        return dialogs.show_error(self, message, details, self.job_name)
+
+    def show_missing_weights(self, message: str) -> QMessageBox:
+        """The weights are not on this machine: say so and offer the ways out."""
+        return dialogs.show_missing_weights(
+            self, message, lambda: self.weights_picker.set_value("random")
+        )
+
+    # ------------------------------------------------------------------ pictures in
+
+    def _load_picture(self, path: str) -> np.ndarray | None:
+        """The picture at ``path`` (uint8 RGB), or None after saying why not."""
+        from cnnstudio.core import images
+
+        try:
+            return images.load_image(path, max_side=SOURCE_MAX_SIDE)
+        except StudioError as error:
+            message = str(error)
+        except OSError as error:
+            message = f"{Path(path).name}: cannot be read ({error.strerror or error})"
+        self.status.emit(message)
+        self.show_error(message)
+        return None
+
+    def ask_restore_params(self, path: str) -> bool:
+        """Whether to restore the parameters found in ``path`` (replaced in tests)."""
+        return dialogs.ask_yes_no(
+            self,
+            f"{Path(path).name} was {self.made_verb} by CNN Studio. "
+            "Restore the parameters it was made with?",
+        )
+
+    # ------------------------------------------------------------------ results out
+
+    def has_result(self) -> bool:
+        return self._result is not None
+
+    def result_image(self) -> np.ndarray | None:
+        return self._result
+
+    def is_busy(self) -> bool:
+        return self.runner.running
+
+    def save_result(self) -> None:
+        """Save the picture with its parameters embedded, where the user says."""
+        to_save = self._picture_to_save()
+        if to_save is None:
+            self.status.emit(self.nothing_to_save)
+            return
+        path = self.ask_save_path()
+        if not path:
+            return
+        from cnnstudio.core import images
+
+        picture, meta = to_save
+        try:
+            # the dialog has confirmed replacing an existing file
+            saved = images.save_image(path, picture, params=meta, overwrite=True)
+        except (StudioError, OSError) as error:
+            message = f"{Path(path).name}: not saved ({error})"
+            self.status.emit(message)
+            self.show_error(message)
+            return
+        self.status.emit(f"Saved {saved}")
+
+    def shutdown(self) -> None:
+        self.runner.shutdown()
