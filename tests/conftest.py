@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import threading
 
@@ -31,3 +32,26 @@ def no_thread_left_running():
         t for t in threading.enumerate() if t.ident not in before and t.is_alive() and not t.daemon
     ]
     assert not leftover, f"test left threads running: {[t.name for t in leftover]}"
+
+
+@pytest.fixture
+def fake_weights_download(monkeypatch):
+    """``serve(payload)``: every weights URL answers with ``payload`` (nothing goes online);
+    it returns the list of URLs asked for, filled in as downloads happen."""
+    from cnnstudio.core import backbones
+
+    requested: list[str] = []
+
+    def serve(payload: bytes) -> list[str]:
+        class FakeResponse(io.BytesIO):
+            headers = {"Content-Length": str(len(payload))}
+
+        def fake_urlopen(url, timeout):
+            requested.append(url)
+            return FakeResponse(payload)
+
+        monkeypatch.setattr(backbones, "_is_online", lambda host: True)
+        monkeypatch.setattr(backbones.urllib.request, "urlopen", fake_urlopen)
+        return requested
+
+    return serve

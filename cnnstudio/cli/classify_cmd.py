@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from cnnstudio.cli.download import DownloadLines
+from cnnstudio.cli.reporting import DownloadLines
 from cnnstudio.core.backbones import BACKBONE_NAMES
 from cnnstudio.core.errors import InputError, StudioError
 

@@ -19,10 +19,11 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from cnnstudio.cli.download import DownloadLines
+from cnnstudio.cli.output import check_image_output
+from cnnstudio.cli.reporting import JobReporter
 from cnnstudio.core import backbones, dream, images
 from cnnstudio.core.errors import InputError
-from cnnstudio.core.events import DownloadProgress, Notice, Progress
+from cnnstudio.core.events import Notice, Progress
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -182,26 +183,16 @@ def params_from_args(args: argparse.Namespace) -> dream.DreamParams:
 
 def _check_output(path: Path, overwrite: bool) -> None:
     """Fail before the (long) dream, not after it."""
-    if path.suffix.lower() not in images.SAVE_SUFFIXES:
-        raise InputError(
-            f"{path.name}: cannot save as '{path.suffix or '(no suffix)'}'; use one of "
-            f"{', '.join(images.SAVE_SUFFIXES)}"
-        )
-    if path.exists() and not overwrite:
-        raise images.OutputExistsError(path)
+    check_image_output(path, overwrite)
     if path.parent.exists() and not path.parent.is_dir():
         raise InputError(f"{path}: {path.parent} is not a folder")
 
 
-class _Reporter:
+class _Reporter(JobReporter):
     """Progress on stderr: an updating line on a terminal, else a line per octave."""
 
     def __init__(self, stream: TextIO, quiet: bool) -> None:
-        self.stream = stream
-        self.quiet = quiet
-        self.tty = stream.isatty()
-        self.start = time.monotonic()
-        self.downloads = DownloadLines(stream, self.tty)
+        super().__init__(stream, quiet)
         self.last: Progress | None = None
         self.first_step = 0
         self.first_step_at: float | None = None
@@ -213,12 +204,7 @@ class _Reporter:
         per_step = (time.monotonic() - self.first_step_at) / (progress.step - self.first_step)
         return f"{per_step * (progress.total - progress.step):.0f}s"
 
-    def event(self, event: object) -> None:
-        if self.quiet:
-            return
-        if isinstance(event, DownloadProgress):
-            self.downloads.show(event)
-            return
+    def job_event(self, event: object) -> None:
         if isinstance(event, Progress):
             if not self.tty and self.last is not None and event.stage != self.last.stage:
                 self._octave_line(self.last)
@@ -242,18 +228,10 @@ class _Reporter:
             f"loss {last.loss:.4g}, {time.monotonic() - self.start:.1f}s"
         )
 
-    def _line(self, text: str) -> None:
-        if self.tty:
-            self.stream.write("\r\033[K")
-        self.stream.write(text + "\n")
-        self.stream.flush()
-
     def done(self, text: str) -> None:
-        if self.quiet:
-            return
-        if not self.tty and self.last is not None:
+        if not self.quiet and not self.tty and self.last is not None:
             self._octave_line(self.last)
-        self._line(text)
+        super().done(text)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -274,14 +252,7 @@ def run(args: argparse.Namespace) -> int:
 
     device.configure_devices()
     reporter = _Reporter(sys.stderr, args.quiet)
-    generator = dream.dream(image, params, noise_size=noise_size)
-    while True:
-        try:
-            event = next(generator)
-        except StopIteration as stop:
-            result = stop.value
-            break
-        reporter.event(event)
+    result = reporter.run(dream.dream(image, params, noise_size=noise_size))
     source = Path(args.input).name if args.input else f"noise {args.noise}"
     meta = dream.dream_metadata(params, source=source, size=(result.shape[1], result.shape[0]))
     saved = images.save_image(output, result, params=meta, overwrite=args.overwrite)

@@ -21,10 +21,11 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from cnnstudio.cli.download import DownloadLines
+from cnnstudio.cli.output import check_image_output
+from cnnstudio.cli.reporting import JobReporter
 from cnnstudio.core import images, style
 from cnnstudio.core.errors import InputError
-from cnnstudio.core.events import DownloadProgress, Notice, Progress
+from cnnstudio.core.events import Notice, Progress
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -173,28 +174,18 @@ def params_from_args(args: argparse.Namespace) -> style.StyleParams:
 
 def _check_output(path: Path, overwrite: bool) -> None:
     """Fail before the (long) run, not after it."""
-    if path.suffix.lower() not in images.SAVE_SUFFIXES:
-        raise InputError(
-            f"{path.name}: cannot save as '{path.suffix or '(no suffix)'}'; use one of "
-            f"{', '.join(images.SAVE_SUFFIXES)}"
-        )
-    if path.exists() and not overwrite:
-        raise images.OutputExistsError(path)
+    check_image_output(path, overwrite)
     if path.is_dir():
         raise InputError(f"{path}: is a folder; give a file name such as result.png")
 
 
-class _Reporter:
+class _Reporter(JobReporter):
     """Progress on stderr: an updating line on a terminal, else ~10 lines per scale."""
 
     def __init__(self, stream: TextIO, quiet: bool, eta: style.StageEta | None = None) -> None:
-        self.stream = stream
-        self.quiet = quiet
-        self.tty = stream.isatty()
-        self.start = time.monotonic()
+        super().__init__(stream, quiet)
         self.eta = eta  # weighs multi-scale iterations by their scale's pixel count
         self.eta_seconds: float | None = None
-        self.downloads = DownloadLines(stream, self.tty)
 
     def _describe(self, p: Progress) -> str:
         if self.eta is not None:
@@ -209,12 +200,7 @@ class _Reporter:
             f"style: {scale}step {p.step}/{p.total}  loss {p.loss:.4g}  [{terms}]{extra}  ETA {eta}"
         )
 
-    def event(self, event: object) -> None:
-        if self.quiet:
-            return
-        if isinstance(event, DownloadProgress):
-            self.downloads.show(event)
-            return
+    def job_event(self, event: object) -> None:
         if isinstance(event, style.LbfgsEvaluation):
             # inside an L-BFGS iteration: only the terminal's updating line shows it
             if self.tty:
@@ -233,16 +219,6 @@ class _Reporter:
                 self._line(self._describe(event))
         elif isinstance(event, Notice):
             self._line(f"style: {event.text}")
-
-    def _line(self, text: str) -> None:
-        if self.tty:
-            self.stream.write("\r\033[K")
-        self.stream.write(text + "\n")
-        self.stream.flush()
-
-    def done(self, text: str) -> None:
-        if not self.quiet:
-            self._line(text)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -269,14 +245,7 @@ def run(args: argparse.Namespace) -> int:
 
     device.configure_devices()
     reporter = _Reporter(sys.stderr, args.quiet, style.StageEta.for_run(params, content.shape))
-    generator = style.stylize(content, styles, params, style_weights=blend)
-    while True:
-        try:
-            event = next(generator)
-        except StopIteration as stop:
-            result = stop.value
-            break
-        reporter.event(event)
+    result = reporter.run(style.stylize(content, styles, params, style_weights=blend))
     meta = style.style_metadata(
         params,
         content=Path(args.content).name,

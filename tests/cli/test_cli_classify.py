@@ -179,8 +179,7 @@ def test_a_gradcam_error_is_one_images_row_not_the_end_of_the_batch(
     assert all("not a convolutional" in row[-1] for row in rows[1:] if row[1])
 
 
-def test_imagenet_weights_download_is_shown_on_stderr(tmp_path, capsys, monkeypatch):
-    import io
+def test_imagenet_weights_download_is_shown_on_stderr(tmp_path, capsys, fake_weights_download):
 
     from cnnstudio.core import backbones
 
@@ -188,13 +187,7 @@ def test_imagenet_weights_download_is_shown_on_stderr(tmp_path, capsys, monkeypa
     original.save_weights(tmp_path / "top.weights.h5")
     payload = (tmp_path / "top.weights.h5").read_bytes()
 
-    class FakeResponse(io.BytesIO):
-        headers = {"Content-Length": str(len(payload))}
-
-    monkeypatch.setattr(backbones, "_is_online", lambda host: True)
-    monkeypatch.setattr(
-        backbones.urllib.request, "urlopen", lambda url, timeout: FakeResponse(payload)
-    )
+    fake_weights_download(payload)
     picture = tmp_path / "pic.png"
     images.save_image(picture, images.noise_image(64, 64, seed=1))
     try:

@@ -172,8 +172,7 @@ def test_vgg19_default_step_changes_the_image(tmp_path, photo_file):
     assert np.abs(after - before).mean() > 1.0
 
 
-def test_download_progress_lines(tmp_path, capsys, monkeypatch):
-    import io
+def test_download_progress_lines(tmp_path, capsys, fake_weights_download):
 
     from cnnstudio.core import backbones
 
@@ -181,13 +180,7 @@ def test_download_progress_lines(tmp_path, capsys, monkeypatch):
     model.save_weights(tmp_path / "m.weights.h5")
     payload = (tmp_path / "m.weights.h5").read_bytes()
 
-    class FakeResponse(io.BytesIO):
-        headers = {"Content-Length": str(len(payload))}
-
-    monkeypatch.setattr(backbones, "_is_online", lambda host: True)
-    monkeypatch.setattr(
-        backbones.urllib.request, "urlopen", lambda url, timeout: FakeResponse(payload)
-    )
+    fake_weights_download(payload)
     out = tmp_path / "m.png"
     args = ["dream", "--noise", "64x48", "-o", str(out), "--backbone", "mobilenet_v2"]
     args += ["--weights", "imagenet", "--steps", "1", "--octaves", "1", "--tile-size", "64"]

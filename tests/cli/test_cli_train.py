@@ -23,27 +23,28 @@ def npz(tmp_path):
     return path
 
 
+def _train_argv(npz, out, run, *extra: str, epochs: int = 3) -> list[str]:
+    return [
+        "train",
+        "lenet5",
+        "--data",
+        str(npz),
+        "--epochs",
+        str(epochs),
+        "--batch-size",
+        "10",
+        "--run-dir",
+        str(run),
+        "-o",
+        str(out),
+        *extra,
+    ]
+
+
 def test_train_writes_model_and_sidecar(npz, tmp_path, capsys):
     out = tmp_path / "halves.keras"
     run = tmp_path / "run"
-    code = main(
-        [
-            "train",
-            "lenet5",
-            "--data",
-            str(npz),
-            "--epochs",
-            "2",
-            "--batch-size",
-            "10",
-            "--run-dir",
-            str(run),
-            "-o",
-            str(out),
-            "--save-to-library",
-            "halves",
-        ]
-    )
+    code = main(_train_argv(npz, out, run, "--save-to-library", "halves", epochs=2))
     captured = capsys.readouterr()
     assert code == 0, captured.err
     lines = [line for line in captured.out.splitlines() if line.startswith("epoch ")]
@@ -59,41 +60,10 @@ def test_train_writes_model_and_sidecar(npz, tmp_path, capsys):
     assert [e.name for e in library.list_models()] == ["halves"]
 
     # same run folder again with more epochs: resumes at epoch 3; output exists -> refused
-    code = main(
-        [
-            "train",
-            "lenet5",
-            "--data",
-            str(npz),
-            "--epochs",
-            "3",
-            "--batch-size",
-            "10",
-            "--run-dir",
-            str(run),
-            "-o",
-            str(out),
-        ]
-    )
+    code = main(_train_argv(npz, out, run))
     assert code == 2
     assert "exists already" in capsys.readouterr().err
-    code = main(
-        [
-            "train",
-            "lenet5",
-            "--data",
-            str(npz),
-            "--epochs",
-            "3",
-            "--batch-size",
-            "10",
-            "--run-dir",
-            str(run),
-            "-o",
-            str(out),
-            "--overwrite",
-        ]
-    )
+    code = main(_train_argv(npz, out, run, "--overwrite"))
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert [
@@ -122,24 +92,6 @@ def test_bad_input_exits_2_with_one_line(argv, message, tmp_path, monkeypatch, c
     err = capsys.readouterr().err
     assert message in err
     assert "Traceback" not in err and err.count("\n") == 1
-
-
-def _train_argv(npz, out, run, *extra: str) -> list[str]:
-    return [
-        "train",
-        "lenet5",
-        "--data",
-        str(npz),
-        "--epochs",
-        "3",
-        "--batch-size",
-        "10",
-        "--run-dir",
-        str(run),
-        "-o",
-        str(out),
-        *extra,
-    ]
 
 
 def test_ctrl_c_saves_then_exits_130(npz, tmp_path, capsys, monkeypatch):
@@ -177,9 +129,7 @@ def test_ctrl_c_saves_then_exits_130(npz, tmp_path, capsys, monkeypatch):
 
 def test_run_dir_made_for_another_recipe_is_refused(npz, tmp_path, capsys):
     run = tmp_path / "run1"
-    argv = _train_argv(npz, tmp_path / "a.keras", run)
-    argv[argv.index("--epochs") + 1] = "1"
-    assert main(argv) == 0, capsys.readouterr().err
+    assert main(_train_argv(npz, tmp_path / "a.keras", run, epochs=1)) == 0, capsys.readouterr().err
     before = (run / "config.json").read_text()
     capsys.readouterr()
     argv = _train_argv(npz, tmp_path / "b.keras", run)
@@ -193,8 +143,9 @@ def test_run_dir_made_for_another_recipe_is_refused(npz, tmp_path, capsys):
     assert not (tmp_path / "b.keras").exists()
 
 
-def test_transfer_weights_download_is_shown_and_ctrl_c_stops_it(tmp_path, capsys, monkeypatch):
-    import io
+def test_transfer_weights_download_is_shown_and_ctrl_c_stops_it(
+    tmp_path, capsys, monkeypatch, fake_weights_download
+):
     import os
     import signal
 
@@ -204,13 +155,7 @@ def test_transfer_weights_download_is_shown_and_ctrl_c_stops_it(tmp_path, capsys
 
     payload = bytes(range(256)) * (8 * 4096)  # 8 MB: eight chunks, never loaded
 
-    class FakeResponse(io.BytesIO):
-        headers = {"Content-Length": str(len(payload))}
-
-    monkeypatch.setattr(backbones, "_is_online", lambda host: True)
-    monkeypatch.setattr(
-        backbones.urllib.request, "urlopen", lambda url, timeout: FakeResponse(payload)
-    )
+    fake_weights_download(payload)
     real_train = trainer.train
 
     def train_with_ctrl_c(config, *, on_event, should_stop):

@@ -5,7 +5,6 @@ Random weights and small inputs only; nothing here touches the network.
 
 from __future__ import annotations
 
-import io
 import threading
 import urllib.error
 
@@ -264,22 +263,12 @@ def test_no_connection_and_failed_download(monkeypatch):
     assert list((paths.keras_cache_dir() / "models").iterdir()) == []  # no partial file
 
 
-def test_download_reports_progress_and_installs(tmp_path, monkeypatch):
+def test_download_reports_progress_and_installs(tmp_path, fake_weights_download):
     original, path = _saved_random(tmp_path, "mobilenet_v2")
     payload = path.read_bytes()
     info = backbones.get_backbone("mobilenet_v2")
 
-    class FakeResponse(io.BytesIO):
-        headers = {"Content-Length": str(len(payload))}
-
-    requested = []
-
-    def fake_urlopen(url, timeout):
-        requested.append(url)
-        return FakeResponse(payload)
-
-    monkeypatch.setattr(backbones, "_is_online", lambda host: True)
-    monkeypatch.setattr(backbones.urllib.request, "urlopen", fake_urlopen)
+    requested = fake_weights_download(payload)
     progress = []
     model = backbones.build_backbone(
         "mobilenet_v2",
@@ -366,28 +355,13 @@ def test_same_count_different_shapes_refused_by_the_loader(tmp_path):
 # ------------------------------------------------------------------- download as job events
 
 
-def _fake_download(monkeypatch, payload: bytes) -> list[str]:
-    class FakeResponse(io.BytesIO):
-        headers = {"Content-Length": str(len(payload))}
-
-    requested: list[str] = []
-
-    def fake_urlopen(url, timeout):
-        requested.append(url)
-        return FakeResponse(payload)
-
-    monkeypatch.setattr(backbones, "_is_online", lambda host: True)
-    monkeypatch.setattr(backbones.urllib.request, "urlopen", fake_urlopen)
-    return requested
-
-
-def test_download_as_events_then_build_finds_the_file(tmp_path, monkeypatch):
+def test_download_as_events_then_build_finds_the_file(tmp_path, fake_weights_download):
     from cnnstudio.core.events import DownloadProgress
 
     original, path = _saved_random(tmp_path, "mobilenet_v2")
     payload = path.read_bytes()
     info = backbones.get_backbone("mobilenet_v2")
-    requested = _fake_download(monkeypatch, payload)
+    requested = fake_weights_download(payload)
     events = []
     generator = backbones.ensure_weights_events("mobilenet_v2", "imagenet")
     while True:
@@ -409,9 +383,9 @@ def test_download_as_events_then_build_finds_the_file(tmp_path, monkeypatch):
     assert list(backbones.ensure_weights_events("mobilenet_v2", "random")) == []
 
 
-def test_closing_the_events_abandons_the_download(monkeypatch):
+def test_closing_the_events_abandons_the_download(fake_weights_download):
     payload = bytes(range(256)) * (4 * 4096)  # 4 MB: four chunks
-    _fake_download(monkeypatch, payload)
+    fake_weights_download(payload)
     generator = backbones.ensure_weights_events("mobilenet_v2", "imagenet")
     first = next(generator)
     assert first.received == 1 << 20 and first.total == len(payload)

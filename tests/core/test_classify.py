@@ -617,25 +617,7 @@ def test_a_model_without_class_scores_is_not_a_classifier(tmp_path):
 # ------------------------------------------------------- ImageNet weights downloaded first
 
 
-def fake_weights_download(monkeypatch, payload: bytes) -> list[str]:
-    """Serve ``payload`` for any weights URL (nothing goes online); the URLs asked for."""
-    import io
-
-    class FakeResponse(io.BytesIO):
-        headers = {"Content-Length": str(len(payload))}
-
-    requested: list[str] = []
-
-    def fake_urlopen(url, timeout):
-        requested.append(url)
-        return FakeResponse(payload)
-
-    monkeypatch.setattr(backbones, "_is_online", lambda host: True)
-    monkeypatch.setattr(backbones.urllib.request, "urlopen", fake_urlopen)
-    return requested
-
-
-def test_classify_job_downloads_the_imagenet_weights_first(tmp_path, monkeypatch):
+def test_classify_job_downloads_the_imagenet_weights_first(tmp_path, fake_weights_download):
     from cnnstudio.core.events import DownloadProgress, Notice
 
     # stands in for the official file: a MobileNetV2 with its top and random weights
@@ -643,7 +625,7 @@ def test_classify_job_downloads_the_imagenet_weights_first(tmp_path, monkeypatch
     saved = tmp_path / "mobilenet_top.weights.h5"
     original.save_weights(saved)
     payload = saved.read_bytes()
-    requested = fake_weights_download(monkeypatch, payload)
+    requested = fake_weights_download(payload)
     picture = save_png(tmp_path / "pic.png", images.noise_image(64, 48, seed=2))
     info = backbones.get_backbone("mobilenet_v2")
     try:

@@ -349,8 +349,7 @@ def test_vgg19_with_the_default_step_changes_the_image(photo):
     assert np.abs(result.astype(int) - small.astype(int)).mean() > 1.0
 
 
-def test_dream_reports_the_weights_download_first(photo, monkeypatch, tmp_path):
-    import io
+def test_dream_reports_the_weights_download_first(photo, fake_weights_download, tmp_path):
 
     from cnnstudio.core import backbones, paths
     from cnnstudio.core.events import DownloadProgress
@@ -360,13 +359,7 @@ def test_dream_reports_the_weights_download_first(photo, monkeypatch, tmp_path):
     model.save_weights(saved)
     payload = saved.read_bytes()
 
-    class FakeResponse(io.BytesIO):
-        headers = {"Content-Length": str(len(payload))}
-
-    monkeypatch.setattr(backbones, "_is_online", lambda host: True)
-    monkeypatch.setattr(
-        backbones.urllib.request, "urlopen", lambda url, timeout: FakeResponse(payload)
-    )
+    fake_weights_download(payload)
     params = DreamParams(
         backbone="mobilenet_v2",
         layers={"block_2_add": 1.0},

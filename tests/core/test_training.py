@@ -569,25 +569,7 @@ def test_class_folder_training_reports_skipped_files(tmp_path):
 # ------------------------------------------------------------- transfer: weights download
 
 
-def _fake_weights_download(monkeypatch, payload: bytes) -> list[str]:
-    """Serve ``payload`` for any weights URL (nothing goes online); the URLs asked for."""
-    from cnnstudio.core import backbones
-
-    class FakeResponse(io.BytesIO):
-        headers = {"Content-Length": str(len(payload))}
-
-    requested: list[str] = []
-
-    def fake_urlopen(url, timeout):
-        requested.append(url)
-        return FakeResponse(payload)
-
-    monkeypatch.setattr(backbones, "_is_online", lambda host: True)
-    monkeypatch.setattr(backbones.urllib.request, "urlopen", fake_urlopen)
-    return requested
-
-
-def test_transfer_run_downloads_the_weights_as_events_then_trains(tmp_path, monkeypatch):
+def test_transfer_run_downloads_the_weights_as_events_then_trains(tmp_path, fake_weights_download):
     from cnnstudio.core import backbones, paths
     from cnnstudio.core.events import DownloadProgress
 
@@ -597,7 +579,7 @@ def test_transfer_run_downloads_the_weights_as_events_then_trains(tmp_path, monk
     )
     original.save_weights(tmp_path / "notop.weights.h5")
     payload = (tmp_path / "notop.weights.h5").read_bytes()
-    requested = _fake_weights_download(monkeypatch, payload)
+    requested = fake_weights_download(payload)
     npz = write_npz(tmp_path / "bands.npz", train=40, test=10, size=32, colour=True)
     config = _config(
         npz,
@@ -636,11 +618,11 @@ def test_transfer_run_downloads_the_weights_as_events_then_trains(tmp_path, monk
         backbones.clear_model_cache()
 
 
-def test_stop_during_the_weights_download_ends_the_run_at_once(tmp_path, monkeypatch):
+def test_stop_during_the_weights_download_ends_the_run_at_once(tmp_path, fake_weights_download):
     from cnnstudio.core import paths
     from cnnstudio.core.events import DownloadProgress
 
-    _fake_weights_download(monkeypatch, bytes(range(256)) * (4 * 4096))  # 4 chunks
+    fake_weights_download(bytes(range(256)) * (4 * 4096))  # 4 chunks
     npz = write_npz(tmp_path / "bands.npz", train=40, test=10, size=32, colour=True)
     run = tmp_path / "run"
     config = _config(npz, run, recipe="transfer", backbone="mobilenet_v2", image_size=32)
