@@ -24,6 +24,15 @@ def private_home(tmp_path_factory, monkeypatch):
 
 
 @pytest.fixture(autouse=True)
+def offline_by_default(monkeypatch):
+    """Tests never reach the internet: the connectivity probe in front of every weights
+    download answers "offline" (the real offline path), unless a test fakes a download."""
+    from cnnstudio.core import backbones
+
+    monkeypatch.setattr(backbones, "_is_online", lambda host, *args, **kwargs: False)
+
+
+@pytest.fixture(autouse=True)
 def no_thread_left_running():
     """Fail a test that leaves a worker thread running (DESIGN.md: tests wait on signals)."""
     before = {t.ident for t in threading.enumerate()}
