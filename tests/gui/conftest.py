@@ -41,3 +41,12 @@ def _drop_files(widget: QWidget, paths) -> QDropEvent:
 def drop_files():
     """``drop_files(widget, [paths])``: returns the QDropEvent (``isAccepted()``)."""
     return _drop_files
+
+
+@pytest.fixture(scope="session", autouse=True)
+def garbage_collected_in_gui_thread(qapp):
+    """As in the app (cnnstudio.gui.app.create_app): cycles holding Qt objects left by one
+    test must not be collected later by a job's worker thread, which deadlocks Qt."""
+    from cnnstudio.gui.app import collect_garbage_in_gui_thread
+
+    collect_garbage_in_gui_thread()

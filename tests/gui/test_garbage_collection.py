@@ -1,0 +1,43 @@
+"""Python's cycle collector runs only in the GUI thread (cnnstudio.gui.app): collected in a
+job's worker thread, a cycle holding Qt widgets is destroyed off the GUI thread and Qt
+deadlocks (a full test run hung that way once)."""
+
+from __future__ import annotations
+
+import gc
+import threading
+import weakref
+
+from PySide6.QtWidgets import QWidget
+
+from cnnstudio.gui.app import collect_garbage_in_gui_thread
+
+
+class _Holder:
+    pass
+
+
+def test_cycles_holding_widgets_are_collected_by_the_gui_thread(qtbot):
+    collect_garbage_in_gui_thread()
+    assert not gc.isenabled()  # no automatic collection in whatever thread allocates
+
+    collected_in = []
+    holder = _Holder()
+    holder.widget = QWidget()
+    holder.self = holder  # a reference cycle only the collector can free
+    weakref.finalize(holder, lambda: collected_in.append(threading.current_thread().name))
+    del holder
+
+    def busy_worker():  # allocates plenty, as a job does; must not collect the cycle
+        junk = [[] for _ in range(50_000)]
+        del junk
+
+    worker = threading.Thread(target=busy_worker)
+    worker.start()
+    worker.join()
+    assert collected_in == []
+
+    churn = [[] for _ in range(2_000)]  # push generation 0 over its threshold
+    del churn
+    qtbot.waitUntil(lambda: bool(collected_in), timeout=10_000)
+    assert collected_in == [threading.main_thread().name]
