@@ -37,7 +37,9 @@ def test_cycles_holding_widgets_are_collected_by_the_gui_thread(qtbot):
     worker.join()
     assert collected_in == []
 
-    churn = [[] for _ in range(2_000)]  # push generation 0 over its threshold
-    del churn
+    # push generation 0 over its threshold, and keep it there until the GUI timer looks
+    # (freeing the lists first would bring the count back down)
+    churn = [[] for _ in range(2_000)]
     qtbot.waitUntil(lambda: bool(collected_in), timeout=10_000)
+    del churn
     assert collected_in == [threading.main_thread().name]
