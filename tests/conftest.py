@@ -45,15 +45,22 @@ def no_thread_left_running():
 
 @pytest.fixture
 def fake_weights_download(monkeypatch):
-    """``serve(payload)``: every weights URL answers with ``payload`` (nothing goes online);
-    it returns the list of URLs asked for, filled in as downloads happen."""
+    """``serve(payload, hold=None)``: every weights URL answers with ``payload`` (nothing
+    goes online); with a ``threading.Event`` as ``hold``, the download stops after its first
+    chunk until the event is set (to catch a job mid-download). Returns the list of URLs
+    asked for, filled in as downloads happen."""
     from cnnstudio.core import backbones
 
     requested: list[str] = []
 
-    def serve(payload: bytes) -> list[str]:
+    def serve(payload: bytes, hold=None) -> list[str]:
         class FakeResponse(io.BytesIO):
             headers = {"Content-Length": str(len(payload))}
+
+            def read(self, size=-1):
+                if hold is not None and self.tell() > 0:
+                    hold.wait(30)
+                return super().read(size)
 
         def fake_urlopen(url, timeout):
             requested.append(url)

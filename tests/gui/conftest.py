@@ -50,3 +50,14 @@ def garbage_collected_in_gui_thread(qapp):
     from cnnstudio.gui.app import collect_garbage_in_gui_thread
 
     collect_garbage_in_gui_thread()
+
+
+@pytest.fixture
+def window(qtbot):
+    """The main window as the app opens it, without the background device detection."""
+    from cnnstudio.gui.main_window import MainWindow
+
+    win = MainWindow(detect_device=False)
+    qtbot.addWidget(win)
+    yield win
+    win.close()

@@ -317,9 +317,8 @@ def test_pasted_pictures_do_not_become_the_last_folder(qtbot, tab, pictures):
 
 
 def test_imagenet_weights_download_shows_in_the_bar_and_stop_abandons_it(
-    qtbot, tab, pictures, monkeypatch
+    qtbot, tab, pictures, fake_weights_download
 ):
-    import io
     import threading
 
     from PySide6.QtWidgets import QProgressBar
@@ -329,18 +328,7 @@ def test_imagenet_weights_download_shows_in_the_bar_and_stop_abandons_it(
     payload = bytes(range(256)) * (4 * 4096)  # 4 MB: four chunks
     gate = threading.Event()  # holds the download after its first chunk
 
-    class GatedResponse(io.BytesIO):
-        headers = {"Content-Length": str(len(payload))}
-
-        def read(self, size=-1):
-            if self.tell() > 0:
-                gate.wait(30)
-            return super().read(size)
-
-    monkeypatch.setattr(backbones, "_is_online", lambda host: True)
-    monkeypatch.setattr(
-        backbones.urllib.request, "urlopen", lambda url, timeout: GatedResponse(payload)
-    )
+    fake_weights_download(payload, hold=gate)
     tab.set_model_spec("mobilenet_v2")
     tab.weights.set_value("imagenet")
     bar = child(tab, QProgressBar, "classifyProgress")

@@ -304,10 +304,8 @@ def test_step_size_follows_the_core_rule_per_network(tab):
 
 
 def test_weights_download_shows_in_the_progress_bar(
-    qtbot, tab, photo, drop_files, monkeypatch, tmp_path
+    qtbot, tab, photo, drop_files, fake_weights_download, tmp_path
 ):
-    import io
-
     from cnnstudio.core import backbones
     from cnnstudio.core.events import DownloadProgress
 
@@ -315,13 +313,7 @@ def test_weights_download_shows_in_the_progress_bar(
     model.save_weights(tmp_path / "m.weights.h5")
     payload = (tmp_path / "m.weights.h5").read_bytes()
 
-    class FakeResponse(io.BytesIO):
-        headers = {"Content-Length": str(len(payload))}
-
-    monkeypatch.setattr(backbones, "_is_online", lambda host: True)
-    monkeypatch.setattr(
-        backbones.urllib.request, "urlopen", lambda url, timeout: FakeResponse(payload)
-    )
+    fake_weights_download(payload)
     tab.backbone_combo.setCurrentIndex(tab.backbone_combo.findData("mobilenet_v2"))
     tab.weights_picker.set_value("imagenet")
     drop_files(child(tab, ImageView, "dreamPreview").viewport(), [photo])

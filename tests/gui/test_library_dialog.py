@@ -12,7 +12,6 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QComboBox, QPushButton
 
 from cnnstudio.core import library, paths
-from cnnstudio.gui.main_window import MainWindow
 from cnnstudio.gui.tabs.train_tab import TrainTab
 from cnnstudio.gui.widgets.library_dialog import LibraryDialog
 
@@ -166,12 +165,11 @@ def test_import_checks_the_file_and_refuses_code(dialog, qtbot, tmp_path, monkey
 
 
 @pytest.fixture
-def window(qtbot):
-    win = MainWindow(detect_device=False)
-    qtbot.addWidget(win)
-    yield win
-    win.close()
-    assert all(not d.import_runner.running for d in win.findChildren(LibraryDialog))
+def window(window):
+    """The shared window (tests/gui/conftest.py); closing it stops the dialogs' imports."""
+    yield window
+    window.close()
+    assert all(not d.import_runner.running for d in window.findChildren(LibraryDialog))
 
 
 def _combo_texts(combo: QComboBox) -> list[str]:

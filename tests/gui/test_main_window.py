@@ -19,14 +19,6 @@ from cnnstudio.gui.settings import settings_path
 from cnnstudio.gui.tabs import tab_classes
 
 
-@pytest.fixture
-def window(qtbot):
-    win = MainWindow(detect_device=False)
-    qtbot.addWidget(win)
-    yield win
-    win.close()
-
-
 def test_window_has_the_tabs_by_object_name(window):
     tabs = window.findChild(QTabWidget, "mainTabs")
     assert tabs is not None

@@ -3,18 +3,7 @@ their precision, so the switch waits until every tab is idle."""
 
 from __future__ import annotations
 
-import pytest
 from PySide6.QtWidgets import QMenu
-
-from cnnstudio.gui.main_window import MainWindow
-
-
-@pytest.fixture
-def window(qtbot):
-    win = MainWindow(detect_device=False)
-    qtbot.addWidget(win)
-    yield win
-    win.close()
 
 
 def test_mixed_precision_waits_for_running_jobs(qtbot, window, monkeypatch):

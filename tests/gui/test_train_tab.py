@@ -307,9 +307,8 @@ def test_read_history_keeps_finished_epochs(tmp_path):
 
 
 def test_transfer_weights_download_shows_in_the_bar_and_stop_abandons_it(
-    qtbot, tab, npz, monkeypatch
+    qtbot, tab, npz, fake_weights_download
 ):
-    import io
     import threading
 
     from cnnstudio.core import backbones, paths
@@ -317,18 +316,7 @@ def test_transfer_weights_download_shows_in_the_bar_and_stop_abandons_it(
     payload = bytes(range(256)) * (4 * 4096)  # 4 MB: four chunks
     gate = threading.Event()  # holds the download after its first chunk
 
-    class GatedResponse(io.BytesIO):
-        headers = {"Content-Length": str(len(payload))}
-
-        def read(self, size=-1):
-            if self.tell() > 0:
-                gate.wait(30)
-            return super().read(size)
-
-    monkeypatch.setattr(backbones, "_is_online", lambda host: True)
-    monkeypatch.setattr(
-        backbones.urllib.request, "urlopen", lambda url, timeout: GatedResponse(payload)
-    )
+    fake_weights_download(payload, hold=gate)
     tab.set_recipe("transfer")
     tab.backbone_combo.setCurrentIndex(tab.backbone_combo.findData("mobilenet_v2"))
     tab.weights_picker.set_value("imagenet")
