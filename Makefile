@@ -16,8 +16,11 @@ $(VENV)/.installed: pyproject.toml
 run: $(VENV)/.installed
 	$(VENV)/bin/cnnstudio
 
+# ruff for style; lint-imports for the layer contracts in pyproject.toml (core below the
+# front ends, no Qt in the core, no import cycles)
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check cnnstudio tests bench scripts
+	$(VENV)/bin/lint-imports
 
 test: lint
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest

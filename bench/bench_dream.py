@@ -72,11 +72,11 @@ def _app_steps(stepper, img, steps: int, tile_size: int, jitter: int):
 def _speed() -> dict:
     import tensorflow as tf
 
-    from cnnstudio.core import backbones, dream
+    from cnnstudio.core import backbones, dream, layers
 
     model = backbones.build_backbone("inception_v3", "random", include_top=False)
     names = ["mixed3", "mixed5"]
-    dream_model = backbones.layer_outputs_model(model, names)
+    dream_model = layers.layer_outputs_model(model, names)
     stepper = dream._get_stepper(model, names, "mean", None, None, False, 75)
     start = np.random.default_rng(0).uniform(-1, 1, (HEIGHT, WIDTH, 3)).astype(np.float32)
     img = tf.constant(start)

@@ -13,12 +13,12 @@ octave and a final line. The result is saved with its parameters embedded.
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import time
 from pathlib import Path
 from typing import Any, TextIO
 
+from cnnstudio.cli.options import parse_layer_weights
 from cnnstudio.cli.output import check_image_output
 from cnnstudio.cli.reporting import JobReporter
 from cnnstudio.core import backbones, dream, images
@@ -90,34 +90,6 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     return parser
 
 
-def parse_layers(text: str) -> dict[str, float]:
-    """``mixed3,mixed5`` / ``mixed4=0,mixed5=3`` / a preset name -> {layer: weight}."""
-    text = text.strip()
-    if text in dream.LAYER_PRESETS:
-        return dict(dream.LAYER_PRESETS[text])
-    layers: dict[str, float] = {}
-    for part in text.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        name, sep, weight = part.partition("=")
-        name = name.strip()
-        if not name:
-            raise InputError(f"--layers {text!r}: a layer name is missing before '='")
-        try:
-            value = float(weight) if sep else 1.0
-        except ValueError:
-            raise InputError(
-                f"--layers: weight {weight.strip()!r} of {name} is not a number"
-            ) from None
-        if not math.isfinite(value):
-            raise InputError(f"--layers: weight {weight.strip()!r} of {name} is not finite")
-        layers[name] = value
-    if not layers:
-        raise InputError(f"--layers {text!r}: name at least one layer, e.g. mixed3,mixed5")
-    return layers
-
-
 def parse_channel(text: str) -> tuple[str, int]:
     """``mixed4:139`` -> ("mixed4", 139)."""
     name, sep, index = text.rpartition(":")
@@ -152,7 +124,7 @@ def params_from_args(args: argparse.Namespace) -> dream.DreamParams:
     if args.weights is not None:
         changes["weights"] = args.weights
     if args.layers is not None:
-        changes["layers"] = parse_layers(args.layers)
+        changes["layers"] = parse_layer_weights("--layers", args.layers, dream.LAYER_PRESETS)
         changes["channel"] = None
     if args.channel is not None:
         changes["channel"] = parse_channel(args.channel)
@@ -179,13 +151,6 @@ def params_from_args(args: argparse.Namespace) -> dream.DreamParams:
     params = params.replace(**changes)
     dream.validate_params(params)
     return params
-
-
-def _check_output(path: Path, overwrite: bool) -> None:
-    """Fail before the (long) dream, not after it."""
-    check_image_output(path, overwrite)
-    if path.parent.exists() and not path.parent.is_dir():
-        raise InputError(f"{path}: {path.parent} is not a folder")
 
 
 class _Reporter(JobReporter):
@@ -238,7 +203,7 @@ def run(args: argparse.Namespace) -> int:
     """Run the job; 0 on success (errors are raised for cli.main to report)."""
     params = params_from_args(args)
     output = Path(args.output).expanduser()
-    _check_output(output, args.overwrite)
+    check_image_output(output, args.overwrite)
     noise_size = parse_size(args.noise) if args.noise else None
     if args.input is None and noise_size is None:
         raise InputError("give an INPUT image or --noise WxH to start from noise")

@@ -13,6 +13,7 @@ import os
 import sys
 
 from cnnstudio import __version__
+from cnnstudio.cli import messages
 from cnnstudio.core.errors import StudioError
 
 #: job name -> module under cnnstudio.cli that implements it
@@ -52,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
             start_tensorflow()
         return module.run(args)
     except StudioError as error:
-        print(f"cnnstudio: {error}", file=sys.stderr)
+        print(f"cnnstudio: {messages.describe(error)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("cnnstudio: interrupted", file=sys.stderr)

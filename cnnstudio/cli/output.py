@@ -4,16 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cnnstudio.core import images
-from cnnstudio.core.errors import InputError
+from cnnstudio.core import files, images
 
 
-def check_image_output(path: Path, overwrite: bool) -> None:
-    """Refuse a suffix Pillow cannot save, or an existing file without ``overwrite``."""
-    if path.suffix.lower() not in images.SAVE_SUFFIXES:
-        raise InputError(
-            f"{path.name}: cannot save as '{path.suffix or '(no suffix)'}'; use one of "
-            f"{', '.join(images.SAVE_SUFFIXES)}"
-        )
-    if path.exists() and not overwrite:
-        raise images.OutputExistsError(path)
+def check_image_output(path: Path, overwrite: bool) -> Path:
+    """An image output (``-o``): a suffix Pillow can save, a writable folder, and no
+    existing file unless ``--overwrite``."""
+    return files.check_output_file(path, overwrite=overwrite, suffixes=images.SAVE_SUFFIXES)

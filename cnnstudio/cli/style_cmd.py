@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
+from cnnstudio.cli.options import parse_layer_weights
 from cnnstudio.cli.output import check_image_output
 from cnnstudio.cli.reporting import JobReporter
 from cnnstudio.core import images, style
@@ -122,23 +123,6 @@ def parse_weights_list(flag: str, text: str) -> list[float]:
     return values
 
 
-def parse_layer_weights(flag: str, text: str) -> dict[str, float]:
-    """``block1_conv1=1,block2_conv1`` -> {layer: weight} (weight 1 when omitted)."""
-    layers: dict[str, float] = {}
-    for part in text.split(","):
-        name, sep, weight = part.strip().partition("=")
-        name = name.strip()
-        if not name:
-            continue
-        try:
-            layers[name] = float(weight) if sep else 1.0
-        except ValueError:
-            raise InputError(f"{flag}: weight {weight!r} of {name} is not a number") from None
-    if not layers:
-        raise InputError(f"{flag} {text!r}: name at least one layer, e.g. block4_conv2")
-    return layers
-
-
 def params_from_args(args: argparse.Namespace) -> style.StyleParams:
     """The StyleParams the flags describe (defaults for the flags not given)."""
     params = style.StyleParams()
@@ -162,21 +146,18 @@ def params_from_args(args: argparse.Namespace) -> style.StyleParams:
         if value is not None:
             setattr(params, name, value)
     if args.content_layers:
-        params.content_layers = parse_layer_weights("--content-layers", args.content_layers)
+        params.content_layers = parse_layer_weights(
+            "--content-layers", args.content_layers, example="block4_conv2"
+        )
     if args.style_layers:
-        params.style_layers = parse_layer_weights("--style-layers", args.style_layers)
+        params.style_layers = parse_layer_weights(
+            "--style-layers", args.style_layers, example="block1_conv1,block2_conv1"
+        )
     if args.preserve_colors:
         params.preserve_colors = args.preserve_colors
     params.multi_scale = bool(args.multi_scale)
     params.validate()
     return params
-
-
-def _check_output(path: Path, overwrite: bool) -> None:
-    """Fail before the (long) run, not after it."""
-    check_image_output(path, overwrite)
-    if path.is_dir():
-        raise InputError(f"{path}: is a folder; give a file name such as result.png")
 
 
 class _Reporter(JobReporter):
@@ -225,7 +206,7 @@ def run(args: argparse.Namespace) -> int:
     """Run the job; 0 on success (errors are raised for cli.main to report)."""
     params = params_from_args(args)
     output = Path(args.output).expanduser()
-    _check_output(output, args.overwrite)
+    check_image_output(output, args.overwrite)
     blend = parse_weights_list("--style-blend", args.style_blend) if args.style_blend else None
     if blend is not None and len(blend) != len(args.styles):
         raise InputError(

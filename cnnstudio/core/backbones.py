@@ -793,24 +793,6 @@ def build_backbone_uncached(
     return model
 
 
-def layer_outputs_model(model: Any, layer_names: Sequence[str]) -> Any:
-    """A functional model from ``model``'s inputs to the named layers' outputs (a list,
-    in the order given). InputError naming valid choices for an unknown layer."""
-    import keras
-
-    names = list(layer_names)
-    if not names:
-        raise InputError("no layers chosen: pick at least one layer")
-    valid = [layer.name for layer in model.layers]
-    outputs = []
-    for layer_name in names:
-        if layer_name not in valid:
-            shown = ", ".join(valid[1:21]) + (", ..." if len(valid) > 21 else "")
-            raise InputError(f"layer {layer_name!r} is not in {model.name}: choose one of {shown}")
-        outputs.append(model.get_layer(layer_name).output)
-    return keras.Model(inputs=model.inputs, outputs=outputs, name=f"{model.name}_features")
-
-
 # ---------------------------------------------------------------------------------- import
 
 

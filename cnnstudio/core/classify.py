@@ -9,7 +9,7 @@ input size, channels and preprocessing (from the backbone, or from the model's s
 
 Grad-CAM and the feature-map viewer work on nested models too (a transfer model whose
 backbone is a sub-model): layers are addressed by a path ``"outer/inner"`` and
-:func:`layer_outputs_model` rebuilds the graph from the model's own inputs through the
+:func:`cnnstudio.core.layers.layer_outputs_model` rebuilds the graph from the model's own inputs through the
 nested model, so activations and gradients stay connected (the case that breaks the usual
 ``model.get_layer(base).get_layer(conv).output`` recipe).
 
@@ -33,22 +33,12 @@ import numpy as np
 from cnnstudio.core.errors import InputError, StudioError
 from cnnstudio.core.events import DownloadProgress, Notice, Progress
 
-#: separates a nested model's name from its layer's name in a layer path
-PATH_SEP = "/"
 #: thumbnails carried by results (longest side, pixels)
 THUMBNAIL_SIDE = 96
 #: images are decoded at most this large before being resized to the model input
 WORKING_SIDE = 1024
 #: how many images go through the model at once in a batch job
 BATCH_SIZE = 8
-
-_CONV_CLASSES = ("Conv2D", "SeparableConv2D", "DepthwiseConv2D", "Conv2DTranspose")
-# Layers that keep a conv output's layout (the activation after a conv is what Grad-CAM
-# and the Keras Grad-CAM example use: e.g. MobileNetV2's Conv_1 -> Conv_1_bn -> out_relu).
-_ELEMENTWISE_CLASSES = ("BatchNormalization", "Activation", "ReLU", "LeakyReLU", "PReLU", "ELU")
-_MERGE_CLASSES = ("Add", "Concatenate")
-_PREPROCESSING_CLASSES = ("Rescaling", "Normalization", "Resizing", "CenterCrop", "ZeroPadding2D")
-
 
 # --------------------------------------------------------------------- class names
 
@@ -213,10 +203,14 @@ class Classifier:
 
     def conv_layers(self) -> list[str]:
         """Layer paths whose output is a feature map, in network order."""
-        return conv_layer_paths(self.model)
+        from cnnstudio.core import layers
+
+        return layers.conv_layer_paths(self.model)
 
     def last_conv_layer(self) -> str:
-        return self.default_layer or find_last_conv_layer(self.model)
+        from cnnstudio.core import layers
+
+        return self.default_layer or layers.find_last_conv_layer(self.model)
 
     def name_of(self, index: int) -> str:
         """The label of class ``index`` ("class N" when the model has no name for it)."""
@@ -515,240 +509,6 @@ def write_csv(
     return path
 
 
-# ------------------------------------------------------------- layers, nested models
-
-
-def _is_model(layer: Any) -> bool:
-    import keras
-
-    return isinstance(layer, keras.Model)
-
-
-def _sublayers(model: Any) -> list[Any]:
-    """A model's layers in network order, without its input layers."""
-    import keras
-
-    return [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
-
-
-def _output_rank(layer: Any) -> int | None:
-    try:
-        output = layer.output
-    except (AttributeError, ValueError):
-        return None
-    shape = getattr(output, "shape", None)
-    return len(shape) if shape is not None else None
-
-
-def _walk(model: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
-    """(path, layer) for every non-model layer, nested models entered in place."""
-    for layer in _sublayers(model):
-        path = prefix + layer.name
-        if _is_model(layer):
-            yield from _walk(layer, path + PATH_SEP)
-        else:
-            yield path, layer
-
-
-def _is_preprocessing(layer: Any) -> bool:
-    """Rescaling, resizing and augmentation layers: their outputs are still the picture."""
-    kind = type(layer).__name__
-    return kind in _PREPROCESSING_CLASSES or kind.startswith("Random")
-
-
-def conv_layer_paths(model: Any) -> list[str]:
-    """Paths of the layers whose output is a feature map (batch, h, w, channels), in
-    network order, nested models included (``"mobilenetv2_1.00_96/Conv_1"``); the
-    preprocessing layers in front (rescaling, augmentation) are left out."""
-    return [
-        path
-        for path, layer in _walk(model)
-        if _output_rank(layer) == 4 and not _is_preprocessing(layer)
-    ]
-
-
-def dream_layer_paths(model: Any) -> list[str]:
-    """Layers worth dreaming on: convolutions, activations and block outputs with a
-    feature-map output (what the Dream tab lists for a library CNN)."""
-    wanted = _CONV_CLASSES + _ELEMENTWISE_CLASSES + _MERGE_CLASSES + ("MaxPooling2D",)
-    return [
-        path
-        for path, layer in _walk(model)
-        if _output_rank(layer) == 4
-        and type(layer).__name__ in wanted
-        and type(layer).__name__ != "BatchNormalization"
-    ]
-
-
-def _backbone_last_conv(model: Any) -> str | None:
-    """The Grad-CAM layer of a known backbone (InceptionV3's ``mixed10``, ...) when
-    ``model`` is one, recognised by its layer names (a transfer model may rename it)."""
-    from cnnstudio.core import backbones
-
-    names = {layer.name for layer in model.layers}
-    for info in backbones.all_backbones():
-        if info.last_conv_layer in names and set(info.conv_layers) <= names:
-            return info.last_conv_layer
-    return None
-
-
-def find_last_conv_layer(model: Any) -> str:
-    """The path of the last convolution, moved forward over the batch-norm/activation
-    layers that follow it and the Add/Concatenate that merge its branches (Grad-CAM wants
-    the rectified block output); inside a known backbone, that backbone's own last
-    feature map (InceptionV3: ``mixed10``). InputError if the model has no convolution."""
-    walked = list(_walk(model))
-    last = None
-    for position, (_, layer) in enumerate(walked):
-        if type(layer).__name__ in _CONV_CLASSES and _output_rank(layer) == 4:
-            last = position
-    if last is None:
-        raise InputError(
-            f"model '{model.name}' has no convolutional layer, so it has no Grad-CAM; "
-            "pick a layer with a feature-map output"
-        )
-    # Branches of a block (Inception's towers, a residual's shortcut) are listed one after
-    # the other: the block ends where its branches are merged.
-    passable = _ELEMENTWISE_CLASSES + _MERGE_CLASSES
-    while last + 1 < len(walked):
-        _, following = walked[last + 1]
-        if type(following).__name__ not in passable or _output_rank(following) != 4:
-            break
-        last += 1
-    parts = walked[last][0].split(PATH_SEP)
-    current = model
-    for depth in range(len(parts)):
-        known = _backbone_last_conv(current) if _is_model(current) else None
-        if known is not None:
-            return PATH_SEP.join(parts[:depth] + [known])
-        current = current.get_layer(parts[depth])
-    return walked[last][0]
-
-
-def layer_at(model: Any, layer_path: str) -> Any:
-    """The layer at ``layer_path`` (``"base/Conv_1"`` for a nested model's layer);
-    InputError naming the choices when there is none."""
-    current = model
-    for part in _split_path(model, layer_path):
-        current = current.get_layer(part)
-    return current
-
-
-def _split_path(model: Any, layer_path: str) -> tuple[str, ...]:
-    """Check a layer path against the model and return its parts."""
-    parts = tuple(p for p in str(layer_path).split(PATH_SEP) if p)
-    current = model
-    for depth, part in enumerate(parts):
-        names = [layer.name for layer in _sublayers(current)]
-        if part not in names:
-            where = PATH_SEP.join(parts[:depth]) or current.name
-            raise InputError(
-                f"no layer '{part}' in {where}; choose one of: " + ", ".join(names[:40])
-            )
-        current = current.get_layer(part)
-        if depth < len(parts) - 1 and not _is_model(current):
-            raise InputError(f"layer '{PATH_SEP.join(parts[: depth + 1])}' has no sub-layers")
-    if not parts:
-        raise InputError("empty layer name")
-    return parts
-
-
-_INPUT_OF = "<input of>"  # marks a wanted path whose layer *input* is captured
-
-
-class _AllCaptured(Exception):
-    """Raised to stop a symbolic pass once every wanted activation exists."""
-
-
-def _call_layer(layer: Any, args: tuple, kwargs: dict) -> Any:
-    if "training" in getattr(layer, "_call_context_args", {}):
-        kwargs = {**kwargs, "training": False}
-    return layer(*args, **kwargs)
-
-
-def _run_capturing(
-    model: Any,
-    inputs: Any,
-    wanted: list[tuple[str, ...]],
-    captured: dict[tuple[str, ...], Any],
-    prefix: tuple[str, ...],
-    stop_early: bool,
-) -> Any:
-    """Run ``model`` on ``inputs`` layer by layer (eager or symbolic), entering nested
-    models, and put the outputs of the ``wanted`` layer paths into ``captured``."""
-
-    def call(layer: Any, args: tuple, kwargs: dict) -> Any:
-        path = prefix + (layer.name,)
-        if (_INPUT_OF,) + path in wanted:
-            captured[(_INPUT_OF,) + path] = args[0]
-        inner = [p for p in wanted if p[: len(path)] == path and len(p) > len(path)]
-        if inner and _is_model(layer):
-            output = _run_capturing(layer, args[0], wanted, captured, path, stop_early)
-        else:
-            output = _call_layer(layer, args, kwargs)
-        if path in wanted:
-            captured[path] = output
-        if stop_early and all(p in captured for p in wanted):
-            raise _AllCaptured
-        return output
-
-    import keras
-
-    if isinstance(model, keras.Sequential):
-        x = inputs
-        for layer in _sublayers(model):
-            x = call(layer, (x,), {})
-        return x
-    # A functional model: walk its own graph (any topology) with our wrapper per layer.
-    # _run_through_graph is how Functional.call itself runs; operation_fn is its hook.
-    return model._run_through_graph(inputs, operation_fn=lambda op: lambda *a, **k: call(op, a, k))
-
-
-def layer_outputs_model(
-    model: Any,
-    layer_paths: Sequence[str],
-    include_output: bool = False,
-    input_shape: tuple | None = None,
-) -> Any:
-    """A Keras model from ``model``'s input to the activations of ``layer_paths`` (nested
-    paths such as ``"base/Conv_1"`` work), plus the model's output last when
-    ``include_output``. ``input_shape`` (e.g. ``(None, None, 3)``) gives a model that
-    takes other image sizes; the layers after the last wanted one are then not built."""
-    import keras
-
-    wanted = [_split_path(model, p) for p in layer_paths]
-    key = (tuple(wanted), include_output, tuple(input_shape) if input_shape else None)
-    cache = _feature_model_cache(model)
-    if key in cache:
-        return cache[key]
-    shape = input_shape or tuple(model.inputs[0].shape[1:])
-    inputs = keras.Input(shape=shape, dtype=model.inputs[0].dtype)
-    captured: dict[tuple[str, ...], Any] = {}
-    output = None
-    try:
-        output = _run_capturing(model, inputs, wanted, captured, (), stop_early=not include_output)
-    except _AllCaptured:
-        pass
-    outputs = [captured[p] for p in wanted]
-    if include_output:
-        outputs.append(output)
-    result = keras.Model(inputs, outputs, name=f"{model.name}_features")
-    cache[key] = result
-    return result
-
-
-def _feature_model_cache(model: Any) -> dict:
-    # Stored on the model object so it lives and dies with it (no global registry).
-    cache = getattr(model, "_cnnstudio_feature_models", None)
-    if cache is None:
-        cache = {}
-        try:
-            object.__setattr__(model, "_cnnstudio_feature_models", cache)
-        except (AttributeError, TypeError):
-            pass
-    return cache
-
-
 # ---------------------------------------------------------------------- Grad-CAM
 
 
@@ -788,10 +548,12 @@ def gradcam(
     that flatten the maps into a dense layer, where averaging can cancel out."""
     import tensorflow as tf
 
+    from cnnstudio.core import layers
+
     if method not in CAM_METHODS:
         raise InputError(f"unknown heat-map method '{method}'; use {' or '.join(CAM_METHODS)}")
 
-    layer = layer or find_last_conv_layer(model)
+    layer = layer or layers.find_last_conv_layer(model)
     grad_model = _gradcam_model(model, layer)
     batch = tf.convert_to_tensor(_as_batch(x)[:1])
     with tf.GradientTape() as tape:
@@ -805,7 +567,7 @@ def gradcam(
         else:
             score = outputs[0, class_index]
     if len(activations.shape) != 4:
-        choices = ", ".join(conv_layer_paths(model)[-8:])
+        choices = ", ".join(layers.conv_layer_paths(model)[-8:])
         raise InputError(
             f"layer '{layer}' is not a convolutional feature map (its output has shape "
             f"{tuple(activations.shape)}); choose one of: {choices}"
@@ -829,38 +591,26 @@ def _gradcam_model(model: Any, layer: str) -> Any:
     zero gradient, and a confident trained model is exactly the one users explain."""
     import keras
 
-    cache = _feature_model_cache(model)
+    from cnnstudio.core import layers
+
+    cache = layers.features_model_cache(model)
     key = ("gradcam", layer)
     if key in cache:
         return cache[key]
-    wanted = [_split_path(model, layer)]
-    final = _final_layer(model)
+    wanted = [layers.split_path(model, layer)]
+    final = layers.final_layer(model)
     logits_of = _logits_function(final) if final is not None else None
     if logits_of is not None:
-        wanted.append((_INPUT_OF, final.name))
+        wanted.append((layers.INPUT_OF, final.name))
     inputs = keras.Input(shape=tuple(model.inputs[0].shape[1:]), dtype=model.inputs[0].dtype)
     captured: dict[tuple[str, ...], Any] = {}
-    output = _run_capturing(model, inputs, wanted, captured, (), stop_early=False)
+    output = layers.run_capturing(model, inputs, wanted, captured)
     if isinstance(output, (list, tuple)):
         output = output[0]
     scores = logits_of(captured[wanted[1]]) if logits_of is not None else output
     result = keras.Model(inputs, [captured[wanted[0]], scores], name=f"{model.name}_gradcam")
     cache[key] = result
     return result
-
-
-def _final_layer(model: Any) -> Any:
-    """The layer that produces the model's (single) output, or None."""
-    import keras
-
-    if isinstance(model, keras.Sequential):
-        layers = _sublayers(model)
-        return layers[-1] if layers else None
-    outputs = getattr(model, "outputs", None) or []
-    if len(outputs) != 1:
-        return None
-    history = getattr(outputs[0], "_keras_history", None)
-    return getattr(history, "operation", None)
 
 
 def _logits_function(layer: Any) -> Callable[[Any], Any] | None:
@@ -920,7 +670,9 @@ def heatmap_overlay(image: np.ndarray, heatmap: np.ndarray, alpha: float = 0.45)
 
 def feature_maps(model: Any, x: np.ndarray, layer: str) -> np.ndarray:
     """Activations of ``layer`` for one prepared input: float32 (h, w, channels)."""
-    features = layer_outputs_model(model, [layer])
+    from cnnstudio.core import layers
+
+    features = layers.layer_outputs_model(model, [layer])
     output = features(_as_batch(x)[:1], training=False)
     if isinstance(output, (list, tuple)):
         output = output[0]
@@ -962,57 +714,3 @@ def tile_channels(
         left = pad + col * (width + pad)
         grid[top : top + height, left : left + width] = np.rint(tile * 255.0).astype(np.uint8)
     return np.repeat(grid[..., None], 3, axis=2)
-
-
-# ------------------------------------------------------------- Dream with a library CNN
-
-
-@dataclass
-class DreamNetwork:
-    """What the Dream tab needs to dream with a library CNN: the model, the layers it
-    can pick, and the functions between 0..255 RGB and the model's input units."""
-
-    model: Any
-    name: str
-    layers: list[str]
-    preprocess: Callable[[Any], Any]
-    deprocess: Callable[[Any], Any]
-    channels: int
-    input_size: tuple[int, int]
-
-
-def dream_network(spec: Any) -> DreamNetwork:
-    """A library entry, ``.keras`` path or library model name as a :class:`DreamNetwork`
-    for ``core.dream.dream(model=, preprocess=, deprocess=)``. ``preprocess`` maps float
-    RGB 0..255 (numpy or tensor, 3 channels) to the model's units and ``deprocess`` back;
-    grey models get RGB too (the dream step greys the picture itself). ``layers`` are the
-    layers worth dreaming on, a nested backbone's as paths ``"base/layer"``
-    (:func:`dream_layer_paths`)."""
-    from cnnstudio.core import dream
-
-    classifier = load_classifier(spec)
-    name = classifier.preprocessing
-
-    def preprocess(x: Any) -> Any:
-        if name == "none":
-            return x
-        from cnnstudio.core import backbones
-
-        return backbones.preprocess(name, x)
-
-    def deprocess(x: Any) -> Any:
-        if name == "none":
-            return x
-        from cnnstudio.core import backbones
-
-        return backbones.deprocess(name, x)
-
-    return DreamNetwork(
-        model=classifier.model,
-        name=classifier.name,
-        layers=dream.dreamable_layers(classifier.model),
-        preprocess=preprocess,
-        deprocess=deprocess,
-        channels=classifier.channels,
-        input_size=classifier.input_size,
-    )

@@ -40,7 +40,6 @@ from typing import Any
 import numpy as np
 
 from cnnstudio.core import backbones, images
-from cnnstudio.core.classify import PATH_SEP
 from cnnstudio.core.errors import InputError
 from cnnstudio.core.events import Notice, Preview, Progress
 
@@ -339,17 +338,17 @@ def dreamable_layers(model: Any) -> list[str]:
     """The layers of ``model`` a dream can amplify, in network order: convolutions,
     activations, block outputs and poolings with a spatial (batch, H, W, C) output, nested
     models entered (``"base/block_6_expand_relu"``); no input, rescaling or dropout layers."""
-    from cnnstudio.core import classify
+    from cnnstudio.core import layers
 
-    return classify.dream_layer_paths(model)
+    return layers.dream_layer_paths(model)
 
 
 def layer_channels(model: Any, layer_name: str) -> int:
     """Number of channels of a layer's output (the valid channel indices are 0..n-1);
     ``layer_name`` may be a nested path such as ``"base/Conv_1"``."""
-    from cnnstudio.core import classify
+    from cnnstudio.core import layers
 
-    return int(classify.layer_at(model, layer_name).output.shape[-1])
+    return layers.layer_channels(model, layer_name)
 
 
 _trace_lock = threading.Lock()
@@ -558,14 +557,10 @@ def _get_stepper(
         # the entry holds the model itself, so its id cannot be reused while cached
         if cached is not None and cached[0] is model:
             return cached[1]
-    if any(PATH_SEP in name for name in layer_names):
-        from cnnstudio.core import classify
+    from cnnstudio.core import layers
 
-        # layers inside a nested model (a transfer model's backbone): the graph is rebuilt
-        # through it, so the inner activations stay connected to the input
-        features = classify.layer_outputs_model(model, layer_names)
-    else:
-        features = backbones.layer_outputs_model(model, layer_names)
+    # nested paths ("base/Conv_1") work too: the graph is rebuilt through the nested model
+    features = layers.layer_outputs_model(model, layer_names)
     stepper = _Stepper(
         features, len(layer_names), objective, channel_mode, fixed_size, grayscale, min_tile
     )
@@ -646,12 +641,12 @@ def _network(
 
 
 def _check_layers(net: _Network, params: DreamParams) -> tuple[list[str], int | None]:
-    from cnnstudio.core import classify
+    from cnnstudio.core import layers
 
     names = list(params.objective_layers())
     for name in names:
         try:
-            layer = classify.layer_at(net.model, name)  # nested paths "outer/inner" too
+            layer = layers.layer_at(net.model, name)  # nested paths "outer/inner" too
         except InputError:
             raise InputError(
                 f"layer {name!r} is not in {net.label}: choose from "

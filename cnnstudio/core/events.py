@@ -17,7 +17,10 @@ class Progress:
     """One optimisation step has finished.
 
     ``step`` counts from 1 up to ``total`` over the whole job; ``stage``/``stages`` name the
-    outer loop (octave of a dream, scale of a multi-scale style run).
+    outer loop (octave of a dream, scale of a multi-scale style run). ``fraction`` is the
+    share of the job's work done when steps cost differently (a dream's later octaves have
+    more pixels); None means every step costs the same. Front ends feed :attr:`done` to
+    :class:`cnnstudio.core.eta.Eta`.
     """
 
     step: int
@@ -27,6 +30,14 @@ class Progress:
     stage: int = 1
     stages: int = 1
     message: str = ""
+    fraction: float | None = None
+
+    @property
+    def done(self) -> float:
+        """Share of the work done, 0..1."""
+        if self.fraction is not None:
+            return float(self.fraction)
+        return min(self.step / self.total, 1.0) if self.total > 0 else 0.0
 
 
 @dataclass(frozen=True, eq=False)

@@ -17,8 +17,8 @@ import json
 import math
 import os
 import re
+import stat
 import struct
-import tempfile
 import warnings
 import zlib
 from collections.abc import Iterable, Iterator
@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageFile, PngImagePlugin, UnidentifiedImageError
 
+from cnnstudio.core import files
 from cnnstudio.core.errors import InputError
 
 # Pillow's own hard threshold (it raises above 2 x MAX_IMAGE_PIXELS, ~179 Mpx). We apply
@@ -97,17 +98,6 @@ class ImageLoadError(InputError):
         self.path = Path(path)
         self.reason = reason
         super().__init__(f"{self.path.name or self.path}: {reason}")
-
-
-class OutputExistsError(InputError, FileExistsError):
-    """The output file exists and overwriting was not allowed."""
-
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
-        super().__init__(
-            f"{self.path}: the file already exists; choose another name or allow "
-            "overwriting (--overwrite on the command line)"
-        )
 
 
 # --------------------------------------------------------------------------- loading
@@ -200,16 +190,17 @@ def _check_max_side(max_side: int | None) -> None:
 
 
 def _check_file(path: Path) -> None:
-    """Reject what is not a readable, non-empty file with a precise reason."""
-    if not path.exists():
-        raise ImageLoadError(path, "no such file; check the path")
-    if path.is_dir():
-        raise ImageLoadError(path, "this is a folder, not an image file; pick a file inside it")
+    """Reject what is not a readable, non-empty regular file with a precise reason (a FIFO
+    would block the reader for ever, a device never ends)."""
     try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise ImageLoadError(path, f"cannot be read ({exc.strerror or exc})") from None
-    if size == 0:
+        info = os.stat(path)
+    except OSError as error:
+        raise ImageLoadError(path, files.missing_reason(path, error)) from None
+    if stat.S_ISDIR(info.st_mode):
+        raise ImageLoadError(path, "this is a folder, not an image file; pick a file inside it")
+    if not stat.S_ISREG(info.st_mode):
+        raise ImageLoadError(path, f"is {files.kind_of(info.st_mode)}, not an image file")
+    if info.st_size == 0:
         raise ImageLoadError(path, "the file is empty (0 bytes); re-export or re-download it")
 
 
@@ -470,43 +461,16 @@ def save_image(
     both with ``params`` as JSON in the EXIF UserComment (skipped if larger than ~60 KB).
     Parent folders are created. The file is written to a temporary name and moved into
     place, so a crash never leaves a half-written result. Raises
-    :class:`OutputExistsError` if the file exists and ``overwrite`` is false, and
+    :class:`~cnnstudio.core.files.OutputExistsError` if the file exists and ``overwrite`` is false, and
     :class:`InputError` for an unknown suffix.
     """
-    path = Path(path)
+    path = files.check_output_file(path, overwrite=overwrite, suffixes=SAVE_SUFFIXES)
     suffix = path.suffix.lower()
-    if suffix not in SAVE_SUFFIXES:
-        raise InputError(
-            f"{path.name}: cannot save as '{path.suffix or '(no suffix)'}'; "
-            "use a name ending in .png, .jpg, .jpeg or .webp"
-        )
-    if path.is_dir():
-        raise InputError(f"{path}: is a folder; give a file name such as result.png")
-    if path.exists() and not overwrite:
-        raise OutputExistsError(path)
     pil = Image.fromarray(_as_rgb_uint8(image), "RGB")
     params_json = _params_json(params) if params is not None else None
 
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(
-            f"{path.parent}: cannot create the folder ({exc.strerror or exc})"
-        ) from None
-
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".part", dir=path.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            _write(pil, fh, suffix, params_json)
-            fh.flush()
-            os.fsync(fh.fileno())
-        _move_into_place(tmp, path, overwrite)
-    except BaseException as exc:
-        tmp.unlink(missing_ok=True)
-        if isinstance(exc, OSError) and not isinstance(exc, OutputExistsError):
-            raise InputError(f"{path}: cannot write the file ({exc.strerror or exc})") from None
-        raise
+    with files.atomic_write(path, overwrite=overwrite) as handle:
+        _write(pil, handle, suffix, params_json)
     return path
 
 
@@ -547,25 +511,6 @@ def _write(pil: Image.Image, fh: Any, suffix: str, params_json: str | None) -> N
         pil.save(fh, format="JPEG", quality=_JPEG_QUALITY, exif=exif.tobytes())
     else:
         pil.save(fh, format="WEBP", quality=_WEBP_QUALITY, exif=exif.tobytes())
-
-
-def _move_into_place(tmp: Path, path: Path, overwrite: bool) -> None:
-    if overwrite:
-        os.replace(tmp, path)
-        return
-    # A hard link fails if the name appeared meanwhile: no window in which another file
-    # written since our check could be clobbered.
-    try:
-        os.link(tmp, path)
-    except FileExistsError:
-        raise OutputExistsError(path) from None
-    except OSError:
-        # Filesystems without hard links: check again and move.
-        if path.exists():
-            raise OutputExistsError(path) from None
-        os.replace(tmp, path)
-        return
-    tmp.unlink(missing_ok=True)
 
 
 def read_params(path: str | os.PathLike[str]) -> dict[str, Any] | None:

@@ -441,12 +441,12 @@ class _StyleProgram:
     def __init__(self, model, content_layers: Sequence[str], style_layers: Sequence[str]):
         import tensorflow as tf
 
-        from cnnstudio.core import backbones
+        from cnnstudio.core import backbones, layers
 
         self.content_layers = tuple(content_layers)
         self.style_layers = tuple(style_layers)
         unique = list(dict.fromkeys(self.style_layers + self.content_layers))
-        self.extractor = backbones.layer_outputs_model(model, unique)
+        self.extractor = layers.layer_outputs_model(model, unique)
         self.extractor.trainable = False
         style_index = [unique.index(n) for n in self.style_layers]
         content_index = [unique.index(n) for n in self.content_layers]
@@ -463,10 +463,7 @@ class _StyleProgram:
         ]
 
         def features(image):
-            # layer_outputs_model keeps the backbone's input list, so pass a list of one.
-            outputs = self.extractor(
-                [backbones.preprocess(BACKBONE, image * 255.0)], training=False
-            )
+            outputs = self.extractor(backbones.preprocess(BACKBONE, image * 255.0), training=False)
             if not isinstance(outputs, (list, tuple)):
                 outputs = [outputs]
             # Losses and Grams stay float32 even under a mixed-precision policy.

@@ -29,6 +29,7 @@ from superqt.utils._qthreading import WorkerBaseSignals  # its signal set, exten
 
 from cnnstudio.core.errors import StudioError
 from cnnstudio.core.events import Notice, Preview
+from cnnstudio.gui import messages
 
 log = logging.getLogger(__name__)
 
@@ -289,7 +290,7 @@ class JobRunner(QObject):
     def _describe(self, error: BaseException) -> str:
         self.error = error
         if isinstance(error, StudioError):
-            self.error_message = str(error)
+            self.error_message = messages.describe(error)
             self.error_details = ""
         else:
             self.error_message = f"Unexpected error in {self.name}: {type(error).__name__}: {error}"

@@ -327,18 +327,6 @@ def test_import_refuses_wrong_or_unknown_files(tmp_path):
     assert list(paths.weights_dir().iterdir()) == []
 
 
-# ------------------------------------------------------------------------- feature models
-
-
-def test_layer_outputs_model():
-    model = backbones.build_backbone("vgg19", "random", input_shape=(32, 32, 3))
-    features = backbones.layer_outputs_model(model, ["block1_conv1", "block3_conv2"])
-    outputs = features(np.zeros((1, 32, 32, 3), np.float32))
-    assert [tuple(o.shape) for o in outputs] == [(1, 32, 32, 64), (1, 8, 8, 256)]
-    with pytest.raises(InputError, match="'block9_conv1' is not in vgg19.*block1_conv1"):
-        backbones.layer_outputs_model(model, ["block1_conv1", "block9_conv1"])
-
-
 def test_same_count_different_shapes_refused_by_the_loader(tmp_path):
     import keras
 

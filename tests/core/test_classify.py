@@ -11,7 +11,7 @@ import os
 import numpy as np
 import pytest
 
-from cnnstudio.core import backbones, classify, images, library
+from cnnstudio.core import backbones, classify, images, layers, library
 from cnnstudio.core.errors import InputError, UnsafeModelError
 from cnnstudio.core.events import Progress
 
@@ -271,7 +271,7 @@ def _peak_on_patch(heatmap: np.ndarray, corner: tuple[int, int]) -> bool:
 @pytest.mark.parametrize("nested", [False, True], ids=["plain", "nested"])
 def test_gradcam_is_highest_where_the_signal_is(nested, nested_colour_model):
     model = nested_colour_model if nested else colour_model(nested=False)
-    layer = classify.find_last_conv_layer(model)
+    layer = layers.find_last_conv_layer(model)
     assert layer == ("base/top_conv" if nested else "top_conv")
     x, y, corners = colour_patches(12, seed=5)
     assert (model.predict(x, verbose=0).argmax(axis=1) == y).mean() >= 0.9
@@ -333,9 +333,9 @@ def test_gradcam_inside_a_nested_mobilenet_matches_the_textbook_computation(tmp_
     dense = keras.layers.Dense(3, activation="softmax")
     model = keras.Model(inputs, dense(pooled))
 
-    layer = classify.find_last_conv_layer(model)
+    layer = layers.find_last_conv_layer(model)
     assert layer == f"{base.name}/out_relu"
-    paths = classify.conv_layer_paths(model)
+    paths = layers.conv_layer_paths(model)
     assert paths[-1] == layer and f"{base.name}/block_6_expand_relu" in paths
 
     x = np.random.default_rng(1).uniform(-1, 1, size=(96, 96, 3)).astype("float32")
@@ -357,7 +357,7 @@ def test_gradcam_inside_a_nested_mobilenet_matches_the_textbook_computation(tmp_
     sequential = keras.Sequential(
         [keras.Input((96, 96, 3)), base, keras.layers.GlobalAveragePooling2D(), dense]
     )
-    assert classify.find_last_conv_layer(sequential) == layer
+    assert layers.find_last_conv_layer(sequential) == layer
     assert np.allclose(classify.gradcam(sequential, x, 2).heatmap, cam.heatmap, atol=1e-4)
 
     # an inner layer can be chosen; it has that layer's resolution
@@ -441,11 +441,11 @@ def test_dream_network_from_a_grey_library_model():
     entry = library.save_to_library(
         model, "lenet", {"class_names": list("0123456789"), "input_size": [28, 28], "channels": 1}
     )
-    network = classify.dream_network("lenet")
+    network = classify.load_classifier("lenet")
     assert network.channels == 1 and network.input_size == (28, 28)
-    assert {"c1", "s1", "c3"} <= set(network.layers) and "flatten" not in network.layers
+    dreamable = layers.dream_layer_paths(network.model)
+    assert {"c1", "s1", "c3"} <= set(dreamable) and "flatten" not in dreamable
     rgb = np.random.default_rng(0).uniform(0, 255, size=(40, 50, 3)).astype("float32")
-    assert np.allclose(network.deprocess(network.preprocess(rgb)), rgb)
 
     # the dream core takes it as it is: a short dream on the library model changes the picture
     params = dream.DreamParams(
@@ -455,8 +455,6 @@ def test_dream_network_from_a_grey_library_model():
         rgb.astype(np.uint8),
         params,
         model=network.model,
-        preprocess=network.preprocess,
-        deprocess=network.deprocess,
     )
     try:
         while True:
@@ -468,9 +466,7 @@ def test_dream_network_from_a_grey_library_model():
     assert np.abs(result.astype(int) - start.astype(int)).mean() > 0.5
 
     # layer_outputs_model: the layers before the flatten take any image size
-    features = classify.layer_outputs_model(
-        network.model, ["c1", "c3"], input_shape=(None, None, 1)
-    )
+    features = layers.layer_outputs_model(network.model, ["c1", "c3"], input_shape=(None, None, 1))
     c1, c3 = features(np.zeros((1, 40, 50, 1), np.float32))
     assert c1.shape == (1, 36, 46, 4) and c3.shape == (1, 14, 19, 6)
     assert entry.name == "lenet"
@@ -565,8 +561,8 @@ def test_last_conv_of_a_nested_inception_is_its_block_output():
     model = recipes.build_model(
         "transfer", num_classes=3, input_size=(75, 75), backbone="inception_v3", weights="random"
     )
-    base = next(layer for layer in model.layers if classify._is_model(layer))
-    assert classify.find_last_conv_layer(model) == f"{base.name}/mixed10"
+    base = next(layer for layer in model.layers if layers.is_model(layer))
+    assert layers.find_last_conv_layer(model) == f"{base.name}/mixed10"
 
 
 def test_last_conv_moves_past_the_merge_of_conv_branches():
@@ -580,7 +576,7 @@ def test_last_conv_moves_past_the_merge_of_conv_branches():
     right = keras.layers.ReLU(name="right_relu")(right)
     joined = keras.layers.Concatenate(name="joined")([left, right])
     model = keras.Model(inputs, keras.layers.Dense(2)(keras.layers.Flatten()(joined)))
-    assert classify.find_last_conv_layer(model) == "joined"
+    assert layers.find_last_conv_layer(model) == "joined"
 
     inputs = keras.Input((SIZE, SIZE, 3))
     x = keras.layers.Conv2D(4, 3, padding="same", name="c1")(inputs)
@@ -589,7 +585,7 @@ def test_last_conv_moves_past_the_merge_of_conv_branches():
     merged = keras.layers.Add(name="residual")([x, y])
     out = keras.layers.Activation("relu", name="block_out")(merged)
     model = keras.Model(inputs, keras.layers.Dense(2)(keras.layers.GlobalAveragePooling2D()(out)))
-    assert classify.find_last_conv_layer(model) == "block_out"
+    assert layers.find_last_conv_layer(model) == "block_out"
 
 
 def test_gradcam_on_a_dense_layer_says_it_is_no_feature_map(nested_colour_model):

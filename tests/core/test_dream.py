@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from cnnstudio.core import dream as dream_mod
+from cnnstudio.core import layers
 from cnnstudio.core.dream import (
     DreamParams,
     dream,
@@ -116,8 +117,8 @@ def livest_channel(photo: np.ndarray, layer: str) -> int:
     from cnnstudio.core import backbones
 
     model = backbones.build_backbone("inception_v3", "random", include_top=False)
-    features = backbones.layer_outputs_model(model, [layer])
-    activation = features([backbones.preprocess("inception_v3", photo[None])], training=False)
+    features = layers.layer_outputs_model(model, [layer])
+    activation = features(backbones.preprocess("inception_v3", photo[None]), training=False)
     return int(np.argmax(np.asarray(activation).mean(axis=(0, 1, 2))))
 
 
@@ -394,7 +395,7 @@ def test_tiled_step_equals_the_recipe_written_out_tile_by_tile(photo):
     model = backbones.build_backbone("inception_v3", "random", include_top=False)
     names = ["mixed1", "mixed3"]  # a layer set no other test uses
     stepper = dream_mod._get_stepper(model, names, "mean", False, None, False, 75)
-    features = backbones.layer_outputs_model(model, names)
+    features = layers.layer_outputs_model(model, names)
     weights = tf.constant([1.0, 0.5])
     low, high = tf.constant([-1.0] * 3), tf.constant([1.0] * 3)
     image = tf.constant(backbones.preprocess("inception_v3", photo.astype(np.float32)))

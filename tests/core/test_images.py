@@ -17,9 +17,9 @@ from PIL.JpegImagePlugin import JpegImageFile
 
 from cnnstudio.core import images
 from cnnstudio.core.errors import InputError
+from cnnstudio.core.files import OutputExistsError
 from cnnstudio.core.images import (
     ImageLoadError,
-    OutputExistsError,
     image_from_pil,
     load_image,
     noise_image,
@@ -454,7 +454,7 @@ def test_crash_while_writing_leaves_nothing(tmp_path: Path, monkeypatch) -> None
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(images, "_write", failing_write)
-    with pytest.raises(InputError, match="No space left on device"):
+    with pytest.raises(InputError, match="out.png: the disk is full"):
         save_image(tmp_path / "out.png", picture())
     assert list(tmp_path.iterdir()) == []
 

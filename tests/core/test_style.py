@@ -78,7 +78,7 @@ def test_each_loss_term_matches_a_hand_computed_value():
 
     # The same quantities in numpy, from the extractor's raw activations.
     def activations(x):
-        outputs = program.extractor([backbones.preprocess("vgg19", x * 255.0)])
+        outputs = program.extractor(backbones.preprocess("vgg19", x * 255.0))
         names = list(dict.fromkeys(list(style_layers) + list(content_layers)))
         return {n: np.asarray(o, np.float64)[0] for n, o in zip(names, outputs, strict=True)}
 

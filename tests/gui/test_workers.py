@@ -131,7 +131,7 @@ def test_studio_error_becomes_its_message(qtbot, runner):
     rec = Recorder(runner)
     with qtbot.waitSignal(runner.done, timeout=10000):
         runner.run_generator(bad_input)
-    assert rec.values("failed") == ["photo.png: not an image file; choose a PNG or JPEG"]
+    assert rec.values("failed") == ["photo.png: not an image file; choose a PNG or JPEG."]
     assert rec.names()[-2:] == ["failed", "done"]
     assert runner.error_details == ""
 
@@ -159,7 +159,7 @@ def test_error_raised_before_the_first_yield_is_reported(qtbot, runner):
     rec = Recorder(runner)
     with qtbot.waitSignal(runner.done, timeout=10000):
         runner.run_generator(checks_arguments, -3)
-    assert rec.values("failed") == ["size -3: must be positive"]
+    assert rec.values("failed") == ["Size -3: must be positive."]
 
 
 def test_callback_job_events_and_stop(qtbot, runner):

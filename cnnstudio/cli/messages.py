@@ -1,0 +1,41 @@
+"""Core errors in the command line's words: flags, not menus."""
+
+from __future__ import annotations
+
+from cnnstudio.core.errors import Remedy, StudioError
+
+#: params whose flag is not ``--`` + the name with dashes
+_FLAGS = {"output": "-o/--output"}
+
+
+def flag_for(param: str) -> str:
+    """``"run_dir"`` -> ``"--run-dir"``."""
+    return _FLAGS.get(param, "--" + param.replace("_", "-"))
+
+
+def _remedy(error: StudioError) -> str:
+    details = error.details
+    if error.remedy == Remedy.SUPPLY_WEIGHTS:
+        return (
+            "install the file once with `cnnstudio import-weights FILE`, or pass "
+            "--weights PATH (--weights random for an untrained network)"
+        )
+    if error.remedy == Remedy.SUPPLY_DATASET:
+        file_name = details.get("file_name", "FILE")
+        return f"install a copy with `cnnstudio train ... --import-dataset {file_name}`"
+    if error.remedy == Remedy.OVERWRITE:
+        return "pass --overwrite to replace it, or choose another name"
+    if error.remedy == Remedy.OTHER_RUN_FOLDER:
+        return "choose another --run-dir, or run with the same settings"
+    if error.remedy == Remedy.SMALLER_SIZE and "size" in details:
+        return f"pass --size {details['size']} or less"
+    return ""
+
+
+def describe(error: StudioError) -> str:
+    """The one line the CLI prints after ``cnnstudio: ``."""
+    message = str(error)
+    remedy = _remedy(error)
+    if remedy:
+        message = f"{message.rstrip('. ')}; {remedy}"
+    return message

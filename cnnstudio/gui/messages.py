@@ -1,0 +1,44 @@
+"""Core errors in the window's words: buttons and menus, not flags."""
+
+from __future__ import annotations
+
+import re
+
+from cnnstudio.core.errors import Remedy, StudioError
+
+
+def _remedy(error: StudioError) -> str:
+    details = error.details
+    if error.remedy == Remedy.SUPPLY_WEIGHTS:
+        return (
+            "Use File > Import weights... to install the file once, or choose "
+            '"Weights file..." or "Untrained (random weights)" in the weights list.'
+        )
+    if error.remedy == Remedy.SUPPLY_DATASET:
+        return "Use Import dataset file... in the Train tab to install a copy."
+    if error.remedy == Remedy.OVERWRITE:
+        return "Choose another name, or confirm that it may be replaced."
+    if error.remedy == Remedy.OTHER_RUN_FOLDER:
+        return "Choose another run folder, or start with the same settings."
+    if error.remedy == Remedy.SMALLER_SIZE and "size" in details:
+        return f"Choose a size of {details['size']} px or less."
+    return ""
+
+
+def sentence(text: str) -> str:
+    """A message as a sentence: a capital first letter (unless it starts with a file or
+    layer name, which keep their own spelling) and a closing full stop."""
+    text = text.strip()
+    if not text:
+        return text
+    first = text.split(maxsplit=1)[0]
+    if re.fullmatch(r"[a-z][a-z'-]*[:,;]?", first):
+        text = text[0].upper() + text[1:]
+    return text if text[-1] in ".!?" else text + "."
+
+
+def describe(error: StudioError) -> str:
+    """The text a dialog or the status line shows for ``error``."""
+    remedy = _remedy(error)
+    message = sentence(str(error))
+    return f"{message} {remedy}" if remedy else message
