@@ -13,7 +13,9 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e ".[test]"
 	touch $@
 
+# the platform check names the missing X11 libraries (Debian packages) before Qt starts
 run: $(VENV)/.installed
+	$(PY) -m cnnstudio.gui.platform_check
 	$(VENV)/bin/cnnstudio
 
 # ruff for style; lint-imports for the layer contracts in pyproject.toml (core below the

@@ -79,6 +79,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.captureWarnings(True)  # warnings from jobs go to the log like everything else
     argv = sys.argv[1:] if argv is None else argv
+    from cnnstudio.gui import platform_check
+
+    problem = platform_check.startup_problem()
+    if problem:  # before Qt starts: Qt's own message would blame the wrong library
+        print(problem, file=sys.stderr)
+        return 2
     app = create_app(sys.argv[:1])
     install_error_hook()
     from cnnstudio.gui.main_window import MainWindow
