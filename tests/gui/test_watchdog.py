@@ -1,0 +1,33 @@
+"""The stall watchdog sees GUI-thread gaps and says what the GUI thread was doing."""
+
+from __future__ import annotations
+
+import gc
+import time
+
+from PySide6.QtCore import QTimer
+
+from cnnstudio.gui.watchdog import StallWatchdog
+
+
+def _blocks_the_gui_thread() -> None:
+    time.sleep(0.3)
+
+
+def test_a_blocked_gui_thread_is_a_stall_with_its_stack(qtbot):
+    with StallWatchdog(threshold_ms=100) as dog:
+        qtbot.wait(30)
+        QTimer.singleShot(0, _blocks_the_gui_thread)
+        qtbot.waitUntil(lambda: bool(dog.stalls), timeout=5000)
+    stall = max(dog.stalls, key=lambda s: s.seconds)
+    assert stall.milliseconds >= 290
+    assert dog.longest_ms >= stall.milliseconds
+    assert any("_blocks_the_gui_thread" in sample["MainThread"] for sample in stall.samples)
+    assert "stall of" in dog.report() and "time.sleep(0.3)" in stall.describe()
+
+
+def test_collections_are_recorded_with_their_thread(qtbot):
+    with StallWatchdog(threshold_ms=100) as dog:
+        gc.collect()
+    assert any(c.generation == 2 and c.thread == "MainThread" for c in dog.collections)
+    assert gc.callbacks.count(dog._on_gc) == 0  # stop() unhooks it
