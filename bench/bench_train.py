@@ -1,7 +1,7 @@
 """Train tab path vs plain ``model.fit``: images per second, same model and data, one run.
 
-The tab trains through :func:`cnnstudio.core.training.trainer.train`, i.e. ``model.fit``
-with :func:`~cnnstudio.core.training.trainer.training_callbacks` (the event callback with
+The tab trains through :func:`cnnstudio.core.training.job.train`, i.e. ``model.fit``
+with :func:`~cnnstudio.core.training.callbacks.training_callbacks` (the event callback with
 throttled batch events and stop polling, BackupAndRestore, ModelCheckpoint, the CSV log,
 TensorBoard when installed), run by the tab's Qt :class:`~cnnstudio.gui.workers.JobRunner`
 on its worker thread, with its events crossing to the GUI thread as signals into live
@@ -103,14 +103,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         os.environ["CNNSTUDIO_HOME"] = str(folder / "home")
-        from cnnstudio.core.training import trainer
+        from cnnstudio.core.training import callbacks, trainer
+        from cnnstudio.core.training.events import BatchEnd, EpochEnd
+        from cnnstudio.core.training.params import TrainConfig
         from cnnstudio.gui.widgets.plots import LossPlot
         from cnnstudio.gui.workers import JobRunner
 
         npz = _data(folder)
         total_epochs = TIMED_EPOCHS + 1
         # val_split 0: validate on the test set, so every training image is trained on
-        config = trainer.TrainConfig(
+        config = TrainConfig(
             recipe="cifar-cnn",
             data=str(npz),
             epochs=total_epochs,
@@ -129,11 +131,11 @@ def main() -> None:
 
         def on_gui_event(event: object) -> None:
             received.append(event)
-            if isinstance(event, trainer.BatchEnd):
+            if isinstance(event, BatchEnd):
                 x = event.epoch - 1 + event.batch / max(event.steps, 1)
                 loss_plot.add_point("loss (batch)", x, event.loss)
                 accuracy_plot.add_point("accuracy (batch)", x, event.accuracy)
-            elif isinstance(event, trainer.EpochEnd):
+            elif isinstance(event, EpochEnd):
                 loss_plot.add_point("loss", event.epoch, event.loss)
                 accuracy_plot.add_point("accuracy", event.epoch, event.accuracy)
 
@@ -144,7 +146,7 @@ def main() -> None:
         # the tab's callbacks are made once per run; each epoch job hands them its own
         # on_event/should_stop (the runner's, which cross to the GUI thread as signals)
         job: dict[str, Callable] = {}
-        tab_callbacks, _ = trainer.training_callbacks(
+        tab_callbacks, _ = callbacks.training_callbacks(
             config,
             folder / "run",
             lambda event: job["on_event"](event),
@@ -196,7 +198,7 @@ def main() -> None:
             )
         tab_runner.shutdown()
         plain_runner.shutdown()
-    batch_events = [e for e in received if isinstance(e, trainer.BatchEnd)]
+    batch_events = [e for e in received if isinstance(e, BatchEnd)]
     assert batch_events, "no events reached the GUI thread through the JobRunner"
 
     def rate(marks: list[Mark], stop: int) -> float:

@@ -22,7 +22,7 @@ def _remedy(error: StudioError) -> str:
         )
     if error.remedy == Remedy.SUPPLY_DATASET:
         file_name = details.get("file_name", "FILE")
-        return f"install a copy with `cnnstudio train ... --import-dataset {file_name}`"
+        return f"get the file and install it with `cnnstudio train --import-dataset {file_name}`"
     if error.remedy == Remedy.OVERWRITE:
         return "pass --overwrite to replace it, or choose another name"
     if error.remedy == Remedy.OTHER_RUN_FOLDER:

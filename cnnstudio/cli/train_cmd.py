@@ -13,13 +13,23 @@ import argparse
 import signal
 import sys
 from pathlib import Path
+from typing import TextIO
 
-from cnnstudio.cli.reporting import DownloadLines
+from cnnstudio.cli.reporting import JobReporter
 from cnnstudio.core.backbones import BACKBONE_NAMES
 from cnnstudio.core.errors import InputError
-from cnnstudio.core.events import DownloadProgress, Notice
-from cnnstudio.core.training.recipes import RECIPE_NAMES
-from cnnstudio.core.training.trainer import SCHEDULES
+from cnnstudio.core.eta import Eta
+from cnnstudio.core.events import Notice
+from cnnstudio.core.training import job
+from cnnstudio.core.training.data_files import import_dataset_file
+from cnnstudio.core.training.events import (
+    BatchEnd,
+    EpochEnd,
+    RunStarted,
+    Testing,
+    format_epoch,
+)
+from cnnstudio.core.training.params import RECIPE_NAMES, SCHEDULES, TrainConfig
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -65,15 +75,55 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     return parser
 
 
-def _say(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
+class _Reporter(JobReporter):
+    """The run on the terminal: the model summary and notices on stderr, one line per
+    epoch on stdout and, on a terminal, an updating batch line with the ETA on stderr."""
+
+    def __init__(self, stream: TextIO, out: TextIO) -> None:
+        super().__init__(stream, quiet=False)
+        self.out = out
+        self.eta = Eta()
+        self.batch_line = False  # an updating line is on the terminal
+
+    def say(self, text: str) -> None:
+        """A whole line on stderr (it replaces the batch line on a terminal)."""
+        self.batch_line = False
+        self._line(text)
+
+    def job_event(self, event: object) -> None:
+        if isinstance(event, BatchEnd):
+            self.eta.update(event.done)  # every batch event, shown or not
+            if self.tty:
+                self.stream.write(
+                    f"\r\033[Kepoch {event.epoch}/{event.epochs} batch {event.batch}/"
+                    f"{event.steps}: loss {event.loss:.4f} accuracy {event.accuracy:.4f} "
+                    f"{event.images_per_second:.0f} images/s ETA {self.eta.text()}"
+                )
+                self.stream.flush()
+                self.batch_line = True
+        elif isinstance(event, RunStarted):
+            self.say(event.summary.rstrip())
+            self.say(event.dataset_summary)
+            self.say(f"run folder: {event.run_dir}")
+        elif isinstance(event, EpochEnd):
+            self._clear()
+            print(format_epoch(event), file=self.out, flush=True)
+        elif isinstance(event, Testing):
+            if event.batch == event.batches:
+                self.say(f"tested {event.images} of {event.total_images} images")
+        elif isinstance(event, Notice):
+            self.say(event.text)
+
+    def _clear(self) -> None:
+        if self.batch_line:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+            self.batch_line = False
 
 
 def run(args: argparse.Namespace) -> int:
-    from cnnstudio.core.training import datasets
-
     if args.import_dataset:
-        name, path = datasets.import_dataset_file(args.import_dataset)
+        name, path = import_dataset_file(args.import_dataset)
         print(f"installed the {name} dataset as {path}")
         if not args.recipe:
             return 0
@@ -90,9 +140,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"folder does not exist: {output.parent}")
 
     from cnnstudio.core import library
-    from cnnstudio.core.training import trainer
 
-    config = trainer.TrainConfig(
+    config = TrainConfig(
         recipe=args.recipe,
         data=args.data,
         epochs=args.epochs,
@@ -111,6 +160,9 @@ def run(args: argparse.Namespace) -> int:
         limit=args.limit,
     )
     stop_requested = False
+    # a transfer run's ImageNet weights may be downloaded first: shown on stderr too
+    reporter = _Reporter(sys.stderr, sys.stdout)
+    _say = reporter.say
 
     def on_sigint(signum, frame) -> None:  # first Ctrl-C: stop at the next batch, save
         nonlocal stop_requested
@@ -119,27 +171,9 @@ def run(args: argparse.Namespace) -> int:
         stop_requested = True
         _say("stopping after this batch (Ctrl-C again to abort)")
 
-    # a transfer run's ImageNet weights may be downloaded first: shown on stderr
-    downloads = DownloadLines(sys.stderr, sys.stderr.isatty())
-
-    def on_event(event: object) -> None:
-        if isinstance(event, DownloadProgress):
-            downloads.show(event)
-        elif isinstance(event, trainer.RunStarted):
-            _say(event.summary.rstrip())
-            _say(event.dataset_summary)
-            _say(f"run folder: {event.run_dir}")
-        elif isinstance(event, trainer.EpochEnd):
-            print(trainer.format_epoch(event), flush=True)
-        elif isinstance(event, trainer.Testing):
-            if event.batch == event.batches:
-                _say(f"tested {event.images} of {event.total_images} images")
-        elif isinstance(event, Notice):
-            _say(event.text)
-
     previous = signal.signal(signal.SIGINT, on_sigint)
     try:
-        result = trainer.train(config, on_event=on_event, should_stop=lambda: stop_requested)
+        result = job.train(config, on_event=reporter.event, should_stop=lambda: stop_requested)
     finally:
         signal.signal(signal.SIGINT, previous)
     if result is None:  # Ctrl-C during the weights download: no model to save

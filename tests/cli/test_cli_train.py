@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
+import io
 import json
 
 import numpy as np
@@ -86,9 +86,13 @@ def test_train_writes_model_and_sidecar(npz, tmp_path, capsys):
 )
 def test_bad_input_exits_2_with_one_line(argv, message, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(SystemExit) if "weird" in argv else contextlib.nullcontext():
+    if "weird" in argv:  # argparse refuses it and exits itself
+        with pytest.raises(SystemExit) as caught:
+            main(argv)
+        code = caught.value.code
+    else:
         code = main(argv)
-        assert code == 2
+    assert code == 2
     err = capsys.readouterr().err
     assert message in err
     assert "Traceback" not in err and err.count("\n") == 1
@@ -98,22 +102,23 @@ def test_ctrl_c_saves_then_exits_130(npz, tmp_path, capsys, monkeypatch):
     import os
     import signal
 
-    from cnnstudio.core.training import trainer
+    from cnnstudio.core.training import job
+    from cnnstudio.core.training.events import EpochEnd
 
-    real_train = trainer.train
+    real_train = job.train
 
     def train_with_ctrl_c(config, *, on_event, should_stop):
         sent = []
 
         def events(event):
             on_event(event)
-            if isinstance(event, trainer.EpochEnd) and not sent:
+            if isinstance(event, EpochEnd) and not sent:
                 sent.append(True)
                 os.kill(os.getpid(), signal.SIGINT)  # the user presses Ctrl-C once
 
         return real_train(config, on_event=events, should_stop=should_stop)
 
-    monkeypatch.setattr(trainer, "train", train_with_ctrl_c)
+    monkeypatch.setattr(job, "train", train_with_ctrl_c)
     out, run = tmp_path / "cut.keras", tmp_path / "run"
     code = main(_train_argv(npz, out, run))
     captured = capsys.readouterr()
@@ -151,12 +156,12 @@ def test_transfer_weights_download_is_shown_and_ctrl_c_stops_it(
 
     from cnnstudio.core import backbones
     from cnnstudio.core.events import DownloadProgress
-    from cnnstudio.core.training import trainer
+    from cnnstudio.core.training import job
 
     payload = bytes(range(256)) * (8 * 4096)  # 8 MB: eight chunks, never loaded
 
     fake_weights_download(payload)
-    real_train = trainer.train
+    real_train = job.train
 
     def train_with_ctrl_c(config, *, on_event, should_stop):
         def events(event):
@@ -166,7 +171,7 @@ def test_transfer_weights_download_is_shown_and_ctrl_c_stops_it(
 
         return real_train(config, on_event=events, should_stop=should_stop)
 
-    monkeypatch.setattr(trainer, "train", train_with_ctrl_c)
+    monkeypatch.setattr(job, "train", train_with_ctrl_c)
     rng = np.random.default_rng(0)
     data = tmp_path / "colour.npz"
     x = rng.integers(0, 255, (20, 32, 32, 3)).astype(np.uint8)
@@ -184,3 +189,40 @@ def test_transfer_weights_download_is_shown_and_ctrl_c_stops_it(
     assert lines == [f"downloading {name}: {mb}/8 MB" for mb in (1, 2, 3)]
     assert "nothing was trained" in captured.err and f"{out} was not written" in captured.err
     assert not out.exists() and not run.exists()
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_terminal_shows_a_batch_line_with_the_eta_of_core_eta():
+    from cnnstudio.cli.train_cmd import _Reporter
+    from cnnstudio.core.eta import Eta
+    from cnnstudio.core.training.events import BatchEnd, EpochEnd
+
+    err, out = _Terminal(), io.StringIO()
+    reporter = _Reporter(err, out)
+    clock = iter([100.0, 110.0])
+    reporter.eta = Eta(clock=lambda: next(clock))
+
+    def batch(step: int) -> BatchEnd:
+        return BatchEnd(1, 2, step, 10, 0.5, 0.75, 300.0, global_step=step, total_steps=20)
+
+    reporter.event(batch(2))  # 10% of the session's batches: the ETA starts from here
+    assert err.getvalue().endswith("300 images/s ETA --:--")
+    reporter.event(batch(4))  # 10 s for another 10%: 80 s left
+    assert err.getvalue().endswith(
+        "\r\033[Kepoch 1/2 batch 4/10: loss 0.5000 accuracy 0.7500 300 images/s ETA 1:20"
+    )
+    reporter.event(EpochEnd(1, 2, 0.5, 0.75, None, None, 300.0, 3.0))
+    assert err.getvalue().endswith("\r\033[K")  # the batch line is cleared first
+    assert out.getvalue() == "epoch 1/2: loss 0.5000 accuracy 0.7500 300 images/s 3.0s\n"
+
+
+def test_missing_dataset_is_worded_with_the_import_flag(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "lenet5", "--data", "cifar10", "-o", "m.keras"]) == 2
+    err = capsys.readouterr().err
+    assert "cifar-10-python.tar.gz" in err and "Import dataset file" not in err
+    assert "`cnnstudio train --import-dataset cifar-10-python.tar.gz`" in err

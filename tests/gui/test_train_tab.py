@@ -12,9 +12,9 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QComboBox, QLabel, QLineEdit, QProgressBar, QPushButton
 
 from cnnstudio.core import library
-from cnnstudio.core.training import trainer
+from cnnstudio.core.training.runs import completed_epochs, read_history
 from cnnstudio.gui.main_window import MainWindow
-from cnnstudio.gui.tabs.train_tab import TrainTab, read_history
+from cnnstudio.gui.tabs.train_tab import TrainTab
 from cnnstudio.gui.widgets.plots import LossPlot
 
 
@@ -83,13 +83,13 @@ def test_start_watch_stop_resume(qtbot, tab, npz, drop_files, tmp_path, monkeypa
     assert run_dir and "Run folder" in tab.run_label.text()
 
     # Resume continues the same run folder, up to the Epochs box: one more epoch
-    finished = trainer.completed_epochs(run_dir)
+    finished = completed_epochs(run_dir)
     tab.epochs.setValue(finished + 1)
     with qtbot.waitSignal(tab.runner.finished, timeout=60000):
         tab.findChild(QPushButton, "trainResumeButton").click()
     qtbot.waitUntil(lambda: _idle(tab), timeout=10000)
     assert tab._last_run_dir == run_dir
-    assert trainer.completed_epochs(run_dir) == finished + 1
+    assert completed_epochs(run_dir) == finished + 1
     epochs = [float(e) for e in range(1, finished + 2)]
     assert tab.loss_plot.data("loss")[0].tolist() == epochs
 
@@ -112,8 +112,8 @@ def test_start_watch_stop_resume(qtbot, tab, npz, drop_files, tmp_path, monkeypa
     assert tab.accuracy_plot.data("val_accuracy")[1].tolist() == pytest.approx([v for _, v in val])
     qtbot.waitUntil(lambda: _idle(tab), timeout=60000)
     assert tab._last_run_dir == str(other)
-    assert trainer.completed_epochs(other) == finished + 2
-    assert trainer.completed_epochs(run_dir) == finished + 1  # the first run is untouched
+    assert completed_epochs(other) == finished + 2
+    assert completed_epochs(run_dir) == finished + 1  # the first run is untouched
     assert tab.loss_plot.data("loss")[0].tolist() == [*epochs, finished + 2.0]
 
 
@@ -239,9 +239,9 @@ def test_import_dataset_file_installs_mnist(qtbot, tab, tmp_path, monkeypatch):
         tab.import_action.trigger()
     qtbot.waitUntil(lambda: not tab.import_runner.running, timeout=10000)
     assert tab.dataset_edit.text() == "mnist"
-    from cnnstudio.core.training import datasets
+    from cnnstudio.core.training.data_files import find_dataset_file
 
-    assert datasets.find_dataset_file("mnist") is not None
+    assert find_dataset_file("mnist") is not None
 
 
 def test_window_keys_reach_the_train_tab(qtbot, monkeypatch):
@@ -288,22 +288,6 @@ def test_resume_from_a_folder_that_is_no_run(tab, tmp_path, monkeypatch):
     tab.resume_from_button.click()
     assert errors and "not a training run folder" in errors[0]
     assert not tab.runner.running and tab._last_run_dir == "/somewhere/else"
-
-
-def test_read_history_keeps_finished_epochs(tmp_path):
-    (tmp_path / "history.csv").write_text(
-        "epoch,accuracy,loss,val_accuracy,val_loss\n"
-        "0,0.5,1.5,0.4,1.6\n"
-        "1,0.6,1.2,0.5,1.3\n"
-        "2,0.1,9.0,0.1,9.0\n"  # a cut epoch, then the same epoch run again
-        "2,0.7,1.0,0.6,1.1\n"
-        "3,0.2,8.0,,\n"  # cut, not finished
-    )
-    history = read_history(tmp_path, 3)
-    assert history["epoch"] == [1.0, 2.0, 3.0]
-    assert history["loss"] == [1.5, 1.2, 1.0]
-    assert history["val_accuracy"] == [0.4, 0.5, 0.6]
-    assert read_history(tmp_path / "nothing", 3) == {}
 
 
 def test_transfer_weights_download_shows_in_the_bar_and_stop_abandons_it(

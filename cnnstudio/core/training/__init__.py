@@ -1,2 +1,11 @@
-"""Training: datasets (tf.data pipelines), recipes (LeNet-5, CIFAR CNN, transfer) and the
-trainer (``model.fit`` with event, checkpoint and resume callbacks)."""
+"""Training: a recipe (LeNet-5, the VGG-style CIFAR-10 CNN, transfer learning) trained on
+MNIST, CIFAR-10, an ``.npz`` file or a class folder, with live events, stop and resume.
+
+- params.py: recipes' defaults, TrainConfig, augmentation switches (no TensorFlow)
+- events.py: what a run reports and returns (no TensorFlow)
+- runs.py: run folders: settings, backup, history (no TensorFlow)
+- data_files.py, image_folders.py, datasets.py: data into uint8 arrays (no TensorFlow)
+- job.py: train() and resume(), the job front ends drive (no TensorFlow at import)
+- trainer.py, recipes.py, pipeline.py, callbacks.py, evaluation.py: the TensorFlow side,
+  imported by job.train() when a run starts
+"""

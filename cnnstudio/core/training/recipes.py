@@ -5,83 +5,23 @@ model (a ``Rescaling`` layer), so their library sidecar says ``preprocessing: "n
 ``transfer`` models expect the backbone's own preprocessing, applied by the caller with
 :func:`cnnstudio.core.backbones.preprocess` (sidecar: the backbone name). No ``Lambda``
 layers anywhere: the safe loader refuses them.
+
+The recipes' defaults (batch size, epochs, ...) are in :mod:`.params`; this module builds
+the models and imports Keras at its top: imported lazily, by the trainer.
 """
 
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
 from typing import Any
 
+import keras
+import numpy as np
+from keras import layers
+
+from cnnstudio.core import backbones
 from cnnstudio.core.errors import InputError
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """Defaults of one recipe (the settings of the reference recipe in DESIGN.md)."""
-
-    name: str
-    label: str
-    description: str
-    default_dataset: str
-    image_size: int  # default square input size
-    channels: int
-    batch_size: int
-    epochs: int
-    learning_rate: float
-    augment: bool  # the CIFAR augmentation on by default?
-    eval_batch_size: int = 500
-
-
-RECIPES: dict[str, Recipe] = {
-    "lenet5": Recipe(
-        "lenet5",
-        "LeNet-5",
-        "LeNet-5 (TF2 cookbook): 28x28 grey padded to 32x32, 61,706 parameters, ~97% on MNIST",
-        "mnist",
-        28,
-        1,
-        100,
-        5,
-        1e-3,
-        False,
-    ),
-    "cifar-cnn": Recipe(
-        "cifar-cnn",
-        "VGG-style CNN",
-        "VGG-style CNN (TF2 cookbook): 3 blocks of two 3x3 convs (32/64/128), ~80% on CIFAR-10",
-        "cifar10",
-        32,
-        3,
-        128,
-        20,
-        1e-3,
-        True,
-    ),
-    "transfer": Recipe(
-        "transfer",
-        "Transfer learning",
-        "Pretrained base (InceptionV3 at 75x75, VGG19 or MobileNetV2), frozen, new head",
-        "cifar10",
-        75,
-        3,
-        64,
-        5,
-        1e-3,
-        False,
-    ),
-}
-RECIPE_NAMES = tuple(RECIPES)
-
-
-def get_recipe(name: str) -> Recipe:
-    """The recipe called ``name``; InputError naming the choices otherwise."""
-    try:
-        return RECIPES[name]
-    except KeyError:
-        raise InputError(
-            f"unknown recipe '{name}': choose from {', '.join(RECIPE_NAMES)}"
-        ) from None
+from cnnstudio.core.training.params import get_recipe
 
 
 def preprocessing_for(recipe: str, backbone: str | None = None) -> str:
@@ -114,9 +54,6 @@ def build_model(
 
 
 def _lenet5(size: tuple[int, int], channels: int, num_classes: int) -> Any:
-    import keras
-    from keras import layers
-
     if min(size) < 12:
         raise InputError(f"LeNet-5 needs images of at least 12x12, not {size[1]}x{size[0]}")
     inputs = keras.Input((*size, channels), name="image")
@@ -135,9 +72,6 @@ def _lenet5(size: tuple[int, int], channels: int, num_classes: int) -> Any:
 
 
 def _cifar_cnn(size: tuple[int, int], channels: int, num_classes: int) -> Any:
-    import keras
-    from keras import layers
-
     if min(size) < 8:
         raise InputError(f"the CIFAR CNN needs images of at least 8x8, not {size[1]}x{size[0]}")
     inputs = keras.Input((*size, channels), name="image")
@@ -164,11 +98,6 @@ def _cifar_cnn(size: tuple[int, int], channels: int, num_classes: int) -> Any:
 def _transfer(
     size: tuple[int, int], num_classes: int, backbone: str, weights: str, fine_tune: int
 ) -> Any:
-    import keras
-    from keras import layers
-
-    from cnnstudio.core import backbones
-
     info = backbones.get_backbone(backbone)
     if min(size) < info.min_size:
         raise InputError(
@@ -209,8 +138,6 @@ def _transfer(
 
 def trainable_params(model: Any) -> int:
     """Number of trainable parameters."""
-    import numpy as np
-
     return int(sum(np.prod(w.shape) for w in model.trainable_weights))
 
 

@@ -1,6 +1,6 @@
 """The Train tab: pick a recipe and data, Start/Stop/Resume, live curves, results, library.
 
-Training runs through :func:`cnnstudio.core.training.trainer.train` on the tab's
+Training runs through :func:`cnnstudio.core.training.job.train` on the tab's
 :class:`JobRunner` (``run_callbacks``): batch and epoch events arrive as ``progress``
 signals (already throttled at the source), Stop sets ``should_stop`` and Keras stops
 through ``model.stop_training``. Every run checkpoints into its run folder, so Resume
@@ -9,7 +9,6 @@ continues the last run (or a run folder chosen by the user) after a stop or a cr
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import math
@@ -49,16 +48,29 @@ from PySide6.QtWidgets import (
 from cnnstudio.core.backbones import BACKBONE_NAMES, find_imagenet_weights, get_backbone
 from cnnstudio.core.errors import ResourceMissingError
 from cnnstudio.core.events import DownloadProgress, Progress
-from cnnstudio.core.training import trainer
-from cnnstudio.core.training.datasets import BUILTIN_DATASETS, find_dataset_file
-from cnnstudio.core.training.recipes import RECIPES, get_recipe
+from cnnstudio.core.training import job
+from cnnstudio.core.training.data_files import (
+    BUILTIN_DATASETS,
+    find_dataset_file,
+    import_dataset_file,
+)
+from cnnstudio.core.training.events import (
+    BatchEnd,
+    EpochEnd,
+    RunStarted,
+    TrainingDone,
+    TrainResult,
+    format_epoch,
+)
+from cnnstudio.core.training.params import RECIPES, SCHEDULES, TrainConfig, get_recipe
+from cnnstudio.core.training.runs import completed_epochs, load_run_config, read_history
 from cnnstudio.gui.settings import last_folder, read_str, remember_folder
 from cnnstudio.gui.tabs.base import StudioTab
 from cnnstudio.gui.widgets import dialogs
 from cnnstudio.gui.widgets.image_view import array_to_qimage
 from cnnstudio.gui.widgets.library_dialog import LibraryDialog, show_library
 from cnnstudio.gui.widgets.plots import LossPlot
-from cnnstudio.gui.widgets.progress import JobProgress, format_duration
+from cnnstudio.gui.widgets.progress import JobProgress
 from cnnstudio.gui.widgets.weights_picker import WeightsPicker
 from cnnstudio.gui.workers import JobRunner
 
@@ -78,35 +90,6 @@ _HISTORY_SERIES = (
     ("accuracy", "accuracy"),
     ("val_accuracy", "val_accuracy"),
 )
-
-
-def read_history(run_dir: str | Path, epochs: int | None = None) -> dict[str, list[float]]:
-    """The per-epoch metrics of a run folder's ``history.csv`` (Keras' CSVLogger) as
-    ``{"epoch": [1, 2, ...], "loss": [...], ...}``, epochs 1-based. A re-run epoch keeps
-    its last row; with ``epochs``, rows after that many finished epochs (a cut epoch that
-    was logged) are left out. ``{}`` when the file is missing or unreadable."""
-    rows: dict[int, dict[str, str]] = {}
-    try:
-        with Path(run_dir, "history.csv").open(newline="", encoding="utf-8") as handle:
-            for row in csv.DictReader(handle):
-                try:
-                    rows[int(row["epoch"]) + 1] = row  # CSVLogger counts from 0
-                except (KeyError, TypeError, ValueError):
-                    continue
-    except (OSError, csv.Error) as error:
-        log.info("no history for %s: %s", run_dir, error)
-        return {}
-    kept = sorted(e for e in rows if epochs is None or e <= epochs)
-    history: dict[str, list[float]] = {"epoch": [float(e) for e in kept]}
-    for column, _series in _HISTORY_SERIES:
-        values = []
-        for epoch in kept:
-            try:
-                values.append(float(rows[epoch].get(column) or "nan"))
-            except ValueError:
-                values.append(float("nan"))
-        history[column] = values
-    return history
 
 
 class DatasetField(QLineEdit):
@@ -179,7 +162,7 @@ class TrainTab(StudioTab):
         self.setAcceptDrops(True)  # a folder or .npz dropped anywhere on the tab
         self.runner = JobRunner("Training", self)
         self.import_runner = JobRunner("Dataset import", self)
-        self._result: trainer.TrainResult | None = None
+        self._result: TrainResult | None = None
         self._saved_entry_name = ""
         self._last_run_dir = ""
         self._steps = 1
@@ -251,7 +234,7 @@ class TrainTab(StudioTab):
         form.addRow("Learning rate", self.learning_rate)
         self.schedule = QComboBox()
         self.schedule.setObjectName("trainSchedule")
-        for name in trainer.SCHEDULES:
+        for name in SCHEDULES:
             self.schedule.addItem(name, name)
         form.addRow("Schedule", self.schedule)
         self.early_stopping = _spin(0, 1000, 0, "trainEarlyStopping", "patience; 0 = off")
@@ -462,9 +445,9 @@ class TrainTab(StudioTab):
         for box in self.augment_parts.values():
             box.setEnabled(self.augment.isChecked())
 
-    def config(self) -> trainer.TrainConfig:
+    def config(self) -> TrainConfig:
         """The run's settings from the controls."""
-        return trainer.TrainConfig(
+        return TrainConfig(
             recipe=self.recipe(),
             data=self.dataset_edit.text().strip(),
             epochs=self.epochs.value(),
@@ -486,7 +469,7 @@ class TrainTab(StudioTab):
             limit=self.limit.value(),
         )
 
-    def set_config(self, config: trainer.TrainConfig) -> None:
+    def set_config(self, config: TrainConfig) -> None:
         """Show a run's settings in the controls (restored settings)."""
         self.set_recipe(config.recipe)
         self.dataset_edit.setText(config.data)
@@ -564,8 +547,6 @@ class TrainTab(StudioTab):
         if not path:
             return
         remember_folder(path)
-        from cnnstudio.core.training.datasets import import_dataset_file
-
         self.status.emit(f"Importing {Path(path).name}...")
         self.import_runner.run_function(import_dataset_file, path)
         self._update_buttons()
@@ -587,7 +568,7 @@ class TrainTab(StudioTab):
             self.show_error("Choose a dataset: mnist, cifar10, a .npz file or an image folder")
             return
         self._begin(f"Starting {get_recipe(config.recipe).label} on {config.data}...")
-        self.runner.run_callbacks(trainer.train, config)
+        self.runner.run_callbacks(job.train, config)
         self._update_buttons()
 
     def resume_training(self) -> None:
@@ -610,7 +591,7 @@ class TrainTab(StudioTab):
 
     def _resume(self, run_dir: str) -> None:
         try:
-            config = trainer.load_run_config(run_dir)  # a readable run folder?
+            config = load_run_config(run_dir)  # a readable run folder?
         except Exception as error:  # noqa: BLE001 - shown to the user
             self.show_error(str(error))
             return
@@ -621,12 +602,12 @@ class TrainTab(StudioTab):
         self._begin(f"Resuming {Path(run_dir).name} (up to {epochs} epochs)...")
         self.run_label.setText(f"Run folder: {run_dir}")
         self._plot_history(run_dir)
-        self.runner.run_callbacks(trainer.resume, run_dir, epochs=epochs)
+        self.runner.run_callbacks(job.resume, run_dir, epochs=epochs)
         self._update_buttons()
 
     def _plot_history(self, run_dir: str) -> None:
         """Draw the epochs a resumed run has finished already (its history.csv)."""
-        history = read_history(run_dir, trainer.completed_epochs(run_dir))
+        history = read_history(run_dir, completed_epochs(run_dir))
         for column, series in _HISTORY_SERIES:
             plot = self.loss_plot if "loss" in column else self.accuracy_plot
             for epoch, value in zip(history.get("epoch", []), history.get(column, []), strict=True):
@@ -652,19 +633,19 @@ class TrainTab(StudioTab):
             self.progress.setFormat(self.progress.format() + " - stopping...")
 
     def _on_event(self, event: object) -> None:
-        if isinstance(event, trainer.BatchEnd):
+        if isinstance(event, BatchEnd):
             self._on_batch(event)
         elif isinstance(event, DownloadProgress):  # transfer: ImageNet weights come first
             self.progress.show_download(event)
             self.status.emit(f"Train: {event.text}")
-        elif isinstance(event, trainer.EpochEnd):
+        elif isinstance(event, EpochEnd):
             self._on_epoch(event)
-        elif isinstance(event, trainer.RunStarted):
+        elif isinstance(event, RunStarted):
             self._on_run_started(event)
-        elif isinstance(event, trainer.TrainingDone):
+        elif isinstance(event, TrainingDone):
             self.show_results(event)
 
-    def _on_run_started(self, event: trainer.RunStarted) -> None:
+    def _on_run_started(self, event: RunStarted) -> None:
         self._last_run_dir = event.run_dir
         self._steps = max(event.steps_per_epoch, 1)
         self.summary_text.setPlainText(f"{event.dataset_summary}\n\n{event.summary}")
@@ -675,7 +656,7 @@ class TrainTab(StudioTab):
             f"{resumed}"
         )
 
-    def _on_batch(self, event: trainer.BatchEnd) -> None:
+    def _on_batch(self, event: BatchEnd) -> None:
         x = event.epoch - 1 + event.batch / max(event.steps, 1)
         self.loss_plot.add_point("loss (batch)", x, event.loss)
         self.accuracy_plot.add_point("accuracy (batch)", x, event.accuracy)
@@ -686,22 +667,23 @@ class TrainTab(StudioTab):
                 loss=event.loss,
                 stage=event.epoch,
                 stages=event.epochs,
+                fraction=event.done,
             )
         )
-        eta = "" if math.isnan(event.eta_seconds) else f", ETA {format_duration(event.eta_seconds)}"
+        # the ETA is the progress bar's, the one ETA of the tab
         self.speed_label.setText(
             f"Epoch {event.epoch}/{event.epochs}, batch {event.batch}/{event.steps}: "
-            f"{event.images_per_second:.0f} images/s{eta}"
+            f"{event.images_per_second:.0f} images/s"
         )
 
-    def _on_epoch(self, event: trainer.EpochEnd) -> None:
+    def _on_epoch(self, event: EpochEnd) -> None:
         self.loss_plot.add_point("loss", event.epoch, event.loss)
         self.accuracy_plot.add_point("accuracy", event.epoch, event.accuracy)
         if event.val_loss is not None:
             self.loss_plot.add_point("val_loss", event.epoch, event.val_loss)
         if event.val_accuracy is not None:
             self.accuracy_plot.add_point("val_accuracy", event.epoch, event.val_accuracy)
-        self.status.emit(trainer.format_epoch(event))
+        self.status.emit(format_epoch(event))
 
     def _on_notice(self, text: str) -> None:
         if text.startswith(SKIPPED_PREFIX):
@@ -719,13 +701,13 @@ class TrainTab(StudioTab):
         return list(self._skipped)
 
     def _on_finished(self, result: object) -> None:
-        self._result = result if isinstance(result, trainer.TrainResult) else None
+        self._result = result if isinstance(result, TrainResult) else None
         self.progress.finish("Done")
 
     def _on_stopped(self) -> None:
         # train() returns its evaluated model when stopped too: keep it, it can be saved
         result = self.runner.result
-        self._result = result if isinstance(result, trainer.TrainResult) else None
+        self._result = result if isinstance(result, TrainResult) else None
         self.progress.finish("Stopped")
         self.status.emit("Training stopped; Resume continues from the last finished epoch")
 
@@ -754,7 +736,7 @@ class TrainTab(StudioTab):
             )
         return self.show_error(message, self.runner.error_details)
 
-    def show_results(self, done: trainer.TrainingDone) -> None:
+    def show_results(self, done: TrainingDone) -> None:
         """Test accuracy, confusion matrix with per-class accuracy, samples, mistakes."""
         split = "validation" if done.test_is_validation else "test"
         stopped = " (stopped early)" if done.stopped else ""
@@ -777,7 +759,7 @@ class TrainTab(StudioTab):
                 item.setForeground(QBrush(QColor("#c62828")))
             widget.addItem(item)
 
-    def _fill_confusion(self, done: trainer.TrainingDone) -> None:
+    def _fill_confusion(self, done: TrainingDone) -> None:
         names = list(done.class_names)
         matrix = done.confusion
         table = self.confusion
@@ -814,7 +796,7 @@ class TrainTab(StudioTab):
             and find_imagenet_weights(config.backbone) is None
         )
 
-    def result(self) -> trainer.TrainResult | None:
+    def result(self) -> TrainResult | None:
         """The last run's model and sidecar (also after Stop)."""
         return self._result
 
@@ -924,7 +906,7 @@ class TrainTab(StudioTab):
         text = read_str(settings, "config", "")
         if text:
             try:
-                self.set_config(trainer.TrainConfig.from_dict(json.loads(text)))
+                self.set_config(TrainConfig.from_dict(json.loads(text)))
             except (ValueError, TypeError) as error:
                 log.warning("train settings not restored: %s", error)
         run_dir = read_str(settings, "last_run_dir", "")

@@ -1,0 +1,182 @@
+"""What a training run is made of: the recipes' defaults, the augmentation switches and
+:class:`TrainConfig` (stored as ``config.json`` in the run folder).
+
+Imports no TensorFlow: the Train tab reads the recipes and builds configs at start-up.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from cnnstudio.core.errors import InputError
+
+SCHEDULES = ("constant", "exponential", "cosine")
+#: how many sample predictions and misclassified examples TrainingDone carries
+SAMPLE_COUNT = 6  # the cookbook plots six
+MISCLASSIFIED_COUNT = 24
+#: after a Stop the model is tested on at most this many examples, so stopping is quick
+STOPPED_TEST_LIMIT = 1000
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Defaults of one recipe (the settings of the reference recipe in DESIGN.md)."""
+
+    name: str
+    label: str
+    description: str
+    default_dataset: str
+    image_size: int  # default square input size
+    channels: int
+    batch_size: int
+    epochs: int
+    learning_rate: float
+    augment: bool  # the CIFAR augmentation on by default?
+    eval_batch_size: int = 500
+
+
+RECIPES: dict[str, Recipe] = {
+    "lenet5": Recipe(
+        "lenet5",
+        "LeNet-5",
+        "LeNet-5 (TF2 cookbook): 28x28 grey padded to 32x32, 61,706 parameters, ~97% on MNIST",
+        "mnist",
+        28,
+        1,
+        100,
+        5,
+        1e-3,
+        False,
+    ),
+    "cifar-cnn": Recipe(
+        "cifar-cnn",
+        "VGG-style CNN",
+        "VGG-style CNN (TF2 cookbook): 3 blocks of two 3x3 convs (32/64/128), ~80% on CIFAR-10",
+        "cifar10",
+        32,
+        3,
+        128,
+        20,
+        1e-3,
+        True,
+    ),
+    "transfer": Recipe(
+        "transfer",
+        "Transfer learning",
+        "Pretrained base (InceptionV3 at 75x75, VGG19 or MobileNetV2), frozen, new head",
+        "cifar10",
+        75,
+        3,
+        64,
+        5,
+        1e-3,
+        False,
+    ),
+}
+RECIPE_NAMES = tuple(RECIPES)
+
+
+def get_recipe(name: str) -> Recipe:
+    """The recipe called ``name``; InputError naming the choices otherwise."""
+    try:
+        return RECIPES[name]
+    except KeyError:
+        raise InputError(
+            f"unknown recipe '{name}': choose from {', '.join(RECIPE_NAMES)}", param="recipe"
+        ) from None
+
+
+@dataclass(frozen=True)
+class Augment:
+    """The CIFAR-10 augmentation of the TF2 recipe, each part switchable."""
+
+    crop: bool = True  # pad by `pad` pixels, then crop back at a random offset
+    pad: int = 4
+    flip: bool = True  # random horizontal flip
+    brightness: float = 0.1  # max delta as a fraction of the full range; 0 = off
+    contrast: tuple[float, float] | None = (0.5, 0.8)  # random contrast factor range
+
+    @property
+    def active(self) -> bool:
+        return self.crop or self.flip or self.brightness > 0 or self.contrast is not None
+
+
+@dataclass
+class TrainConfig:
+    """Everything a run needs; stored as ``config.json`` in the run folder."""
+
+    recipe: str = "lenet5"
+    data: str = ""  # mnist | cifar10 | FILE.npz | FOLDER; "" = the recipe's dataset
+    epochs: int = 0  # 0 = the recipe's default
+    batch_size: int = 0  # 0 = the recipe's default
+    learning_rate: float = 0.0  # 0 = the recipe's default
+    schedule: str = "constant"  # constant | exponential (x0.9 per epoch) | cosine
+    early_stopping: int = 0  # patience in epochs on val_loss; 0 = off
+    image_size: int = 0  # square input size; 0 = the recipe's default
+    val_split: float = 0.1
+    augment: bool | None = None  # None = the recipe's default
+    augment_crop: bool = True
+    augment_flip: bool = True
+    augment_brightness: float = 0.1
+    augment_contrast: bool = True
+    backbone: str = "inception_v3"
+    weights: str = "imagenet"
+    fine_tune: int = 0
+    run_dir: str = ""  # "" = a new folder under paths.runs_dir()
+    seed: int = 0
+    limit: int = 0  # use at most this many training images; 0 = all
+    throttle_seconds: float = 0.1  # BatchEnd events at most this often
+
+    def resolved(self) -> TrainConfig:
+        """A copy with the recipe's defaults filled in and values checked."""
+        spec = get_recipe(self.recipe)
+        config = dataclasses.replace(
+            self,
+            data=self.data or spec.default_dataset,
+            epochs=self.epochs or spec.epochs,
+            batch_size=self.batch_size or spec.batch_size,
+            learning_rate=self.learning_rate or spec.learning_rate,
+            image_size=self.image_size or spec.image_size,
+            augment=spec.augment if self.augment is None else self.augment,
+        )
+        if config.epochs < 1:
+            raise InputError(f"epochs must be at least 1, not {config.epochs}", param="epochs")
+        if config.batch_size < 1:
+            raise InputError(
+                f"batch size must be at least 1, not {config.batch_size}", param="batch_size"
+            )
+        if not config.learning_rate > 0:
+            raise InputError(
+                f"learning rate must be positive, not {config.learning_rate}",
+                param="learning_rate",
+            )
+        if config.schedule not in SCHEDULES:
+            raise InputError(
+                f"unknown schedule '{config.schedule}': choose from {', '.join(SCHEDULES)}",
+                param="schedule",
+            )
+        if config.fine_tune < 0:
+            raise InputError(
+                f"fine-tune layer count must be >= 0, not {config.fine_tune}", param="fine_tune"
+            )
+        return config
+
+    def augment_options(self) -> Augment | None:
+        if not self.augment:
+            return None
+        return Augment(
+            crop=self.augment_crop,
+            flip=self.augment_flip,
+            brightness=self.augment_brightness,
+            contrast=(0.5, 0.8) if self.augment_contrast else None,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})

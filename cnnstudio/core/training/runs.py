@@ -1,0 +1,175 @@
+"""Run folders: where a run keeps what lets it resume, and how to read them back.
+
+Every run has a folder (``paths.runs_dir()/<recipe>-<data>-<time>`` unless given):
+``config.json`` (the settings, so a run can be resumed from its folder alone),
+``backup/`` (Keras ``BackupAndRestore``: a run killed mid-way continues from its last
+finished epoch when started again with the same folder), ``checkpoints/best.keras``
+(``ModelCheckpoint``: the model of the best validation accuracy so far), ``history.csv``
+(one line per epoch, Keras' ``CSVLogger``), ``status.json`` (how the run ended) and
+``logs/`` (TensorBoard, when the package is installed). Imports no TensorFlow.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import json
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+from cnnstudio.core import paths
+from cnnstudio.core.errors import InputError, Remedy
+from cnnstudio.core.training.data_files import BUILTIN_DATASETS
+from cnnstudio.core.training.params import TrainConfig
+
+log = logging.getLogger(__name__)
+
+#: the per-epoch metrics :func:`read_history` returns (columns of history.csv)
+HISTORY_COLUMNS = ("loss", "val_loss", "accuracy", "val_accuracy")
+
+
+def new_run_dir(recipe: str, data: str) -> Path:
+    stem = Path(data).stem if data not in BUILTIN_DATASETS else data
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in f"{recipe}-{stem}")
+    path = paths.runs_dir() / f"{safe}-{stamp}"
+    counter = 2
+    while path.exists():
+        path = paths.runs_dir() / f"{safe}-{stamp}-{counter}"
+        counter += 1
+    return path
+
+
+def load_run_config(run_dir: str | Path) -> TrainConfig:
+    """The settings a run folder was started with (to resume it)."""
+    path = Path(run_dir) / "config.json"
+    try:
+        config = TrainConfig.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError) as error:
+        raise InputError(
+            f"{run_dir} is not a training run folder (no readable config.json): {error}",
+            param="run_dir",
+        ) from None
+    config.run_dir = str(run_dir)
+    return config
+
+
+def _same_data(a: str, b: str) -> bool:
+    """Two dataset settings name the same data (a file or folder in any spelling)."""
+    if a == b:
+        return True
+    if a in BUILTIN_DATASETS or b in BUILTIN_DATASETS:
+        return False
+    return Path(a).expanduser().resolve() == Path(b).expanduser().resolve()
+
+
+def _describe_run(values: dict[str, Any]) -> str:
+    data = str(values.get("data", "?"))
+    data = data if data in BUILTIN_DATASETS else Path(data).name
+    text = f"{values.get('recipe', '?')} on {data} at {values.get('image_size', '?')} px"
+    if values.get("recipe") == "transfer":
+        text += f" with {values.get('backbone', '?')}"
+    if values.get("num_classes"):
+        text += f", {values['num_classes']} classes"
+    return text
+
+
+def check_run_folder(
+    run_dir: str | Path, config: TrainConfig, num_classes: int | None = None
+) -> dict[str, Any] | None:
+    """Refuse to reuse a run folder made with other settings (its backup would not fit
+    the new model, and a failed load used to leave a rewritten config.json behind).
+
+    Compares recipe, data, image size, backbone (transfer) and, when ``num_classes`` is
+    given and the folder recorded it, the class count. ``config`` must be resolved.
+    Returns the folder's stored settings (None for a new folder)."""
+    path = Path(run_dir) / "config.json"
+    if not path.exists():
+        return None
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(stored, dict):
+            raise ValueError("not a JSON object")
+    except (OSError, ValueError) as error:
+        raise InputError(
+            f"{path} is unreadable ({error}); use another run folder or delete that file",
+            param="run_dir",
+        ) from None
+    mismatch = (
+        stored.get("recipe") != config.recipe
+        or not _same_data(str(stored.get("data", "")), config.data)
+        or int(stored.get("image_size") or 0) != config.image_size
+        or (config.recipe == "transfer" and stored.get("backbone") != config.backbone)
+        or (
+            num_classes is not None
+            and stored.get("num_classes") is not None
+            and int(stored["num_classes"]) != num_classes
+        )
+    )
+    if mismatch:
+        wanted = {**config.to_dict(), "num_classes": num_classes}
+        raise InputError(
+            f"run folder {run_dir} was made for {_describe_run(stored)}, not "
+            f"{_describe_run(wanted)}",
+            param="run_dir",
+            remedy=Remedy.OTHER_RUN_FOLDER,
+        )
+    return stored
+
+
+def completed_epochs(run_dir: str | Path) -> int:
+    """Epochs a run folder's backup has finished (0 when none)."""
+    meta = Path(run_dir) / "backup" / "training_metadata.json"
+    try:
+        return int(json.loads(meta.read_text())["epoch"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0
+
+
+def best_so_far(run_dir: Path, column: str) -> float | None:
+    """The highest value of ``column`` in the run's history.csv (None if there is none)."""
+    values = []
+    try:
+        with (run_dir / "history.csv").open(newline="") as handle:
+            for row in csv.DictReader(handle):
+                try:
+                    value = float(row.get(column) or "nan")
+                except ValueError:  # "NA": an epoch whose validation was cut short
+                    continue
+                if not math.isnan(value):
+                    values.append(value)
+    except OSError:
+        return None
+    return max(values) if values else None
+
+
+def read_history(run_dir: str | Path, epochs: int | None = None) -> dict[str, list[float]]:
+    """The per-epoch metrics of a run folder's ``history.csv`` (Keras' CSVLogger) as
+    ``{"epoch": [1, 2, ...], "loss": [...], ...}`` (the :data:`HISTORY_COLUMNS`), epochs
+    1-based. A re-run epoch keeps its last row; with ``epochs``, rows after that many
+    finished epochs (a cut epoch that was logged) are left out. ``{}`` when the file is
+    missing or unreadable."""
+    rows: dict[int, dict[str, str]] = {}
+    try:
+        with Path(run_dir, "history.csv").open(newline="", encoding="utf-8") as handle:
+            for row in csv.DictReader(handle):
+                try:
+                    rows[int(row["epoch"]) + 1] = row  # CSVLogger counts from 0
+                except (KeyError, TypeError, ValueError):
+                    continue
+    except (OSError, csv.Error) as error:
+        log.info("no history for %s: %s", run_dir, error)
+        return {}
+    kept = sorted(e for e in rows if epochs is None or e <= epochs)
+    history: dict[str, list[float]] = {"epoch": [float(e) for e in kept]}
+    for column in HISTORY_COLUMNS:
+        values = []
+        for epoch in kept:
+            try:
+                values.append(float(rows[epoch].get(column) or "nan"))
+            except ValueError:
+                values.append(float("nan"))
+        history[column] = values
+    return history
