@@ -9,7 +9,7 @@
 
 ``--model`` dreams with a model of the library (or a ``.keras`` file), loaded as Classify
 loads it; its layers are named by their paths, nested ones included
-(``mobilenetv2_1.00_96/block_6_expand_relu``). Progress goes to stderr: one updating line
+(``mobilenetv2_1.00_75/block_6_expand_relu``). Progress goes to stderr: one updating line
 when stderr is a terminal, otherwise a line per octave and a final line. The result is
 saved with its parameters (and the model's name) embedded.
 """

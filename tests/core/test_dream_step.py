@@ -129,7 +129,9 @@ def test_one_tile_without_roll_is_the_plain_gradient_ascent_step(
 
 def test_the_job_is_the_plain_octave_loop_with_a_compiled_step(photo, inception):
     """The whole job (one tile, no roll) against recipe.deep_dream: same octaves, same
-    detail re-injection, same steps, the same picture to within a level of rounding."""
+    detail re-injection, same steps, the same picture but for float rounding (the compiled
+    and the eager kernels sum in other orders; six normalised steps carry that to a level
+    or two at a few pixels, where a 10% change of one layer weight moves 4% of them)."""
     params = SMALL.replace(steps=2, octaves=3, octave_scale=1.4, tile_size=512, jitter=0)
     result = run(dream(photo, params))[1]
 
@@ -143,4 +145,5 @@ def test_the_job_is_the_plain_octave_loop_with_a_compiled_step(photo, inception)
     pixels = backbones.deprocess("inception_v3", recipe.resize(dreamed, (120, 160)))
     want = np.clip(np.round(np.asarray(pixels)), 0, 255).astype(np.uint8)
     assert np.abs(want.astype(int) - photo.astype(int)).mean() > 0.5  # it dreamed
-    assert np.abs(result.astype(int) - want.astype(int)).max() <= 1
+    difference = np.abs(result.astype(int) - want.astype(int))
+    assert difference.mean() < 0.1 and (difference > 1).mean() < 0.005
