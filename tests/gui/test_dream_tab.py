@@ -285,7 +285,7 @@ def test_channel_picker_range_follows_the_library_models_layer(qtbot, tab):
 
 
 def test_step_size_follows_the_core_rule_per_network(tab):
-    from cnnstudio.core.dream import DreamParams, default_step_size
+    from cnnstudio.core.dream.params import DreamParams, default_step_size
 
     backbone = child(tab, QComboBox, "dreamBackbone")
     backbone.setCurrentIndex(backbone.findData("vgg19"))

@@ -2,7 +2,7 @@
 looked (Grad-CAM) and what its layers see (feature maps), then hand a picture on to Dream
 or Style.
 
-Classification runs as ``core.classify.classify_job`` on one :class:`JobRunner`; Grad-CAM
+Classification runs as ``core.classify.batch.classify_job`` on one :class:`JobRunner`; Grad-CAM
 and feature maps for the selected image run on a second one (latest request wins), so the
 window never waits on TensorFlow.
 """
@@ -51,8 +51,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cnnstudio.core import classify, images
+from cnnstudio.core import images
 from cnnstudio.core.backbones import BACKBONE_NAMES
+from cnnstudio.core.classify import batch as classify_batch
+from cnnstudio.core.classify import params as classify
 from cnnstudio.core.events import DownloadProgress
 from cnnstudio.gui.settings import last_folder, read_bool, read_int, read_str, remember_folder
 from cnnstudio.gui.tabs.base import StudioTab
@@ -184,7 +186,7 @@ class ClassifyTab(StudioTab):
         self.setAcceptDrops(True)
         self.runner = JobRunner("Classify", self)
         self.explain_runner = JobRunner("Grad-CAM", self)
-        self._classifier: Any = None  # core.classify.Classifier of the last run
+        self._classifier: Any = None  # core.classify.classifier.Classifier of the last run
         self._classifier_key: tuple[str, str] | None = None
         self._job_key: tuple[str, str] | None = None
         self._results: list[Any] = []  # ClassifyResult, in arrival order
@@ -455,7 +457,7 @@ class ClassifyTab(StudioTab):
         self.progress.start("Loading the model..." if classifier is None else "Classifying...")
         self._job_key = key
         self.runner.run_generator(
-            classify.classify_job,
+            classify_batch.classify_job,
             key[0],
             paths,
             int(self.top_k.value()),
@@ -653,7 +655,7 @@ class ClassifyTab(StudioTab):
         path = self.ask_csv_path()
         if not path:
             return None
-        written = classify.write_csv(self.results(), path)
+        written = classify_batch.write_csv(self.results(), path, overwrite=True)
         remember_folder(path)
         self.status.emit(f"Exported {len(self._results)} rows to {written}")
         return written
@@ -907,6 +909,8 @@ def _explain(
     feature_layer: str | None,
 ) -> tuple:
     """Worker thread: the selected picture, its Grad-CAM overlay and a feature-map grid."""
+    from cnnstudio.core.classify import explain  # imports TensorFlow: here, in the worker
+
     image = images.load_image(path, max_side=classify.WORKING_SIDE)
     overlay = None
     info: dict[str, str] = {"file": path}
@@ -918,7 +922,7 @@ def _explain(
     maps = None
     if feature_layer:
         activations = classifier.feature_maps(image, feature_layer)
-        maps = classify.tile_channels(activations, max_channels=64, cell=64)
+        maps = explain.tile_channels(activations, max_channels=64, cell=64)
         shown = min(64, activations.shape[-1])
         info["maps"] = (
             f"{feature_layer}: {activations.shape[1]}x{activations.shape[0]}, "

@@ -1,9 +1,10 @@
 """The Dream tab: DeepDream on a photo or on noise, with a live preview.
 
-Everything the dream does is decided by :class:`cnnstudio.core.dream.DreamParams`; this tab
-maps its controls to one (:meth:`DreamTab.params`) and back (:meth:`DreamTab.set_params`),
-which is also how settings, presets and parameters read back from a saved PNG restore it.
-The job itself is ``core.dream.dream``, run by a :class:`JobRunner`.
+Everything the dream does is decided by :class:`cnnstudio.core.dream.params.DreamParams`;
+this tab maps its controls to one (:meth:`DreamTab.params`) and back
+(:meth:`DreamTab.set_params`), which is also how settings, presets and parameters read back
+from a saved PNG restore it. The job itself is ``core.dream.job.dream``, run by a
+:class:`JobRunner`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -36,9 +36,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cnnstudio.core import dream as dream_core
 from cnnstudio.core.backbones import BACKBONE_NAMES, get_backbone
-from cnnstudio.core.dream import DREAM_PRESETS, DreamParams
+from cnnstudio.core.dream import params as dream_core
+from cnnstudio.core.dream.params import DREAM_PRESETS, DreamParams
 from cnnstudio.core.errors import InputError, StudioError
 from cnnstudio.core.events import Preview, Progress
 from cnnstudio.gui.settings import read_int, read_str
@@ -62,68 +62,24 @@ _LOAD_HINT = "Open or drop an image (Ctrl+O), or choose 'Noise' to dream from sc
 
 
 LIBRARY_PREFIX = "library:"
-_model_cache: dict[str, tuple[float, object]] = {}
-_model_cache_lock = threading.Lock()
-
-
-def _library_model(path: str):
-    """Worker: the library model at ``path``, loaded safely once (reloaded if the file
-    changed). Keeps the two most recent models."""
-    from cnnstudio.core import library
-
-    mtime = os.path.getmtime(path)
-    with _model_cache_lock:
-        cached = _model_cache.get(path)
-        if cached is not None and cached[0] == mtime:
-            return cached[1]
-    model = library.load_model_file(path)
-    with _model_cache_lock:
-        _model_cache[path] = (mtime, model)
-        while len(_model_cache) > 2:
-            _model_cache.pop(next(iter(_model_cache)))
-    return model
 
 
 def _library_layers(path: str) -> tuple[list[str], dict[str, int]]:
     """Worker: the layers of a library model that have a spatial output, and the number
-    of channels of each (the channel picker's range)."""
-    model = _library_model(path)
-    names = dream_core.dreamable_layers(model)
-    return names, {name: dream_core.layer_channels(model, name) for name in names}
+    of channels of each (the channel picker's range). The model stays loaded for the
+    dream (core.dream.network caches it); the module imports Keras, so it is imported
+    here."""
+    from cnnstudio.core.dream import network
+
+    return network.library_model_layers(path)
 
 
-def _library_transforms(preprocessing: str):
-    """(preprocess, deprocess) for a library model: "none" = it takes 0..255 pixels and
-    rescales itself; a backbone name = that backbone's input convention."""
-    from cnnstudio.core import backbones
+def _dream(*args, **kwargs):
+    """Worker job: ``core.dream.job.dream`` (its module imports TensorFlow, so it is
+    imported here, in the worker, not when the window opens)."""
+    from cnnstudio.core.dream import job
 
-    if preprocessing in BACKBONE_NAMES:
-        return (
-            lambda x: backbones.preprocess(preprocessing, x),
-            lambda x: backbones.deprocess(preprocessing, x),
-        )
-    return None, None
-
-
-def dream_with_library_model(
-    image: np.ndarray | None,
-    params: DreamParams,
-    path: str,
-    preprocessing: str = "none",
-    noise_size: tuple[int, int] | None = None,
-):
-    """Worker job: ``dream`` with a model of the library instead of a backbone."""
-    model = _library_model(path)
-    preprocess, deprocess = _library_transforms(preprocessing)
-    result = yield from dream_core.dream(
-        image,
-        params,
-        noise_size=noise_size,
-        model=model,
-        preprocess=preprocess,
-        deprocess=deprocess,
-    )
-    return result
+    return (yield from job.dream(*args, **kwargs))
 
 
 _MAX_CHANNEL = 4095  # the channel picker's top while the network's layers are unknown
@@ -450,7 +406,7 @@ class DreamTab(ImageJobTab):
         data = str(self.backbone_combo.currentData())
         if data.startswith(LIBRARY_PREFIX):
             preprocessing = self._library_entry_meta().get("preprocessing", "none")
-            return preprocessing if preprocessing in BACKBONE_NAMES else "inception_v3"
+            return dream_core.library_backbone(preprocessing)
         return data
 
     def library_path(self) -> str | None:
@@ -525,7 +481,7 @@ class DreamTab(ImageJobTab):
         weights = self._pending_weights
         self._pending_weights = None
         if not weights or not any(name in names for name in weights):
-            weights = {names[-1]: 1.0} if names else {}  # the deepest spatial layer
+            weights = dream_core.model_default_layers(names)  # the deepest spatial layer
         if self.library_path() != self._layers_loading:
             # another model was chosen while this one loaded: load that one's layers
             self._pending_weights = weights
@@ -636,9 +592,7 @@ class DreamTab(ImageJobTab):
         """The chosen network's default step (dream.default_step_size)."""
         if self.library_path() is not None:
             preprocessing = self._library_entry_meta().get("preprocessing", "none")
-            if preprocessing not in BACKBONE_NAMES:
-                return dream_core.default_step_size(None)  # it takes 0..255 pixels
-            return dream_core.default_step_size(preprocessing)
+            return dream_core.library_step_size(preprocessing)
         return dream_core.default_step_size(self.backbone())
 
     def _preset_chosen(self, index: int) -> None:
@@ -776,13 +730,9 @@ class DreamTab(ImageJobTab):
             label = f"{get_backbone(params.backbone).label}, {weights_label(params.weights)}"
         self._announce_run(label, "Dreaming")
         noise_arg = noise_size if noise else None
-        if model_path:
-            preprocessing = str(self._library_entry_meta().get("preprocessing", "none"))
-            self.runner.run_generator(
-                dream_with_library_model, image, params, model_path, preprocessing, noise_arg
-            )
-        else:
-            self.runner.run_generator(dream_core.dream, image, params, noise_size=noise_arg)
+        # model: the library model's file (its preprocessing comes from its sidecar), or
+        # None for the backbone of the params
+        self.runner.run_generator(_dream, image, params, noise_size=noise_arg, model=model_path)
         self._update_buttons()
 
     def _on_step(self, event: Progress) -> None:
