@@ -129,10 +129,12 @@ def test_one_tile_without_roll_is_the_plain_gradient_ascent_step(
 
 def test_the_job_is_the_plain_octave_loop_with_a_compiled_step(photo, inception):
     """The whole job (one tile, no roll) against recipe.deep_dream: same octaves, same
-    detail re-injection, same steps, the same picture but for float rounding (the compiled
-    and the eager kernels sum in other orders; six normalised steps carry that to a level
-    or two at a few pixels, where a 10% change of one layer weight moves 4% of them)."""
-    params = SMALL.replace(steps=2, octaves=3, octave_scale=1.4, tile_size=512, jitter=0)
+    detail re-injection, same steps, the same picture but for float rounding. One step per
+    octave: the compiled and the eager kernels sum in other orders, and which oneDNN
+    kernels a process gets varies, so every further normalised step amplifies that
+    rounding (two steps per octave measured 0.03-0.14 levels of mean difference, depending
+    on the process)."""
+    params = SMALL.replace(steps=1, octaves=3, octave_scale=1.4, tile_size=512, jitter=0)
     result = run(dream(photo, params))[1]
 
     features = layers.layer_outputs_model(inception, ["mixed3", "mixed5"])
@@ -140,7 +142,7 @@ def test_the_job_is_the_plain_octave_loop_with_a_compiled_step(photo, inception)
     low, high = tf.constant([-1.0] * 3), tf.constant([1.0] * 3)
     sizes = octave_sizes(120, 160, params, min_size=75)
     dreamed = recipe.deep_dream(
-        features, original, sizes, 2, 0.01, tf.constant([1.0, 1.0]), low, high
+        features, original, sizes, 1, 0.01, tf.constant([1.0, 1.0]), low, high
     )
     pixels = backbones.deprocess("inception_v3", recipe.resize(dreamed, (120, 160)))
     want = np.clip(np.round(np.asarray(pixels)), 0, 255).astype(np.uint8)
