@@ -41,6 +41,11 @@ def input_url(path: str | os.PathLike[str]) -> str:
     return "file:" + str(Path(path).resolve())
 
 
+def output_url(path: str | os.PathLike[str]) -> str:
+    """``file:/abs/path`` for an output too (a folder named ``concat:x`` stays a folder)."""
+    return input_url(path)
+
+
 def input_args(path: str | os.PathLike[str]) -> list[str]:
     """``-protocol_whitelist file -format_whitelist ... -i file:/abs/path``."""
     return [*INPUT_GUARD, "-i", input_url(path)]

@@ -71,7 +71,11 @@ def run_frame(job: FrameJob, index: int, frames: int) -> Generator[object, None,
 
 def check_output(output: Any, frame: np.ndarray, index: int) -> np.ndarray:
     """A frame job's result must be a uint8 RGB frame of the input frame's size."""
-    if not isinstance(output, np.ndarray) or output.dtype != np.uint8 or output.shape != frame.shape:
+    if (
+        not isinstance(output, np.ndarray)
+        or output.dtype != np.uint8
+        or output.shape != frame.shape
+    ):
         got = getattr(output, "shape", type(output).__name__), getattr(output, "dtype", "")
         raise ValueError(
             f"frame {index + 1}: the frame job returned {got}, expected {frame.shape} uint8"

@@ -100,7 +100,7 @@ class VideoWriter:
             "-i",
             "-",
             *self._encoder_args(crf),
-            str(self._temp),
+            ffmpeg.output_url(self._temp),
         ]
         try:
             self._process = subprocess.Popen(
@@ -146,8 +146,7 @@ class VideoWriter:
         width, height = self.size
         if frame.shape != (height, width, 3) or frame.dtype != np.uint8:
             raise ValueError(
-                f"frame of shape {frame.shape} {frame.dtype}, expected ({height}, {width}, 3) "
-                "uint8"
+                f"frame of shape {frame.shape} {frame.dtype}, expected ({height}, {width}, 3) uint8"
             )
         rows, columns = self._crop
         data = np.ascontiguousarray(frame[:rows, :columns])
@@ -163,7 +162,9 @@ class VideoWriter:
         self.abort()
         if "No space left" in reason:
             reason = "the disk is full; free some space and save again"
-        return InputError(f"cannot write {self.path}: {reason}", param="output", path=str(self.path))
+        return InputError(
+            f"cannot write {self.path}: {reason}", param="output", path=str(self.path)
+        )
 
     def close(self) -> WrittenVideo | None:
         """Finish the video with the frames written so far (None if there were none)."""
@@ -203,7 +204,7 @@ class VideoWriter:
             args += ["-c:v", "copy", *audio, "-shortest", "-map_metadata", "0"]
             if self.metadata is not None:
                 args += ["-metadata", f"comment={metadata_json(self.metadata)}"]
-            args += ["-movflags", "+faststart", "-f", "mp4", str(muxed)]
+            args += ["-movflags", "+faststart", "-f", "mp4", ffmpeg.output_url(muxed)]
             code, errors = ffmpeg.run(args)
             if code == 0:
                 return muxed, None
