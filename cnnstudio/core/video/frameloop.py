@@ -96,11 +96,12 @@ class FrameSink:
     def replay(self) -> np.ndarray | None:
         """Stream the frames a previous run finished to the writer; the last of them."""
         last = None
-        if self.folder is None:
+        if self.folder is None or self.done == 0:
             return None
+        if self.writer is None:
+            return self.folder.read(self.done - 1)
         for frame in self.folder.iter_frames(0, self.done):
-            if self.writer is not None:
-                self.writer.write(frame)
+            self.writer.write(frame)
             last = frame
         return last
 
@@ -119,11 +120,11 @@ class FrameSink:
             path=str(path) if path is not None else "",
         )
 
-    def finish(self) -> WrittenVideo | None:
-        """Write the video of the frames so far."""
+    def finish(self, complete: bool = True) -> WrittenVideo | None:
+        """Write the video of the frames so far (``complete`` false after a Stop)."""
         if self.writer is None:
             return None
-        video = self.writer.close()
+        video = self.writer.close(complete=complete)
         if video is not None:
             self.notices += video.notices
         return video
@@ -142,7 +143,7 @@ def drive(
     try:
         measured = yield from body
     except GeneratorExit:
-        sink.finish()  # Stop: keep the video so far
+        sink.finish(complete=False)  # Stop: keep the video so far
         raise
     except BaseException:
         sink.abort()

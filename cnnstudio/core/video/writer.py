@@ -49,7 +49,7 @@ class VideoWriter:
     ``size`` is the (width, height) of the frames given; an MP4 drops an odd last column or
     row (H.264 in yuv420p needs even sides). ``audio_from``: a video whose sound goes into
     the MP4 (cut to the length written). ``metadata`` goes into the MP4 and beside it as
-    JSON. Leaving the ``with`` block by an exception abandons the file; :meth:`close`
+    JSON, its ``frames`` and ``complete`` filled in when the video is finished. Leaving the ``with`` block by an exception abandons the file; :meth:`close`
     finishes it (so a stopped job keeps the video so far).
     """
 
@@ -114,10 +114,8 @@ class VideoWriter:
         if self.gif:
             return ["-vf", _GIF_FILTER, "-loop", "0", "-f", "gif"]
         args = ["-c:v", "libx264", "-preset", "medium", "-crf", str(int(crf))]
-        args += ["-pix_fmt", "yuv420p", "-movflags", "+faststart"]
-        if self.metadata is not None:
-            args += ["-metadata", f"comment={metadata_json(self.metadata)}"]
-        return [*args, "-f", "mp4"]
+        # the metadata and the sound are added when the video is finished (close)
+        return [*args, "-pix_fmt", "yuv420p", "-f", "mp4"]
 
     def _new_temp(self) -> Path:
         try:
@@ -166,8 +164,11 @@ class VideoWriter:
             f"cannot write {self.path}: {reason}", param="output", path=str(self.path)
         )
 
-    def close(self) -> WrittenVideo | None:
-        """Finish the video with the frames written so far (None if there were none)."""
+    def close(self, *, complete: bool = True) -> WrittenVideo | None:
+        """Finish the video with the frames written so far (None if there were none).
+
+        The metadata is finished too: its ``frames`` becomes the count written and its
+        ``complete`` says whether the job made every frame (False after a Stop)."""
         if self._closed:
             return None
         try:
@@ -179,39 +180,60 @@ class VideoWriter:
         if self.frames == 0:
             self.abort()
             return None
+        metadata = None
+        if self.metadata is not None:
+            metadata = {**self.metadata, "frames": self.frames, "complete": complete}
         notices: list[str] = []
         try:
             video = self._temp
-            if self.audio_from is not None:
-                video, notice = self._add_audio(video)
+            if not self.gif:
+                video, notice = self._finish_mp4(video, metadata)
                 notices += [notice] if notice else []
             self._move_into_place(video)
             if self.sidecar is not None:
-                data = json.dumps(self.metadata, indent=2, sort_keys=True, default=str)
+                data = json.dumps(metadata, indent=2, sort_keys=True, default=str)
                 files.write_bytes(self.sidecar, data.encode("utf-8"), overwrite=True)
         finally:
             self.abort()  # the temporary files that are left, and the process
         return WrittenVideo(self.path, self.frames, self.fps, tuple(notices))
 
-    def _add_audio(self, video: Path) -> tuple[Path, str | None]:
-        """The MP4 with the source's sound: copied as it is, or converted to AAC when the
-        MP4 cannot hold its codec (Vorbis from a WebM), or left silent with a notice."""
-        muxed = self._new_temp()
+    def _finish_mp4(self, video: Path, metadata: dict[str, Any] | None) -> tuple[Path, str | None]:
+        """The MP4 as it is put in place: a second pass that copies the video stream as it
+        is, with the finished metadata and the source's sound: copied as it is, else
+        converted to AAC (the MP4 cannot hold every codec: Vorbis from a WebM), else left
+        out with a notice. Without sound or metadata the first pass is the result."""
+        if self.audio_from is None and metadata is None:
+            return video, None
+        finished = self._new_temp()
+        # None: the video alone (no sound to copy, or the sound could not be kept)
+        attempts: list[list[str] | None] = [None]
+        if self.audio_from is not None:
+            attempts = [["-c:a", "copy"], ["-c:a", "aac", "-b:a", "192k"], None]
         reason = ""
-        for audio in (["-c:a", "copy"], ["-c:a", "aac", "-b:a", "192k"]):
+        for audio in attempts:
             args = ["-y", "-loglevel", "error", *ffmpeg.input_args(video)]
-            args += [*ffmpeg.input_args(self.audio_from), "-map", "0:v:0", "-map", "1:a?"]
-            args += ["-c:v", "copy", *audio, "-shortest", "-map_metadata", "0"]
-            if self.metadata is not None:
-                args += ["-metadata", f"comment={metadata_json(self.metadata)}"]
-            args += ["-movflags", "+faststart", "-f", "mp4", ffmpeg.output_url(muxed)]
+            if audio is not None and self.audio_from is not None:
+                args += [*ffmpeg.input_args(self.audio_from), "-map", "0:v:0", "-map", "1:a?"]
+                args += [*audio, "-shortest"]
+            else:
+                args += ["-map", "0:v:0"]
+            args += ["-c:v", "copy", "-map_metadata", "-1"]
+            if metadata is not None:
+                args += ["-metadata", f"comment={metadata_json(metadata)}"]
+            args += ["-movflags", "+faststart", "-f", "mp4", ffmpeg.output_url(finished)]
             code, errors = ffmpeg.run(args)
             if code == 0:
-                return muxed, None
+                if audio is None and self.audio_from is not None:
+                    return finished, (
+                        f"the sound of {self.audio_from.name} could not be copied "
+                        f"({reason}); {self.path.name} has none"
+                    )
+                return finished, None
             reason = ffmpeg.last_error_line(errors)
-        return video, (
-            f"the sound of {self.audio_from.name} could not be copied ({reason}); "
-            f"{self.path.name} has none"
+        raise InputError(
+            f"cannot write {self.path}: {reason or 'ffmpeg failed'}",
+            param="output",
+            path=str(self.path),
         )
 
     def _move_into_place(self, temp: Path) -> None:

@@ -131,7 +131,7 @@ def test_stop_keeps_every_finished_frame_and_writes_the_video_so_far(tmp_path, c
                 job.close()  # the Stop button
                 break
     assert probe(output).frames == 4
-    assert read_metadata(output) == {"job": "style-video"}
+    assert read_metadata(output) == {"job": "style-video", "frames": 4, "complete": False}
     assert open_folder(tmp_path / "frames", source=clip).done == 4
 
 

@@ -65,10 +65,11 @@ def test_mp4_round_trip_keeps_fps_and_embeds_the_parameters(tmp_path):
             writer.write(frame)
     info = probe(path)
     assert (info.fps, info.frames, info.codec) == (15.0, 10, "h264")
-    assert read_metadata(path) == metadata
+    finished = {**metadata, "frames": 10, "complete": True}
+    assert read_metadata(path) == finished
     assert sidecar_path(path).is_file()
     sidecar_path(path).unlink()
-    assert read_metadata(path) == metadata  # the MP4's own comment tag
+    assert read_metadata(path) == finished  # the MP4's own comment tag
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mp4"]  # no temporary left
 
 
@@ -90,7 +91,7 @@ def test_gif_keeps_the_frame_durations(tmp_path):
     assert (info.frames, info.fps, info.variable_rate) == (12, 12.0, False)
     # GIF delays are whole centiseconds: 1/12 s is shown as 8 or 9 of them
     assert 0.079 < info.interval_range[0] <= info.interval_range[1] < 0.091
-    assert read_metadata(path) == {"job": "dream-zoom"}
+    assert read_metadata(path) == {"job": "dream-zoom", "frames": 12, "complete": True}
     gif = tmp_path / "made-by-imageio.gif"
     assert probe(write_clip(gif, count=8, fps=10)).fps == 10.0
 
@@ -107,6 +108,21 @@ def test_sound_is_copied_from_the_source_and_cut_to_the_video(tmp_path, clip_wit
     assert info.frames == 6
     code = ffmpeg_duration_of_audio(path)
     assert code == pytest.approx(0.5, abs=0.1)
+
+
+def test_sound_the_mp4_cannot_hold_is_converted(tmp_path):
+    source = tmp_path / "old.avi"  # Microsoft ADPCM sound: no MP4 tag for it
+    ffmpeg(
+        "-f", "lavfi", "-i", "testsrc=size=64x48:rate=12", "-f", "lavfi", "-i", "sine",
+        "-t", "1", "-c:v", "mjpeg", "-c:a", "adpcm_ms", str(source),
+    )  # fmt: skip
+    info = probe(source)
+    assert (info.frames, info.audio_codec) == (12, "adpcm_ms")
+    path = tmp_path / "out.mp4"
+    with VideoWriter(path, fps=info.fps, size=info.size, audio_from=source) as writer:
+        for frame in read_frames(source):
+            writer.write(frame)
+    assert probe(path).audio_codec == "aac"
 
 
 def ffmpeg_duration_of_audio(path) -> float:

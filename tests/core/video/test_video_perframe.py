@@ -89,7 +89,8 @@ def test_rate_and_sound_are_kept_and_parameters_embedded(tmp_path, clip_with_aud
     assert result.frames == 8 and result.video.path == output
     out = probe(output)
     assert (out.fps, out.frames, out.has_audio) == (12.0, 8, True)
-    assert read_metadata(output) == {"job": "style-video", "steps": 1}
+    expected = {"job": "style-video", "steps": 1, "frames": 8, "complete": True}
+    assert read_metadata(output) == expected
 
 
 def test_progress_covers_the_whole_video_and_every_frame_is_announced(tmp_path, clip):
