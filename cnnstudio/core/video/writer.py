@@ -49,8 +49,9 @@ class VideoWriter:
     ``size`` is the (width, height) of the frames given; an MP4 drops an odd last column or
     row (H.264 in yuv420p needs even sides). ``audio_from``: a video whose sound goes into
     the MP4 (cut to the length written). ``metadata`` goes into the MP4 and beside it as
-    JSON, its ``frames`` and ``complete`` filled in when the video is finished. Leaving the ``with`` block by an exception abandons the file; :meth:`close`
-    finishes it (so a stopped job keeps the video so far).
+    JSON, its ``frames`` and ``complete`` filled in when the video is finished. Leaving
+    the ``with`` block by an exception abandons the file; :meth:`close` finishes it (so a
+    stopped job keeps the video so far).
     """
 
     def __init__(
@@ -114,8 +115,11 @@ class VideoWriter:
         if self.gif:
             return ["-vf", _GIF_FILTER, "-loop", "0", "-f", "gif"]
         args = ["-c:v", "libx264", "-preset", "medium", "-crf", str(int(crf))]
-        # the metadata and the sound are added when the video is finished (close)
-        return [*args, "-pix_fmt", "yuv420p", "-f", "mp4"]
+        args += ["-pix_fmt", "yuv420p"]
+        if self.audio_from is None and self.metadata is None:
+            args += ["-movflags", "+faststart"]  # the index first: plays while loading
+        # else the metadata and the sound are added by a second pass in close()
+        return [*args, "-f", "mp4"]
 
     def _new_temp(self) -> Path:
         try:
