@@ -24,7 +24,7 @@ from cnnstudio.cli.output import check_image_output
 from cnnstudio.cli.reporting import JobReporter
 from cnnstudio.core import backbones
 from cnnstudio.core.eta import Eta
-from cnnstudio.core.events import Progress
+from cnnstudio.core.events import Notice, Progress
 from cnnstudio.core.visualize import params as vparams
 from cnnstudio.core.visualize.grid import ChannelsDone
 
@@ -189,6 +189,8 @@ class _Reporter(JobReporter):
                     f"ETA {self.eta.text()}"
                 )
                 self.stream.flush()
+        elif isinstance(event, Notice):
+            self._line(f"visualize: {event.text}")
         elif isinstance(event, ChannelsDone):
             done = ", ".join(f"{r.channel}: {r.objective:.4g}" for r in event.records)
             self._line(f"visualize: done channel {done}  ({time.monotonic() - self.start:.1f}s)")

@@ -6,9 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import tensorflow as tf
-from visualize_models import CHANNELS, designed, grey_fixed, transfer
+from visualize_models import CHANNELS, designed
 
-from cnnstudio.core.errors import InputError
 from cnnstudio.core.events import Notice, Preview, Progress
 from cnnstudio.core.visualize import network, objectives, parameterization, transforms
 from cnnstudio.core.visualize.grid import ChannelsDone

@@ -10,6 +10,7 @@ from visualize_models import designed, grey_fixed, transfer
 
 from cnnstudio.core import images, library
 from cnnstudio.core.errors import InputError
+from cnnstudio.core.events import Notice
 from cnnstudio.core.visualize import examples, network
 from cnnstudio.core.visualize.grid import ExamplesDone, GridLayout
 from cnnstudio.core.visualize.job import visualize
@@ -220,3 +221,19 @@ def test_scores_model_gives_the_logits_under_the_softmax_of_a_nested_model():
     np.testing.assert_allclose(probabilities, model(pixels).numpy(), rtol=1e-5, atol=1e-6)
     assert layers.scores_model(model, ["designed/detect"]) is scores_of  # cached
     assert layers.logits_function(model.get_layer("pool")) is None
+
+
+def test_a_channel_that_never_fires_is_named():
+    import keras
+
+    inputs = keras.Input((None, None, 3))
+    conv = keras.layers.Conv2D(2, 1, activation="relu", name="conv")
+    outputs = conv(inputs)
+    kernel = np.full((1, 1, 3, 2), 0.01, np.float32)
+    conv.set_weights([kernel, np.array([0.0, -1e3], np.float32)])  # channel 1 is dead
+    net = network.network_from_model(keras.Model(inputs, outputs, name="dead"), "dead")
+    events, result = run(visualize(SMALL.replace(layer="conv", steps=3), net=net))
+    notices = [e.text for e in events if isinstance(e, Notice)]
+    assert any(text.startswith("channel 1 did not respond") for text in notices)
+    assert not any(text.startswith("channel 0 did not respond") for text in notices)
+    assert result.records[1].objective == 0.0 and result.records[0].objective > 0

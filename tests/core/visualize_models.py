@@ -36,9 +36,7 @@ def designed(name: str = "designed", input_shape=(None, None, 3)) -> keras.Model
     a linear ``mix`` convolution -> global pooling -> ``scores`` (softmax, 3 classes)."""
     inputs = keras.Input(input_shape)
     x = keras.layers.Rescaling(1.0 / 255.0, name="rescale")(inputs)
-    detect = keras.layers.Conv2D(
-        len(CHANNELS), 3, padding="same", activation="relu", name="detect"
-    )
+    detect = keras.layers.Conv2D(len(CHANNELS), 3, padding="same", activation="relu", name="detect")
     x = detect(x)
     detect.set_weights(list(designed_filters()))
     mix = keras.layers.Conv2D(4, 1, name="mix")

@@ -140,6 +140,13 @@ def visualize(
             _record(params, layout, position, finals[row]) for row, position in enumerate(positions)
         )
         records.extend(batch_records)
+        for record in batch_records:
+            if not any(record.objectives):
+                # a ReLU that never fired gives no gradient (common in untrained networks)
+                yield Notice(
+                    f"channel {record.channel} did not respond (its activation stayed 0), "
+                    "so its image stayed grey"
+                )
         yield Preview(grid.copy(), step_number, total_steps)
         last_preview = time.monotonic()
         yield ChannelsDone(batch_records)

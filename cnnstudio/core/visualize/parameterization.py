@@ -81,7 +81,7 @@ def init_params(
 def fourier_image(params: Any, size: Any, scale: Any) -> Any:
     """A spectrum (batch, 2, 3, rows, columns) -> images (batch, height, width, 3);
     ``size`` = [height, width] (a tensor: one compiled graph serves every size)."""
-    spectrum = tf.complex(params[:, 0], params[:, 1]) * tf.cast(scale, tf.complex64)
+    spectrum = tf.complex(params[:, 0] * scale, params[:, 1] * scale)
     image = tf.signal.irfft2d(spectrum, fft_length=size)  # (batch, 3, height, width)
     return tf.transpose(image, [0, 2, 3, 1]) / FOURIER_DIVISOR
 
