@@ -237,3 +237,15 @@ def test_a_channel_that_never_fires_is_named():
     assert any(text.startswith("channel 1 did not respond") for text in notices)
     assert not any(text.startswith("channel 0 did not respond") for text in notices)
     assert result.records[1].objective == 0.0 and result.records[0].objective > 0
+
+
+def test_class_objective_on_a_model_without_convolutions():
+    import keras
+
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Flatten()(inputs)
+    outputs = keras.layers.Dense(4, activation="softmax", name="probabilities")(x)
+    net = network.network_from_model(keras.Model(inputs, outputs, name="flat"), "flat")
+    params = SMALL.replace(objective="class", layer="", channels=(2,), steps=3)
+    _, result = run(visualize(params, net=net))
+    assert result.layer == "probabilities" and result.tile_size == (8, 8)

@@ -168,9 +168,12 @@ def resolve_layer(net: Network, params: VisualizeParams) -> str:
     """The layer to look at: ``params.layer``, or for the class objective without one,
     the last convolution (used by the diversity term only)."""
     layer = params.layer.strip()
-    if not layer:
+    if layer:
+        return layer
+    try:
         return layers.find_last_conv_layer(net.model)
-    return layer
+    except InputError:  # a model without convolutions: its last layer serves
+        return list(layers.walk(net.model))[-1][0]
 
 
 def layer_width(net: Network, layer: str) -> int:
