@@ -10,11 +10,9 @@ gradients stay connected (the case that breaks the usual
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import keras
 import numpy as np
 import tensorflow as tf
 from PIL import Image
@@ -59,7 +57,9 @@ def gradcam(
         raise InputError(f"unknown heat-map method '{method}'; use {' or '.join(CAM_METHODS)}")
 
     layer = layer or layers.find_last_conv_layer(model)
-    grad_model = _gradcam_model(model, layer)
+    # class scores before the final softmax/sigmoid: a saturated softmax (p = 1.0 in
+    # float32) has a zero gradient, and a confident model is the one users explain
+    grad_model = layers.scores_model(model, [layer])
     batch = tf.convert_to_tensor(_as_batch(x)[:1])
     with tf.GradientTape() as tape:
         activations, outputs = grad_model(batch, training=False)
@@ -88,50 +88,6 @@ def gradcam(
     peak = float(cam.max())
     heatmap = (cam / peak if peak > 0 else np.zeros_like(cam)).astype(np.float32)
     return GradCam(heatmap, int(class_index), layer, float(score))
-
-
-def _gradcam_model(model: Any, layer: str) -> Any:
-    """inputs -> [activations of ``layer``, class scores before the final softmax or
-    sigmoid]. Grad-CAM needs the scores: a saturated softmax (p = 1.0 in float32) has a
-    zero gradient, and a confident trained model is exactly the one users explain."""
-    cache = layers.features_model_cache(model)
-    key = ("gradcam", layer)
-    if key in cache:
-        return cache[key]
-    wanted = [layers.split_path(model, layer)]
-    final = layers.final_layer(model)
-    logits_of = _logits_function(final) if final is not None else None
-    if logits_of is not None:
-        wanted.append((layers.INPUT_OF, final.name))
-    inputs = keras.Input(shape=tuple(model.inputs[0].shape[1:]), dtype=model.inputs[0].dtype)
-    captured: dict[tuple[str, ...], Any] = {}
-    output = layers.run_capturing(model, inputs, wanted, captured)
-    if isinstance(output, (list, tuple)):
-        output = output[0]
-    scores = logits_of(captured[wanted[1]]) if logits_of is not None else output
-    result = keras.Model(inputs, [captured[wanted[0]], scores], name=f"{model.name}_gradcam")
-    cache[key] = result
-    return result
-
-
-def _logits_function(layer: Any) -> Callable[[Any], Any] | None:
-    """For a final softmax/sigmoid layer: a function from its input to its scores before
-    the activation; None when the layer's output already is a score."""
-    squashing = (keras.activations.softmax, keras.activations.sigmoid)
-    kind = type(layer).__name__
-    activation = getattr(layer, "activation", None)
-    if kind == "Activation" and activation in squashing:
-        return lambda x: x
-    if kind == "Softmax":
-        return lambda x: x
-    if kind == "Dense" and activation in squashing:
-
-        def dense_logits(x: Any) -> Any:
-            z = keras.ops.matmul(x, layer.kernel)
-            return z + layer.bias if layer.bias is not None else z
-
-        return dense_logits
-    return None
 
 
 def _colormap(values: np.ndarray) -> np.ndarray:
