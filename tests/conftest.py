@@ -27,9 +27,9 @@ def private_home(tmp_path_factory, monkeypatch):
 def offline_by_default(monkeypatch):
     """Tests never reach the internet: the connectivity probe in front of every weights
     download answers "offline" (the real offline path), unless a test fakes a download."""
-    from cnnstudio.core import backbones
+    from cnnstudio.core import weights
 
-    monkeypatch.setattr(backbones, "_is_online", lambda host, *args, **kwargs: False)
+    monkeypatch.setattr(weights, "_is_online", lambda host, *args, **kwargs: False)
 
 
 @pytest.fixture(autouse=True)
@@ -49,7 +49,7 @@ def fake_weights_download(monkeypatch):
     goes online); with a ``threading.Event`` as ``hold``, the download stops after its first
     chunk until the event is set (to catch a job mid-download). Returns the list of URLs
     asked for, filled in as downloads happen."""
-    from cnnstudio.core import backbones
+    from cnnstudio.core import weights
 
     requested: list[str] = []
 
@@ -66,8 +66,8 @@ def fake_weights_download(monkeypatch):
             requested.append(url)
             return FakeResponse(payload)
 
-        monkeypatch.setattr(backbones, "_is_online", lambda host: True)
-        monkeypatch.setattr(backbones.urllib.request, "urlopen", fake_urlopen)
+        monkeypatch.setattr(weights, "_is_online", lambda host: True)
+        monkeypatch.setattr(weights.urllib.request, "urlopen", fake_urlopen)
         return requested
 
     return serve

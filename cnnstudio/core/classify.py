@@ -126,18 +126,18 @@ class Classifier:
     def label(self) -> str:
         """A line for the UI: the model's name and, for backbones, its weights."""
         if self.weights:
-            from cnnstudio.core import backbones
+            from cnnstudio.core import weights
 
-            return f"{self.name}, {backbones.weights_label(self.weights)}"
+            return f"{self.name}, {weights.weights_label(self.weights)}"
         return self.name
 
     @property
     def untrained(self) -> bool:
         if not self.weights:
             return False
-        from cnnstudio.core import backbones
+        from cnnstudio.core import weights
 
-        return backbones.is_untrained(self.weights)
+        return weights.is_untrained(self.weights)
 
     def prepare(self, image: np.ndarray) -> np.ndarray:
         """uint8 RGB (H, W, 3) -> float32 model input (h, w, channels)."""
@@ -308,12 +308,13 @@ def weights_download_events(
     Nothing for other models, other weight sources or weights already here;
     ResourceMissingError when they cannot be had."""
     from cnnstudio.core import backbones
+    from cnnstudio.core.weights import ensure_weights_events
 
     if not isinstance(spec, (str, os.PathLike)):
         return  # a library entry: no pretrained weights to fetch
     name = os.fspath(spec).strip().lower()
     if name in backbones.BACKBONE_NAMES:
-        yield from backbones.ensure_weights_events(name, weights, include_top=True)
+        yield from ensure_weights_events(backbones.get_backbone(name), weights, include_top=True)
 
 
 def _classifier_from_file(path: Path, meta: dict[str, Any], name: str) -> Classifier:

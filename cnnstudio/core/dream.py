@@ -42,6 +42,7 @@ import numpy as np
 from cnnstudio.core import backbones, images
 from cnnstudio.core.errors import InputError
 from cnnstudio.core.events import Notice, Preview, Progress
+from cnnstudio.core.weights import ensure_weights_events, is_untrained, weights_label
 
 #: layer weights of the two reference recipes
 LAYER_PRESETS: dict[str, dict[str, float]] = {
@@ -725,7 +726,7 @@ def dream(
     if model is None:
         # fetch missing ImageNet weights first, as events: the window and the terminal
         # show the download, and Stop abandons it between chunks
-        yield from backbones.ensure_weights_events(params.backbone, params.weights)
+        yield from ensure_weights_events(backbones.get_backbone(params.backbone), params.weights)
     net = _network(params, model, preprocess, deprocess)
     layer_names, channel_index = _check_layers(net, params)
     tile_size = params.tile_size
@@ -869,8 +870,8 @@ def dream_metadata(
         label, untrained = f"model {model_name}", False
     else:
         label, untrained = (
-            backbones.weights_label(params.weights),
-            backbones.is_untrained(params.weights),
+            weights_label(params.weights),
+            is_untrained(params.weights),
         )
     meta: dict[str, Any] = {
         "job": "dream",

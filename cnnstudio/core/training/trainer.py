@@ -748,8 +748,10 @@ def fetch_weights(
     if config.recipe != "transfer":
         return True
     from cnnstudio.core import backbones
+    from cnnstudio.core.weights import ensure_weights_events
 
-    events = backbones.ensure_weights_events(config.backbone, config.weights, include_top=False)
+    network = backbones.get_backbone(config.backbone)
+    events = ensure_weights_events(network, config.weights, include_top=False)
     try:
         for event in events:
             on_event(event)
@@ -775,7 +777,7 @@ def train(
     model existed."""
     import keras
 
-    from cnnstudio.core import backbones
+    from cnnstudio.core.weights import weights_label
 
     try:
         from cnnstudio.core.device import configure_devices
@@ -918,7 +920,7 @@ def train(
     }
     if config.recipe == "transfer":
         meta["backbone"] = config.backbone
-        meta["weights"] = backbones.weights_label(config.weights)
+        meta["weights"] = weights_label(config.weights)
         meta["fine_tune"] = config.fine_tune
     return TrainResult(model=model, meta=meta, done=done, history=history, config=config)
 

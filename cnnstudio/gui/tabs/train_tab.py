@@ -46,12 +46,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cnnstudio.core.backbones import BACKBONE_NAMES, find_imagenet_weights, get_backbone
+from cnnstudio.core.backbones import BACKBONE_NAMES, get_backbone
 from cnnstudio.core.errors import ResourceMissingError
 from cnnstudio.core.events import DownloadProgress, Progress
 from cnnstudio.core.training import trainer
 from cnnstudio.core.training.datasets import BUILTIN_DATASETS, find_dataset_file
 from cnnstudio.core.training.recipes import RECIPES, get_recipe
+from cnnstudio.core.weights import find_imagenet_weights
 from cnnstudio.gui.settings import last_folder, read_str, remember_folder
 from cnnstudio.gui.tabs.base import StudioTab
 from cnnstudio.gui.widgets import dialogs
@@ -811,7 +812,7 @@ class TrainTab(StudioTab):
         return (
             config.recipe == "transfer"
             and config.weights == "imagenet"
-            and find_imagenet_weights(config.backbone) is None
+            and find_imagenet_weights(get_backbone(config.backbone)) is None
         )
 
     def result(self) -> trainer.TrainResult | None:
