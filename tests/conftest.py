@@ -32,6 +32,27 @@ def offline_by_default(monkeypatch):
     monkeypatch.setattr(weights, "_is_online", lambda host, *args, **kwargs: False)
 
 
+#: the free memory every test sees (the style job's memory check): tests never depend on
+#: how much memory the machine happens to have free while they run
+TEST_AVAILABLE_MEMORY = 16 * 2**30
+
+
+@pytest.fixture(scope="session")
+def _fake_meminfo(tmp_path_factory):
+    path = tmp_path_factory.mktemp("proc") / "meminfo"
+    path.write_text(f"MemTotal: 33554432 kB\nMemAvailable: {TEST_AVAILABLE_MEMORY // 1024} kB\n")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def fixed_available_memory(monkeypatch, _fake_meminfo):
+    """The memory check reads a meminfo that says TEST_AVAILABLE_MEMORY bytes are free,
+    never the live /proc/meminfo (a run on a busy machine once failed on it)."""
+    from cnnstudio.core.style import memory
+
+    monkeypatch.setattr(memory, "MEMINFO", _fake_meminfo)
+
+
 @pytest.fixture(autouse=True)
 def no_thread_left_running():
     """Fail a test that leaves a worker thread running (DESIGN.md: tests wait on signals)."""
