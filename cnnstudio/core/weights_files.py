@@ -84,18 +84,24 @@ def inspect_weights_file(path: str | os.PathLike) -> WeightsFileFacts:
             param="weights",
             path=str(file_path),
         )
-    # a regular file only (not a FIFO, a device or a folder), checked on the open file
+    # a regular file only (not a FIFO, a device or a folder), checked on the open file;
+    # h5py reads it through that file object
+    unreadable = None
     with files.open_regular(file_path, what="weights file", param="weights") as stream:
         try:
             with h5py.File(stream, "r") as handle:
                 facts = _facts_from(file_path, handle)
         except OSError as error:
-            raise InputError(
-                f"weights file {file_path.name} is not a readable HDF5 file ({error}): give a "
-                "Keras .weights.h5/.h5 weights file",
-                param="weights",
-                path=str(file_path),
-            ) from error
+            # only its text leaves this block: h5py's frames in its traceback hold the
+            # file object, and freeing them after the file (at exit) crashes h5py
+            unreadable = str(error)
+    if unreadable is not None:
+        raise InputError(
+            f"weights file {file_path.name} is not a readable HDF5 file ({unreadable}): give a "
+            "Keras .weights.h5/.h5 weights file",
+            param="weights",
+            path=str(file_path),
+        )
     if facts is None:
         raise InputError(
             f"weights file {file_path.name} holds no Keras layer weights: give a Keras "

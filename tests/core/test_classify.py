@@ -11,7 +11,7 @@ import os
 import numpy as np
 import pytest
 
-from cnnstudio.core import backbones, classify, images, layers, library
+from cnnstudio.core import backbones, classify, images, layers, library, paths
 from cnnstudio.core.errors import InputError, UnsafeModelError
 from cnnstudio.core.events import Progress
 
@@ -654,7 +654,7 @@ def test_classify_job_downloads_the_imagenet_weights_first(tmp_path, fake_weight
             np.array_equal(a, b) for a, b in zip(weights, original.get_weights(), strict=True)
         )
         assert len(returned) == 1 and returned[0].ok and len(returned[0].predictions) == 3
-        cached = backbones.paths.keras_cache_dir() / "models" / info.weights_file(True)
+        cached = paths.keras_cache_dir() / "models" / info.weights_file(True)
         assert cached.read_bytes() == payload
         # here now: a second job downloads nothing
         again = list(classify.weights_download_events("mobilenet_v2", "imagenet"))
