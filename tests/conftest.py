@@ -27,9 +27,30 @@ def private_home(tmp_path_factory, monkeypatch):
 def offline_by_default(monkeypatch):
     """Tests never reach the internet: the connectivity probe in front of every weights
     download answers "offline" (the real offline path), unless a test fakes a download."""
-    from cnnstudio.core import backbones
+    from cnnstudio.core import weights
 
-    monkeypatch.setattr(backbones, "_is_online", lambda host, *args, **kwargs: False)
+    monkeypatch.setattr(weights, "_is_online", lambda host, *args, **kwargs: False)
+
+
+#: the free memory every test sees (the style job's memory check): tests never depend on
+#: how much memory the machine happens to have free while they run
+TEST_AVAILABLE_MEMORY = 16 * 2**30
+
+
+@pytest.fixture(scope="session")
+def _fake_meminfo(tmp_path_factory):
+    path = tmp_path_factory.mktemp("proc") / "meminfo"
+    path.write_text(f"MemTotal: 33554432 kB\nMemAvailable: {TEST_AVAILABLE_MEMORY // 1024} kB\n")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def fixed_available_memory(monkeypatch, _fake_meminfo):
+    """The memory check reads a meminfo that says TEST_AVAILABLE_MEMORY bytes are free,
+    never the live /proc/meminfo (a run on a busy machine once failed on it)."""
+    from cnnstudio.core.style import memory
+
+    monkeypatch.setattr(memory, "MEMINFO", _fake_meminfo)
 
 
 @pytest.fixture(autouse=True)
@@ -49,7 +70,7 @@ def fake_weights_download(monkeypatch):
     goes online); with a ``threading.Event`` as ``hold``, the download stops after its first
     chunk until the event is set (to catch a job mid-download). Returns the list of URLs
     asked for, filled in as downloads happen."""
-    from cnnstudio.core import backbones
+    from cnnstudio.core import weights
 
     requested: list[str] = []
 
@@ -66,8 +87,8 @@ def fake_weights_download(monkeypatch):
             requested.append(url)
             return FakeResponse(payload)
 
-        monkeypatch.setattr(backbones, "_is_online", lambda host: True)
-        monkeypatch.setattr(backbones.urllib.request, "urlopen", fake_urlopen)
+        monkeypatch.setattr(weights, "_is_online", lambda host: True)
+        monkeypatch.setattr(weights.urllib.request, "urlopen", fake_urlopen)
         return requested
 
     return serve

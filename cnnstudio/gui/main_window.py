@@ -58,7 +58,7 @@ def _configure_devices(mixed_precision: bool):
 
 def _import_weights(path: str):
     """Worker job: check a weights file against the architectures and install it."""
-    from cnnstudio.core.backbones import import_weights_detailed
+    from cnnstudio.core.weights_import import import_weights_detailed
 
     return import_weights_detailed(path)
 

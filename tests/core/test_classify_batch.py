@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from classify_data import COLOUR_NAMES, SIZE, colour_patches, save_png
 
-from cnnstudio.core import backbones, images, library
+from cnnstudio.core import backbones, images, library, paths
 from cnnstudio.core.classify import batch
 from cnnstudio.core.classify.classifier import Classifier, load_classifier, weights_download_events
 from cnnstudio.core.classify.params import ClassifyResult, Prediction
@@ -140,7 +140,7 @@ def test_classify_job_downloads_the_imagenet_weights_first(tmp_path, fake_weight
             np.array_equal(a, b) for a, b in zip(weights, original.get_weights(), strict=True)
         )
         assert len(returned) == 1 and returned[0].ok and len(returned[0].predictions) == 3
-        cached = backbones.paths.keras_cache_dir() / "models" / info.weights_file(True)
+        cached = paths.keras_cache_dir() / "models" / info.weights_file(True)
         assert cached.read_bytes() == payload
         # here now: a second job downloads nothing
         again = list(weights_download_events("mobilenet_v2", "imagenet"))

@@ -205,10 +205,10 @@ def test_too_large_offers_a_size_that_fits_as_a_button(
 ):
     from PySide6.QtWidgets import QMessageBox
 
-    from cnnstudio.core import style as style_core
+    from cnnstudio.core.style import memory
 
     _loaded_tab(tab, picture_files, drop_files, steps=3)
-    monkeypatch.setattr(style_core, "available_memory", lambda: 1 * 2**30)
+    monkeypatch.setattr(memory, "available_memory", lambda: 1 * 2**30)
     tab.size_spin.setValue(6000)
     assert "too large" in tab.memory_label.text()
     tab.run_job()
@@ -222,19 +222,19 @@ def test_too_large_offers_a_size_that_fits_as_a_button(
     assert f"{suggested} px fits" in tab.memory_label.text()
     button.click()
     assert tab.size_spin.value() == suggested
-    assert style_core.estimate_memory(tab.params(), tab._content.shape) <= 2**30
+    assert memory.estimate_memory(tab.params(), tab._content.shape) <= 2**30
     assert "too large" not in tab.memory_label.text()
     box.close()
 
 
 def test_restoring_a_picture_made_with_a_weights_file(tab, tmp_path):
-    from cnnstudio.core import style as style_core
+    from cnnstudio.core.style.params import StyleParams, style_metadata
 
     weights = tmp_path / "my-vgg19.weights.h5"
     weights.write_bytes(b"not really weights")
     picture = np.full((40, 40, 3), 128, np.uint8)
     made = tmp_path / "made.png"
-    meta = style_core.style_metadata(style_core.StyleParams(weights=str(weights), size=96))
+    meta = style_metadata(StyleParams(weights=str(weights), size=96))
     images.save_image(made, picture, params=meta)
     messages = []
     tab.status.connect(messages.append)
@@ -252,18 +252,18 @@ def test_restoring_a_picture_made_with_a_weights_file(tab, tmp_path):
 def test_weights_download_shows_in_the_progress_bar(
     tab, qtbot, picture_files, drop_files, monkeypatch
 ):
-    from cnnstudio.core import backbones
+    from cnnstudio.core import weights
     from cnnstudio.core.errors import ResourceMissingError
     from cnnstudio.core.events import DownloadProgress
 
     size = 80_134_624
 
-    def fake_ensure(name, include_top=False, allow_download=True, on_download=None):
+    def fake_ensure(network, include_top=False, allow_download=True, on_download=None):
         for received in (12 << 20, 40 << 20):
             on_download(received, size)
         raise ResourceMissingError("download failed: connection reset")
 
-    monkeypatch.setattr(backbones, "ensure_imagenet_weights", fake_ensure)
+    monkeypatch.setattr(weights, "ensure_imagenet_weights", fake_ensure)
     _loaded_tab(tab, picture_files, drop_files, steps=2)
     tab.weights_picker.set_value("imagenet")
     bar = tab.findChild(QProgressBar, "styleProgress")
@@ -285,19 +285,19 @@ def test_weights_download_shows_in_the_progress_bar(
     assert "connection reset" in tab.runner.error_message
 
 
-def test_multi_scale_eta_weighs_the_full_size_scale(tab, picture_files, drop_files, monkeypatch):
+def test_multi_scale_eta_weighs_the_full_size_scale(tab, picture_files, drop_files):
+    from cnnstudio.core.eta import Eta, staged_fraction
     from cnnstudio.core.events import Progress
-    from cnnstudio.gui.tabs import style_tab
-    from cnnstudio.gui.widgets.progress import format_duration
 
     _loaded_tab(tab, picture_files, drop_files, steps=10)
-    tab.size_spin.setValue(160)
-    tab.multi_scale_check.setChecked(True)
-    tab._eta = style_tab.style_core.StageEta.for_run(tab.params(), tab._content.shape)
+    costs = [1 / 16, 1 / 4, 1.0]  # the scales' pixels, relative to the full size
     clock = [0.0]
-    monkeypatch.setattr(style_tab.time, "monotonic", lambda: clock[0])
+    tab._eta = Eta(clock=lambda: clock[0])
     for step in range(1, 11):  # the 1/4 scale: each step costs 1/16 s of full-size work
-        clock[0] = tab._eta.work(step)
-        tab._on_progress(Progress(step=step, total=30, loss=1.0, stage=1, stages=3))
-    left = tab._eta.work(30) - tab._eta.work(10)
-    assert tab.progress.format().endswith(f"ETA {format_duration(left)}")
+        fraction = staged_fraction(step, 10, costs)
+        clock[0] = fraction * 10 * sum(costs)
+        tab._on_progress(
+            Progress(step=step, total=30, loss=1.0, stage=1, stages=3, fraction=fraction)
+        )
+    assert tab._eta.seconds_left == pytest.approx(12.5)  # the work left, not 1.25 s
+    assert tab.progress.format().endswith(f"ETA {tab._eta.text()}")

@@ -19,6 +19,7 @@ from cnnstudio.core.classify import explain
 from cnnstudio.core.classify.params import Prediction, imagenet_class_names
 from cnnstudio.core.errors import InputError
 from cnnstudio.core.events import DownloadProgress
+from cnnstudio.core.weights import ensure_weights_events, is_untrained, weights_label
 
 
 @dataclass
@@ -39,14 +40,14 @@ class Classifier:
     def label(self) -> str:
         """A line for the UI: the model's name and, for backbones, its weights."""
         if self.weights:
-            return f"{self.name}, {backbones.weights_label(self.weights)}"
+            return f"{self.name}, {weights_label(self.weights)}"
         return self.name
 
     @property
     def untrained(self) -> bool:
         if not self.weights:
             return False
-        return backbones.is_untrained(self.weights)
+        return is_untrained(self.weights)
 
     def prepare(self, image: np.ndarray) -> np.ndarray:
         """uint8 RGB (H, W, 3) -> float32 model input (h, w, channels)."""
@@ -189,7 +190,7 @@ def weights_download_events(
         return  # a library entry: no pretrained weights to fetch
     name = os.fspath(spec).strip().lower()
     if name in backbones.BACKBONE_NAMES:
-        yield from backbones.ensure_weights_events(name, weights, include_top=True)
+        yield from ensure_weights_events(backbones.get_backbone(name), weights, include_top=True)
 
 
 def _classifier_from_file(path: Path, meta: dict[str, Any], name: str) -> Classifier:

@@ -32,6 +32,7 @@ from cnnstudio.core.dream.params import (
 from cnnstudio.core.errors import InputError
 from cnnstudio.core.eta import staged_fraction
 from cnnstudio.core.events import Notice, Preview, Progress
+from cnnstudio.core.weights import ensure_weights_events
 
 #: a Preview at most this often (seconds), plus one at the end of every octave
 PREVIEW_INTERVAL_S = 0.15
@@ -93,7 +94,7 @@ def dream(
     if model is None:
         # fetch missing ImageNet weights first, as events: the window and the terminal
         # show the download, and Stop abandons it between chunks
-        yield from backbones.ensure_weights_events(params.backbone, params.weights)
+        yield from ensure_weights_events(backbones.get_backbone(params.backbone), params.weights)
     net = network.network_for(params, model, preprocess, deprocess)
     layer_names, channel_index = network.check_layers(net, params)
     tile_size = params.tile_size

@@ -24,6 +24,7 @@ import numpy as np
 
 from cnnstudio.core import backbones
 from cnnstudio.core.errors import InputError
+from cnnstudio.core.weights import is_untrained, weights_label
 
 #: layer weights of the two reference recipes
 LAYER_PRESETS: dict[str, dict[str, float]] = {
@@ -384,8 +385,8 @@ def dream_metadata(
         label, untrained = f"model {model_name}", False
     else:
         label, untrained = (
-            backbones.weights_label(params.weights),
-            backbones.is_untrained(params.weights),
+            weights_label(params.weights),
+            is_untrained(params.weights),
         )
     meta: dict[str, Any] = {
         "job": "dream",

@@ -20,7 +20,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from cnnstudio.core import backbones
 from cnnstudio.core.device import configure_devices
 from cnnstudio.core.events import Notice
 from cnnstudio.core.training.datasets import Dataset
@@ -32,6 +31,7 @@ from cnnstudio.core.training.runs import (
     load_run_config,
     new_run_dir,
 )
+from cnnstudio.core.weights import weights_label
 
 
 def train(
@@ -174,7 +174,7 @@ def library_meta(
     }
     if config.recipe == "transfer":
         meta["backbone"] = config.backbone
-        meta["weights"] = backbones.weights_label(config.weights)
+        meta["weights"] = weights_label(config.weights)
         meta["fine_tune"] = config.fine_tune
     return meta
 

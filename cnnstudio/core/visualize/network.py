@@ -25,6 +25,7 @@ from cnnstudio.core import backbones, layers, library
 from cnnstudio.core.errors import InputError
 from cnnstudio.core.events import DownloadProgress
 from cnnstudio.core.visualize.params import VisualizeParams
+from cnnstudio.core.weights import ensure_weights_events, is_untrained, weights_label
 
 #: smallest tile for a model whose input size is free (a few poolings deep)
 FREE_SIZE_MINIMUM = 32
@@ -71,8 +72,10 @@ def weights_events(params: VisualizeParams) -> Generator[DownloadProgress, None,
     """Download a backbone's missing ImageNet weights first, as events (nothing for other
     models or weights already here)."""
     if is_backbone(params.model):
-        yield from backbones.ensure_weights_events(
-            params.model.strip().lower(), params.weights, include_top=params.objective == "class"
+        yield from ensure_weights_events(
+            backbones.get_backbone(params.model),
+            params.weights,
+            include_top=params.objective == "class",
         )
 
 
@@ -87,12 +90,12 @@ def load_network(params: VisualizeParams) -> Network:
         )
         return Network(
             model=model,
-            label=f"{info.label}, {backbones.weights_label(params.weights)}",
+            label=f"{info.label}, {weights_label(params.weights)}",
             name=info.label,
             preprocessing=info.name,
             fixed_size=_fixed_size(model),
             min_size=info.min_size,
-            untrained=backbones.is_untrained(params.weights),
+            untrained=is_untrained(params.weights),
             suggested_layers=list(info.conv_layers),
         )
     path = Path(os.path.expanduser(spec))

@@ -720,7 +720,7 @@ class DreamTab(ImageJobTab):
         if noise:
             self.preview.set_image(None)
             self.preview.set_placeholder_text("Dreaming from noise...")
-        from cnnstudio.core.backbones import weights_label
+        from cnnstudio.core.weights import weights_label
 
         model_path = self.library_path()
         self._run_model = Path(model_path).stem if model_path else None
@@ -751,7 +751,7 @@ class DreamTab(ImageJobTab):
         self.preview.set_placeholder_text("Drop an image here or press Ctrl+O")
 
     def _result_untrained(self) -> bool:
-        from cnnstudio.core.backbones import is_untrained
+        from cnnstudio.core.weights import is_untrained
 
         return (
             self._result_params is not None

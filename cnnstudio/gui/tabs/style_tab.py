@@ -1,11 +1,11 @@
 """The Style tab: neural style transfer with a live preview.
 
 A content slot and one or more weighted style images on the left with every parameter of
-:class:`cnnstudio.core.style.StyleParams`; the picture changing live, snapshots to step
+:class:`cnnstudio.core.style.params.StyleParams`; the picture changing live, snapshots to step
 back through, the progress and the three loss terms on the right. The controls map to a
 StyleParams (:meth:`StyleTab.params`) and back (:meth:`StyleTab.set_params`), which is also
 how settings and the parameters embedded in a saved PNG restore the tab. The job is
-``core.style.stylize``, run by a :class:`JobRunner`.
+``core.style.job.stylize``, run by a :class:`JobRunner`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import time
 from pathlib import Path
 
 import numpy as np
@@ -38,10 +37,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cnnstudio.core import style as style_core
 from cnnstudio.core.errors import InputError, StudioError
+from cnnstudio.core.eta import Eta
 from cnnstudio.core.events import Preview, Progress
-from cnnstudio.core.style import LAYER_PRESETS, StyleParams
+from cnnstudio.core.style import job as style_job
+from cnnstudio.core.style import memory as style_memory
+from cnnstudio.core.style import params as style_params
+from cnnstudio.core.style.params import LAYER_PRESETS, StyleParams
 from cnnstudio.gui.settings import read_int, read_str
 from cnnstudio.gui.tabs.image_job import ImageJobTab, double_spin_box, spin_box
 from cnnstudio.gui.widgets import dialogs
@@ -54,7 +56,7 @@ from cnnstudio.gui.workers import JobRunner
 log = logging.getLogger(__name__)
 
 #: the VGG19 layers offered in the layer table: every convolution
-CONV_LAYERS = tuple(n for n in style_core.VGG19_LAYER_NAMES if "conv" in n)
+CONV_LAYERS = tuple(n for n in style_params.VGG19_LAYER_NAMES if "conv" in n)
 CUSTOM_PRESET = "custom"
 _THUMB = 48
 _OPTIMIZER_LABELS = {"adam": "Adam (TF tutorial)", "lbfgs": "L-BFGS (Gatys, scipy)"}
@@ -108,7 +110,7 @@ class StyleTab(ImageJobTab):
         self._last_preview: Preview | None = None
         self._last_step = 0
         self._progress_text = ""  # the bar's text after the latest Progress
-        self._eta: style_core.StageEta | None = None  # multi-scale ETA, per run
+        self._eta: Eta | None = None  # work-weighted ETA (multi-scale), per run
         #: (step, picture) every N steps of the current or last run, the final one last
         self.snapshots: list[tuple[int, np.ndarray]] = []
         self._next_snapshot = 0
@@ -230,10 +232,10 @@ class StyleTab(ImageJobTab):
         opt_form = QFormLayout(optimiser)
         self.optimizer_combo = QComboBox()
         self.optimizer_combo.setObjectName("styleOptimizer")
-        for key in style_core.OPTIMIZERS:
+        for key in style_params.OPTIMIZERS:
             self.optimizer_combo.addItem(_OPTIMIZER_LABELS[key], key)
         self.steps_spin = spin_box(
-            1, 100000, style_core.ADAM_DEFAULT_STEPS, "styleSteps",
+            1, 100000, style_params.ADAM_DEFAULT_STEPS, "styleSteps",
             "optimiser iterations (per scale in multi-scale mode)",
         )  # fmt: skip
         self.lr_spin = double_spin_box(
@@ -258,11 +260,11 @@ class StyleTab(ImageJobTab):
         )  # fmt: skip
         self.init_combo = QComboBox()
         self.init_combo.setObjectName("styleInit")
-        for key in style_core.INITS:
+        for key in style_params.INITS:
             self.init_combo.addItem(_INIT_LABELS[key], key)
         self.colors_combo = QComboBox()
         self.colors_combo.setObjectName("stylePreserveColors")
-        for key in style_core.COLOR_MODES:
+        for key in style_params.COLOR_MODES:
             self.colors_combo.addItem(_COLOR_LABELS[key], key)
         self.multi_scale_check = QCheckBox("Coarse to fine (1/4, 1/2, full size)")
         self.multi_scale_check.setObjectName("styleMultiScale")
@@ -431,7 +433,7 @@ class StyleTab(ImageJobTab):
         # each optimiser counts iterations differently: switch to its default count
         adam = self.optimizer_combo.currentData() == "adam"
         self.steps_spin.setValue(
-            style_core.ADAM_DEFAULT_STEPS if adam else style_core.LBFGS_DEFAULT_STEPS
+            style_params.ADAM_DEFAULT_STEPS if adam else style_params.LBFGS_DEFAULT_STEPS
         )
         self._optimizer_controls()
 
@@ -446,15 +448,15 @@ class StyleTab(ImageJobTab):
             return
         try:
             params = self.params()
-            needed = style_core.estimate_memory(params, self._content.shape)
+            needed = style_memory.estimate_memory(params, self._content.shape)
         except StudioError as error:
             self.memory_label.setText(str(error))
             return
-        available = style_core.available_memory()
-        height, width = style_core.output_size(self._content.shape, params.size)
+        available = style_memory.available_memory()
+        height, width = style_params.output_size(self._content.shape, params.size)
         verdict = ""
         if needed > available:
-            fits = style_core.fitting_size(params, self._content.shape, available)
+            fits = style_memory.fitting_size(params, self._content.shape, available)
             verdict = f" - too large: {fits} px fits"
         self.memory_label.setText(
             f"{width}x{height} px needs about {needed / 2**30:.1f} GB "
@@ -517,7 +519,7 @@ class StyleTab(ImageJobTab):
         if not meta or meta.get("job") != "style":
             return
         try:
-            params = style_core.params_from_metadata(meta)
+            params = style_params.params_from_metadata(meta)
             params.validate()
         except (StudioError, TypeError, ValueError) as error:
             self.status.emit(f"{Path(path).name}: its saved parameters are not usable ({error})")
@@ -632,8 +634,8 @@ class StyleTab(ImageJobTab):
             params.validate()
             if sum(blend) <= 0:
                 raise InputError("every style weight is 0: give at least one style a weight")
-            style_core.check_memory(params, self._content.shape)
-        except style_core.MemoryTooLargeError as error:
+            style_memory.check_memory(params, self._content.shape)
+        except style_memory.MemoryTooLargeError as error:
             self.status.emit(str(error))
             self.show_memory_error(error)
             return
@@ -648,17 +650,17 @@ class StyleTab(ImageJobTab):
             "style_blend": blend,
         }
         self._progress_text = ""
-        self._eta = style_core.StageEta.for_run(params, self._content.shape)
+        self._eta = Eta()
         self.snapshots = []
         self._next_snapshot = 1  # the first picture, then every N iterations
         self._refresh_snapshot_slider(follow=True)
         self._reset_for_run(self._content)
-        from cnnstudio.core.backbones import weights_label
+        from cnnstudio.core.weights import weights_label
 
         label = f"VGG19, {weights_label(params.weights)}"
         self._announce_run(label, "Painting")
         self.runner.run_generator(
-            style_core.stylize,
+            style_job.stylize,
             self._content,
             [s.image for s in self._styles],
             params,
@@ -667,7 +669,7 @@ class StyleTab(ImageJobTab):
         self._update_buttons()
 
     def _on_other_progress(self, event: object) -> None:
-        if isinstance(event, style_core.LbfgsEvaluation):
+        if isinstance(event, style_job.LbfgsEvaluation):
             # inside an L-BFGS iteration: the bar stays, the text follows the evaluations
             if self.progress.maximum() != event.total:
                 self.progress.setRange(0, event.total)
@@ -677,7 +679,7 @@ class StyleTab(ImageJobTab):
 
     def _on_step(self, event: Progress) -> None:
         if self._eta is not None:
-            eta = self._eta.update(event.step, time.monotonic())
+            eta = self._eta.update(event.done)
             if event.stages > 1:
                 # the bar's own ETA assumes equal steps; a scale's steps cost its pixels
                 self.progress.setFormat(
@@ -708,7 +710,7 @@ class StyleTab(ImageJobTab):
         step = stopped_at if stopped_at is not None else self._last_step
         if not self.snapshots or self.snapshots[-1][0] != step:
             self.snapshots.append((step, image))
-        meta = style_core.style_metadata(
+        meta = style_params.style_metadata(
             self._run_params, **self._run_meta, output_size=[image.shape[1], image.shape[0]]
         )
         if stopped_at is not None:
@@ -717,7 +719,7 @@ class StyleTab(ImageJobTab):
         self._refresh_snapshot_slider(follow=True)
         self.preview.set_image(image)
 
-    def show_memory_error(self, error: style_core.MemoryTooLargeError) -> QMessageBox:
+    def show_memory_error(self, error: style_memory.MemoryTooLargeError) -> QMessageBox:
         """The run will not fit: say so and offer the size that fits as a button."""
         size = error.suggested_size
         box = dialogs.show_error(
@@ -785,7 +787,7 @@ class StyleTab(ImageJobTab):
         if shown is None or self._run_params is None:
             return None
         step, picture = shown
-        meta = dict(self._result_meta) or style_core.style_metadata(self._run_params)
+        meta = dict(self._result_meta) or style_params.style_metadata(self._run_params)
         meta["output_size"] = [int(picture.shape[1]), int(picture.shape[0])]
         if picture is not self._result:
             meta["snapshot_step"] = int(step)
@@ -801,7 +803,7 @@ class StyleTab(ImageJobTab):
         text = read_str(settings, "params", "")
         if text:
             try:
-                params = style_core.params_from_metadata(json.loads(text))
+                params = style_params.params_from_metadata(json.loads(text))
                 params.validate()
                 self.set_params(params)
             except (ValueError, TypeError, StudioError) as error:

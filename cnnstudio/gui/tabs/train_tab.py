@@ -45,7 +45,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cnnstudio.core.backbones import BACKBONE_NAMES, find_imagenet_weights, get_backbone
+from cnnstudio.core.backbones import BACKBONE_NAMES, get_backbone
 from cnnstudio.core.errors import ResourceMissingError
 from cnnstudio.core.events import DownloadProgress, Progress
 from cnnstudio.core.training import job
@@ -64,6 +64,7 @@ from cnnstudio.core.training.events import (
 )
 from cnnstudio.core.training.params import RECIPES, SCHEDULES, TrainConfig, get_recipe
 from cnnstudio.core.training.runs import completed_epochs, load_run_config, read_history
+from cnnstudio.core.weights import find_imagenet_weights
 from cnnstudio.gui.settings import last_folder, read_str, remember_folder
 from cnnstudio.gui.tabs.base import StudioTab
 from cnnstudio.gui.widgets import dialogs
@@ -793,7 +794,7 @@ class TrainTab(StudioTab):
         return (
             config.recipe == "transfer"
             and config.weights == "imagenet"
-            and find_imagenet_weights(config.backbone) is None
+            and find_imagenet_weights(get_backbone(config.backbone)) is None
         )
 
     def result(self) -> TrainResult | None:
