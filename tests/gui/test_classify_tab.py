@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from cnnstudio.core import images, library
-from cnnstudio.gui.tabs.classify_tab import (
+from cnnstudio.gui.tabs.classify.tab import (
     _TOPK_ROLE,
     COL_ERROR,
     COL_FILE,

@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QProgressBar, QPushButton, QSpinBox
 
 from cnnstudio.core.images import read_params, save_image
-from cnnstudio.gui.tabs.dream_tab import DreamTab
+from cnnstudio.gui.tabs.dream.tab import DreamTab
 from cnnstudio.gui.widgets.image_view import ImageView
 from cnnstudio.gui.widgets.plots import LossPlot
 

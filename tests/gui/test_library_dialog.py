@@ -12,7 +12,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QComboBox, QPushButton
 
 from cnnstudio.core import library, paths
-from cnnstudio.gui.tabs.train_tab import TrainTab
+from cnnstudio.gui.tabs.train.tab import TrainTab
 from cnnstudio.gui.widgets.library_dialog import LibraryDialog
 
 

@@ -10,7 +10,7 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QComboBox, QProgressBar, QPushButton
 
 from cnnstudio.core import images
-from cnnstudio.gui.tabs.style_tab import StyleTab
+from cnnstudio.gui.tabs.style.tab import StyleTab
 from cnnstudio.gui.widgets.image_view import ImageView
 from cnnstudio.gui.widgets.plots import LossPlot
 
@@ -287,7 +287,7 @@ def test_weights_download_shows_in_the_progress_bar(
 
 def test_multi_scale_eta_weighs_the_full_size_scale(tab, picture_files, drop_files, monkeypatch):
     from cnnstudio.core.events import Progress
-    from cnnstudio.gui.tabs import style_tab
+    from cnnstudio.gui.tabs.style import tab as style_tab
     from cnnstudio.gui.widgets.progress import format_duration
 
     _loaded_tab(tab, picture_files, drop_files, steps=10)

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QComboBox, QLabel, QLineEdit, QProgressBar, QPushB
 from cnnstudio.core import library
 from cnnstudio.core.training import trainer
 from cnnstudio.gui.main_window import MainWindow
-from cnnstudio.gui.tabs.train_tab import TrainTab, read_history
+from cnnstudio.gui.tabs.train.tab import TrainTab, read_history
 from cnnstudio.gui.widgets.plots import LossPlot
 
 
