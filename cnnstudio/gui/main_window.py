@@ -38,7 +38,7 @@ from cnnstudio.gui.settings import app_settings, last_folder, read_bool, read_st
 from cnnstudio.gui.tabs import tab_classes
 from cnnstudio.gui.tabs.base import StudioTab
 from cnnstudio.gui.widgets import dialogs
-from cnnstudio.gui.widgets.image_view import ImageView, dropped_image_paths, qimage_to_array
+from cnnstudio.gui.widgets.image_view import ImageView, dropped_image_paths
 from cnnstudio.gui.widgets.library_dialog import LibraryDialog, show_library
 from cnnstudio.gui.workers import JobRunner
 
@@ -149,6 +149,8 @@ class MainWindow(QMainWindow):
         self.save_action = self._action(
             "&Save result...", self.save_result, [QKeySequence.StandardKey.Save], "saveAction"
         )
+        # the one owner of Ctrl+V: a second shortcut on the same key (a tab's own) would
+        # make Qt treat the key as ambiguous and trigger neither
         self.paste_action = self._action(
             "&Paste image", self.paste_image, [QKeySequence.StandardKey.Paste], "pasteAction"
         )
@@ -179,7 +181,15 @@ class MainWindow(QMainWindow):
             self._action("Zoom &in", lambda: self._zoom("in"), ["Ctrl++", "Ctrl+="], "zoomIn")
         )
         view_menu.addAction(self._action("Zoom &out", lambda: self._zoom("out"), ["Ctrl+-"]))
-        view_menu.addAction(self._action("&Fit to window", lambda: self._zoom("fit"), ["Ctrl+0"]))
+        view_menu.addAction(
+            self._action("&Fit to window", lambda: self._zoom("fit"), ["Ctrl+0"], "zoomFit")
+        )
+        # Ctrl+1..Ctrl+9 choose tabs and Ctrl+0 fits: 1:1 takes Ctrl+Alt+0
+        view_menu.addAction(
+            self._action(
+                "&Actual size (1:1)", lambda: self._zoom("actual"), ["Ctrl+Alt+0"], "zoomActual"
+            )
+        )
         view_menu.addSeparator()
         for index in range(self.tabs.count()):
             shortcut = [f"Ctrl+{index + 1}"] if index < 9 else []
@@ -275,20 +285,10 @@ class MainWindow(QMainWindow):
             tab.open_image(path)
 
     def paste_image(self) -> None:
-        """Ctrl+V outside text fields: the clipboard's picture goes to the current tab."""
+        """Ctrl+V outside text fields: the current tab pastes (copied files or a picture)."""
         tab = self.current_tab()
-        if tab is None:
-            return
-        clipboard = QApplication.clipboard()
-        mime = clipboard.mimeData()
-        if mime is not None and mime.hasUrls() and dropped_image_paths(mime.urls()):
-            tab.open_image(dropped_image_paths(mime.urls())[0])  # copied files
-            return
-        qimage = clipboard.image()
-        if qimage.isNull():
-            self.status_label.setText("The clipboard holds no picture")
-            return
-        tab.receive_image(qimage_to_array(qimage), "pasted image")
+        if tab is not None:
+            tab.paste()
 
     def save_result(self) -> None:
         tab = self.current_tab()
@@ -313,7 +313,9 @@ class MainWindow(QMainWindow):
         view = self._target_view()
         if view is None:
             return
-        {"in": view.zoom_in, "out": view.zoom_out, "fit": view.fit}[how]()
+        zoom = {"in": view.zoom_in, "out": view.zoom_out, "fit": view.fit}
+        zoom["actual"] = view.zoom_actual
+        zoom[how]()
 
     def _target_view(self) -> ImageView | None:
         """The image view with the keyboard focus, else the first visible one of the tab."""

@@ -86,22 +86,22 @@ def test_settings_round_trip_across_two_windows(qtbot):
     qtbot.addWidget(first)
     first.resize(640, 480)
     dream = first.tab_by_key("dream")
-    dream.steps_spin.setValue(7)
-    dream.octave_scale_spin.setValue(1.4)
-    dream.weights_picker.set_value("random")
-    dream.from_noise.setChecked(True)
-    dream.noise_width.setValue(222)
+    dream.form.steps_spin.setValue(7)
+    dream.form.octave_scale_spin.setValue(1.4)
+    dream.form.weights_picker.set_value("random")
+    dream.form.from_noise.setChecked(True)
+    dream.form.noise_width.setValue(222)
     first.close()
     assert settings_path().is_file()
 
     second = MainWindow(detect_device=False)
     qtbot.addWidget(second)
     again = second.tab_by_key("dream")
-    assert again.steps_spin.value() == 7
-    assert again.octave_scale_spin.value() == pytest.approx(1.4)
-    assert again.weights_picker.value() == "random"
-    assert again.from_noise.isChecked()
-    assert again.noise_width.value() == 222
+    assert again.form.steps_spin.value() == 7
+    assert again.form.octave_scale_spin.value() == pytest.approx(1.4)
+    assert again.form.weights_picker.value() == "random"
+    assert again.form.from_noise.isChecked()
+    assert again.form.noise_width.value() == 222
     assert (second.width(), second.height()) == (640, 480)
     second.close()
 
@@ -219,7 +219,7 @@ def test_dream_result_can_be_sent_to_another_tab(qtbot, window):
     assert style is not None
     assert not dream.send_button.isEnabled()
     picture = np.full((48, 64, 3), 200, np.uint8)
-    dream._run_params = dream.params()
+    dream._run_params = dream.form.params()
     dream._keep_result(picture, stopped_at=None)
     dream._update_buttons()
     assert dream.send_button.isEnabled()
