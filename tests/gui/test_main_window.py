@@ -229,15 +229,3 @@ def test_dream_result_can_be_sent_to_another_tab(qtbot, window):
     action.trigger()
     assert received == [((48, 64, 3), "content")]
     assert window.current_tab() is style
-
-
-def test_paste_a_picture_from_the_clipboard(qtbot, window):
-    from cnnstudio.gui.widgets.image_view import array_to_qimage
-
-    dream = window.tab_by_key("dream")
-    window.tabs.setCurrentWidget(dream)
-    picture = np.zeros((30, 40, 3), np.uint8)
-    picture[:, :20] = (250, 10, 10)
-    QApplication.clipboard().setImage(array_to_qimage(picture))
-    window.paste_action.trigger()
-    assert np.array_equal(dream.source_image(), picture)

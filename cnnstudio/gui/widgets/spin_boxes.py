@@ -26,8 +26,8 @@ def double_spin_box(
 ) -> QDoubleSpinBox:
     """A decimal spin box with an objectName."""
     box = QDoubleSpinBox()
+    box.setDecimals(decimals)  # first: Qt rounds the range to the decimals it has
     box.setRange(minimum, maximum)
-    box.setDecimals(decimals)
     box.setSingleStep(step)
     box.setValue(value)
     box.setObjectName(name)
