@@ -8,12 +8,9 @@ only inside their jobs.
 from __future__ import annotations
 
 import os
-import platform
-from importlib import metadata
 from pathlib import Path
 
-from PySide6 import __version__ as pyside_version
-from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, qVersion
+from PySide6.QtCore import QByteArray, QSettings, QTimer
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -33,7 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cnnstudio import __version__
+from cnnstudio.gui import about
 from cnnstudio.gui.settings import app_settings, last_folder, read_bool, read_str, remember_folder
 from cnnstudio.gui.tabs import tab_classes
 from cnnstudio.gui.tabs.base import StudioTab
@@ -63,25 +60,6 @@ def _import_weights(path: str):
     return import_weights_detailed(path)
 
 
-def icon_path() -> Path | None:
-    """The application icon shipped in resources/icons, if present."""
-    try:
-        from importlib.resources import files
-
-        candidate = files("cnnstudio.resources") / "icons" / "cnnstudio-256.png"
-        path = Path(str(candidate))
-    except (ModuleNotFoundError, TypeError):
-        path = Path(__file__).resolve().parents[2] / "resources" / "icons" / "cnnstudio-256.png"
-    return path if path.is_file() else None
-
-
-def _package_version(name: str) -> str:
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return "not installed"
-
-
 class MainWindow(QMainWindow):
     """The CNN Studio window. ``MainWindow()`` needs only a QApplication."""
 
@@ -99,7 +77,7 @@ class MainWindow(QMainWindow):
         self.device_text = "detecting..."
         self.setObjectName("mainWindow")
         self.setWindowTitle("CNN Studio")
-        icon = icon_path()
+        icon = about.icon_path()
         if icon is not None:
             self.setWindowIcon(QIcon(str(icon)))
         self.setAcceptDrops(True)
@@ -371,26 +349,10 @@ class MainWindow(QMainWindow):
                     refresh()
 
     def about_text(self) -> str:
-        return (
-            f"<b>CNN Studio {__version__}</b><br>"
-            "Train, classify, explain, style and dream with convolutional networks.<br><br>"
-            f"Python {platform.python_version()}<br>"
-            f"TensorFlow {_package_version('tensorflow')}, Keras {_package_version('keras')}<br>"
-            f"Qt {qVersion()}, PySide6 {pyside_version}<br>"
-            f"Device: {self.device_text}"
-        )
+        return about.about_text(self.device_text)
 
     def show_about(self) -> QMessageBox:
-        box = QMessageBox(self)
-        box.setObjectName("aboutBox")
-        box.setWindowTitle("About CNN Studio")
-        box.setTextFormat(Qt.TextFormat.RichText)
-        box.setText(self.about_text())
-        if not self.windowIcon().isNull():
-            box.setIconPixmap(self.windowIcon().pixmap(64, 64))
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        box.open()
-        return box
+        return about.show_about(self, self.about_text())
 
     # -- device -------------------------------------------------------------------------
 

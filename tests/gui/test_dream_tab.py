@@ -184,10 +184,60 @@ def test_presets_and_channel_map_to_params(tab):
     tab.form.channel_layer.setCurrentText("mixed4")
     tab.form.channel_index.setValue(139)
     assert tab.form.params().channel == ("mixed4", 139)
-    # a round trip through the controls keeps every field
-    again = tab.form.params()
-    tab.form.set_params(again)
-    assert tab.form.params() == again
+
+
+def test_set_params_puts_every_field_in_its_control(tab):
+    """Params that differ from the defaults in every field: set_params shows each one in
+    its control, and params() reads back the same (a set_params that did nothing, or
+    forgot a field, fails here)."""
+    import dataclasses
+
+    from cnnstudio.core.dream import DreamParams
+
+    params = DreamParams(
+        backbone="vgg19",
+        weights="random",
+        layers={"block4_conv3": 2.5, "block5_conv1": 0.5},
+        channel=("block5_conv1", 7),
+        objective="l2",
+        steps=17,
+        step_size=2.5,
+        octaves=3,
+        octave_scale=1.45,
+        top_octave=1,
+        reinject_detail=False,
+        max_loss=12.5,
+        tv_weight=0.25,
+        tile_size=256,
+        jitter=64,
+        max_size=320,
+        seed=1234,
+    )
+    defaults = DreamParams()
+    for field in dataclasses.fields(DreamParams):
+        assert getattr(params, field.name) != getattr(defaults, field.name), field.name
+    form = tab.form
+    form.set_params(params)
+    assert form.backbone_combo.currentData() == "vgg19"
+    assert form.weights_picker.value() == "random"
+    assert form.layer_table.weights() == {"block4_conv3": 2.5, "block5_conv1": 0.5}
+    assert form.channel_check.isChecked() and not form.layer_table.isEnabled()
+    assert (form.channel_layer.currentText(), form.channel_index.value()) == ("block5_conv1", 7)
+    assert form.objective_combo.currentData() == "l2"
+    assert form.steps_spin.value() == 17
+    assert form.step_size_spin.value() == pytest.approx(2.5)
+    assert form.octaves_spin.value() == 3
+    assert form.octave_scale_spin.value() == pytest.approx(1.45)
+    assert form.end_at_base.isChecked()
+    assert not form.reinject_check.isChecked()
+    assert form.max_loss_spin.value() == pytest.approx(12.5)
+    assert form.tv_spin.value() == pytest.approx(0.25)
+    assert form.tile_spin.value() == 256 and form.jitter_spin.value() == 64
+    assert form.max_size_spin.value() == 320 and form.seed_spin.value() == 1234
+    assert form.params() == params
+    # and back to the defaults: every control follows
+    form.set_params(defaults.replace(step_size=0.01))
+    assert form.params() == defaults.replace(step_size=0.01)
 
 
 def test_dream_with_a_model_from_the_library(qtbot, tab, photo, tmp_path, drop_files):

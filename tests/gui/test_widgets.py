@@ -57,6 +57,10 @@ def test_image_view_shows_zooms_and_fits(qtbot):
     assert view.zoom_factor() < fitted
     qtbot.keyClick(view, Qt.Key.Key_0, Qt.KeyboardModifier.ControlModifier)
     assert abs(view.zoom_factor() - fitted) < 1e-6
+    one_to_one = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier
+    qtbot.keyClick(view, Qt.Key.Key_0, one_to_one)
+    assert view.zoom_factor() == 1.0  # one image pixel per screen pixel
+    view.fit()
     # a new frame of the same size keeps the user's zoom
     view.zoom_in()
     zoomed = view.zoom_factor()
