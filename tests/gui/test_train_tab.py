@@ -181,7 +181,7 @@ def test_missing_dataset_offers_import(qtbot, tab, monkeypatch):
     (box,) = shown
     assert box.windowTitle() == "Dataset missing" and "mnist.npz" in box.text()
     asked = []
-    monkeypatch.setattr(tab, "ask_dataset_file", lambda: asked.append(True) or None)
+    monkeypatch.setattr(tab.form, "ask_dataset_file", lambda: asked.append(True) or None)
     _buttons(box)["Import dataset file..."].click()
     assert asked == [True]
 
@@ -236,11 +236,11 @@ def test_import_dataset_file_installs_mnist(qtbot, tab, tmp_path, monkeypatch):
     zeros = np.zeros((60000, 28, 28), np.uint8)
     labels = np.arange(60000) % 10
     np.savez_compressed(fake, x_train=zeros, y_train=labels, x_test=zeros[:10], y_test=labels[:10])
-    monkeypatch.setattr(tab, "ask_dataset_file", lambda: str(fake))
+    monkeypatch.setattr(tab.form, "ask_dataset_file", lambda: str(fake))
     tab.form.dataset_edit.setText("")
-    with qtbot.waitSignal(tab.import_runner.finished, timeout=30000):
+    with qtbot.waitSignal(tab.form.import_runner.finished, timeout=30000):
         tab.form.import_action.trigger()
-    qtbot.waitUntil(lambda: not tab.import_runner.running, timeout=10000)
+    qtbot.waitUntil(lambda: not tab.form.import_runner.running, timeout=10000)
     assert tab.form.dataset_edit.text() == "mnist"
     from cnnstudio.core.training import datasets
 

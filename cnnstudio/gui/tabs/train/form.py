@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtWidgets import (
@@ -29,9 +30,11 @@ from cnnstudio.core.backbones import BACKBONE_NAMES, get_backbone
 from cnnstudio.core.training import trainer
 from cnnstudio.core.training.recipes import RECIPES, get_recipe
 from cnnstudio.gui.settings import last_folder, read_str, remember_folder
+from cnnstudio.gui.widgets import dialogs
 from cnnstudio.gui.widgets.dataset_field import DatasetField
 from cnnstudio.gui.widgets.spin_boxes import double_spin_box, spin_box
 from cnnstudio.gui.widgets.weights_picker import WeightsPicker
+from cnnstudio.gui.workers import JobRunner
 
 log = logging.getLogger(__name__)
 
@@ -44,17 +47,28 @@ _BUILTIN = ("", "mnist", "cifar10")
 class TrainForm(QWidget):
     """Recipe, dataset, base network and the training settings of a run."""
 
-    #: the dataset menu's "Import dataset file..." (the tab runs the import)
-    import_requested = Signal()
+    #: a line for the status bar (a dataset dropped, imported)
+    status = Signal(str)
+    #: a dataset file could not be imported: (message, details)
+    import_failed = Signal(str, str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.import_runner = JobRunner("Dataset import", self)
+        self._training = False
         column = QVBoxLayout(self)
         column.setContentsMargins(0, 0, 0, 0)
         column.addWidget(self._build_recipe_group())
         column.addWidget(self._build_training_group())
         self.recipe_combo.currentIndexChanged.connect(self._recipe_changed)
         self.augment.toggled.connect(self._update_augment_parts)
+        self.dataset_edit.dropped.connect(lambda path: self.status.emit(f"Dataset: {path}"))
+        self.import_runner.started.connect(self._update_dataset_menu)
+        self.import_runner.done.connect(self._update_dataset_menu)
+        self.import_runner.finished.connect(self._on_imported)
+        self.import_runner.failed.connect(
+            lambda message: self.import_failed.emit(message, self.import_runner.error_details)
+        )
         self._recipe_changed()
 
     # ------------------------------------------------------------------ the groups
@@ -100,7 +114,7 @@ class TrainForm(QWidget):
         menu.addAction("Choose .npz file...", self._choose_npz)
         menu.addAction("Choose image folder...", self._choose_folder)
         menu.addSeparator()
-        self.import_action = menu.addAction("Import dataset file...", self.import_requested.emit)
+        self.import_action = menu.addAction("Import dataset file...", self.import_dataset)
         self.dataset_menu_button.setMenu(menu)
         row = QHBoxLayout()
         row.addWidget(self.dataset_edit, 1)
@@ -236,11 +250,15 @@ class TrainForm(QWidget):
             self.backbone_combo.setCurrentIndex(index)
         self.weights_picker.set_value(config.weights)
 
-    def set_busy(self, training: bool, importing: bool) -> None:
-        """A run or a dataset import is going on: what it reads stays as it is."""
+    def set_busy(self, training: bool) -> None:
+        """A run is going on: what it reads stays as it is."""
+        self._training = training
         self.recipe_combo.setEnabled(not training)
         self.dataset_edit.setEnabled(not training)
-        self.dataset_menu_button.setEnabled(not training and not importing)
+        self._update_dataset_menu()
+
+    def _update_dataset_menu(self) -> None:
+        self.dataset_menu_button.setEnabled(not self._training and not self.import_runner.running)
 
     # ------------------------------------------------------------------ dataset dialogs
 
@@ -267,6 +285,35 @@ class TrainForm(QWidget):
         if path:
             remember_folder(path)
             self.dataset_edit.setText(path)
+
+    def ask_dataset_file(self) -> str | None:
+        """A Keras dataset file to install (replaced in tests)."""
+        path, _ = QFileDialog.getOpenFileName(
+            self,
+            "Import dataset file",
+            last_folder(),
+            "Keras dataset files (mnist.npz cifar-10-python.tar.gz *.npz *.tar.gz);;All files (*)",
+        )
+        return path or None
+
+    def import_dataset(self) -> None:
+        """Install a copy of mnist.npz or CIFAR-10's archive where the recipes find it."""
+        if self.import_runner.running:
+            return
+        path = self.ask_dataset_file()
+        if not path:
+            return
+        remember_folder(path)
+        from cnnstudio.core.training.datasets import import_dataset_file
+
+        self.status.emit(f"Importing {Path(path).name}...")
+        self.import_runner.run_function(import_dataset_file, path)
+
+    def _on_imported(self, result: object) -> None:
+        name, path = result
+        self.dataset_edit.setText(name)
+        self.status.emit(f"Installed the {name} dataset as {path}")
+        dialogs.show_info(self, f"Installed the {name} dataset as {path}", "Train")
 
     # ------------------------------------------------------------------ settings
 

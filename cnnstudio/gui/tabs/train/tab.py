@@ -61,7 +61,6 @@ class TrainTab(StudioTab):
         self.setObjectName("trainTab")
         self.setAcceptDrops(True)  # a folder or .npz dropped anywhere on the tab
         self.runner = JobRunner("Training", self)
-        self.import_runner = JobRunner("Dataset import", self)
         self._result: trainer.TrainResult | None = None
         self._saved_entry_name = ""
         self._last_run_dir = ""
@@ -147,54 +146,24 @@ class TrainTab(StudioTab):
         self.resume_from_button.clicked.connect(self.resume_from_folder)
         self.library_button.clicked.connect(self.open_library)
         self.save_button.clicked.connect(self.save_to_library)
-        self.form.import_requested.connect(self._import_dataset)
-        self.form.dataset_edit.dropped.connect(lambda path: self.status.emit(f"Dataset: {path}"))
+        self.form.status.connect(self.status)
+        self.form.import_failed.connect(self.show_error)
+        self.form.import_runner.done.connect(self._update_buttons)
         self.runner.progress.connect(self._on_event)
         self.runner.notice.connect(self._on_notice)
         self.runner.finished.connect(self._on_finished)
         self.runner.stopped.connect(self._on_stopped)
         self.runner.failed.connect(self._on_failed)
         self.runner.done.connect(self._update_buttons)
-        self.import_runner.finished.connect(self._on_imported)
-        self.import_runner.failed.connect(self.show_error)
-        self.import_runner.done.connect(self._update_buttons)
 
     # ------------------------------------------------------------------ dialogs (tests replace)
 
     def ask_folder(self, title: str = "Choose a training run folder") -> str | None:
         return QFileDialog.getExistingDirectory(self, title, last_folder()) or None
 
-    def ask_dataset_file(self) -> str | None:
-        path, _ = QFileDialog.getOpenFileName(
-            self,
-            "Import dataset file",
-            last_folder(),
-            "Keras dataset files (mnist.npz cifar-10-python.tar.gz *.npz *.tar.gz);;All files (*)",
-        )
-        return path or None
-
     def ask_model_name(self, suggested: str) -> str | None:
         name, ok = QInputDialog.getText(self, "Save to library", "Model name:", text=suggested)
         return name.strip() if ok and name.strip() else None
-
-    def _import_dataset(self) -> None:
-        if self.import_runner.running:
-            return
-        path = self.ask_dataset_file()
-        if not path:
-            return
-        remember_folder(path)
-        from cnnstudio.core.training.datasets import import_dataset_file
-
-        self.status.emit(f"Importing {Path(path).name}...")
-        self.import_runner.run_function(import_dataset_file, path)
-        self._update_buttons()
-
-    def _on_imported(self, result: object) -> None:
-        name, path = result
-        self.form.dataset_edit.setText(name)
-        self.status.emit(f"Installed the {name} dataset as {path}")
-        dialogs.show_info(self, f"Installed the {name} dataset as {path}", "Train")
 
     # ------------------------------------------------------------------ the job
 
@@ -340,7 +309,7 @@ class TrainTab(StudioTab):
             return dialogs.show_missing_resource(
                 self,
                 message,
-                [("Import dataset file...", self._import_dataset)],
+                [("Import dataset file...", self.form.import_dataset)],
                 "Dataset missing",
             )
         if self.transfer_weights_missing():
@@ -389,10 +358,10 @@ class TrainTab(StudioTab):
         self.resume_button.setEnabled(not running)
         self.resume_from_button.setEnabled(not running)
         self.save_button.setEnabled(not running and self._result is not None)
-        self.form.set_busy(training=running, importing=self.import_runner.running)
+        self.form.set_busy(training=running)
 
     def is_busy(self) -> bool:
-        return self.runner.running or self.import_runner.running
+        return self.runner.running or self.form.import_runner.running
 
     # ------------------------------------------------------------------ window integration
 
@@ -481,6 +450,6 @@ class TrainTab(StudioTab):
 
     def shutdown(self) -> None:
         self.runner.shutdown()
-        self.import_runner.shutdown()
+        self.form.import_runner.shutdown()
         for dialog in self.findChildren(LibraryDialog):  # one opened outside a window
             dialog.shutdown()
