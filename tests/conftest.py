@@ -44,9 +44,7 @@ def no_thread_left_running():
     leftover = [
         t
         for t in threading.enumerate()
-        if t.ident not in before
-        and t.is_alive()
-        and not isinstance(t, threading._DummyThread)  # noqa: SLF001 - no public name
+        if t.ident not in before and t.is_alive() and not isinstance(t, threading._DummyThread)  # noqa: SLF001 - no public name
     ]
     assert not leftover, f"test left threads running: {[t.name for t in leftover]}"
 
