@@ -71,6 +71,8 @@ def test_start_watch_stop_resume(qtbot, tab, npz, drop_files, tmp_path, monkeypa
     qtbot.waitUntil(lambda: progress.value() > 0 and progress.maximum() > 1, timeout=30000)
     assert len(accuracy_plot.data("accuracy (batch)")[0]) >= 1
     assert "images/s" in tab.speed_label.text()
+    # one ETA for the run: the bar's (core.eta from the share of the batches done)
+    assert "ETA" in progress.format() and "ETA" not in tab.speed_label.text()
     assert "Total params" in tab.pages.summary_text.toPlainText()
     with qtbot.waitSignal(tab.runner.done, timeout=60000):
         tab.stop_job()  # Esc
