@@ -29,7 +29,7 @@ def sample_image_path(workdir: Path) -> Path:
         return (preferred or samples)[0]
     import numpy as np
 
-    from cnnstudio.core.images import save_image
+    from cnnstudio.core.image_saving import save_image
 
     y, x = np.mgrid[0:360, 0:480].astype(np.float32)
     pattern = np.stack(

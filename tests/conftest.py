@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import threading
+import time
 
 import pytest
 
@@ -59,7 +60,8 @@ def no_thread_left_running():
     threads included: every helper thread the core starts is one. Threads that Python did
     not start (Qt's pool threads, seen by ``threading`` once they run Python code, as
     ``_DummyThread``s that never end) are the JobRunners' business: their tests check the
-    pools."""
+    pools. A thread already told to stop (ffmpeg's log reader after its process ended)
+    gets a grace of up to two seconds to finish: ending is not running on."""
     before = {t.ident for t in threading.enumerate()}
     yield
     leftover = [
@@ -67,7 +69,11 @@ def no_thread_left_running():
         for t in threading.enumerate()
         if t.ident not in before and t.is_alive() and not isinstance(t, threading._DummyThread)  # noqa: SLF001 - no public name
     ]
-    assert not leftover, f"test left threads running: {[t.name for t in leftover]}"
+    deadline = time.monotonic() + 2.0
+    for thread in leftover:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    running = [t.name for t in leftover if t.is_alive()]
+    assert not running, f"test left threads running: {running}"
 
 
 @pytest.fixture

@@ -129,7 +129,7 @@ def _line(result) -> str:
 def _save_gradcam(classifier, result, folder: Path, args, used_names: set[str]) -> Path:
     """The Grad-CAM overlay of the top class, saved as ``<stem>_gradcam.png`` (a number is
     added when two inputs share a stem)."""
-    from cnnstudio.core import images
+    from cnnstudio.core import image_saving, images
     from cnnstudio.core.classify.params import WORKING_SIDE
 
     image = images.load_image(result.file, max_side=WORKING_SIDE)
@@ -148,4 +148,6 @@ def _save_gradcam(classifier, result, folder: Path, args, used_names: set[str]) 
         "probability": result.top.probability,
         "layer": cam.layer,
     }
-    return images.save_image(folder / name, cam.overlay(image), params, overwrite=args.overwrite)
+    return image_saving.save_image(
+        folder / name, cam.overlay(image), params, overwrite=args.overwrite
+    )

@@ -25,7 +25,7 @@ from typing import Any, TextIO
 from cnnstudio.cli.options import parse_layer_weights
 from cnnstudio.cli.output import check_image_output
 from cnnstudio.cli.reporting import JobReporter
-from cnnstudio.core import backbones, images
+from cnnstudio.core import backbones, image_saving, images
 from cnnstudio.core.dream import params as dream
 from cnnstudio.core.errors import InputError
 from cnnstudio.core.eta import Eta
@@ -254,7 +254,7 @@ def run(args: argparse.Namespace) -> int:
         size=(result.shape[1], result.shape[0]),
         model_name=model.name if model is not None else None,
     )
-    saved = images.save_image(output, result, params=meta, overwrite=args.overwrite)
+    saved = image_saving.save_image(output, result, params=meta, overwrite=args.overwrite)
     untrained = " (untrained network)" if meta["untrained"] else ""
     with_model = f" with {model.name}" if model is not None else ""
     reporter.done(

@@ -25,7 +25,7 @@ from cnnstudio.cli.messages import flag_for
 from cnnstudio.cli.options import parse_layer_weights
 from cnnstudio.cli.output import check_image_output
 from cnnstudio.cli.reporting import JobReporter
-from cnnstudio.core import images
+from cnnstudio.core import image_saving, images
 from cnnstudio.core.errors import InputError
 from cnnstudio.core.eta import Eta
 from cnnstudio.core.events import Notice, Progress
@@ -245,7 +245,7 @@ def run(args: argparse.Namespace) -> int:
         style_blend=blend,
         output_size=[int(result.shape[1]), int(result.shape[0])],
     )
-    saved = images.save_image(output, result, params=meta, overwrite=args.overwrite)
+    saved = image_saving.save_image(output, result, params=meta, overwrite=args.overwrite)
     untrained = " (untrained network)" if meta["untrained"] else ""
     reporter.done(
         f"style: saved {saved} ({result.shape[1]}x{result.shape[0]}){untrained} in "

@@ -202,7 +202,7 @@ def run(args: argparse.Namespace) -> int:
     output = Path(args.output).expanduser()
     check_image_output(output, args.overwrite)
 
-    from cnnstudio.core import device, images
+    from cnnstudio.core import device, image_saving
     from cnnstudio.core.visualize import job
 
     device.configure_devices()
@@ -217,7 +217,7 @@ def run(args: argparse.Namespace) -> int:
         records=records,
         skipped=result.skipped,
     )
-    saved = images.save_image(output, result.grid, params=meta, overwrite=args.overwrite)
+    saved = image_saving.save_image(output, result.grid, params=meta, overwrite=args.overwrite)
     if result.skipped:
         listed = "; ".join(f"{Path(path).name}: {reason}" for path, reason in result.skipped)
         print(

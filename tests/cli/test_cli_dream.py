@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from cnnstudio.cli.main import main
-from cnnstudio.core import images
+from cnnstudio.core import image_saving, images
 
 FAST = ["--weights", "random", "--steps", "2", "--octaves", "2", "--tile-size", "80"]
 FAST += ["--jitter", "20", "--seed", "1"]
@@ -20,7 +20,7 @@ FAST += ["--jitter", "20", "--seed", "1"]
 def photo_file(tmp_path):
     rng = np.random.default_rng(3)
     pixels = rng.integers(0, 256, (150, 200, 3), dtype=np.uint8)
-    return images.save_image(tmp_path / "photo.png", pixels)
+    return image_saving.save_image(tmp_path / "photo.png", pixels)
 
 
 def one_line(text: str) -> str:

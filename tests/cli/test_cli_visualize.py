@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from cnnstudio.cli.main import main
-from cnnstudio.core import images
+from cnnstudio.core import image_saving, images
 
 FAST = ["--size", "32", "--steps", "3", "--seed", "1"]
 
@@ -122,7 +122,9 @@ def test_examples_folder_lists_unreadable_files(tmp_path, model_file, capsys):
     folder.mkdir()
     rng = np.random.default_rng(2)
     for index in range(3):
-        images.save_image(folder / f"p{index}.png", rng.integers(0, 256, (30, 40, 3), np.uint8))
+        image_saving.save_image(
+            folder / f"p{index}.png", rng.integers(0, 256, (30, 40, 3), np.uint8)
+        )
     (folder / "readme.txt").write_text("hello")
     out = tmp_path / "grid.png"
     args = ["visualize", str(model_file), "--layer", "c1", "--channels", "0,1", "-o", str(out)]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cnnstudio.core import images
+from cnnstudio.core import image_saving
 
 SIZE = 32
 PATCH = 8
@@ -87,5 +87,5 @@ def colour_model(nested: bool):
 
 
 def save_png(path, array) -> str:
-    images.save_image(path, np.clip(array, 0, 255).astype(np.uint8))
+    image_saving.save_image(path, np.clip(array, 0, 255).astype(np.uint8))
     return str(path)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from classify_data import COLOUR_NAMES, SIZE, colour_patches, save_png
 
-from cnnstudio.core import backbones, images, library, paths
+from cnnstudio.core import backbones, image_saving, images, library, paths
 from cnnstudio.core.classify import batch
 from cnnstudio.core.classify.classifier import Classifier, load_classifier, weights_download_events
 from cnnstudio.core.classify.params import ClassifyResult, Prediction
@@ -46,7 +46,7 @@ def test_library_model_trained_on_generated_data_classifies_files_and_folders(
     (folder / "broken.jpg").write_text("this is not a jpeg")
     good = images.load_image(next(iter(expected)))
     truncated = tmp_path / "truncated.png"
-    images.save_image(truncated, images.resize_to(good, 64, 64))
+    image_saving.save_image(truncated, images.resize_to(good, 64, 64))
     truncated.write_bytes(truncated.read_bytes()[:120])
 
     for spec in (entry, "patches", str(entry.path)):

@@ -15,9 +15,10 @@ import pytest
 from PIL import Image, ImageFile, PngImagePlugin
 from PIL.JpegImagePlugin import JpegImageFile
 
-from cnnstudio.core import images
+from cnnstudio.core import image_saving, images
 from cnnstudio.core.errors import InputError
 from cnnstudio.core.files import OutputExistsError
+from cnnstudio.core.image_saving import save_image
 from cnnstudio.core.images import (
     ImageLoadError,
     image_from_pil,
@@ -26,7 +27,6 @@ from cnnstudio.core.images import (
     read_params,
     resize_max_side,
     resize_to,
-    save_image,
 )
 
 RED = (255, 0, 0)
@@ -453,7 +453,7 @@ def test_crash_while_writing_leaves_nothing(tmp_path: Path, monkeypatch) -> None
         fh.write(b"\x89PNG half an image")
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(images, "_write", failing_write)
+    monkeypatch.setattr(image_saving, "_write", failing_write)
     with pytest.raises(InputError, match="out.png: the disk is full"):
         save_image(tmp_path / "out.png", picture())
     assert list(tmp_path.iterdir()) == []

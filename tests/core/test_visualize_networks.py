@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from visualize_models import designed, grey_fixed, transfer
 
-from cnnstudio.core import images, library
+from cnnstudio.core import image_saving, library
 from cnnstudio.core.errors import InputError
 from cnnstudio.core.events import Notice
 from cnnstudio.core.visualize import examples, network
@@ -152,7 +152,7 @@ def photos(tmp_path):
 
     def solid(name, colour, size=(40, 60)):
         pixels = np.zeros((*size, 3), np.uint8) + np.array(colour, np.uint8)
-        images.save_image(folder / name, pixels)
+        image_saving.save_image(folder / name, pixels)
 
     solid("red_big.png", (250, 10, 10))
     solid("red_dull.png", (150, 90, 90))
@@ -190,7 +190,7 @@ def test_example_region_is_where_the_channel_fires(net, tmp_path):
     folder.mkdir()
     spot = np.full((80, 120, 3), 128, np.uint8)
     spot[50:60, 90:100] = (255, 0, 0)  # red in the bottom right
-    images.save_image(folder / "spot.png", spot)
+    image_saving.save_image(folder / "spot.png", spot)
     params = SMALL.replace(channels=(0,), steps=1, examples_folder=str(folder), top=1)
     _, result = run(visualize(params, net=net))
     x, y, w, h = result.records[0].examples[0].region  # in the file's pixels

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from cnnstudio.core import images
+from cnnstudio.core import image_saving, images
 from cnnstudio.core.errors import InputError
 from cnnstudio.core.visualize import params as vparams
 from cnnstudio.core.visualize.grid import PAD, ChannelRecord, Example, GridLayout, paste
@@ -103,7 +103,7 @@ def test_metadata_round_trips_through_a_saved_png(tmp_path):
         records=[record.to_dict()],
         skipped=[("a/notes.txt", "a text file")],
     )
-    path = images.save_image(tmp_path / "grid.png", np.zeros((10, 10, 3), np.uint8), meta)
+    path = image_saving.save_image(tmp_path / "grid.png", np.zeros((10, 10, 3), np.uint8), meta)
     read = images.read_params(path)
     assert read["job"] == "visualize" and read["untrained"] is True
     assert read["channels"] == [{"channel": 4, "objective": 1.5, "box": [2, 2, 64, 64]}]

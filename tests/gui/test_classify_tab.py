@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QTableWidget,
 )
 
-from cnnstudio.core import images, library
+from cnnstudio.core import image_saving, library
 from cnnstudio.gui.tabs.classify.results import (
     COL_ERROR,
     COL_FILE,
@@ -90,7 +90,7 @@ def pictures(tmp_path):
         "inner/grey.png": np.full((40, 40, 3), 200, np.uint8),
     }
     for name, array in files.items():
-        images.save_image(folder / name, array)
+        image_saving.save_image(folder / name, array)
     (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\ncut")
     return folder
 

@@ -8,7 +8,8 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QProgressBar, QPushButton, QSpinBox
 
-from cnnstudio.core.images import read_params, save_image
+from cnnstudio.core.image_saving import save_image
+from cnnstudio.core.images import read_params
 from cnnstudio.gui.tabs.dream.tab import DreamTab
 from cnnstudio.gui.widgets.image_view import ImageView
 from cnnstudio.gui.widgets.plots import LossPlot

@@ -93,7 +93,7 @@ def test_device_line_waits_for_detection(window):
 
 
 def test_open_image_goes_to_the_current_tab(window, tmp_path, monkeypatch):
-    from cnnstudio.core.images import save_image
+    from cnnstudio.core.image_saving import save_image
 
     path = save_image(tmp_path / "pic.png", np.full((40, 50, 3), 90, np.uint8))
     tab = window.tab_by_key("dream")

@@ -10,7 +10,7 @@ from PySide6.QtCore import QMimeData, QUrl
 from PySide6.QtGui import QImage, QKeySequence
 from PySide6.QtWidgets import QApplication, QLineEdit, QPushButton
 
-from cnnstudio.core import images
+from cnnstudio.core import image_saving, images
 from cnnstudio.gui.clipboard import qimage_to_array
 from cnnstudio.gui.widgets.image_view import ImageView
 
@@ -87,7 +87,7 @@ def test_ctrl_v_in_style_sets_the_content(active_window, press_paste):
 
 def test_copied_files_paste_as_if_opened(tmp_path, active_window, press_paste):
     picture = np.full((16, 24, 3), 77, np.uint8)
-    first = images.save_image(tmp_path / "first.png", picture)
+    first = image_saving.save_image(tmp_path / "first.png", picture)
     notes = tmp_path / "notes.txt"
     notes.write_text("not a picture")
     dream = active_window.tab_by_key("dream")

@@ -9,7 +9,7 @@ from PIL import Image
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QComboBox, QProgressBar, QPushButton
 
-from cnnstudio.core import images
+from cnnstudio.core import image_saving, images
 from cnnstudio.gui.tabs.style.tab import StyleTab
 from cnnstudio.gui.widgets.image_view import ImageView
 from cnnstudio.gui.widgets.plots import LossPlot
@@ -235,7 +235,7 @@ def test_restoring_a_picture_made_with_a_weights_file(tab, tmp_path):
     picture = np.full((40, 40, 3), 128, np.uint8)
     made = tmp_path / "made.png"
     meta = style_metadata(StyleParams(weights=str(weights), size=96))
-    images.save_image(made, picture, params=meta)
+    image_saving.save_image(made, picture, params=meta)
     messages = []
     tab.status.connect(messages.append)
     tab.ask_restore_params = lambda path: True

@@ -376,7 +376,7 @@ def dream_metadata(
     size: tuple[int, int] | None = None,
     model_name: str | None = None,
 ) -> dict[str, Any]:
-    """What to embed in a saved dream (``images.save_image(..., params=...)``) so it can be
+    """What to embed in a saved dream (``image_saving.save_image(..., params=...)``) so it can be
     redone: the parameters, the weights' label, whether the network was untrained, the
     source (file name or "noise"), the output (width, height) and the app version."""
     from cnnstudio import __version__

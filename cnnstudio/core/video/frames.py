@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from cnnstudio.core import files, images
+from cnnstudio.core import files, image_saving, images
 from cnnstudio.core.errors import InputError, Remedy
 from cnnstudio.core.video.events import WrittenVideo
 from cnnstudio.core.video.writer import VideoWriter
@@ -139,7 +139,7 @@ class FramesFolder:
                     f"frame of size {frame.shape[1]}x{frame.shape[0]}, the folder's frames "
                     f"are {first[0]}x{first[1]}"
                 )
-        path = images.save_image(self.frame_path(self.done), frame, overwrite=True)
+        path = image_saving.save_image(self.frame_path(self.done), frame, overwrite=True)
         self.manifest["size"] = [frame.shape[1], frame.shape[0]]
         self.done += 1
         self._save_manifest()

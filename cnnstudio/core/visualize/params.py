@@ -279,7 +279,7 @@ def visualize_metadata(
     records: Sequence[Mapping[str, Any]] = (),
     skipped: Sequence[tuple[str, str]] = (),
 ) -> dict[str, Any]:
-    """What a saved grid carries (``images.save_image(..., params=...)``): the
+    """What a saved grid carries (``image_saving.save_image(..., params=...)``): the
     parameters, the model's label, whether it was untrained, the tile size (width,
     height), one record per channel (channel, objective, box) and the example files that
     could not be read, so the grid can be redone and its tiles found again."""

@@ -353,12 +353,12 @@ class ImageJobTab(StudioTab):
         path = self.ask_save_path()
         if not path:
             return
-        from cnnstudio.core import images
+        from cnnstudio.core import image_saving
 
         picture, meta = to_save
         try:
             # the dialog has confirmed replacing an existing file
-            saved = images.save_image(path, picture, params=meta, overwrite=True)
+            saved = image_saving.save_image(path, picture, params=meta, overwrite=True)
         except (StudioError, OSError) as error:
             message = f"{Path(path).name}: not saved ({error_text(error)})"
             self.status.emit(message)

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cnnstudio.core import images
+from cnnstudio.core import image_saving
 from cnnstudio.core.classify import batch as classify_batch
 from cnnstudio.core.classify import params as classify
 from cnnstudio.core.events import DownloadProgress, Progress
@@ -201,7 +201,7 @@ class ClassifyTab(StudioTab):
             self._paste_dir = Path(tempfile.mkdtemp(prefix="cnnstudio-paste-"))
         self._paste_count += 1
         path = self._paste_dir / f"{name}-{self._paste_count}.png"
-        images.save_image(path, image, {"source": name}, overwrite=True)
+        image_saving.save_image(path, image, {"source": name}, overwrite=True)
         self.classify_paths([str(path)])
 
     def paste_paths(self, paths: list[str]) -> None:
@@ -360,7 +360,7 @@ class ClassifyTab(StudioTab):
             "predictions": [[p.label, round(p.probability, 6)] for p in result.predictions],
         }
         try:
-            saved = images.save_image(path, picture, params, overwrite=True)
+            saved = image_saving.save_image(path, picture, params, overwrite=True)
         except (OSError, ValueError) as error:
             self.show_error(f"Could not save {path}: {error_text(error)}")
             return
