@@ -14,7 +14,6 @@ on a worker, which imports the TensorFlow side (:mod:`.trainer`, :mod:`.callback
 from __future__ import annotations
 
 import datetime as _dt
-import errno
 import json
 import math
 import shutil
@@ -305,8 +304,8 @@ class _Session:
         translated: Exception | None = None
         if self.cluster is not None and _is_collective_failure(error):
             translated = worker_lost(self.cluster, error, self.epochs_completed)
-        elif _disk_full(error):
-            translated = files.write_error(self.run_dir, _disk_full(error), "run_dir")
+        elif files.disk_full(error) is not None:
+            translated = files.write_error(self.run_dir, files.disk_full(error), "run_dir")
         if self.status is not None:
             if isinstance(error, KeyboardInterrupt):
                 self.status.finish("stopped", note="interrupted")
@@ -326,20 +325,6 @@ def _is_collective_failure(error: BaseException) -> bool:
     from cnnstudio.core.training.multiworker import FAILURES
 
     return isinstance(error, FAILURES)
-
-
-def _disk_full(error: BaseException | None) -> OSError | None:
-    """The disk-full OSError behind ``error`` (h5py and Keras wrap it), or None."""
-    seen = 0
-    while error is not None and seen < 10:
-        if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
-            return error
-        text = str(error)
-        if "No space left on device" in text or "Disk quota exceeded" in text:
-            return OSError(errno.ENOSPC, "No space left on device")
-        error = error.__cause__ or error.__context__
-        seen += 1
-    return None
 
 
 def library_meta(
