@@ -149,8 +149,11 @@ def _train(
             run_dir / CONFIG_FILE, json.dumps(settings, indent=2).encode(), overwrite=True
         )
 
+    session = _Session(run_dir, config, dataset, cluster, initial_epoch, on_event)
     if stored is None:  # a new folder: nothing to damage, and a kill -9 can resume it
         write_config()
+        if chief:
+            session.begin()  # listed as running at once
     for path, reason in dataset.skipped:
         on_event(Notice(f"skipped unreadable file {path}: {reason}"))
     on_event(
@@ -178,7 +181,6 @@ def _train(
     if initial_epoch:
         on_event(Notice(f"resuming {run_dir.name} after epoch {initial_epoch}"))
 
-    session = _Session(run_dir, config, dataset, cluster, initial_epoch, on_event)
     fit_callbacks, state = callbacks.training_callbacks(
         config,
         run_dir,
