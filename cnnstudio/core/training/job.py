@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import math
+import os
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -30,7 +31,7 @@ from cnnstudio.core.training.checkpoints import choose_backup
 from cnnstudio.core.training.cluster import Cluster, worker_lost
 from cnnstudio.core.training.datasets import Dataset
 from cnnstudio.core.training.events import EpochEnd, RunStarted, TrainingDone, TrainResult
-from cnnstudio.core.training.lock import RunLock
+from cnnstudio.core.training.lock import RunLock, pid_alive
 from cnnstudio.core.training.params import TrainConfig, get_recipe
 from cnnstudio.core.training.runs import (
     CONFIG_FILE,
@@ -77,7 +78,7 @@ def train(
             Path(config.run_dir) if config.run_dir else new_run_dir(config.recipe, config.data)
         )
     else:  # the TF multi-worker tutorial's pattern: every worker writes, only the chief keeps
-        run_dir = Path(tempfile.mkdtemp(prefix=f"cnnstudio-worker{several.index}-"))
+        run_dir = scratch_folder(several.index)
     config.run_dir = str(run_dir)
     lock = RunLock(run_dir)
     try:
@@ -86,6 +87,17 @@ def train(
         lock.release()
         if not chief:
             shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def scratch_folder(index: int) -> Path:
+    """A new scratch folder for a worker that is not the chief, after removing those
+    that workers killed on this machine left behind (their pid is in the name)."""
+    prefix = "cnnstudio-worker"
+    for old in Path(tempfile.gettempdir()).glob(f"{prefix}*-*-*"):
+        parts = old.name.split("-")
+        if len(parts) >= 4 and parts[2].isdigit() and not pid_alive(int(parts[2])):
+            shutil.rmtree(old, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"{prefix}{index}-{os.getpid()}-"))
 
 
 def _take(lock: RunLock, on_event: Callable[[object], None]) -> None:
@@ -179,7 +191,8 @@ def _train(
     for note in backup_notes:
         on_event(Notice(note))
     if initial_epoch:
-        on_event(Notice(f"resuming {run_dir.name} after epoch {initial_epoch}"))
+        name = run_dir.name if chief else "the chief's run"
+        on_event(Notice(f"resuming {name} after epoch {initial_epoch}"))
 
     fit_callbacks, state = callbacks.training_callbacks(
         config,

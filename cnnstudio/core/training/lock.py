@@ -6,7 +6,8 @@ other's backups, so :class:`RunLock` takes an exclusive ``fcntl.flock`` on the f
 holder exits, however it exits (a kill -9 included), so a lock left behind by a killed
 process is never in the way: the next trainer simply gets it, and says whose stale lock
 it took over. The file also holds a small JSON note (pid, host, since) that lets a refused
-trainer name the holder. Imports no TensorFlow.
+trainer name the holder; a holder clears it when it lets go, so a note found on a free
+lock was left by a process that died holding it. Imports no TensorFlow.
 """
 
 from __future__ import annotations
@@ -164,11 +165,13 @@ class RunLock:
         return self
 
     def release(self) -> None:
-        """Let go of the lock (the note stays: it says who held the folder last)."""
+        """Let go of the lock, clearing the note first: a note found with the lock free
+        is what a holder that died without letting go left behind."""
         if self._fd is None:
             return
         fd, self._fd = self._fd, None
         with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
             _unlock(fd)
         os.close(fd)
 
