@@ -217,7 +217,7 @@ def lost_workers(cluster: Cluster, error_text: str) -> list[int]:
     ]
 
 
-def worker_lost(cluster: Cluster, error: BaseException, epochs_done: int) -> ClusterError:
+def worker_lost(cluster: Cluster, error: BaseException, epochs_done: int | None) -> ClusterError:
     """A collective that failed, in words: who stopped, and what to do."""
     text = str(error)
     lost = lost_workers(cluster, text)
@@ -226,8 +226,9 @@ def worker_lost(cluster: Cluster, error: BaseException, epochs_done: int) -> Clu
     else:
         first = next((line for line in text.splitlines() if line.strip()), type(error).__name__)
         reason = f"the workers lost touch with each other ({first.strip()[:160]})"
+    when = "" if epochs_done is None else f" after {epochs_done} finished epoch(s)"
     return ClusterError(
-        f"{reason}; training stopped after {epochs_done} finished epoch(s). Start every "
-        "worker again with the same command to resume from the last backup",
+        f"{reason}; training stopped{when}. Start every worker again with the same "
+        "command to resume from the last backup",
         lost=[cluster.tasks[i][1] for i in lost],
     )

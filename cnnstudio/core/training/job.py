@@ -83,6 +83,11 @@ def train(
     lock = RunLock(run_dir)
     try:
         return _train(config, run_dir, lock, several, on_event, should_stop)
+    except Exception as error:
+        # a worker lost before training began (while agreeing where to start, say)
+        if several is not None and _is_collective_failure(error):
+            raise worker_lost(several, error, None) from None
+        raise
     finally:
         lock.release()
         if not chief:

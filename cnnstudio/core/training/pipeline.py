@@ -99,17 +99,19 @@ def training_stream(
         order = tf.random.experimental.stateless_shuffle(
             tf.range(count, dtype=tf.int64), seed=tf.stack([run_seed, epoch])
         )
-        ds = tf.data.Dataset.from_tensor_slices(order).enumerate()
+        ds = tf.data.Dataset.from_tensor_slices(order)
+        if augment_image is None:  # whole batches at once
+            return ds.batch(batch_size).map(
+                lambda indices: (tf.gather(images, indices), tf.gather(labels, indices)),
+                num_parallel_calls=tf.data.AUTOTUNE,
+            )
 
         def take(position, index):
-            image, label = tf.gather(images, index), tf.gather(labels, index)
-            if augment_image is not None:
-                # a seed per image from (seed, epoch, position): the same on every run
-                image_seed = tf.stack([run_seed + 1, epoch * count + position])
-                image = augment_image(image, image_seed)
-            return image, label
+            # a seed per image from (seed, epoch, position): the same on every run
+            image_seed = tf.stack([run_seed + 1, epoch * count + position])
+            return augment_image(tf.gather(images, index), image_seed), tf.gather(labels, index)
 
-        return ds.map(take, num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size)
+        return ds.enumerate().map(take, num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size)
 
     ds = tf.data.Dataset.range(first_epoch, max(epochs, first_epoch)).flat_map(epoch_batches)
     finish = _finish_fn(image_size, (height, width), preprocess)
