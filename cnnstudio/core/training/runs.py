@@ -2,11 +2,12 @@
 
 Every run has a folder (``paths.runs_dir()/<recipe>-<data>-<time>`` unless given):
 ``config.json`` (the settings, so a run can be resumed from its folder alone),
-``backup/`` (Keras ``BackupAndRestore``: a run killed mid-way continues from its last
-finished epoch when started again with the same folder), ``checkpoints/best.keras``
-(``ModelCheckpoint``: the model of the best validation accuracy so far), ``history.csv``
-(one line per epoch, Keras' ``CSVLogger``), ``status.json`` (how the run ended) and
-``logs/`` (TensorBoard, when the package is installed). Imports no TensorFlow.
+``backup/`` (:mod:`.checkpoints`: a run killed mid-way continues from its last finished
+epoch when started again with the same folder), ``checkpoints/best.keras`` (the model of
+the best validation accuracy so far), ``history.csv`` (one line per epoch, Keras'
+``CSVLogger``), ``status.json`` (:mod:`.status`), ``lock`` (:mod:`.lock`) and ``logs/``
+(TensorBoard, when the package is installed). Files of a run folder are read within size
+limits: a folder may come from anywhere. Imports no TensorFlow.
 """
 
 from __future__ import annotations
