@@ -72,12 +72,13 @@ def _app_steps(stepper, img, steps: int, tile_size: int, jitter: int):
 def _speed() -> dict:
     import tensorflow as tf
 
-    from cnnstudio.core import backbones, dream, layers
+    from cnnstudio.core import backbones, layers
+    from cnnstudio.core.dream import tiled_step
 
     model = backbones.build_backbone("inception_v3", "random", include_top=False)
     names = ["mixed3", "mixed5"]
     dream_model = layers.layer_outputs_model(model, names)
-    stepper = dream._get_stepper(model, names, "mean", None, None, False, 75)
+    stepper = tiled_step.get_tiled_step(model, names, "mean", False, None, False, 75)
     start = np.random.default_rng(0).uniform(-1, 1, (HEIGHT, WIDTH, 3)).astype(np.float32)
     img = tf.constant(start)
 
@@ -145,11 +146,13 @@ def _memory_probe(side: int, tile: int) -> dict:
     the dream's own peak above the resident size it started from (sampled every 10 ms)."""
     import threading
 
-    from cnnstudio.core import backbones, dream
+    from cnnstudio.core import backbones
+    from cnnstudio.core.dream import job
+    from cnnstudio.core.dream.params import DreamParams
 
     backbones.build_backbone("inception_v3", "random", include_top=False)
     image = np.random.default_rng(0).integers(0, 256, (side * 2 // 3, side, 3), dtype=np.uint8)
-    params = dream.DreamParams(
+    params = DreamParams(
         weights="random", steps=2, octaves=1, tile_size=tile, jitter=tile, max_size=None, seed=0
     )
     start_rss = _proc_status_mb("VmRSS")
@@ -166,7 +169,7 @@ def _memory_probe(side: int, tile: int) -> dict:
     sampler.start()
     t0 = time.perf_counter()
     try:
-        for _ in dream.dream(image, params):
+        for _ in job.dream(image, params):
             pass
     finally:
         running.clear()

@@ -4,7 +4,7 @@ Reference: the recipe's ``train_step`` run eagerly, as the cookbook runs it: a
 ``GradientTape`` around the extractor (VGG19 cut at the style and content layers, Gram
 matrices computed inside it), Python-side loss arithmetic over dicts of outputs, a Keras
 Adam (lr 0.02, beta_1 0.99, epsilon 0.1) on a ``tf.Variable`` and a clip to 0..1.
-App: ``cnnstudio.core.style``'s Adam loop (``_adam``: the compiled step, one
+App: ``cnnstudio.core.style.job``'s Adam loop (``_adam``: the compiled step, one
 ``tf.function`` with an unknown-size input signature, and the loss terms fetched every
 step as the job does for its Progress events). Both sides compute their style and
 content targets once, outside the timed loop, as the cookbook does; only the steps are
@@ -127,9 +127,10 @@ def _app_loop(model, content: np.ndarray, style_image: np.ndarray):
     cookbook's are); returns a function running N steps from the current picture."""
     import tensorflow as tf
 
-    from cnnstudio.core import style
+    from cnnstudio.core.style import job, program
+    from cnnstudio.core.style.params import StyleParams
 
-    params = style.StyleParams(
+    params = StyleParams(
         weights="random",
         layers="cookbook",
         size=SIZE,
@@ -137,9 +138,9 @@ def _app_loop(model, content: np.ndarray, style_image: np.ndarray):
         style_weight=STYLE_WEIGHT,
         tv_weight=TV_WEIGHT,
     )
-    program = style._program_for(model, CONTENT_LAYERS, STYLE_LAYERS)
-    content_targets, _ = program.targets(tf.constant(content[None] / 255.0, tf.float32))
-    _, gram_targets = program.targets(tf.constant(style_image[None] / 255.0, tf.float32))
+    compiled = program.program_for(model, CONTENT_LAYERS, STYLE_LAYERS)
+    content_targets, _ = compiled.targets(tf.constant(content[None] / 255.0, tf.float32))
+    _, gram_targets = compiled.targets(tf.constant(style_image[None] / 255.0, tf.float32))
     args = (
         content_targets,
         gram_targets,
@@ -151,7 +152,7 @@ def _app_loop(model, content: np.ndarray, style_image: np.ndarray):
 
     def run(steps: int) -> float:
         loss = None
-        for _, image, terms, _ in style._adam(program, state["image"], args, params, steps):
+        for _, image, terms, _ in job._adam(compiled, state["image"], args, params, steps):
             state["image"], loss = image, float(terms[0])
         return loss
 
@@ -160,16 +161,15 @@ def _app_loop(model, content: np.ndarray, style_image: np.ndarray):
 
 def _final_loss(model, content, style_image, optimizer: str) -> tuple[float, float, int]:
     """(first loss, loss after EVALS gradient evaluations, evaluations spent)."""
-    from cnnstudio.core import style
+    from cnnstudio.core.style import job
+    from cnnstudio.core.style.params import StyleParams
 
-    params = style.StyleParams(
-        weights="random", size=SIZE, optimizer=optimizer, preview_interval=1e9
-    )
+    params = StyleParams(weights="random", size=SIZE, optimizer=optimizer, preview_interval=1e9)
     if optimizer == "adam":  # one gradient evaluation per step
         params.steps = EVALS
     else:  # one scipy run with the whole budget keeps L-BFGS's curvature history
         params.steps, params.lbfgs_evaluations = 1, EVALS
-    gen = style.stylize(content, style_image, params, model=model)
+    gen = job.stylize(content, style_image, params, model=model)
     progress = []
     while True:
         try:
@@ -183,7 +183,8 @@ def _final_loss(model, content, style_image, optimizer: str) -> tuple[float, flo
 
 
 def main() -> None:
-    from cnnstudio.core import backbones, style
+    from cnnstudio.core import backbones
+    from cnnstudio.core.style import program
 
     model = backbones.build_backbone("vgg19", "random", include_top=False)
     content, style_image = _pictures(SIZE)
@@ -192,14 +193,14 @@ def main() -> None:
     app = _app_loop(model, content, style_image)
     cookbook(1)  # warm-up: first-call allocations
     app(1)  # warm-up: the one trace of the compiled step
-    traces = style.trace_counts()
+    traces = program.trace_counts()
     times = {"cookbook": [], "app": []}
     for _ in range(ROUNDS):
         seconds, _ = timed(lambda: cookbook(STEPS))
         times["cookbook"].append(seconds)
         seconds, _ = timed(lambda: app(STEPS))
         times["app"].append(seconds)
-    assert style.trace_counts() == traces, "the compiled step retraced during the benchmark"
+    assert program.trace_counts() == traces, "the compiled step retraced during the benchmark"
     # medians: on a shared machine the load changes between rounds
     per_step = {k: float(np.median(v)) / STEPS for k, v in times.items()}
     ratio = per_step["cookbook"] / per_step["app"]

@@ -29,7 +29,7 @@ def sample_image_path(workdir: Path) -> Path:
         return (preferred or samples)[0]
     import numpy as np
 
-    from cnnstudio.core.images import save_image
+    from cnnstudio.core.image_saving import save_image
 
     y, x = np.mgrid[0:360, 0:480].astype(np.float32)
     pattern = np.stack(
@@ -101,12 +101,12 @@ def main(argv: list[str] | None = None) -> int:
     window.tabs.setCurrentWidget(tab)
     tab.ask_restore_params = lambda path: False
     tab.open_image(str(sample_image_path(workdir)))
-    tab.weights_picker.set_value("random")
-    tab.steps_spin.setValue(args.steps)
-    tab.octaves_spin.setValue(3)
-    tab.max_size_spin.setValue(args.size)
-    tab.seed_spin.setValue(7)
-    tab.step_size_spin.setValue(0.02)
+    tab.form.weights_picker.set_value("random")
+    tab.form.steps_spin.setValue(args.steps)
+    tab.form.octaves_spin.setValue(3)
+    tab.form.max_size_spin.setValue(args.size)
+    tab.form.seed_spin.setValue(7)
+    tab.form.step_size_spin.setValue(0.02)
     tab.run_job()
     if not wait_until(app, lambda: not tab.runner.running, 900):
         print("screenshot: the dream did not finish in 15 minutes", file=sys.stderr)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import threading
+import time
 
 import pytest
 
@@ -27,20 +28,52 @@ def private_home(tmp_path_factory, monkeypatch):
 def offline_by_default(monkeypatch):
     """Tests never reach the internet: the connectivity probe in front of every weights
     download answers "offline" (the real offline path), unless a test fakes a download."""
-    from cnnstudio.core import backbones
+    from cnnstudio.core import weights
 
-    monkeypatch.setattr(backbones, "_is_online", lambda host, *args, **kwargs: False)
+    monkeypatch.setattr(weights, "_is_online", lambda host, *args, **kwargs: False)
+
+
+#: the free memory every test sees (the style job's memory check): tests never depend on
+#: how much memory the machine happens to have free while they run
+TEST_AVAILABLE_MEMORY = 16 * 2**30
+
+
+@pytest.fixture(scope="session")
+def _fake_meminfo(tmp_path_factory):
+    path = tmp_path_factory.mktemp("proc") / "meminfo"
+    path.write_text(f"MemTotal: 33554432 kB\nMemAvailable: {TEST_AVAILABLE_MEMORY // 1024} kB\n")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def fixed_available_memory(monkeypatch, _fake_meminfo):
+    """The memory check reads a meminfo that says TEST_AVAILABLE_MEMORY bytes are free,
+    never the live /proc/meminfo (a run on a busy machine once failed on it)."""
+    from cnnstudio.core.style import memory
+
+    monkeypatch.setattr(memory, "MEMINFO", _fake_meminfo)
 
 
 @pytest.fixture(autouse=True)
 def no_thread_left_running():
-    """Fail a test that leaves a worker thread running (DESIGN.md: tests wait on signals)."""
+    """Fail a test that leaves a thread running (DESIGN.md: tests wait on signals), daemon
+    threads included: every helper thread the core starts is one. Threads that Python did
+    not start (Qt's pool threads, seen by ``threading`` once they run Python code, as
+    ``_DummyThread``s that never end) are the JobRunners' business: their tests check the
+    pools. A thread already told to stop (ffmpeg's log reader after its process ended)
+    gets a grace of up to two seconds to finish: ending is not running on."""
     before = {t.ident for t in threading.enumerate()}
     yield
     leftover = [
-        t for t in threading.enumerate() if t.ident not in before and t.is_alive() and not t.daemon
+        t
+        for t in threading.enumerate()
+        if t.ident not in before and t.is_alive() and not isinstance(t, threading._DummyThread)  # noqa: SLF001 - no public name
     ]
-    assert not leftover, f"test left threads running: {[t.name for t in leftover]}"
+    deadline = time.monotonic() + 2.0
+    for thread in leftover:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    running = [t.name for t in leftover if t.is_alive()]
+    assert not running, f"test left threads running: {running}"
 
 
 @pytest.fixture
@@ -49,7 +82,7 @@ def fake_weights_download(monkeypatch):
     goes online); with a ``threading.Event`` as ``hold``, the download stops after its first
     chunk until the event is set (to catch a job mid-download). Returns the list of URLs
     asked for, filled in as downloads happen."""
-    from cnnstudio.core import backbones
+    from cnnstudio.core import weights
 
     requested: list[str] = []
 
@@ -66,8 +99,8 @@ def fake_weights_download(monkeypatch):
             requested.append(url)
             return FakeResponse(payload)
 
-        monkeypatch.setattr(backbones, "_is_online", lambda host: True)
-        monkeypatch.setattr(backbones.urllib.request, "urlopen", fake_urlopen)
+        monkeypatch.setattr(weights, "_is_online", lambda host: True)
+        monkeypatch.setattr(weights.urllib.request, "urlopen", fake_urlopen)
         return requested
 
     return serve

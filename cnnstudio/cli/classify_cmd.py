@@ -57,43 +57,42 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def run(args: argparse.Namespace) -> int:
-    from cnnstudio.core import classify
+    from cnnstudio.core import files
+    from cnnstudio.core.classify import batch, classifier
 
     if args.top < 1:
         raise InputError(f"--top {args.top}: give at least 1")
     csv_path = Path(args.csv) if args.csv else None
-    if csv_path is not None and csv_path.exists() and not args.overwrite:
-        raise InputError(f"{csv_path} exists already; choose another name or add --overwrite")
+    if csv_path is not None:
+        files.check_output_file(csv_path, overwrite=args.overwrite, param="csv")
     gradcam_dir = Path(args.gradcam) if args.gradcam else None
     if gradcam_dir is not None:
         if gradcam_dir.exists() and not gradcam_dir.is_dir():
             raise InputError(f"--gradcam {gradcam_dir}: not a folder")
         gradcam_dir.mkdir(parents=True, exist_ok=True)
 
-    files = classify.expand_paths(args.paths)
-    if not files:
+    image_files = batch.expand_paths(args.paths)
+    if not image_files:
         raise InputError("no image files found in " + ", ".join(args.paths))
     # ImageNet weights not here yet are downloaded first, with progress on stderr
     downloads = DownloadLines(sys.stderr, sys.stderr.isatty())
-    with contextlib.closing(classify.weights_download_events(args.model, args.weights)) as events:
+    with contextlib.closing(classifier.weights_download_events(args.model, args.weights)) as events:
         for event in events:
             downloads.show(event)
-    classifier = classify.load_classifier(args.model, weights=args.weights)
-    if classifier.untrained:
-        print(f"cnnstudio: note: {classifier.label}: labels are meaningless", file=sys.stderr)
+    model = classifier.load_classifier(args.model, weights=args.weights)
+    if model.untrained:
+        print(f"cnnstudio: note: {model.label}: labels are meaningless", file=sys.stderr)
 
     results = []
     records = []
     used_names: set[str] = set()
     gradcam_errors: dict[str, str] = {}
-    for result in classify.classify_paths(classifier, files, top_k=args.top):
+    for result in batch.classify_paths(model, image_files, top_k=args.top):
         results.append(result)
         record = result.to_dict()
         if result.ok and gradcam_dir is not None:
             try:
-                record["gradcam"] = str(
-                    _save_gradcam(classifier, result, gradcam_dir, args, used_names)
-                )
+                record["gradcam"] = str(_save_gradcam(model, result, gradcam_dir, args, used_names))
             except StudioError as error:  # one image's heat map, not the whole batch
                 record["gradcam_error"] = str(error)
                 gradcam_errors[result.file] = str(error)
@@ -108,7 +107,9 @@ def run(args: argparse.Namespace) -> int:
         json.dump(records, sys.stdout, indent=2)
         sys.stdout.write("\n")
     if csv_path is not None:
-        classify.write_csv(results, csv_path, gradcam_errors if gradcam_dir else None)
+        batch.write_csv(
+            results, csv_path, gradcam_errors if gradcam_dir else None, overwrite=args.overwrite
+        )
         print(f"wrote {csv_path} ({len(results)} rows)", file=sys.stderr)
 
     classified = sum(1 for r in results if r.ok)
@@ -128,9 +129,10 @@ def _line(result) -> str:
 def _save_gradcam(classifier, result, folder: Path, args, used_names: set[str]) -> Path:
     """The Grad-CAM overlay of the top class, saved as ``<stem>_gradcam.png`` (a number is
     added when two inputs share a stem)."""
-    from cnnstudio.core import classify, images
+    from cnnstudio.core import image_saving, images
+    from cnnstudio.core.classify.params import WORKING_SIDE
 
-    image = images.load_image(result.file, max_side=classify.WORKING_SIDE)
+    image = images.load_image(result.file, max_side=WORKING_SIDE)
     cam = classifier.gradcam(image, class_index=result.top.index, layer=args.layer)
     stem = Path(result.file).stem
     name, counter = f"{stem}_gradcam.png", 2
@@ -146,4 +148,6 @@ def _save_gradcam(classifier, result, folder: Path, args, used_names: set[str]) 
         "probability": result.top.probability,
         "layer": cam.layer,
     }
-    return images.save_image(folder / name, cam.overlay(image), params, overwrite=args.overwrite)
+    return image_saving.save_image(
+        folder / name, cam.overlay(image), params, overwrite=args.overwrite
+    )

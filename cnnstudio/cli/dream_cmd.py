@@ -1,13 +1,17 @@
 """``cnnstudio dream``: DeepDream from the command line.
 
-    cnnstudio dream INPUT -o OUTPUT [--noise WxH] [--weights imagenet|random|PATH]
+    cnnstudio dream [INPUT | --noise WxH] -o OUTPUT
+        [--backbone NAME --weights imagenet|random|PATH | --model NAME_OR_PATH]
         [--layers mixed3,mixed5 | mixed4=0,mixed5=3,mixed6=2,mixed7=1.5 | tf2 | dlwp]
         [--channel LAYER:INDEX] [--steps N] [--step-size F] [--octaves N]
         [--octave-scale F] [--tile-size N] [--jitter PX] [--max-size N] [--seed N]
         [--overwrite]
 
-Progress goes to stderr: one updating line when stderr is a terminal, otherwise a line per
-octave and a final line. The result is saved with its parameters embedded.
+``--model`` dreams with a model of the library (or a ``.keras`` file), loaded as Classify
+loads it; its layers are named by their paths, nested ones included
+(``mobilenetv2_1.00_75/block_6_expand_relu``). Progress goes to stderr: one updating line
+when stderr is a terminal, otherwise a line per octave and a final line. The result is
+saved with its parameters (and the model's name) embedded.
 """
 
 from __future__ import annotations
@@ -21,8 +25,10 @@ from typing import Any, TextIO
 from cnnstudio.cli.options import parse_layer_weights
 from cnnstudio.cli.output import check_image_output
 from cnnstudio.cli.reporting import JobReporter
-from cnnstudio.core import backbones, dream, images
+from cnnstudio.core import backbones, image_saving, images
+from cnnstudio.core.dream import params as dream
 from cnnstudio.core.errors import InputError
+from cnnstudio.core.eta import Eta
 from cnnstudio.core.events import Notice, Progress
 
 
@@ -48,6 +54,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--backbone", help=f"network: {', '.join(backbones.BACKBONE_NAMES)}")
     parser.add_argument(
         "--weights", help="imagenet (default), random (untrained) or a weights file path"
+    )
+    parser.add_argument(
+        "--model",
+        metavar="NAME_OR_PATH",
+        help="dream with a model of the library (its name) or a .keras file instead of a "
+        "backbone; --layers then names its own layers, nested ones as OUTER/INNER (default: "
+        "its deepest layer with a spatial output)",
     )
     parser.add_argument(
         "--layers",
@@ -113,10 +126,19 @@ def parse_size(text: str) -> tuple[int, int]:
     return size
 
 
-def params_from_args(args: argparse.Namespace) -> dream.DreamParams:
-    """The DreamParams the flags describe (preset first, then explicit flags)."""
+def params_from_args(
+    args: argparse.Namespace, model_preprocessing: str | None = None
+) -> dream.DreamParams:
+    """The DreamParams the flags describe (preset first, then explicit flags).
+    ``model_preprocessing``: the sidecar's preprocessing of the ``--model`` (its backbone
+    decides the presets' step sizes)."""
     params = dream.preset_params(args.preset) if args.preset else dream.DreamParams()
     changes: dict[str, Any] = {}
+    if model_preprocessing is not None:
+        changes["backbone"] = dream.library_backbone(model_preprocessing)
+        if params.step_size is not None:  # a preset's step, in [-1, 1] units: the model's
+            scale = dream.library_step_size(model_preprocessing) / dream.BASE_STEP_SIZE
+            changes["step_size"] = round(params.step_size * scale, 6)
     if args.backbone is not None:
         changes["backbone"] = backbones.get_backbone(args.backbone).name
         if args.layers is None and args.channel is None:  # mixed3/mixed5 are Inception's
@@ -159,27 +181,20 @@ class _Reporter(JobReporter):
     def __init__(self, stream: TextIO, quiet: bool) -> None:
         super().__init__(stream, quiet)
         self.last: Progress | None = None
-        self.first_step = 0
-        self.first_step_at: float | None = None
-
-    def _eta(self, progress: Progress) -> str:
-        # timed from the first step: building the network and compiling are behind us
-        if self.first_step_at is None or progress.step <= self.first_step:
-            return "?"
-        per_step = (time.monotonic() - self.first_step_at) / (progress.step - self.first_step)
-        return f"{per_step * (progress.total - progress.step):.0f}s"
+        # timed from the first step (building the network and compiling are behind us),
+        # on the work done: later octaves have more pixels
+        self.eta = Eta()
 
     def job_event(self, event: object) -> None:
         if isinstance(event, Progress):
             if not self.tty and self.last is not None and event.stage != self.last.stage:
                 self._octave_line(self.last)
             self.last = event
-            if self.first_step_at is None:
-                self.first_step, self.first_step_at = event.step, time.monotonic()
+            self.eta.update(event.done)
             if self.tty:
                 self.stream.write(
                     f"\rdream: octave {event.stage}/{event.stages}  step {event.step}/{event.total}  "
-                    f"loss {event.loss:.4g}  ETA {self._eta(event)}   "
+                    f"loss {event.loss:.4g}  ETA {self.eta.text()}   "
                 )
                 self.stream.flush()
         elif isinstance(event, Notice):
@@ -201,7 +216,17 @@ class _Reporter(JobReporter):
 
 def run(args: argparse.Namespace) -> int:
     """Run the job; 0 on success (errors are raised for cli.main to report)."""
-    params = params_from_args(args)
+    model = None
+    if args.model is not None:
+        if args.backbone is not None or args.weights is not None:
+            raise InputError(
+                "--model dreams with that model and its own weights: leave out --backbone "
+                "and --weights (they choose a pretrained network instead)"
+            )
+        from cnnstudio.core.dream import network
+
+        model = network.find_library_model(args.model)  # nothing loaded yet
+    params = params_from_args(args, model.preprocessing if model is not None else None)
     output = Path(args.output).expanduser()
     check_image_output(output, args.overwrite)
     noise_size = parse_size(args.noise) if args.noise else None
@@ -214,16 +239,26 @@ def run(args: argparse.Namespace) -> int:
         image = images.load_image(args.input, max_side=params.max_size)
 
     from cnnstudio.core import device
+    from cnnstudio.core.dream import job
 
     device.configure_devices()
+    if model is not None and args.layers is None and args.channel is None:
+        # the model's own layers: known once it is loaded (the job reuses it)
+        params = params.replace(layers=network.library_default_layers(model))
     reporter = _Reporter(sys.stderr, args.quiet)
-    result = reporter.run(dream.dream(image, params, noise_size=noise_size))
+    result = reporter.run(job.dream(image, params, noise_size=noise_size, model=model))
     source = Path(args.input).name if args.input else f"noise {args.noise}"
-    meta = dream.dream_metadata(params, source=source, size=(result.shape[1], result.shape[0]))
-    saved = images.save_image(output, result, params=meta, overwrite=args.overwrite)
+    meta = dream.dream_metadata(
+        params,
+        source=source,
+        size=(result.shape[1], result.shape[0]),
+        model_name=model.name if model is not None else None,
+    )
+    saved = image_saving.save_image(output, result, params=meta, overwrite=args.overwrite)
     untrained = " (untrained network)" if meta["untrained"] else ""
+    with_model = f" with {model.name}" if model is not None else ""
     reporter.done(
-        f"dream: saved {saved} ({result.shape[1]}x{result.shape[0]}){untrained} in "
-        f"{time.monotonic() - reporter.start:.1f}s"
+        f"dream: saved {saved} ({result.shape[1]}x{result.shape[0]}){with_model}{untrained} "
+        f"in {time.monotonic() - reporter.start:.1f}s"
     )
     return 0

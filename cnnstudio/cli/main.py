@@ -25,6 +25,7 @@ JOBS = {
     "train": "cnnstudio.cli.train_cmd",
     "models": "cnnstudio.cli.models_cmd",
     "runs": "cnnstudio.cli.runs_cmd",
+    "visualize": "cnnstudio.cli.visualize_cmd",
 }
 
 

@@ -21,17 +21,21 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
+from cnnstudio.cli.messages import flag_for
 from cnnstudio.cli.options import parse_layer_weights
 from cnnstudio.cli.output import check_image_output
 from cnnstudio.cli.reporting import JobReporter
-from cnnstudio.core import images, style
+from cnnstudio.core import image_saving, images
 from cnnstudio.core.errors import InputError
+from cnnstudio.core.eta import Eta
 from cnnstudio.core.events import Notice, Progress
+from cnnstudio.core.style import job, memory
+from cnnstudio.core.style import params as style_params
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register the ``style`` job."""
-    defaults = style.StyleParams()
+    defaults = style_params.StyleParams()
     parser = subparsers.add_parser(
         "style",
         help="paint a picture in the style of another (neural style transfer)",
@@ -55,10 +59,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--steps",
         type=int,
-        help=f"optimiser iterations per scale (adam {style.ADAM_DEFAULT_STEPS}, "
-        f"lbfgs {style.LBFGS_DEFAULT_STEPS})",
+        help=f"optimiser iterations per scale (adam {style_params.ADAM_DEFAULT_STEPS}, "
+        f"lbfgs {style_params.LBFGS_DEFAULT_STEPS})",
     )
-    parser.add_argument("--optimizer", choices=style.OPTIMIZERS, help="adam (default) or lbfgs")
+    parser.add_argument(
+        "--optimizer", choices=style_params.OPTIMIZERS, help="adam (default) or lbfgs"
+    )
     parser.add_argument(
         "--learning-rate", type=float, help=f"Adam step on 0..1 pixels ({defaults.learning_rate})"
     )
@@ -72,7 +78,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--tv-weight", type=float, help=f"total-variation weight ({defaults.tv_weight:g})"
     )
     parser.add_argument(
-        "--layers", choices=sorted(style.LAYER_PRESETS), help="layer preset (cookbook)"
+        "--layers", choices=sorted(style_params.LAYER_PRESETS), help="layer preset (cookbook)"
     )
     parser.add_argument(
         "--content-layers", metavar="L=W,...", help="content layers with weights, e.g. block4_conv2"
@@ -87,12 +93,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         type=float,
         help="style image size relative to the output (1.0; smaller = finer strokes)",
     )
-    parser.add_argument("--init", choices=style.INITS, help="starting picture (content)")
+    parser.add_argument("--init", choices=style_params.INITS, help="starting picture (content)")
     parser.add_argument(
         "--preserve-colors",
         nargs="?",
         const="luminance",
-        choices=[m for m in style.COLOR_MODES if m != "none"],
+        choices=[m for m in style_params.COLOR_MODES if m != "none"],
         help="keep the content's colours: luminance (default) or match (recolour the style)",
     )
     parser.add_argument(
@@ -123,9 +129,9 @@ def parse_weights_list(flag: str, text: str) -> list[float]:
     return values
 
 
-def params_from_args(args: argparse.Namespace) -> style.StyleParams:
+def params_from_args(args: argparse.Namespace) -> style_params.StyleParams:
     """The StyleParams the flags describe (defaults for the flags not given)."""
-    params = style.StyleParams()
+    params = style_params.StyleParams()
     simple = (
         "weights",
         "size",
@@ -156,41 +162,47 @@ def params_from_args(args: argparse.Namespace) -> style.StyleParams:
     if args.preserve_colors:
         params.preserve_colors = args.preserve_colors
     params.multi_scale = bool(args.multi_scale)
-    params.validate()
+    try:
+        params.validate()
+    except InputError as error:
+        if error.param is None:
+            raise
+        # the core names the parameter; on the command line that is a flag
+        raise InputError(
+            f"{flag_for(error.param)}: {error}",
+            param=error.param,
+            remedy=error.remedy,
+            **error.details,
+        ) from None
     return params
 
 
 class _Reporter(JobReporter):
-    """Progress on stderr: an updating line on a terminal, else ~10 lines per scale."""
+    """Progress on stderr: an updating line on a terminal, else ~10 lines per scale. The
+    ETA follows the work done (a multi-scale run's last scale costs 16x its first)."""
 
-    def __init__(self, stream: TextIO, quiet: bool, eta: style.StageEta | None = None) -> None:
+    def __init__(self, stream: TextIO, quiet: bool) -> None:
         super().__init__(stream, quiet)
-        self.eta = eta  # weighs multi-scale iterations by their scale's pixel count
-        self.eta_seconds: float | None = None
+        self.eta = Eta()
 
     def _describe(self, p: Progress) -> str:
-        if self.eta is not None:
-            eta = "--" if self.eta_seconds is None else f"{self.eta_seconds:.0f}s"
-        else:
-            elapsed = time.monotonic() - self.start
-            eta = f"{elapsed / p.step * (p.total - p.step):.0f}s"
         scale = f"scale {p.stage}/{p.stages}  " if p.stages > 1 else ""
         terms = "  ".join(f"{k} {v:.3g}" for k, v in p.terms.items())
         extra = f"  ({p.message})" if p.message else ""
         return (
-            f"style: {scale}step {p.step}/{p.total}  loss {p.loss:.4g}  [{terms}]{extra}  ETA {eta}"
+            f"style: {scale}step {p.step}/{p.total}  loss {p.loss:.4g}  [{terms}]{extra}  "
+            f"ETA {self.eta.text()}"
         )
 
     def job_event(self, event: object) -> None:
-        if isinstance(event, style.LbfgsEvaluation):
+        if isinstance(event, job.LbfgsEvaluation):
             # inside an L-BFGS iteration: only the terminal's updating line shows it
             if self.tty:
                 self.stream.write(f"\r\033[Kstyle: {event.text}  loss {event.loss:.4g}")
                 self.stream.flush()
             return
         if isinstance(event, Progress):
-            if self.eta is not None:  # every iteration, printed or not
-                self.eta_seconds = self.eta.update(event.step, time.monotonic())
+            self.eta.update(event.done)  # every iteration, printed or not
             if self.tty:
                 self.stream.write("\r\033[K" + self._describe(event))
                 self.stream.flush()
@@ -215,26 +227,25 @@ def run(args: argparse.Namespace) -> int:
         )
     # Big photos are shrunk while decoding; stylize then sets the exact working size.
     content = images.load_image(args.content, max_side=params.size)
-    style_side = max(style.VGG19_MIN_SIZE, math.ceil(params.size * max(1.0, params.style_scale)))
+    style_side = max(
+        style_params.VGG19_MIN_SIZE, math.ceil(params.size * max(1.0, params.style_scale))
+    )
     styles = [images.load_image(path, max_side=style_side) for path in args.styles]
-    try:
-        style.check_memory(params, content.shape)
-    except style.MemoryTooLargeError as error:
-        raise InputError(f"{error} (--size {error.suggested_size})") from None
+    memory.check_memory(params, content.shape)  # before any slow work
 
     from cnnstudio.core import device
 
     device.configure_devices()
-    reporter = _Reporter(sys.stderr, args.quiet, style.StageEta.for_run(params, content.shape))
-    result = reporter.run(style.stylize(content, styles, params, style_weights=blend))
-    meta = style.style_metadata(
+    reporter = _Reporter(sys.stderr, args.quiet)
+    result = reporter.run(job.stylize(content, styles, params, style_weights=blend))
+    meta = style_params.style_metadata(
         params,
         content=Path(args.content).name,
         styles=[Path(p).name for p in args.styles],
         style_blend=blend,
         output_size=[int(result.shape[1]), int(result.shape[0])],
     )
-    saved = images.save_image(output, result, params=meta, overwrite=args.overwrite)
+    saved = image_saving.save_image(output, result, params=meta, overwrite=args.overwrite)
     untrained = " (untrained network)" if meta["untrained"] else ""
     reporter.done(
         f"style: saved {saved} ({result.shape[1]}x{result.shape[0]}){untrained} in "

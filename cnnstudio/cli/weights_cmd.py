@@ -32,7 +32,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def run(args: argparse.Namespace) -> int:
-    from cnnstudio.core.backbones import import_weights_detailed
+    from cnnstudio.core.weights_import import import_weights_detailed
 
     imported = import_weights_detailed(args.file, args.name)
     top = "with" if imported.include_top else "without"

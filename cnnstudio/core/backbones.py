@@ -1,61 +1,38 @@
 """Pretrained networks: InceptionV3, VGG19 and MobileNetV2.
 
-Each backbone has its preprocessing (and the inverse), its minimum input size, the layer
-names worth dreaming on or looking at, and three weight sources:
+The registry (:class:`BackboneInfo`: minimum and default input size, the layer names worth
+dreaming on or looking at, the official ImageNet weights files with their sizes), the
+preprocessing of each network (and its inverse), and the builders with their model cache.
 
-- ``"imagenet"``: the official Keras weight file, looked up by its exact name first in
-  :func:`cnnstudio.core.paths.weights_dir` (files the user imported) and then in the Keras
-  cache (``$KERAS_HOME/models``). If it is in neither, it is downloaded when the machine is
-  online; offline, :class:`ResourceMissingError` says which file, its size, where it was
-  looked for and how to import it. We never let Keras download on its own: its download
-  has no timeout and would hang an offline machine.
-- ``"random"``: an untrained network (``weights=None``), offered openly.
-- a path to a ``.weights.h5`` (Keras 3) or ``.h5`` (legacy Keras) file for the architecture.
+A network is built with one of three weight sources (:mod:`cnnstudio.core.weights`):
+``"imagenet"`` (the official file, found or downloaded first), ``"random"`` (untrained) or
+the path of a weights file (read and checked by :mod:`cnnstudio.core.weights_files`).
 
-TensorFlow and Keras are imported inside functions only: importing this module is cheap and
-GUI modules may use the name lists and :class:`BackboneInfo` without loading TensorFlow.
+TensorFlow and Keras are imported inside the builders only: the GUI imports this module at
+start for the name lists and :class:`BackboneInfo`, without loading TensorFlow.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
-import queue
-import re
-import shutil
-import socket
-import tempfile
 import threading
-import urllib.parse
-import urllib.request
-import warnings
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from cnnstudio.core import paths
-from cnnstudio.core.errors import InputError, ResourceMissingError
-from cnnstudio.core.events import DownloadProgress
+from cnnstudio.core.errors import InputError
+from cnnstudio.core.weights import DownloadCallback, ensure_imagenet_weights, normalize_weights
+from cnnstudio.core.weights_files import check_file_fits, inspect_weights_file, load_weights_file
 
 BACKBONE_NAMES: tuple[str, ...] = ("inception_v3", "vgg19", "mobilenet_v2")
 
 #: ImageNet channel means in BGR order, as keras.applications' "caffe" preprocessing uses.
 VGG_MEAN_BGR: tuple[float, float, float] = (103.939, 116.779, 123.68)
 
-#: set to 1 to forbid any download attempt (tests, air-gapped installs)
-OFFLINE_ENV = "CNNSTUDIO_OFFLINE"
-
-#: seconds to wait for the connectivity probe before calling the machine offline
-CONNECT_TIMEOUT_S = 3.0
-#: seconds a started download may stall before it is given up
-READ_TIMEOUT_S = 30.0
-
 _KERAS_APPS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/"
-
-DownloadCallback = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
@@ -251,417 +228,6 @@ def deprocess(name: str, x: Any) -> Any:
     return (x + 1.0) * 127.5
 
 
-# ---------------------------------------------------------------------------- weight sources
-
-
-def _normalize_weights(weights: str | os.PathLike) -> str:
-    text = os.fspath(weights).strip()
-    lowered = text.lower()
-    if lowered in ("imagenet", "pretrained"):
-        return "imagenet"
-    if lowered in ("random", "untrained", "none"):
-        return "random"
-    return text
-
-
-def is_untrained(weights: str | os.PathLike) -> bool:
-    """True for the "random" (untrained) weight source."""
-    return _normalize_weights(weights) == "random"
-
-
-def weights_label(weights: str | os.PathLike) -> str:
-    """Human label of a weight source: "ImageNet", "untrained (random)", "file x.h5"."""
-    normalized = _normalize_weights(weights)
-    if normalized == "imagenet":
-        return "ImageNet"
-    if normalized == "random":
-        return "untrained (random)"
-    return f"file {Path(normalized).name}"
-
-
-def weights_search_dirs() -> tuple[Path, Path]:
-    """Where "imagenet" weight files are looked for, in order."""
-    return paths.weights_dir(), paths.keras_cache_dir() / "models"
-
-
-def _candidate_names(file_name: str) -> tuple[str, str]:
-    # A Keras 3 format file imported by the user is kept under the official stem with the
-    # .weights.h5 suffix, because Keras picks its loader by suffix.
-    return file_name, file_name[: -len(".h5")] + ".weights.h5"
-
-
-def find_imagenet_weights(name: str, include_top: bool = False) -> Path | None:
-    """The ImageNet weight file for this backbone if it is on this machine, else None."""
-    info = get_backbone(name)
-    for folder in weights_search_dirs():
-        for file_name in _candidate_names(info.weights_file(include_top)):
-            candidate = folder / file_name
-            if candidate.is_file() and candidate.stat().st_size > 0:
-                return candidate
-    return None
-
-
-def _megabytes(size: int) -> str:
-    return f"{size / 2**20:.0f} MB"
-
-
-def _missing_weights_error(info: BackboneInfo, include_top: bool, reason: str) -> Exception:
-    first, second = weights_search_dirs()
-    file_name = info.weights_file(include_top)
-    return ResourceMissingError(
-        f"{info.label} ImageNet weights are not on this machine and cannot be downloaded "
-        f"({reason}): need {file_name} ({_megabytes(info.weights_size(include_top))}); "
-        f"looked in {first} and {second}. Download it on a connected machine from "
-        f"{info.weights_url(include_top)} and use File > Import weights... or "
-        f"`cnnstudio import-weights FILE`, or pass --weights PATH."
-    )
-
-
-def downloads_allowed(allow_download: bool = True) -> bool:
-    """False when the caller or ``CNNSTUDIO_OFFLINE=1`` forbids network access."""
-    offline = os.environ.get(OFFLINE_ENV, "").strip().lower() in ("1", "true", "yes", "on")
-    return allow_download and not offline
-
-
-def _is_online(host: str, port: int = 443, timeout: float = CONNECT_TIMEOUT_S) -> bool:
-    """A quick connectivity probe. Name resolution has no timeout of its own, so the probe
-    runs on a daemon thread and we stop waiting after ``timeout`` seconds."""
-    result: list[bool] = []
-
-    def probe() -> None:
-        try:
-            with socket.create_connection((host, port), timeout=timeout):
-                result.append(True)
-        except OSError:
-            result.append(False)
-
-    thread = threading.Thread(target=probe, name="cnnstudio-online-probe", daemon=True)
-    thread.start()
-    thread.join(timeout + 0.5)
-    return bool(result and result[0])
-
-
-def _download(
-    url: str,
-    destination: Path,
-    md5: str | None,
-    on_download: DownloadCallback | None,
-) -> Path:
-    """Stream ``url`` to ``destination`` (atomically: a partial file is never left under the
-    final name), reporting ``on_download(received_bytes, total_bytes)`` per chunk."""
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.md5(usedforsecurity=False)
-    handle, temp_name = tempfile.mkstemp(dir=destination.parent, suffix=".part")
-    try:
-        with (
-            os.fdopen(handle, "wb") as out,
-            urllib.request.urlopen(url, timeout=READ_TIMEOUT_S) as response,
-        ):
-            total = int(response.headers.get("Content-Length") or 0)
-            received = 0
-            while True:
-                chunk = response.read(1 << 20)
-                if not chunk:
-                    break
-                out.write(chunk)
-                digest.update(chunk)
-                received += len(chunk)
-                if on_download is not None:
-                    on_download(received, total or received)
-        if total and received != total:
-            raise OSError(f"download ended after {received} of {total} bytes")
-        if md5 and digest.hexdigest() != md5:
-            raise OSError("downloaded file is damaged (checksum mismatch)")
-        os.replace(temp_name, destination)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-    return destination
-
-
-def ensure_imagenet_weights(
-    name: str,
-    include_top: bool = False,
-    allow_download: bool = True,
-    on_download: DownloadCallback | None = None,
-) -> Path:
-    """Path of the ImageNet weight file, downloading it into the Keras cache if needed and
-    allowed; :class:`ResourceMissingError` with what to do when it cannot be had."""
-    info = get_backbone(name)
-    found = find_imagenet_weights(info.name, include_top)
-    if found is not None:
-        return found
-    if not downloads_allowed(allow_download):
-        raise _missing_weights_error(info, include_top, "offline mode")
-    url = info.weights_url(include_top)
-    host = urllib.parse.urlsplit(url).hostname or ""
-    if not _is_online(host):
-        raise _missing_weights_error(info, include_top, f"no connection to {host}")
-    destination = weights_search_dirs()[1] / info.weights_file(include_top)
-    try:
-        return _download(url, destination, info.weights_md5(include_top), on_download)
-    except OSError as error:  # URLError, timeouts, short or damaged downloads
-        raise _missing_weights_error(info, include_top, f"download failed: {error}") from error
-
-
-class _DownloadCancelled(Exception):
-    """The job that wanted the file was stopped: abandon the download."""
-
-
-def ensure_weights_events(
-    name: str,
-    weights: str | os.PathLike = "imagenet",
-    include_top: bool = False,
-    allow_download: bool = True,
-) -> Generator[DownloadProgress, None, Path | None]:
-    """Make sure ``weights`` for backbone ``name`` are on this machine, as a job step.
-
-    For ``"imagenet"`` weights that are not here yet, the download runs on a helper thread
-    and this generator yields a :class:`DownloadProgress` per chunk, so a job can ``yield
-    from`` it and its consumer (window or terminal) shows the download. Closing the
-    generator (Stop) abandons the download at its next chunk; no partial file is left.
-    Other sources, or weights already here, yield nothing. Returns the file (None for
-    "random"); ResourceMissingError as :func:`ensure_imagenet_weights`."""
-    info = get_backbone(name)
-    normalized = _normalize_weights(weights)
-    if normalized != "imagenet":
-        return None
-    found = find_imagenet_weights(info.name, include_top)
-    if found is not None:
-        return found
-    file_name = info.weights_file(include_top)
-    # one slot: the download runs at most one chunk ahead of the consumer, so a stopped
-    # job abandons it promptly instead of finishing it in the background
-    events: queue.Queue = queue.Queue(maxsize=1)
-    cancelled = threading.Event()
-
-    def put(item: object) -> None:
-        while not cancelled.is_set():
-            try:
-                events.put(item, timeout=0.1)
-                return
-            except queue.Full:
-                continue
-        raise _DownloadCancelled
-
-    def report(received: int, total: int) -> None:
-        put(DownloadProgress(file_name, received, total))
-
-    def fetch() -> None:
-        try:
-            path = ensure_imagenet_weights(info.name, include_top, allow_download, report)
-        except _DownloadCancelled:
-            return
-        except BaseException as error:  # noqa: BLE001 - handed to the job's thread
-            outcome: tuple[str, object] = ("error", error)
-        else:
-            outcome = ("done", path)
-        try:
-            put(outcome)
-        except _DownloadCancelled:
-            pass
-
-    thread = threading.Thread(target=fetch, name=f"cnnstudio-download-{info.name}", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item = events.get()
-            if isinstance(item, DownloadProgress):
-                yield item
-                continue
-            kind, value = item
-            if kind == "error":
-                raise value  # type: ignore[misc]
-            return value  # type: ignore[return-value]
-    finally:
-        cancelled.set()
-        # the helper sees the flag at its next chunk (or put) and removes its partial file
-        thread.join(timeout=2.0)
-
-
-# ----------------------------------------------------------------------- weight files on disk
-
-
-@dataclass(frozen=True)
-class WeightsFileFacts:
-    """What a weights file says about itself, read with h5py before any loading."""
-
-    path: Path
-    keras3: bool  # True: Keras 3 ``.weights.h5`` layout; False: legacy Keras ``.h5``
-    has_top: bool  # contains a classifier (Dense) top
-    guess: str | None  # the backbone it most likely belongs to
-    array_count: int  # number of weight arrays stored
-
-
-def inspect_weights_file(path: str | os.PathLike) -> WeightsFileFacts:
-    """Read the layout of an HDF5 weights file. InputError when it is none."""
-    import h5py
-
-    file_path = Path(path)
-    if not file_path.is_file():
-        raise InputError(
-            f"weights file {file_path} does not exist: give imagenet, random or the path "
-            "of a .weights.h5/.h5 file"
-        )
-    if not file_path.name.lower().endswith(".h5"):
-        raise InputError(
-            f"weights file {file_path.name} is not a .weights.h5 or .h5 file: give the "
-            "Keras weights file for the network"
-        )
-    try:
-        with h5py.File(file_path, "r") as handle:
-            group: Any = handle
-            if "layer_names" not in group.attrs and "model_weights" in group:
-                group = group["model_weights"]  # a whole legacy model saved as .h5
-            if "layer_names" in group.attrs:
-                names = [
-                    n.decode() if isinstance(n, bytes) else str(n)
-                    for n in group.attrs["layer_names"]
-                ]
-                return WeightsFileFacts(
-                    file_path,
-                    keras3=False,
-                    has_top="predictions" in names or "fc1" in names,
-                    guess=_guess_from_layer_names(names),
-                    array_count=sum(_count_arrays(group[n]) for n in names if n in group),
-                )
-            if "layers" in handle:
-                keys = list(handle["layers"].keys())
-                return WeightsFileFacts(
-                    file_path,
-                    keras3=True,
-                    has_top=any(key.split("_")[0] == "dense" for key in keys),
-                    guess=_guess_from_class_keys(keys),
-                    array_count=_count_arrays(handle["layers"]),
-                )
-    except OSError as error:
-        raise InputError(
-            f"weights file {file_path.name} is not a readable HDF5 file ({error}): give a "
-            "Keras .weights.h5/.h5 weights file"
-        ) from error
-    raise InputError(
-        f"weights file {file_path.name} holds no Keras layer weights: give a Keras "
-        ".weights.h5/.h5 weights file"
-    )
-
-
-def _count_arrays(group: Any) -> int:
-    import h5py
-
-    found = [0]
-
-    def visit(_name: str, item: Any) -> None:
-        if isinstance(item, h5py.Dataset):
-            found[0] += 1
-
-    group.visititems(visit)
-    return found[0]
-
-
-def _guess_from_layer_names(names: Sequence[str]) -> str | None:
-    name_set = set(names)
-    if "mixed0" in name_set:
-        return "inception_v3"
-    if "block1_conv1" in name_set:
-        return "vgg19"
-    if "Conv1" in name_set or "expanded_conv_project" in name_set:
-        return "mobilenet_v2"
-    return None
-
-
-def _guess_from_class_keys(keys: Sequence[str]) -> str | None:
-    # Keras 3 names entries by layer class (conv2d, conv2d_1, ...), not by layer name.
-    if any(key.startswith("depthwise_conv2d") for key in keys):
-        return "mobilenet_v2"
-    if any(key.startswith("batch_normalization") for key in keys):
-        return "inception_v3"
-    if any(key.startswith("conv2d") for key in keys):
-        return "vgg19"
-    return None
-
-
-def _top_words(has_top: bool) -> str:
-    return "with the classifier top" if has_top else "without the classifier top (notop)"
-
-
-def _check_file_fits(facts: WeightsFileFacts, info: BackboneInfo, include_top: bool) -> None:
-    """Refuse a file that cannot fit, from its layout alone (before any slow build)."""
-    name = facts.path.name
-    if facts.has_top != include_top:
-        needed = info.weights_file(include_top)
-        raise InputError(
-            f"weights file {name} is {_top_words(facts.has_top)}, but this job needs "
-            f"{info.label} {_top_words(include_top)}: use a file like {needed}"
-        )
-    expected = info.weights_count(include_top)
-    if facts.array_count != expected:
-        hint = ""
-        if facts.guess and facts.guess != info.name:
-            hint = f" (it looks like {get_backbone(facts.guess).label} weights)"
-        raise InputError(
-            f"weights file {name} does not fit {info.label} {_top_words(include_top)}{hint}: "
-            f"it holds {facts.array_count} weight arrays, the network has {expected}; "
-            "give the weights of the same architecture"
-        )
-
-
-def _load_weights_file(model: Any, info: BackboneInfo, include_top: bool, path: Path) -> None:
-    """Load ``path`` into ``model`` (``info``'s architecture); InputError if it does not fit."""
-    facts = inspect_weights_file(path)
-    _check_file_fits(facts, info, include_top)
-    # Keras picks the loader by suffix; give it a name that matches the file's real layout.
-    wanted_suffix = ".weights.h5" if facts.keras3 else ".h5"
-    suffix_ok = path.name.endswith(".weights.h5") == facts.keras3
-    try:
-        # Keras 3 only warns when parts of a model find nothing to load and keep their
-        # random weights; for us that is a file that does not fit, so warnings are errors.
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            if suffix_ok:
-                model.load_weights(str(path))
-            else:
-                with tempfile.TemporaryDirectory() as folder:
-                    alias = Path(folder) / f"weights{wanted_suffix}"
-                    try:
-                        os.symlink(path.resolve(), alias)
-                    except OSError:  # no symlinks (Windows without privilege): copy
-                        shutil.copyfile(path, alias)
-                    model.load_weights(str(alias))
-        unloaded = [
-            str(w.message)
-            for w in caught
-            if any(word in str(w.message) for word in _NOT_LOADED_WORDS)
-        ]
-        if unloaded:
-            raise ValueError(unloaded[0])
-    except (ValueError, KeyError, TypeError, OSError) as error:
-        hint = ""
-        if facts.guess and facts.guess != info.name:
-            hint = f" (it looks like {get_backbone(facts.guess).label} weights)"
-        raise InputError(
-            f"weights file {path.name} does not fit {info.label} {_top_words(include_top)}"
-            f"{hint}: {_error_detail(error)}; give the weights of the same architecture"
-        ) from error
-
-
-_NOT_LOADED_WORDS = ("Skipping", "could not be loaded", "freshly-initialized")
-
-
-def _error_detail(error: BaseException) -> str:
-    """The most telling line of a (often multi-line) Keras loading error."""
-    text = str(error)
-    shapes = re.search(r"variable\.shape=(\(.*?\)), Received: value\.shape=(\(.*?\))", text)
-    if shapes:
-        layer = re.search(r"object <\w+ name=([^,>]+)", text)
-        where = f"layer {layer.group(1)}" if layer else "a layer"
-        return f"{where} needs shape {shapes.group(1)}, the file has {shapes.group(2)}"
-    lines = [line.strip().rstrip(":.") for line in text.splitlines() if line.strip()]
-    for line in lines:
-        if "expected" in line or "mismatch" in line.lower():
-            return line[:200]
-    return lines[0][:200] if lines else type(error).__name__
-
-
 # --------------------------------------------------------------------------------- building
 
 _cache: dict[tuple, Any] = {}
@@ -670,10 +236,17 @@ _key_locks: dict[tuple, threading.Lock] = {}
 
 
 def clear_model_cache() -> None:
-    """Forget every cached model (tests; after importing new weights)."""
+    """Forget every cached model (tests)."""
     with _cache_lock:
         _cache.clear()
         _key_locks.clear()
+
+
+def forget_imagenet_models(name: str) -> None:
+    """Forget the cached "imagenet" models of backbone ``name``: its file was replaced."""
+    with _cache_lock:
+        for key in [k for k in _cache if k[0] == name and k[1] == "imagenet"]:
+            del _cache[key]
 
 
 def _cache_key(
@@ -720,7 +293,7 @@ def _check_input_shape(info: BackboneInfo, input_shape: Sequence | None) -> tupl
     return shape
 
 
-def _build_architecture(info: BackboneInfo, include_top: bool, input_shape: tuple | None) -> Any:
+def build_architecture(info: BackboneInfo, include_top: bool, input_shape: tuple | None) -> Any:
     """A fresh model with random weights (Keras ``weights=None``)."""
     try:
         return _constructor(info)(weights=None, include_top=include_top, input_shape=input_shape)
@@ -743,7 +316,7 @@ def build_backbone(
     models, so they must not change their weights or ``trainable`` flags in place
     (training clones or builds with :func:`build_backbone_uncached`)."""
     info = get_backbone(name)
-    normalized = _normalize_weights(weights)
+    normalized = normalize_weights(weights)
     shape = _check_input_shape(info, input_shape)
     key = _cache_key(info, normalized, include_top, shape)
     with _cache_lock:
@@ -776,82 +349,18 @@ def build_backbone_uncached(
 ) -> Any:
     """Like :func:`build_backbone` but always a new model (safe to train or modify)."""
     info = get_backbone(name)
-    normalized = _normalize_weights(weights)
+    normalized = normalize_weights(weights)
     shape = _check_input_shape(info, input_shape)
     if normalized == "imagenet":
         # find (or download) the file before building: a missing file fails fast
-        weights_path = ensure_imagenet_weights(info.name, include_top, allow_download, on_download)
+        weights_path = ensure_imagenet_weights(info, include_top, allow_download, on_download)
     elif normalized == "random":
         weights_path = None
     else:
         weights_path = Path(normalized).expanduser()
         # exists, is HDF5, has the right top and array count: fail before the slow build
-        _check_file_fits(inspect_weights_file(weights_path), info, include_top)
-    model = _build_architecture(info, include_top, shape)
+        check_file_fits(inspect_weights_file(weights_path), info, include_top)
+    model = build_architecture(info, include_top, shape)
     if weights_path is not None:
-        _load_weights_file(model, info, include_top, weights_path)
+        load_weights_file(model, info, include_top, weights_path)
     return model
-
-
-# ---------------------------------------------------------------------------------- import
-
-
-@dataclass(frozen=True)
-class ImportedWeights:
-    """Result of :func:`import_weights_detailed`."""
-
-    path: Path
-    backbone: BackboneInfo
-    include_top: bool
-
-
-def import_weights_detailed(path: str | os.PathLike, name: str | None = None) -> ImportedWeights:
-    """Check ``path`` against the architectures (only ``name`` if given) by loading it,
-    then copy it into :func:`paths.weights_dir` under the official Keras file name so that
-    ``weights="imagenet"`` finds it from now on."""
-    source = Path(path).expanduser()
-    facts = inspect_weights_file(source)
-    if name is not None:
-        candidates = [get_backbone(name)]
-    else:
-        order = [facts.guess] if facts.guess else []
-        order += [n for n in BACKBONE_NAMES if n not in order]
-        candidates = [get_backbone(n) for n in order]
-    failures: list[str] = []
-    for info in candidates:
-        try:
-            _check_file_fits(facts, info, facts.has_top)
-            model = _build_architecture(info, facts.has_top, None)
-            _load_weights_file(model, info, facts.has_top, source)
-            del model
-        except InputError as error:
-            failures.append(f"{info.label}: {error}")
-            continue
-        file_name = info.weights_file(facts.has_top)
-        if facts.keras3:
-            file_name = _candidate_names(file_name)[1]
-        destination = paths.weights_dir() / file_name
-        temp = destination.with_name(destination.name + ".part")
-        shutil.copyfile(source, temp)
-        os.replace(temp, destination)
-        # an imported file may replace one found earlier: cached "imagenet" models are stale
-        for other in _candidate_names(info.weights_file(facts.has_top)):
-            stale = paths.weights_dir() / other
-            if stale != destination and stale.exists():
-                stale.unlink()
-        with _cache_lock:
-            for key in [k for k in _cache if k[0] == info.name and k[1] == "imagenet"]:
-                del _cache[key]
-        return ImportedWeights(destination, info, facts.has_top)
-    if name is not None:
-        raise InputError(failures[0].split(": ", 1)[1])
-    labels = ", ".join(info.label for info in candidates)
-    raise InputError(
-        f"weights file {source.name} fits none of {labels} ({_top_words(facts.has_top)}; "
-        "MobileNetV2 only with alpha 1.0): give the Keras weights of one of these networks"
-    )
-
-
-def import_weights(path: str | os.PathLike, name: str | None = None) -> Path:
-    """Validate a weights file and install it where "imagenet" finds it; the destination."""
-    return import_weights_detailed(path, name).path

@@ -32,6 +32,8 @@ class Remedy:
     OVERWRITE = "overwrite"
     #: a run folder holds another run: choose another folder or the same settings
     OTHER_RUN_FOLDER = "other_run_folder"
+    #: a frames folder holds another motion job's frames: choose another folder
+    OTHER_FRAMES_FOLDER = "other_frames_folder"
     #: the job would not fit in memory: use the smaller size in ``details["size"]``
     SMALLER_SIZE = "smaller_size"
 

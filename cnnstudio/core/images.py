@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageFile, PngImagePlugin, UnidentifiedImageError
+from PIL import Image, ImageFile, UnidentifiedImageError
 
-from cnnstudio.core import files
+from cnnstudio.core import files, image_diagnosis
 from cnnstudio.core.errors import InputError
 
 # Pillow's own hard threshold (it raises above 2 x MAX_IMAGE_PIXELS, ~179 Mpx). We apply
@@ -63,16 +63,13 @@ IMAGE_FILTER = "Images (" + " ".join(f"*{s}" for s in IMAGE_SUFFIXES) + ")"
 
 PARAMS_KEY = "cnnstudio"  # PNG text-chunk key for the embedded parameters
 
-_JPEG_QUALITY = 95
-_WEBP_QUALITY = 95
-_EXIF_IFD = 0x8769
-_EXIF_USER_COMMENT = 0x9286
-_EXIF_SOFTWARE = 0x0131
+EXIF_IFD = 0x8769
+EXIF_USER_COMMENT = 0x9286
+EXIF_SOFTWARE = 0x0131
 _EXIF_ORIENTATION = 0x0112
-_USER_COMMENT_ASCII = b"ASCII\x00\x00\x00"  # the 8-byte charset header EXIF requires
-_SOFTWARE = "CNN Studio"
+USER_COMMENT_ASCII = b"ASCII\x00\x00\x00"  # the 8-byte charset header EXIF requires
+SOFTWARE = "CNN Studio"
 # A JPEG APP1 segment holds at most 64 KiB; leave room for the rest of the EXIF block.
-_MAX_EXIF_PARAMS_BYTES = 60_000
 
 # Modes whose samples are wider than 8 bits: scaled by their actual range, not clipped.
 _WIDE_MODES = frozenset({"I", "F", "I;16", "I;16L", "I;16B", "I;16N", "I;16S"})
@@ -133,7 +130,7 @@ def load_image(path: str | os.PathLike[str], max_side: int | None = None) -> np.
     except Image.DecompressionBombError as exc:
         raise _bomb_error(path, _pixels_in_message(str(exc))) from None
     except UnidentifiedImageError:
-        raise ImageLoadError(path, _unidentified_reason(path)) from None
+        raise ImageLoadError(path, image_diagnosis.unidentified_reason(path)) from None
     except MemoryError:
         raise ImageLoadError(
             path, "the image is too large to fit in memory; open a smaller version"
@@ -141,7 +138,7 @@ def load_image(path: str | os.PathLike[str], max_side: int | None = None) -> np.
     except PermissionError:
         raise ImageLoadError(path, "permission denied; check the file's permissions") from None
     except (OSError, SyntaxError, EOFError, ValueError, zlib.error, struct.error) as exc:
-        raise ImageLoadError(path, _decode_failure_reason(exc)) from None
+        raise ImageLoadError(path, image_diagnosis.decode_failure_reason(exc)) from None
 
 
 def _open_checked(path: Path) -> ImageFile.ImageFile:
@@ -176,7 +173,7 @@ def image_from_pil(pil_image: Image.Image, max_side: int | None = None) -> np.nd
         pil_image.load()
     except (OSError, SyntaxError, EOFError, ValueError, zlib.error) as exc:
         raise InputError(
-            f"the pasted image cannot be decoded: {_decode_failure_reason(exc)}"
+            f"the pasted image cannot be decoded: {image_diagnosis.decode_failure_reason(exc)}"
         ) from None
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*[Cc]orrupt EXIF")
@@ -217,74 +214,6 @@ def _bomb_error(path: Path, pixels: int | None) -> ImageLoadError:
 def _pixels_in_message(message: str) -> int | None:
     match = re.search(r"\((\d+) pixels\)", message)
     return int(match.group(1)) if match else None
-
-
-def _unidentified_reason(path: Path) -> str:
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(512)
-    except OSError:
-        head = b""
-    kind = _format_from_signature(head)
-    if kind is not None:
-        return (
-            f"the file starts like a {kind} image but its header is truncated or corrupt; "
-            "re-export or re-download it"
-        )
-    if _looks_like_text(head):
-        return "this is a text file, not an image; pick a PNG, JPEG, WebP, BMP, GIF or TIFF file"
-    return (
-        "not an image format this app can read (or the header is corrupt); "
-        "pick a PNG, JPEG, WebP, BMP, GIF or TIFF file"
-    )
-
-
-_SIGNATURES = (
-    (b"\x89PNG\r\n\x1a\n", "PNG"),
-    (b"\xff\xd8\xff", "JPEG"),
-    (b"GIF87a", "GIF"),
-    (b"GIF89a", "GIF"),
-    (b"II*\x00", "TIFF"),
-    (b"MM\x00*", "TIFF"),
-    (b"BM", "BMP"),
-)
-
-
-def _format_from_signature(head: bytes) -> str | None:
-    """Name the format a file claims by its magic bytes (to tell "cut short" from "not an
-    image" when Pillow cannot identify it)."""
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "WebP"
-    for magic, name in _SIGNATURES:
-        if head.startswith(magic):
-            return name
-    return None
-
-
-def _looks_like_text(head: bytes) -> bool:
-    if not head or b"\x00" in head:
-        return False
-    try:
-        head.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        # A multi-byte character cut at the end of the sample is still text.
-        if exc.start < len(head) - 4:
-            return False
-    return True
-
-
-def _decode_failure_reason(exc: BaseException) -> str:
-    text = str(exc)
-    lowered = text.lower()
-    if isinstance(exc, EOFError) or "truncated" in lowered or "premature end" in lowered:
-        return (
-            "the file is truncated (it ends before the image data does); "
-            "re-export or re-download it"
-        )
-    if isinstance(exc, ValueError) and "mode" in lowered:
-        return f"unsupported colour mode ({text}); convert it to RGB with an image editor"
-    detail = f" ({text})" if text else ""
-    return f"the image data is corrupt{detail}; re-export or re-download it"
 
 
 def _draft_for(img: ImageFile.ImageFile, max_side: int) -> None:
@@ -388,7 +317,7 @@ def _wide_to_uint8(values: np.ndarray, mode: str) -> np.ndarray:
 # ------------------------------------------------------------------ array helpers
 
 
-def _as_rgb_uint8(image: np.ndarray) -> np.ndarray:
+def as_rgb_uint8(image: np.ndarray) -> np.ndarray:
     """Accept (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) arrays; floats are read as 0..255."""
     array = np.asarray(image)
     if array.ndim == 2:
@@ -415,7 +344,7 @@ def resize_max_side(image: np.ndarray, max_side: int) -> np.ndarray:
     """Shrink so the longest side is at most ``max_side`` (never enlarges; returns the
     input unchanged when it already fits)."""
     _check_max_side(max_side)
-    array = _as_rgb_uint8(image)
+    array = as_rgb_uint8(image)
     height, width = array.shape[:2]
     if max(height, width) <= max_side:
         return array
@@ -426,7 +355,7 @@ def resize_to(image: np.ndarray, width: int, height: int) -> np.ndarray:
     """Resize to exactly ``width`` x ``height`` (Lanczos; shrinks and enlarges)."""
     if width < 1 or height < 1:
         raise InputError(f"image size {width}x{height} must be at least 1x1")
-    array = _as_rgb_uint8(image)
+    array = as_rgb_uint8(image)
     if array.shape[:2] == (height, width):
         return array
     pil = Image.fromarray(array, "RGB")
@@ -445,74 +374,6 @@ def noise_image(width: int, height: int, seed: int | None = None) -> np.ndarray:
     return rng.integers(96, 160, size=(height, width, 3), dtype=np.uint8, endpoint=True)
 
 
-# ------------------------------------------------------------------------- saving
-
-
-def save_image(
-    path: str | os.PathLike[str],
-    image: np.ndarray,
-    params: dict[str, Any] | None = None,
-    overwrite: bool = False,
-) -> Path:
-    """Write ``image`` (uint8 RGB; floats are read as 0..255) and return the path.
-
-    The format follows the suffix: ``.png`` (lossless; ``params`` as JSON in an iTXt
-    chunk keyed ``cnnstudio``), ``.jpg``/``.jpeg`` (quality 95) or ``.webp`` (quality 95),
-    both with ``params`` as JSON in the EXIF UserComment (skipped if larger than ~60 KB).
-    Parent folders are created. The file is written to a temporary name and moved into
-    place, so a crash never leaves a half-written result. Raises
-    :class:`~cnnstudio.core.files.OutputExistsError` if the file exists and ``overwrite`` is false, and
-    :class:`InputError` for an unknown suffix.
-    """
-    path = files.check_output_file(path, overwrite=overwrite, suffixes=SAVE_SUFFIXES)
-    suffix = path.suffix.lower()
-    pil = Image.fromarray(_as_rgb_uint8(image), "RGB")
-    params_json = _params_json(params) if params is not None else None
-
-    with files.atomic_write(path, overwrite=overwrite) as handle:
-        _write(pil, handle, suffix, params_json)
-    return path
-
-
-def _params_json(params: dict[str, Any]) -> str:
-    if not isinstance(params, dict):
-        raise InputError(f"parameters to embed must be a dict, not {type(params).__name__}")
-    return json.dumps(params, default=_json_default, ensure_ascii=True, sort_keys=True)
-
-
-def _json_default(value: Any) -> Any:
-    """Make numpy scalars/arrays, paths and tuples-of-odd-things embeddable."""
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, os.PathLike):
-        return os.fspath(value)
-    if isinstance(value, set | frozenset):
-        return sorted(value, key=str)
-    return str(value)
-
-
-def _write(pil: Image.Image, fh: Any, suffix: str, params_json: str | None) -> None:
-    if suffix == ".png":
-        info = PngImagePlugin.PngInfo()
-        info.add_text("Software", _SOFTWARE)
-        if params_json is not None:
-            info.add_itxt(PARAMS_KEY, params_json)
-        pil.save(fh, format="PNG", pnginfo=info, optimize=False)
-        return
-    exif = Image.Exif()
-    exif[_EXIF_SOFTWARE] = _SOFTWARE
-    if params_json is not None and len(params_json) <= _MAX_EXIF_PARAMS_BYTES:
-        exif.get_ifd(_EXIF_IFD)[_EXIF_USER_COMMENT] = _USER_COMMENT_ASCII + params_json.encode(
-            "ascii"
-        )
-    if suffix in (".jpg", ".jpeg"):
-        pil.save(fh, format="JPEG", quality=_JPEG_QUALITY, exif=exif.tobytes())
-    else:
-        pil.save(fh, format="WEBP", quality=_WEBP_QUALITY, exif=exif.tobytes())
-
-
 def read_params(path: str | os.PathLike[str]) -> dict[str, Any] | None:
     """The parameters :func:`save_image` embedded in ``path``, or None when the image has
     none (or they are not ours). Raises :class:`ImageLoadError` if the file cannot be read."""
@@ -528,11 +389,11 @@ def read_params(path: str | os.PathLike[str]) -> dict[str, Any] | None:
     except ImageLoadError:
         raise
     except UnidentifiedImageError:
-        raise ImageLoadError(path, _unidentified_reason(path)) from None
+        raise ImageLoadError(path, image_diagnosis.unidentified_reason(path)) from None
     except Image.DecompressionBombError as exc:
         raise _bomb_error(path, _pixels_in_message(str(exc))) from None
     except (OSError, SyntaxError, EOFError, ValueError, zlib.error, struct.error) as exc:
-        raise ImageLoadError(path, _decode_failure_reason(exc)) from None
+        raise ImageLoadError(path, image_diagnosis.decode_failure_reason(exc)) from None
     if not text:
         return None
     try:
@@ -545,14 +406,14 @@ def read_params(path: str | os.PathLike[str]) -> dict[str, Any] | None:
 def _user_comment(img: Image.Image) -> str | None:
     try:
         exif = img.getexif()
-        if exif.get(_EXIF_SOFTWARE) != _SOFTWARE:
+        if exif.get(EXIF_SOFTWARE) != SOFTWARE:
             return None  # someone else's comment: not our parameters
-        raw = exif.get_ifd(_EXIF_IFD).get(_EXIF_USER_COMMENT)
+        raw = exif.get_ifd(EXIF_IFD).get(EXIF_USER_COMMENT)
     except Exception:  # noqa: BLE001 - malformed EXIF means "no parameters", not a crash
         return None
     if isinstance(raw, bytes):
-        if raw.startswith(_USER_COMMENT_ASCII):
-            raw = raw[len(_USER_COMMENT_ASCII) :]
+        if raw.startswith(USER_COMMENT_ASCII):
+            raw = raw[len(USER_COMMENT_ASCII) :]
         return raw.decode("ascii", errors="replace")
     return raw if isinstance(raw, str) else None
 

@@ -21,7 +21,7 @@ top-level model take the public route, ``keras.Model(model.inputs, layer.output)
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import keras
@@ -195,6 +195,26 @@ def final_layer(model: Any) -> Any:
     return getattr(history, "operation", None)
 
 
+def logits_function(layer: Any) -> Callable[[Any], Any] | None:
+    """For a final softmax/sigmoid layer: a function from its input to its scores before
+    the activation (a Dense layer's ``x @ kernel + bias``); None when the layer's output
+    already is a score. Scores, not probabilities, are what Grad-CAM and class
+    visualisation differentiate: a saturated softmax has a zero gradient."""
+    squashing = (keras.activations.softmax, keras.activations.sigmoid)
+    kind = type(layer).__name__
+    activation = getattr(layer, "activation", None)
+    if kind == "Softmax" or (kind == "Activation" and activation in squashing):
+        return lambda x: x
+    if kind == "Dense" and activation in squashing:
+
+        def dense_logits(x: Any) -> Any:
+            z = keras.ops.matmul(x, layer.kernel)
+            return z + layer.bias if layer.bias is not None else z
+
+        return dense_logits
+    return None
+
+
 # ---------------------------------------------------------------- activations of layers
 
 #: marks a wanted path whose layer *input* is captured (Grad-CAM's scores before softmax)
@@ -307,5 +327,32 @@ def layer_outputs_model(
         if include_output:
             outputs.append(output)
         result = keras.Model(inputs, outputs, name=f"{model.name}_features")
+    cache[key] = result
+    return result
+
+
+def scores_model(model: Any, layer_paths: Sequence[str]) -> Any:
+    """A Keras model from one image input to the activations of ``layer_paths`` (nested
+    paths too) followed by the model's class scores *before* its final softmax/sigmoid
+    (see :func:`logits_function`; the output itself when it already is a score). Cached
+    on ``model``. InputError naming the choices for an unknown layer."""
+    wanted = [split_path(model, str(p)) for p in layer_paths]
+    cache = features_model_cache(model)
+    key = ("scores", tuple(wanted))
+    if key in cache:
+        return cache[key]
+    final = final_layer(model)
+    logits_of = logits_function(final) if final is not None else None
+    captures = list(wanted)
+    if logits_of is not None:
+        captures.append((INPUT_OF, final.name))
+    inputs = keras.Input(shape=tuple(model.inputs[0].shape[1:]), dtype=model.inputs[0].dtype)
+    captured: dict[tuple[str, ...], Any] = {}
+    output = run_capturing(model, inputs, captures, captured)
+    if isinstance(output, (list, tuple)):
+        output = output[0]
+    scores = logits_of(captured[captures[-1]]) if logits_of is not None else output
+    outputs = [captured[p] for p in wanted] + [scores]
+    result = keras.Model(inputs, outputs, name=f"{model.name}_scores")
     cache[key] = result
     return result

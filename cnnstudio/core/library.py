@@ -235,6 +235,25 @@ def _move_pair(
     return path
 
 
+def resolve_model(spec: str | os.PathLike[str] | ModelEntry) -> ModelEntry | None:
+    """The model ``spec`` names: a library entry itself, the path of a model file (a
+    ``.keras`` file anywhere, with its sidecar when it has one) or the name of a library
+    model. None when it names none of them (the caller lists its own choices);
+    InputError for the path of a model file that is not there. Nothing is loaded."""
+    if isinstance(spec, ModelEntry):
+        return spec
+    text = os.fspath(spec).strip()
+    path = Path(os.path.expanduser(text))
+    if text and path.exists():
+        return _entry_for(path)
+    for entry in list_models():
+        if entry.name == text:
+            return entry
+    if path.suffix.lower() in (MODEL_SUFFIX,) + LEGACY_SUFFIXES:
+        raise InputError(f"model file not found: {path}")
+    return None
+
+
 def save_to_library(model: Any, name: str, meta: dict[str, Any]) -> ModelEntry:
     """Save a Keras model and its sidecar into the library (atomically, see
     :func:`save_model_files`); never overwrites an entry (a ``-2``, ``-3``, ... suffix

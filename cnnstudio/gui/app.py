@@ -42,7 +42,7 @@ def create_app(argv: list[str] | None = None) -> QApplication:
     app.setApplicationName("CNN Studio")
     app.setApplicationVersion(__version__)
     app.setDesktopFileName("cnnstudio")
-    from cnnstudio.gui.main_window import icon_path
+    from cnnstudio.gui.about import icon_path
 
     icon = icon_path()
     if icon is not None:
@@ -62,10 +62,11 @@ def install_error_hook() -> None:
             QApplication.quit()
             return
         from cnnstudio.core.errors import StudioError
+        from cnnstudio.gui.messages import describe
         from cnnstudio.gui.widgets.dialogs import show_error
 
         if isinstance(error, StudioError):
-            show_error(QApplication.activeWindow(), str(error))
+            show_error(QApplication.activeWindow(), describe(error))
         else:
             message = f"Unexpected error: {kind.__name__}: {error}"
             show_error(QApplication.activeWindow(), message, details)

@@ -8,12 +8,9 @@ only inside their jobs.
 from __future__ import annotations
 
 import os
-import platform
-from importlib import metadata
 from pathlib import Path
 
-from PySide6 import __version__ as pyside_version
-from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, qVersion
+from PySide6.QtCore import QByteArray, QSettings, QTimer
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -33,12 +30,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cnnstudio import __version__
+from cnnstudio.gui import about
 from cnnstudio.gui.settings import app_settings, last_folder, read_bool, read_str, remember_folder
 from cnnstudio.gui.tabs import tab_classes
 from cnnstudio.gui.tabs.base import StudioTab
 from cnnstudio.gui.widgets import dialogs
-from cnnstudio.gui.widgets.image_view import ImageView, dropped_image_paths, qimage_to_array
+from cnnstudio.gui.widgets.image_view import ImageView, dropped_image_paths
 from cnnstudio.gui.widgets.library_dialog import LibraryDialog, show_library
 from cnnstudio.gui.workers import JobRunner
 
@@ -58,28 +55,9 @@ def _configure_devices(mixed_precision: bool):
 
 def _import_weights(path: str):
     """Worker job: check a weights file against the architectures and install it."""
-    from cnnstudio.core.backbones import import_weights_detailed
+    from cnnstudio.core.weights_import import import_weights_detailed
 
     return import_weights_detailed(path)
-
-
-def icon_path() -> Path | None:
-    """The application icon shipped in resources/icons, if present."""
-    try:
-        from importlib.resources import files
-
-        candidate = files("cnnstudio.resources") / "icons" / "cnnstudio-256.png"
-        path = Path(str(candidate))
-    except (ModuleNotFoundError, TypeError):
-        path = Path(__file__).resolve().parents[2] / "resources" / "icons" / "cnnstudio-256.png"
-    return path if path.is_file() else None
-
-
-def _package_version(name: str) -> str:
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return "not installed"
 
 
 class MainWindow(QMainWindow):
@@ -99,7 +77,7 @@ class MainWindow(QMainWindow):
         self.device_text = "detecting..."
         self.setObjectName("mainWindow")
         self.setWindowTitle("CNN Studio")
-        icon = icon_path()
+        icon = about.icon_path()
         if icon is not None:
             self.setWindowIcon(QIcon(str(icon)))
         self.setAcceptDrops(True)
@@ -149,6 +127,8 @@ class MainWindow(QMainWindow):
         self.save_action = self._action(
             "&Save result...", self.save_result, [QKeySequence.StandardKey.Save], "saveAction"
         )
+        # the one owner of Ctrl+V: a second shortcut on the same key (a tab's own) would
+        # make Qt treat the key as ambiguous and trigger neither
         self.paste_action = self._action(
             "&Paste image", self.paste_image, [QKeySequence.StandardKey.Paste], "pasteAction"
         )
@@ -179,7 +159,15 @@ class MainWindow(QMainWindow):
             self._action("Zoom &in", lambda: self._zoom("in"), ["Ctrl++", "Ctrl+="], "zoomIn")
         )
         view_menu.addAction(self._action("Zoom &out", lambda: self._zoom("out"), ["Ctrl+-"]))
-        view_menu.addAction(self._action("&Fit to window", lambda: self._zoom("fit"), ["Ctrl+0"]))
+        view_menu.addAction(
+            self._action("&Fit to window", lambda: self._zoom("fit"), ["Ctrl+0"], "zoomFit")
+        )
+        # Ctrl+1..Ctrl+9 choose tabs and Ctrl+0 fits: 1:1 takes Ctrl+Alt+0
+        view_menu.addAction(
+            self._action(
+                "&Actual size (1:1)", lambda: self._zoom("actual"), ["Ctrl+Alt+0"], "zoomActual"
+            )
+        )
         view_menu.addSeparator()
         for index in range(self.tabs.count()):
             shortcut = [f"Ctrl+{index + 1}"] if index < 9 else []
@@ -275,20 +263,10 @@ class MainWindow(QMainWindow):
             tab.open_image(path)
 
     def paste_image(self) -> None:
-        """Ctrl+V outside text fields: the clipboard's picture goes to the current tab."""
+        """Ctrl+V outside text fields: the current tab pastes (copied files or a picture)."""
         tab = self.current_tab()
-        if tab is None:
-            return
-        clipboard = QApplication.clipboard()
-        mime = clipboard.mimeData()
-        if mime is not None and mime.hasUrls() and dropped_image_paths(mime.urls()):
-            tab.open_image(dropped_image_paths(mime.urls())[0])  # copied files
-            return
-        qimage = clipboard.image()
-        if qimage.isNull():
-            self.status_label.setText("The clipboard holds no picture")
-            return
-        tab.receive_image(qimage_to_array(qimage), "pasted image")
+        if tab is not None:
+            tab.paste()
 
     def save_result(self) -> None:
         tab = self.current_tab()
@@ -313,7 +291,9 @@ class MainWindow(QMainWindow):
         view = self._target_view()
         if view is None:
             return
-        {"in": view.zoom_in, "out": view.zoom_out, "fit": view.fit}[how]()
+        zoom = {"in": view.zoom_in, "out": view.zoom_out, "fit": view.fit}
+        zoom["actual"] = view.zoom_actual
+        zoom[how]()
 
     def _target_view(self) -> ImageView | None:
         """The image view with the keyboard focus, else the first visible one of the tab."""
@@ -369,26 +349,10 @@ class MainWindow(QMainWindow):
                     refresh()
 
     def about_text(self) -> str:
-        return (
-            f"<b>CNN Studio {__version__}</b><br>"
-            "Train, classify, explain, style and dream with convolutional networks.<br><br>"
-            f"Python {platform.python_version()}<br>"
-            f"TensorFlow {_package_version('tensorflow')}, Keras {_package_version('keras')}<br>"
-            f"Qt {qVersion()}, PySide6 {pyside_version}<br>"
-            f"Device: {self.device_text}"
-        )
+        return about.about_text(self.device_text)
 
     def show_about(self) -> QMessageBox:
-        box = QMessageBox(self)
-        box.setObjectName("aboutBox")
-        box.setWindowTitle("About CNN Studio")
-        box.setTextFormat(Qt.TextFormat.RichText)
-        box.setText(self.about_text())
-        if not self.windowIcon().isNull():
-            box.setIconPixmap(self.windowIcon().pixmap(64, 64))
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        box.open()
-        return box
+        return about.show_about(self, self.about_text())
 
     # -- device -------------------------------------------------------------------------
 

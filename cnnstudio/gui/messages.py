@@ -42,3 +42,11 @@ def describe(error: StudioError) -> str:
     remedy = _remedy(error)
     message = sentence(str(error))
     return f"{message} {remedy}" if remedy else message
+
+
+def error_text(error: BaseException) -> str:
+    """What to show of an error a user's action met (a file not saved, a folder not
+    read): a core error as :func:`describe` words it, any other as it says itself."""
+    if isinstance(error, StudioError):
+        return describe(error)
+    return str(error)

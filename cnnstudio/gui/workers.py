@@ -2,8 +2,8 @@
 
 One :class:`JobRunner` per tab. It runs a core generator job (dream, style), a callback job
 (training: ``fn(..., on_event=, should_stop=)``) or a plain function (device detection,
-weights import) on a private one-thread ``QThreadPool`` with superqt workers, and re-emits
-everything as signals of the runner, always from the GUI thread:
+weights import) on a private one-thread ``QThreadPool`` and re-emits everything as signals
+of the runner, always from the GUI thread:
 
 ``started`` -> ``progress``/``preview``/``notice`` ... -> one of ``finished(result)``,
 ``failed(message)``, ``stopped()`` -> ``done()`` (always last).
@@ -13,6 +13,13 @@ lock-protected slot and signals "a frame is ready" only when none is pending, so
 that falls behind skips frames instead of building a backlog. Stop is cooperative: a
 generator is closed at its next ``yield`` (in the worker thread, so its ``finally`` blocks
 run there); a callback job sees ``should_stop()`` turn true.
+
+The worker is a plain ``QRunnable``, not one of superqt's workers: superqt's
+``WorkerBase.run()`` emits no ``finished`` when a job fails with a ``RuntimeError`` (as a
+missing-weights :class:`~cnnstudio.core.errors.ResourceMissingError` does: the window would
+wait forever) or a ``BaseException``, and it replaces the process-wide
+``warnings.showwarning`` from the worker thread; its ``GeneratorWorker`` neither closes the
+generator in the worker thread nor lets a preview skip the queue.
 """
 
 from __future__ import annotations
@@ -23,9 +30,7 @@ import traceback
 from collections.abc import Callable, Generator
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QObject, QThreadPool, Signal, Slot
-from superqt.utils import WorkerBase
-from superqt.utils._qthreading import WorkerBaseSignals  # its signal set, extended below
+from PySide6.QtCore import QCoreApplication, QObject, QRunnable, QThreadPool, Signal, Slot
 
 from cnnstudio.core.errors import StudioError
 from cnnstudio.core.events import Notice, Preview
@@ -42,15 +47,17 @@ def import_tensorflow_once() -> None:
     start_tensorflow()
 
 
-class _JobSignals(WorkerBaseSignals):
+class _JobSignals(QObject):
     """What a worker sends back (emitted in the worker thread, queued to the runner)."""
 
     event = Signal(object)  # Progress, Notice or any other non-preview event
     preview_ready = Signal()  # "the latest-preview slot holds a frame"
+    errored = Signal(object)  # the exception that ended the job
+    finished = Signal()  # always last, whatever happened
 
 
-class _Job(WorkerBase):
-    """A superqt worker that runs one job and routes its events through the runner."""
+class _Job(QRunnable):
+    """Runs one job in a pool thread and routes its events through the runner."""
 
     def __init__(
         self,
@@ -61,7 +68,9 @@ class _Job(WorkerBase):
         sink: JobRunner,
         imports_tensorflow: bool = True,
     ):
-        super().__init__(SignalsClass=_JobSignals)
+        super().__init__()
+        # created in the GUI thread, so the runner's slots are called there (queued)
+        self.signals = _JobSignals()
         self._imports_tensorflow = imports_tensorflow
         self.setAutoDelete(False)  # the runner owns the lifetime, not the pool
         self._kind = kind
@@ -81,10 +90,8 @@ class _Job(WorkerBase):
         return self._stop_event.is_set()
 
     def run(self) -> None:
-        """Called by the pool in the worker thread. Replaces superqt's run(), which emits
-        no ``finished`` when a job returns a RuntimeError instance or raises a
-        BaseException (the window would wait forever), and which swaps the process-wide
-        ``warnings.showwarning`` from a worker thread. Here ``finished`` always follows."""
+        """Called by the pool in the worker thread: ``finished`` always follows, after
+        ``errored`` when the job raised anything at all."""
         try:
             self.work()
         except BaseException as error:  # noqa: BLE001 - reported as `failed`, never lost

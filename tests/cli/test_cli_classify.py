@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from cnnstudio.cli.main import main
-from cnnstudio.core import images, library
+from cnnstudio.core import image_saving, images, library
 
 CLASSES = ["cat", "dog", "bird"]
 
@@ -44,7 +44,7 @@ def batch(tmp_path):
     folder = tmp_path / "photos"
     folder.mkdir()
     for i in range(3):
-        images.save_image(folder / f"p{i}.png", images.noise_image(48, 40, seed=i))
+        image_saving.save_image(folder / f"p{i}.png", images.noise_image(48, 40, seed=i))
     (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
     return folder
 
@@ -109,7 +109,7 @@ def test_no_readable_image_exits_2(model_file, tmp_path, capsys):
 
 def test_imagenet_backbone_with_random_weights(tmp_path, capsys):
     picture = tmp_path / "pic.png"
-    images.save_image(picture, images.noise_image(64, 64, seed=1))
+    image_saving.save_image(picture, images.noise_image(64, 64, seed=1))
     code = main(
         ["classify", "mobilenet_v2", str(picture), "--weights", "random", "--top", "3", "--json"]
     )
@@ -134,7 +134,7 @@ def test_malicious_model_exits_2_with_one_line_and_runs_nothing(tmp_path, capsys
     model.save(evil)
     monkeypatch.setenv("CNNSTUDIO_TEST_MARKER", str(marker))
     picture = tmp_path / "pic.png"
-    images.save_image(picture, np.zeros((16, 16, 3), np.uint8))
+    image_saving.save_image(picture, np.zeros((16, 16, 3), np.uint8))
 
     assert main(["classify", str(evil), str(picture)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -144,7 +144,7 @@ def test_malicious_model_exits_2_with_one_line_and_runs_nothing(tmp_path, capsys
 
 def test_bad_arguments_exit_2(model_file, tmp_path, capsys):
     picture = tmp_path / "pic.png"
-    images.save_image(picture, np.zeros((16, 16, 3), np.uint8))
+    image_saving.save_image(picture, np.zeros((16, 16, 3), np.uint8))
     assert main(["classify", "resnet50", str(picture)]) == 2
     assert "mobilenet_v2" in capsys.readouterr().err
     assert main(["classify", model_file, str(picture), "--top", "0"]) == 2
@@ -189,7 +189,7 @@ def test_imagenet_weights_download_is_shown_on_stderr(tmp_path, capsys, fake_wei
 
     fake_weights_download(payload)
     picture = tmp_path / "pic.png"
-    images.save_image(picture, images.noise_image(64, 64, seed=1))
+    image_saving.save_image(picture, images.noise_image(64, 64, seed=1))
     try:
         code = main(["classify", "mobilenet_v2", str(picture), "--top", "2"])
     finally:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from cnnstudio.cli.main import main
-from cnnstudio.core import images
+from cnnstudio.core import image_saving, images
 
 FAST = ["--weights", "random", "--steps", "2", "--octaves", "2", "--tile-size", "80"]
 FAST += ["--jitter", "20", "--seed", "1"]
@@ -20,7 +20,7 @@ FAST += ["--jitter", "20", "--seed", "1"]
 def photo_file(tmp_path):
     rng = np.random.default_rng(3)
     pixels = rng.integers(0, 256, (150, 200, 3), dtype=np.uint8)
-    return images.save_image(tmp_path / "photo.png", pixels)
+    return image_saving.save_image(tmp_path / "photo.png", pixels)
 
 
 def one_line(text: str) -> str:
@@ -215,3 +215,84 @@ def test_download_on_a_terminal_is_one_updating_line():
         assert text.count("\r") == 84 and text.count("\n") == 1
         assert "downloading inception_notop.h5: 12/84 MB" in text
         assert text.rstrip().endswith("downloading inception_notop.h5: 84/84 MB")
+
+
+# ------------------------------------------------------------------ --model: the library
+
+
+@pytest.fixture
+def nested_model():
+    """A transfer-style library model: a sub-model "base" with conv_a, then conv_b."""
+    import keras
+
+    from cnnstudio.core import library
+
+    keras.utils.set_random_seed(1)
+    inner = keras.Sequential(
+        [keras.Input((None, None, 3)), keras.layers.Conv2D(6, 3, name="conv_a")], name="base"
+    )
+    inputs = keras.Input((None, None, 3))
+    x = keras.layers.Rescaling(1 / 255.0)(inputs)
+    x = keras.layers.Conv2D(10, 3, activation="relu", name="conv_b")(inner(x))
+    outputs = keras.layers.Dense(2, activation="softmax")(keras.layers.GlobalMaxPooling2D()(x))
+    entry = library.save_to_library(
+        keras.Model(inputs, outputs), "nested", {"input_size": [32, 32]}
+    )
+    yield entry
+    from cnnstudio.core.dream import network
+
+    network.clear_model_cache()
+
+
+MODEL_FAST = ["--steps", "2", "--octaves", "1", "--jitter", "0", "--seed", "1"]
+
+
+def test_dream_with_a_library_model_and_its_nested_layer(
+    tmp_path, photo_file, nested_model, capsys
+):
+    out = tmp_path / "nested.png"
+    args = ["dream", str(photo_file), "-o", str(out), "--model", "nested", "--max-size", "64"]
+    assert main([*args, *MODEL_FAST, "--layers", "base/conv_a=2"]) == 0
+    result = images.load_image(out)
+    before = images.load_image(photo_file, max_side=64)
+    assert result.shape == before.shape == (48, 64, 3)
+    assert np.abs(result.astype(int) - before.astype(int)).mean() > 0.5
+    meta = images.read_params(out)
+    assert meta["model"] == "nested" and meta["weights_label"] == "model nested"
+    assert meta["untrained"] is False
+    assert meta["params"]["layers"] == {"base/conv_a": 2.0}
+    assert meta["params"]["backbone"] == "inception_v3"  # it takes pixels: no backbone's
+    assert "with nested" in capsys.readouterr().err.strip().splitlines()[-1]
+
+
+def test_a_model_file_dreams_on_its_deepest_layer_by_default(tmp_path, nested_model):
+    out = tmp_path / "deepest.png"
+    args = ["dream", "--noise", "64x48", "-o", str(out), "--model", str(nested_model.path)]
+    assert main([*args, *MODEL_FAST]) == 0
+    meta = images.read_params(out)
+    assert meta["params"]["layers"] == {"conv_b": 1.0} and meta["model"] == "nested"
+    assert images.load_image(out).shape == (48, 64, 3)
+
+
+@pytest.mark.parametrize(
+    ("flags", "named"),
+    [
+        (["--model", "nested", "--backbone", "vgg19"], "--backbone"),
+        (["--model", "nested", "--weights", "random"], "--weights"),
+        (["--model", "nope"], "unknown model 'nope'"),
+        (["--model", "nested", "--layers", "base/nope"], "'base/nope' is not in model nested"),
+    ],
+)
+def test_bad_model_choices_are_exit_2_naming_them(tmp_path, capsys, nested_model, flags, named):
+    out = tmp_path / "x.png"
+    assert main(["dream", "--noise", "64x48", "-o", str(out), *MODEL_FAST, *flags]) == 2
+    line = one_line(capsys.readouterr().err)
+    assert named in line and line.startswith("cnnstudio: ")
+    assert not out.exists()
+
+
+def test_help_says_what_model_layers_default_to(capsys):
+    with pytest.raises(SystemExit):
+        main(["dream", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--model NAME_OR_PATH" in text and "deepest layer" in text

@@ -20,13 +20,18 @@ def test_bad_input_is_one_line_on_stderr_and_exit_2(tmp_path):
     assert lines[0].startswith("cnnstudio: ") and "missing.png" in lines[0]
 
 
-def test_unknown_job_and_bad_flag_exit_2_without_usage_dump():
+def test_unknown_job_and_bad_flag_exit_2_without_usage_dump(capsys):
     from cnnstudio.cli.main import main
 
-    for argv in (["fly"], ["dream", "--steps", "many"]):
+    for argv, named in ((["fly"], "fly"), (["dream", "--steps", "many"], "many")):
         try:
             main(argv)
         except SystemExit as exit_:
             assert exit_.code == 2
         else:
             raise AssertionError(f"{argv} did not exit")
+        captured = capsys.readouterr()
+        lines = captured.err.splitlines()
+        assert len(lines) == 1, captured.err  # one line: no usage dump
+        assert lines[0].startswith("cnnstudio: ") and named in lines[0], lines[0]
+        assert "usage" not in captured.err.lower() and captured.out == ""

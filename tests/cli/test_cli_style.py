@@ -13,6 +13,7 @@ from PIL import Image
 
 from cnnstudio.cli.main import main
 from cnnstudio.core import images
+from cnnstudio.core.eta import staged_fraction
 
 
 @pytest.fixture
@@ -83,7 +84,7 @@ def test_style_lbfgs_blend_and_colours_report_loss_evaluations(pictures, tmp_pat
         (["--size", "8"], "size 8"),
         (["--style-layers", "block7_conv1"], "block7_conv1"),
         (["--optimizer", "sgd"], "sgd"),
-        (["--size", "100000"], "px or less (--size "),  # the memory check, before any work
+        (["--size", "100000"], "GB is available; pass --size "),  # memory, before any work
         (["--style-layers", "block1_conv1=0,block2_conv1=0"], "--style-layers"),
         (["--content-layers", "block4_conv2=0"], "--content-layers"),
     ],
@@ -119,8 +120,16 @@ def test_style_as_a_subprocess(pictures, tmp_path):
     content, styles = pictures
     out = tmp_path / "sub.webp"
     env = {**os.environ, "CNNSTUDIO_OFFLINE": "1"}
+    # `python -m cnnstudio`, with a fixed free-memory figure: never this machine's
+    run_cnnstudio = (
+        "import runpy, sys\n"
+        "from cnnstudio.core.style import memory\n"
+        "memory.available_memory = lambda: 16 * 2**30\n"
+        "sys.argv[0] = 'cnnstudio'\n"
+        "runpy.run_module('cnnstudio', run_name='__main__', alter_sys=True)\n"
+    )
     completed = subprocess.run(
-        [sys.executable, "-m", "cnnstudio", "style", str(content), str(styles[1]), "-o",
+        [sys.executable, "-c", run_cnnstudio, "style", str(content), str(styles[1]), "-o",
          str(out), "--weights", "random", "--size", "40", "--steps", "2", "--multi-scale"],
         capture_output=True, text=True, timeout=300, env=env,
     )  # fmt: skip
@@ -129,20 +138,25 @@ def test_style_as_a_subprocess(pictures, tmp_path):
     assert "saved" in completed.stderr
 
 
-def test_progress_eta_weighs_multi_scale_stages_by_their_pixels(monkeypatch):
+def test_progress_eta_weighs_multi_scale_stages_by_their_pixels():
     import io
 
     from cnnstudio.cli import style_cmd
-    from cnnstudio.core import style
+    from cnnstudio.core.eta import Eta
     from cnnstudio.core.events import Progress
 
-    eta = style.StageEta([1 / 16, 1 / 4, 1.0], steps_per_stage=10)
+    costs = [1 / 16, 1 / 4, 1.0]  # the scales' pixels, relative to the full size
     stream = io.StringIO()
     clock = [0.0]
-    monkeypatch.setattr(style_cmd.time, "monotonic", lambda: clock[0])
-    reporter = style_cmd._Reporter(stream, quiet=False, eta=eta)
+    reporter = style_cmd._Reporter(stream, quiet=False)
+    reporter.eta = Eta(clock=lambda: clock[0])
     for step in range(1, 11):  # the quick 1/4 scale: one second per full-size step's work
-        clock[0] = eta.work(step)
-        reporter.event(Progress(step=step, total=30, loss=1.0, stage=1, stages=3))
+        fraction = staged_fraction(step, 10, costs)
+        clock[0] = fraction * 10 * sum(costs)
+        reporter.event(
+            Progress(step=step, total=30, loss=1.0, stage=1, stages=3, fraction=fraction)
+        )
     last = stream.getvalue().strip().splitlines()[-1]
-    assert "scale 1/3  step 10/30" in last and last.endswith("ETA 12s")  # 12.5 s of work left
+    assert reporter.eta.seconds_left == pytest.approx(12.5)  # the work left, not 1.25 s
+    assert "scale 1/3  step 10/30" in last and last.endswith(f"ETA {reporter.eta.text()}")
+    assert reporter.eta.text() in ("0:12", "0:13")

@@ -6,6 +6,7 @@ import pytest
 
 from cnnstudio.cli.main import main
 from cnnstudio.core import backbones, paths
+from cnnstudio.core.weights import find_imagenet_weights
 
 
 @pytest.fixture(autouse=True)
@@ -27,7 +28,7 @@ def test_import_weights_installs_the_file(mobilenet_file, capsys):
     assert main(["import-weights", str(mobilenet_file)]) == 0
     out = capsys.readouterr().out
     info = backbones.get_backbone("mobilenet_v2")
-    installed = backbones.find_imagenet_weights("mobilenet_v2")
+    installed = find_imagenet_weights(info)
     assert installed is not None and installed.parent == paths.weights_dir()
     assert installed.read_bytes() == mobilenet_file.read_bytes()
     assert "MobileNetV2" in out and "without the classifier top" in out and str(installed) in out

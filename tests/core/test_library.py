@@ -6,6 +6,7 @@ import json
 import zipfile
 
 import numpy as np
+import payloads
 import pytest
 
 from cnnstudio.core import library, paths
@@ -92,33 +93,31 @@ def test_import_without_sidecar_infers_meta(tmp_path):
     assert library.read_sidecar(tmp_path / "none.keras") == {}
 
 
-def test_lambda_model_is_refused_and_nothing_runs(tmp_path):
-    import keras
-
+def test_lambda_model_is_refused_and_nothing_runs(tmp_path, monkeypatch):
     marker = tmp_path / "ran.txt"
-    inputs = keras.Input((4,))
-    outputs = keras.layers.Lambda(lambda x: x * 2.0)(inputs)
-    path = tmp_path / "evil.keras"
-    keras.Model(inputs, outputs).save(path)
+    path = payloads.model_with_code(monkeypatch, tmp_path, marker, input_shape=(4,))
     with pytest.raises(UnsafeModelError, match="contains code.*nothing was run"):
         library.load_model_file(path)
     with pytest.raises(UnsafeModelError):
         library.import_model(path)
     assert library.list_models() == []
     assert not marker.exists()
+    # the payload is real: loading the file unsafely (never done by the app) runs it
+    payloads.run_unsafely(path)
+    assert marker.read_text() == "pwned"
 
 
 def test_keras_safe_mode_backs_up_the_scan(tmp_path, monkeypatch):
-    """Even if the pre-scan missed a payload, Keras' own safe mode refuses it."""
-    import keras
-
-    inputs = keras.Input((4,))
-    outputs = keras.layers.Lambda(lambda x: x + 1.0)(inputs)
-    path = tmp_path / "evil2.keras"
-    keras.Model(inputs, outputs).save(path)
+    """Even if the pre-scan missed a payload, Keras' own safe mode refuses it, and the
+    payload does not run."""
+    marker = tmp_path / "ran.txt"
+    path = payloads.model_with_code(monkeypatch, tmp_path, marker, input_shape=(4,))
     monkeypatch.setattr(library, "_code_in_config", lambda config: None)
     with pytest.raises(UnsafeModelError, match="contains code"):
         library.load_model_file(path)
+    assert not marker.exists()
+    payloads.run_unsafely(path)
+    assert marker.read_text() == "pwned"
 
 
 def test_legacy_and_bogus_files_are_refused(tmp_path):

@@ -61,3 +61,25 @@ def window(qtbot):
     qtbot.addWidget(win)
     yield win
     win.close()
+
+
+@pytest.fixture
+def active_window(qtbot, window):
+    """The main window shown and active: key presses go through its shortcuts."""
+    window.show()
+    qtbot.waitExposed(window)
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=5000)
+    return window
+
+
+def _press_paste(qtbot, widget: QWidget) -> None:
+    widget.setFocus()
+    qtbot.keyClick(widget, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
+
+
+@pytest.fixture
+def press_paste(qtbot):
+    """``press_paste(widget)``: a real Ctrl+V on ``widget`` (focused first), as a person
+    presses it: it reaches the tab through the window's shortcut map."""
+    return lambda widget: _press_paste(qtbot, widget)

@@ -9,7 +9,7 @@ import csv
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QImage, QKeySequence
+from PySide6.QtGui import QImage
 from PySide6.QtWidgets import (
     QApplication,
     QCheckBox,
@@ -19,17 +19,16 @@ from PySide6.QtWidgets import (
     QTableWidget,
 )
 
-from cnnstudio.core import images, library
-from cnnstudio.gui.tabs.classify_tab import (
-    _TOPK_ROLE,
+from cnnstudio.core import image_saving, library
+from cnnstudio.gui.tabs.classify.results import (
     COL_ERROR,
     COL_FILE,
     COL_LABEL,
     COL_PROB,
     COL_TOPK,
-    ClassifyTab,
-    TopKDelegate,
 )
+from cnnstudio.gui.tabs.classify.tab import ClassifyTab
+from cnnstudio.gui.widgets.delegates import TOPK_ROLE, TopKDelegate
 from cnnstudio.gui.widgets.image_view import ImageView
 
 TIMEOUT_MS = 60_000
@@ -91,7 +90,7 @@ def pictures(tmp_path):
         "inner/grey.png": np.full((40, 40, 3), 200, np.uint8),
     }
     for name, array in files.items():
-        images.save_image(folder / name, array)
+        image_saving.save_image(folder / name, array)
     (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\ncut")
     return folder
 
@@ -153,13 +152,13 @@ def test_gradcam_feature_maps_and_hand_over(qtbot, tab, pictures):
     run_and_wait(qtbot, tab, lambda: tab.classify_paths([str(pictures / "inner")]))
     view = child(tab, ImageView, "classifyImage")
     table = child(tab, QTableWidget, "classifyResults")
-    with qtbot.waitSignal(tab.explain_runner.done, timeout=TIMEOUT_MS):
+    with qtbot.waitSignal(tab.details.explain_runner.done, timeout=TIMEOUT_MS):
         table.selectRow(0)
     plain = view.image().copy()
     assert plain.shape == (40, 40, 3) and (plain == 200).all()
 
     toggle = child(tab, QCheckBox, "classifyGradCam")
-    with qtbot.waitSignal(tab.explain_runner.finished, timeout=TIMEOUT_MS):
+    with qtbot.waitSignal(tab.details.explain_runner.finished, timeout=TIMEOUT_MS):
         toggle.setChecked(True)
     overlay = view.image()
     assert overlay.shape == plain.shape and not np.array_equal(overlay, plain)
@@ -170,8 +169,8 @@ def test_gradcam_feature_maps_and_hand_over(qtbot, tab, pictures):
 
     features = child(tab, QComboBox, "classifyFeatureLayer")
     assert [features.itemData(i) for i in range(features.count())] == ["conv1", "conv2"]
-    with qtbot.waitSignal(tab.explain_runner.finished, timeout=TIMEOUT_MS):
-        tab.detail_tabs.setCurrentIndex(1)
+    with qtbot.waitSignal(tab.details.explain_runner.finished, timeout=TIMEOUT_MS):
+        tab.details.detail_tabs.setCurrentIndex(1)
     grid = child(tab, ImageView, "classifyFeatureMaps").image()
     assert grid is not None and grid.shape[0] > 64 and grid.shape[1] > 64
 
@@ -184,18 +183,27 @@ def test_gradcam_feature_maps_and_hand_over(qtbot, tab, pictures):
     assert sent == [("dream", path, "image"), ("style", path, "content"), ("style", path, "style")]
 
 
-def test_paste_an_image_from_the_clipboard(qtbot, tab):
+def test_ctrl_v_pastes_an_image_from_the_clipboard(qtbot, entry, active_window, press_paste):
+    """A real Ctrl+V in the window's Classify tab (the tab used to add a shortcut of its own
+    on the window's Paste key: Qt then found the key ambiguous and did nothing)."""
+    tab = active_window.tab_by_key("classify")
+    active_window.tabs.setCurrentWidget(tab)
+    tab.form.set_model_spec(str(entry.path))
     table = child(tab, QTableWidget, "classifyResults")
     picture = QImage(24, 16, QImage.Format.Format_RGB888)
     picture.fill(Qt.GlobalColor.white)
     QApplication.clipboard().setImage(picture)
-    shortcut = tab.paste_shortcut.key()
-    assert shortcut.matches(QKeySequence("Ctrl+V")) == QKeySequence.SequenceMatch.ExactMatch
-    run_and_wait(qtbot, tab, tab.paste_shortcut.activated.emit)
-    assert table.rowCount() == 1
-    assert table.item(0, COL_FILE).text().startswith("clipboard")
-    assert table.item(0, COL_LABEL).text() == "light"
-    assert tab.results()[0].thumbnail.shape == (16, 24, 3)
+    try:
+        run_and_wait(qtbot, tab, lambda: press_paste(table))
+        assert table.rowCount() == 1
+        assert table.item(0, COL_FILE).text().startswith("clipboard")
+        assert table.item(0, COL_LABEL).text() == "light"
+        assert tab.results()[0].thumbnail.shape == (16, 24, 3)
+        # the Paste button takes the same path
+        run_and_wait(qtbot, tab, child(tab, QPushButton, "classifyPasteButton").click)
+        assert table.rowCount() == 2
+    finally:
+        tab.shutdown()
 
 
 def test_malicious_model_is_refused_with_a_message(qtbot, tab, pictures, tmp_path, monkeypatch):
@@ -212,9 +220,9 @@ def test_malicious_model_is_refused_with_a_message(qtbot, tab, pictures, tmp_pat
     monkeypatch.setenv("CNNSTUDIO_TEST_MARKER", str(marker))
 
     combo = child(tab, QComboBox, "classifyModel")
-    tab.ask_model_file = lambda: str(evil)
-    tab._on_model_activated(combo.findData("<open .keras file>"))
-    assert tab.model_spec() == str(evil)
+    tab.form.ask_model_file = lambda: str(evil)
+    tab.form._on_model_activated(combo.findData("<open .keras file>"))
+    assert tab.form.model_spec() == str(evil)
     messages = []
     tab.status.connect(messages.append)
     with qtbot.waitSignal(tab.runner.failed, timeout=TIMEOUT_MS) as failed:
@@ -242,7 +250,7 @@ def test_main_window_lists_classify_second_and_routes_its_pictures(qtbot, entry,
         titles = [tabs.tabText(i) for i in range(tabs.count())]
         assert titles == ["Train", "Classify", "Style", "Dream"]
         tab = window.tab_by_key("classify")
-        tab.set_model_spec(str(entry.path))
+        tab.form.set_model_spec(str(entry.path))
         run_and_wait(qtbot, tab, lambda: tab.classify_paths([str(pictures / "white.png")]))
         tab.table.selectRow(0)
         child(tab, QPushButton, "classifyDreamButton").click()
@@ -290,14 +298,14 @@ def test_table_shows_a_bar_for_each_top_k_label(qtbot, tab, pictures):
     run_and_wait(qtbot, tab, lambda: tab.classify_paths([str(pictures / "inner" / "grey.png")]))
     result = tab.results()[0]
     item = table.item(0, COL_TOPK)
-    assert item.data(_TOPK_ROLE) == [(p.label, p.probability) for p in result.predictions]
+    assert item.data(TOPK_ROLE) == [(p.label, p.probability) for p in result.predictions]
     assert "light" in item.text()  # the text stays for sorting and copying
     assert len(result.predictions) == 2 and result.top.probability > 0.99
     assert _bar_lengths(table, 0)[0] >= 180  # the 'light' bar: (almost) full width
 
     # k labels with their own probabilities: k bars as long as each (best first)
     shares = [("cat", 0.6), ("dog", 0.3), ("bird", 0.1)]
-    item.setData(_TOPK_ROLE, shares)
+    item.setData(TOPK_ROLE, shares)
     lengths = _bar_lengths(table, 0)
     assert len(lengths) == 3
     for length, (_, probability) in zip(lengths, shares, strict=True):
@@ -329,8 +337,8 @@ def test_imagenet_weights_download_shows_in_the_bar_and_stop_abandons_it(
     gate = threading.Event()  # holds the download after its first chunk
 
     fake_weights_download(payload, hold=gate)
-    tab.set_model_spec("mobilenet_v2")
-    tab.weights.set_value("imagenet")
+    tab.form.set_model_spec("mobilenet_v2")
+    tab.form.weights.set_value("imagenet")
     bar = child(tab, QProgressBar, "classifyProgress")
     statuses: list[str] = []
     tab.status.connect(statuses.append)

@@ -8,8 +8,9 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QProgressBar, QPushButton, QSpinBox
 
-from cnnstudio.core.images import read_params, save_image
-from cnnstudio.gui.tabs.dream_tab import DreamTab
+from cnnstudio.core.image_saving import save_image
+from cnnstudio.core.images import read_params
+from cnnstudio.gui.tabs.dream.tab import DreamTab
 from cnnstudio.gui.widgets.image_view import ImageView
 from cnnstudio.gui.widgets.plots import LossPlot
 
@@ -43,7 +44,7 @@ def choose_random_weights(tab):
     weights = child(tab, QComboBox, "dreamWeights")
     index = next(i for i in range(weights.count()) if "random" in weights.itemText(i).lower())
     weights.setCurrentIndex(index)
-    assert tab.weights_picker.value() == "random"
+    assert tab.form.weights_picker.value() == "random"
 
 
 def small_dream(tab, steps: int, octaves: int):
@@ -101,13 +102,13 @@ def test_drop_run_save_reopen(qtbot, tab, photo, tmp_path, drop_files):
 
     # reopening the PNG offers the parameters back
     child(tab, QSpinBox, "dreamSteps").setValue(40)
-    tab.weights_picker.set_value("imagenet")
+    tab.form.weights_picker.set_value("imagenet")
     asked = []
     tab.ask_restore_params = lambda path: asked.append(path) or True
     drop_files(preview.viewport(), [out])
     assert asked == [str(out)]
     assert child(tab, QSpinBox, "dreamSteps").value() == 3
-    assert tab.weights_picker.value() == "random"
+    assert tab.form.weights_picker.value() == "random"
     assert tab.source_image().shape == (72, 96, 3)
 
 
@@ -135,7 +136,7 @@ def test_stop_mid_run_keeps_the_picture_so_far(qtbot, tab, photo, drop_files):
 def test_dream_from_noise(qtbot, tab):
     choose_random_weights(tab)
     small_dream(tab, steps=2, octaves=1)
-    tab.from_noise.setChecked(True)
+    tab.form.from_noise.setChecked(True)
     child(tab, QSpinBox, "dreamNoiseWidth").setValue(80)
     child(tab, QSpinBox, "dreamNoiseHeight").setValue(64)
     with qtbot.waitSignal(tab.runner.finished, timeout=RUN_TIMEOUT_MS):
@@ -157,7 +158,7 @@ def test_a_broken_image_is_reported_not_fatal(qtbot, tab, tmp_path, drop_files):
 def test_missing_weights_offer_a_way_out(qtbot, tab, photo, drop_files, monkeypatch):
     monkeypatch.setenv("CNNSTUDIO_OFFLINE", "1")
     drop_files(child(tab, ImageView, "dreamPreview").viewport(), [photo])
-    tab.weights_picker.set_value("imagenet")
+    tab.form.weights_picker.set_value("imagenet")
     small_dream(tab, steps=1, octaves=1)
     shown = []
     original = tab.show_missing_weights
@@ -168,7 +169,7 @@ def test_missing_weights_offer_a_way_out(qtbot, tab, photo, drop_files, monkeypa
     (box,) = shown
     use_random = next(b for b in box.buttons() if b.text() == "Use untrained")
     use_random.click()
-    assert tab.weights_picker.value() == "random"
+    assert tab.form.weights_picker.value() == "random"
     box.close()
 
 
@@ -176,18 +177,68 @@ def test_presets_and_channel_map_to_params(tab):
     preset = child(tab, QComboBox, "dreamPreset")
     preset.setCurrentIndex(preset.findData("dlwp"))
     preset.activated.emit(preset.currentIndex())
-    params = tab.params()
+    params = tab.form.params()
     assert params.layers == {"mixed4": 0.0, "mixed5": 3.0, "mixed6": 2.0, "mixed7": 1.5}
     assert (params.objective, params.octaves, params.octave_scale) == ("l2", 3, 1.4)
     assert params.top_octave == 0 and params.max_loss == 10.0
-    tab.channel_check.setChecked(True)
-    tab.channel_layer.setCurrentText("mixed4")
-    tab.channel_index.setValue(139)
-    assert tab.params().channel == ("mixed4", 139)
-    # a round trip through the controls keeps every field
-    again = tab.params()
-    tab.set_params(again)
-    assert tab.params() == again
+    tab.form.channel_check.setChecked(True)
+    tab.form.channel_layer.setCurrentText("mixed4")
+    tab.form.channel_index.setValue(139)
+    assert tab.form.params().channel == ("mixed4", 139)
+
+
+def test_set_params_puts_every_field_in_its_control(tab):
+    """Params that differ from the defaults in every field: set_params shows each one in
+    its control, and params() reads back the same (a set_params that did nothing, or
+    forgot a field, fails here)."""
+    import dataclasses
+
+    from cnnstudio.core.dream.params import DreamParams
+
+    params = DreamParams(
+        backbone="vgg19",
+        weights="random",
+        layers={"block4_conv3": 2.5, "block5_conv1": 0.5},
+        channel=("block5_conv1", 7),
+        objective="l2",
+        steps=17,
+        step_size=2.5,
+        octaves=3,
+        octave_scale=1.45,
+        top_octave=1,
+        reinject_detail=False,
+        max_loss=12.5,
+        tv_weight=0.25,
+        tile_size=256,
+        jitter=64,
+        max_size=320,
+        seed=1234,
+    )
+    defaults = DreamParams()
+    for field in dataclasses.fields(DreamParams):
+        assert getattr(params, field.name) != getattr(defaults, field.name), field.name
+    form = tab.form
+    form.set_params(params)
+    assert form.backbone_combo.currentData() == "vgg19"
+    assert form.weights_picker.value() == "random"
+    assert form.layer_table.weights() == {"block4_conv3": 2.5, "block5_conv1": 0.5}
+    assert form.channel_check.isChecked() and not form.layer_table.isEnabled()
+    assert (form.channel_layer.currentText(), form.channel_index.value()) == ("block5_conv1", 7)
+    assert form.objective_combo.currentData() == "l2"
+    assert form.steps_spin.value() == 17
+    assert form.step_size_spin.value() == pytest.approx(2.5)
+    assert form.octaves_spin.value() == 3
+    assert form.octave_scale_spin.value() == pytest.approx(1.45)
+    assert form.end_at_base.isChecked()
+    assert not form.reinject_check.isChecked()
+    assert form.max_loss_spin.value() == pytest.approx(12.5)
+    assert form.tv_spin.value() == pytest.approx(0.25)
+    assert form.tile_spin.value() == 256 and form.jitter_spin.value() == 64
+    assert form.max_size_spin.value() == 320 and form.seed_spin.value() == 1234
+    assert form.params() == params
+    # and back to the defaults: every control follows
+    form.set_params(defaults.replace(step_size=0.01))
+    assert form.params() == defaults.replace(step_size=0.01)
 
 
 def test_dream_with_a_model_from_the_library(qtbot, tab, photo, tmp_path, drop_files):
@@ -219,13 +270,13 @@ def test_dream_with_a_model_from_the_library(qtbot, tab, photo, tmp_path, drop_f
     tab.refresh_library()
     index = backbone.findText("Library: tiny")
     assert index >= 0
-    with qtbot.waitSignal(tab.model_runner.done, timeout=RUN_TIMEOUT_MS):
+    with qtbot.waitSignal(tab.form.library.runner.done, timeout=RUN_TIMEOUT_MS):
         backbone.setCurrentIndex(index)
         assert not tab.run_button.isEnabled()  # no Run before the layers are known
-    assert "conv_a" in tab.layer_names() and "conv_b" in tab.layer_names()
-    assert list(tab.layer_weights()) == ["conv_b"]  # the deepest spatial layer
-    assert not tab.weights_picker.isEnabled()
-    assert tab.step_size_spin.value() > 1  # it takes 0..255 pixels: steps in pixel units
+    assert "conv_a" in tab.form.layer_table.names() and "conv_b" in tab.form.layer_table.names()
+    assert list(tab.form.layer_table.weights()) == ["conv_b"]  # the deepest spatial layer
+    assert not tab.form.weights_picker.isEnabled()
+    assert tab.form.step_size_spin.value() > 1  # it takes 0..255 pixels: steps in pixel units
 
     drop_files(child(tab, ImageView, "dreamPreview").viewport(), [photo])
     small_dream(tab, steps=2, octaves=1)
@@ -244,10 +295,10 @@ def test_dream_with_a_model_from_the_library(qtbot, tab, photo, tmp_path, drop_f
     # back to a backbone, then reopen: the library model and its layer come back
     backbone.setCurrentIndex(backbone.findData("inception_v3"))
     tab.ask_restore_params = lambda path: True
-    with qtbot.waitSignal(tab.model_runner.done, timeout=RUN_TIMEOUT_MS):
+    with qtbot.waitSignal(tab.form.library.runner.done, timeout=RUN_TIMEOUT_MS):
         drop_files(child(tab, ImageView, "dreamPreview").viewport(), [out])
     assert backbone.currentText() == "Library: tiny"
-    assert tab.layer_weights() == {"conv_b": 1.0}
+    assert tab.form.layer_table.weights() == {"conv_b": 1.0}
 
 
 def test_channel_picker_range_follows_the_library_models_layer(qtbot, tab):
@@ -270,37 +321,37 @@ def test_channel_picker_range_follows_the_library_models_layer(qtbot, tab):
     assert channel_box.maximum() == 4095  # a backbone: its layers are not read
     backbone = child(tab, QComboBox, "dreamBackbone")
     tab.refresh_library()
-    with qtbot.waitSignal(tab.model_runner.done, timeout=RUN_TIMEOUT_MS):
+    with qtbot.waitSignal(tab.form.library.runner.done, timeout=RUN_TIMEOUT_MS):
         backbone.setCurrentIndex(backbone.findText("Library: nested"))
-    assert tab.layer_names() == ["base/conv_a", "conv_b"]
-    tab.channel_check.setChecked(True)
+    assert tab.form.layer_table.names() == ["base/conv_a", "conv_b"]
+    tab.form.channel_check.setChecked(True)
     channel_box.setValue(9)
-    tab.channel_layer.setCurrentText("base/conv_a")
+    tab.form.channel_layer.setCurrentText("base/conv_a")
     assert channel_box.maximum() == 5 and channel_box.value() == 5
-    tab.channel_layer.setCurrentText("conv_b")
+    tab.form.channel_layer.setCurrentText("conv_b")
     assert channel_box.maximum() == 9
-    assert tab.params().channel == ("conv_b", 5)
+    assert tab.form.params().channel == ("conv_b", 5)
     backbone.setCurrentIndex(backbone.findData("vgg19"))
     assert channel_box.maximum() == 4095
 
 
 def test_step_size_follows_the_core_rule_per_network(tab):
-    from cnnstudio.core.dream import DreamParams, default_step_size
+    from cnnstudio.core.dream.params import DreamParams, default_step_size
 
     backbone = child(tab, QComboBox, "dreamBackbone")
     backbone.setCurrentIndex(backbone.findData("vgg19"))
-    assert tab.step_size_spin.value() == pytest.approx(default_step_size("vgg19"))  # 1.275
-    assert tab.params().step_size == pytest.approx(1.275)
-    tab.step_size_spin.setValue(2.0)  # the user's tweak on the same scale stays
+    assert tab.form.step_size_spin.value() == pytest.approx(default_step_size("vgg19"))  # 1.275
+    assert tab.form.params().step_size == pytest.approx(1.275)
+    tab.form.step_size_spin.setValue(2.0)  # the user's tweak on the same scale stays
     backbone.setCurrentIndex(backbone.findData("mobilenet_v2"))
-    assert tab.step_size_spin.value() == pytest.approx(0.01)
-    tab.set_params(DreamParams(backbone="vgg19", layers={"block4_conv3": 1.0}, step_size=None))
-    assert tab.step_size_spin.value() == pytest.approx(1.275)
+    assert tab.form.step_size_spin.value() == pytest.approx(0.01)
+    tab.form.set_params(DreamParams(backbone="vgg19", layers={"block4_conv3": 1.0}, step_size=None))
+    assert tab.form.step_size_spin.value() == pytest.approx(1.275)
     # a preset chosen on VGG19 switches to InceptionV3 with the preset's own step
-    tab.preset_combo.setCurrentIndex(tab.preset_combo.findData("quick"))
-    tab.preset_combo.activated.emit(tab.preset_combo.findData("quick"))
-    assert tab.backbone() == "inception_v3"
-    assert tab.step_size_spin.value() == pytest.approx(0.02)
+    tab.form.preset_combo.setCurrentIndex(tab.form.preset_combo.findData("quick"))
+    tab.form.preset_combo.activated.emit(tab.form.preset_combo.findData("quick"))
+    assert tab.form.backbone() == "inception_v3"
+    assert tab.form.step_size_spin.value() == pytest.approx(0.02)
 
 
 def test_weights_download_shows_in_the_progress_bar(
@@ -314,8 +365,8 @@ def test_weights_download_shows_in_the_progress_bar(
     payload = (tmp_path / "m.weights.h5").read_bytes()
 
     fake_weights_download(payload)
-    tab.backbone_combo.setCurrentIndex(tab.backbone_combo.findData("mobilenet_v2"))
-    tab.weights_picker.set_value("imagenet")
+    tab.form.backbone_combo.setCurrentIndex(tab.form.backbone_combo.findData("mobilenet_v2"))
+    tab.form.weights_picker.set_value("imagenet")
     drop_files(child(tab, ImageView, "dreamPreview").viewport(), [photo])
     small_dream(tab, steps=1, octaves=1)
     bar = child(tab, QProgressBar, "dreamProgress")

@@ -12,7 +12,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QComboBox, QPushButton
 
 from cnnstudio.core import library, paths
-from cnnstudio.gui.tabs.train_tab import TrainTab
+from cnnstudio.gui.tabs.train.tab import TrainTab
 from cnnstudio.gui.widgets.library_dialog import LibraryDialog
 
 
@@ -182,8 +182,8 @@ def test_file_menu_and_train_button_open_it_and_tabs_relist(window, entries, mon
     train = window.tab_by_key("train")
     classify.refresh_models()
     dream.refresh_library()
-    assert any("bands" in t for t in _combo_texts(classify.model_combo))
-    assert "Library: bands" in _combo_texts(dream.backbone_combo)
+    assert any("bands" in t for t in _combo_texts(classify.form.model_combo))
+    assert "Library: bands" in _combo_texts(dream.form.backbone_combo)
 
     window.findChild(QAction, "libraryAction").trigger()
     (dialog,) = window.findChildren(LibraryDialog)
@@ -196,9 +196,9 @@ def test_file_menu_and_train_button_open_it_and_tabs_relist(window, entries, mon
     dialog.select("bands")
     monkeypatch.setattr(dialog, "confirm_delete", lambda entry: True)
     dialog.delete_selected()
-    assert not any("bands" in t for t in _combo_texts(classify.model_combo))
-    assert "Library: bands" not in _combo_texts(dream.backbone_combo)
-    assert "Library: zeta" in _combo_texts(dream.backbone_combo)
+    assert not any("bands" in t for t in _combo_texts(classify.form.model_combo))
+    assert "Library: bands" not in _combo_texts(dream.form.backbone_combo)
+    assert "Library: zeta" in _combo_texts(dream.form.backbone_combo)
 
 
 def test_train_tab_outside_a_window_has_its_own_dialog(qtbot, entries):

@@ -56,6 +56,28 @@ def test_menus_and_shortcuts(window):
     assert "Ctrl+Q" in keys("quitAction")
     assert {"F5", "Ctrl+R"} <= keys("runAction")
     assert "Esc" in keys("stopAction")
+    assert keys("zoomFit") == {"Ctrl+0"} and keys("zoomActual") == {"Ctrl+Alt+0"}
+    # no key is claimed twice: Qt would treat it as ambiguous and trigger neither
+    claimed = [key.toString() for a in window.findChildren(QAction) for key in a.shortcuts()]
+    assert len(claimed) == len(set(claimed)), sorted(claimed)
+
+
+def test_view_menu_zooms_the_picture_one_to_one_and_fits_it(qtbot, active_window):
+    dream = active_window.tab_by_key("dream")
+    active_window.tabs.setCurrentWidget(dream)
+    y, x = np.mgrid[0:60, 0:80]
+    dream.set_source(np.stack([x * 3, y * 4, x + y], axis=-1).astype(np.uint8), "ramp")
+    view = dream.preview
+    fitted = view.zoom_factor()
+    assert fitted > 2  # a small picture blown up to the view
+    qtbot.keyClick(
+        view, Qt.Key.Key_0, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier
+    )
+    assert view.zoom_factor() == 1.0
+    qtbot.keyClick(view, Qt.Key.Key_0, Qt.KeyboardModifier.ControlModifier)
+    assert view.zoom_factor() == pytest.approx(fitted)
+    active_window.findChild(QAction, "zoomActual").trigger()
+    assert view.zoom_factor() == 1.0
 
 
 def test_about_names_versions_and_device(window):
@@ -71,7 +93,7 @@ def test_device_line_waits_for_detection(window):
 
 
 def test_open_image_goes_to_the_current_tab(window, tmp_path, monkeypatch):
-    from cnnstudio.core.images import save_image
+    from cnnstudio.core.image_saving import save_image
 
     path = save_image(tmp_path / "pic.png", np.full((40, 50, 3), 90, np.uint8))
     tab = window.tab_by_key("dream")
@@ -86,22 +108,22 @@ def test_settings_round_trip_across_two_windows(qtbot):
     qtbot.addWidget(first)
     first.resize(640, 480)
     dream = first.tab_by_key("dream")
-    dream.steps_spin.setValue(7)
-    dream.octave_scale_spin.setValue(1.4)
-    dream.weights_picker.set_value("random")
-    dream.from_noise.setChecked(True)
-    dream.noise_width.setValue(222)
+    dream.form.steps_spin.setValue(7)
+    dream.form.octave_scale_spin.setValue(1.4)
+    dream.form.weights_picker.set_value("random")
+    dream.form.from_noise.setChecked(True)
+    dream.form.noise_width.setValue(222)
     first.close()
     assert settings_path().is_file()
 
     second = MainWindow(detect_device=False)
     qtbot.addWidget(second)
     again = second.tab_by_key("dream")
-    assert again.steps_spin.value() == 7
-    assert again.octave_scale_spin.value() == pytest.approx(1.4)
-    assert again.weights_picker.value() == "random"
-    assert again.from_noise.isChecked()
-    assert again.noise_width.value() == 222
+    assert again.form.steps_spin.value() == 7
+    assert again.form.octave_scale_spin.value() == pytest.approx(1.4)
+    assert again.form.weights_picker.value() == "random"
+    assert again.form.from_noise.isChecked()
+    assert again.form.noise_width.value() == 222
     assert (second.width(), second.height()) == (640, 480)
     second.close()
 
@@ -216,28 +238,21 @@ def test_device_line_fills_in_after_the_window_shows(qtbot):
 def test_dream_result_can_be_sent_to_another_tab(qtbot, window):
     dream = window.tab_by_key("dream")
     style = window.tab_by_key("style")
-    assert style is not None
     assert not dream.send_button.isEnabled()
-    picture = np.full((48, 64, 3), 200, np.uint8)
-    dream._run_params = dream.params()
+    picture = np.zeros((48, 64, 3), np.uint8)
+    picture[:, :32] = (200, 30, 90)
+    dream._run_params = dream.form.params()
     dream._keep_result(picture, stopped_at=None)
     dream._update_buttons()
     assert dream.send_button.isEnabled()
-    received = []
-    style.receive_image = lambda image, role: received.append((image.shape, role))
-    action = next(a for a in dream.send_button.menu().actions() if "content" in a.text())
-    action.trigger()
-    assert received == [((48, 64, 3), "content")]
+    actions = {a.text(): a for a in dream.send_button.menu().actions()}
+
+    actions["Style: use as content"].trigger()
     assert window.current_tab() is style
+    assert np.array_equal(style.pictures.content, picture)
+    assert style.pictures.content_name == "content"
+    assert np.array_equal(style.preview.reference(), picture)  # Hold to compare shows it
 
-
-def test_paste_a_picture_from_the_clipboard(qtbot, window):
-    from cnnstudio.gui.widgets.image_view import array_to_qimage
-
-    dream = window.tab_by_key("dream")
-    window.tabs.setCurrentWidget(dream)
-    picture = np.zeros((30, 40, 3), np.uint8)
-    picture[:, :20] = (250, 10, 10)
-    QApplication.clipboard().setImage(array_to_qimage(picture))
-    window.paste_action.trigger()
-    assert np.array_equal(dream.source_image(), picture)
+    actions["Style: use as a style"].trigger()
+    assert [s.name for s in style.pictures.styles] == ["style"]
+    assert np.array_equal(style.pictures.styles[0].image, picture)

@@ -9,8 +9,8 @@ from PIL import Image
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QComboBox, QProgressBar, QPushButton
 
-from cnnstudio.core import images
-from cnnstudio.gui.tabs.style_tab import StyleTab
+from cnnstudio.core import image_saving, images
+from cnnstudio.gui.tabs.style.tab import StyleTab
 from cnnstudio.gui.widgets.image_view import ImageView
 from cnnstudio.gui.widgets.plots import LossPlot
 
@@ -40,7 +40,7 @@ def _use_random_weights(tab: StyleTab) -> None:
     combo = tab.findChild(QComboBox, "styleWeights")
     index = next(i for i in range(combo.count()) if "random" in combo.itemText(i).lower())
     combo.setCurrentIndex(index)
-    assert tab.params().weights == "random"
+    assert tab.form.params().weights == "random"
 
 
 def _loaded_tab(tab, picture_files, drop_files, steps: int) -> StyleTab:
@@ -54,10 +54,10 @@ def _loaded_tab(tab, picture_files, drop_files, steps: int) -> StyleTab:
     assert tab.findChild(ImageView, "styleContentSlot").image() is not None
     assert tab.findChild(ImageView, "styleStyleSlot").image().shape == (48, 48, 3)
     _use_random_weights(tab)
-    tab.size_spin.setValue(64)
-    tab.steps_spin.setValue(steps)
-    tab.snapshot_spin.setValue(2)
-    tab.seed_spin.setValue(3)
+    tab.form.size_spin.setValue(64)
+    tab.form.steps_spin.setValue(steps)
+    tab.form.snapshot_spin.setValue(2)
+    tab.form.seed_spin.setValue(3)
     return tab
 
 
@@ -110,8 +110,8 @@ def test_finished_run_keeps_snapshots_to_step_back_through_and_save(
     tab, qtbot, picture_files, drop_files, tmp_path
 ):
     _loaded_tab(tab, picture_files, drop_files, steps=6)
-    tab.snapshot_spin.setValue(1)
-    tab.colors_combo.setCurrentIndex(tab.colors_combo.findData("luminance"))
+    tab.form.snapshot_spin.setValue(1)
+    tab.form.colors_combo.setCurrentIndex(tab.form.colors_combo.findData("luminance"))
     finished = []
     tab.runner.finished.connect(finished.append)
     with qtbot.waitSignal(tab.runner.done, timeout=120_000):
@@ -130,34 +130,34 @@ def test_finished_run_keeps_snapshots_to_step_back_through_and_save(
     np.testing.assert_array_equal(images.load_image(out), tab.snapshots[0][1])
 
     # Opening the saved picture offers its parameters back.
-    tab.colors_combo.setCurrentIndex(tab.colors_combo.findData("none"))
-    tab.steps_spin.setValue(99)
+    tab.form.colors_combo.setCurrentIndex(tab.form.colors_combo.findData("none"))
+    tab.form.steps_spin.setValue(99)
     asked = []
     tab.ask_restore_params = lambda path: asked.append(path) or True
     tab.open_image(str(out))
     assert asked == [str(out)]
-    assert tab.params().preserve_colors == "luminance" and tab.params().steps == 6
-    np.testing.assert_array_equal(tab.content_slot.image(), tab.snapshots[0][1])
+    assert tab.form.params().preserve_colors == "luminance" and tab.form.params().steps == 6
+    np.testing.assert_array_equal(tab.pictures.content_slot.image(), tab.snapshots[0][1])
 
 
 def test_settings_round_trip_and_presets(tab, qtbot, tmp_path):
-    tab.preset_combo.setCurrentIndex(tab.preset_combo.findData("johnson"))
-    tab._preset_chosen(tab.preset_combo.currentIndex())
-    assert tab.params().layers == "johnson" and tab.params().content_layers is None
-    tab.optimizer_combo.setCurrentIndex(tab.optimizer_combo.findData("lbfgs"))
-    assert tab.steps_spin.value() == 20 and not tab.lr_spin.isEnabled()
-    tab.size_spin.setValue(300)
-    tab.multi_scale_check.setChecked(True)
-    tab._layer_spins[("style", "block3_conv1")].setValue(2.5)  # now a custom layer set
-    assert tab.preset_combo.currentData() == "custom"
-    params = tab.params()
+    tab.form.preset_combo.setCurrentIndex(tab.form.preset_combo.findData("johnson"))
+    tab.form._preset_chosen(tab.form.preset_combo.currentIndex())
+    assert tab.form.params().layers == "johnson" and tab.form.params().content_layers is None
+    tab.form.optimizer_combo.setCurrentIndex(tab.form.optimizer_combo.findData("lbfgs"))
+    assert tab.form.steps_spin.value() == 20 and not tab.form.lr_spin.isEnabled()
+    tab.form.size_spin.setValue(300)
+    tab.form.multi_scale_check.setChecked(True)
+    tab.form.layer_table.spins[("style", "block3_conv1")].setValue(2.5)  # now a custom layer set
+    assert tab.form.preset_combo.currentData() == "custom"
+    params = tab.form.params()
     assert params.style_layers["block3_conv1"] == 2.5
     settings = QSettings(str(tmp_path / "style.ini"), QSettings.Format.IniFormat)
     tab.save_settings(settings)
     other = StyleTab()
     qtbot.addWidget(other)
     other.restore_settings(settings)
-    assert other.params() == params
+    assert other.form.params() == params
     other.shutdown()
 
 
@@ -175,22 +175,22 @@ def test_dropping_several_style_pictures_adds_each_and_the_dialog_takes_several(
     second = tmp_path / "second.png"
     Image.fromarray(np.full((40, 56, 3), 90, np.uint8)).save(second)
     single = []
-    tab.style_slot.image_dropped.connect(single.append)  # kept for one-picture owners
-    assert drop_files(tab.style_slot.viewport(), [style_file, second]).isAccepted()
+    tab.pictures.style_slot.image_dropped.connect(single.append)  # kept for one-picture owners
+    assert drop_files(tab.pictures.style_slot.viewport(), [style_file, second]).isAccepted()
     assert single == [str(style_file)]
-    assert [s.name for s in tab._styles] == ["style.png", "second.png"]
-    assert tab.style_table.rowCount() == 2 and tab.style_blend() == [1.0, 1.0]
+    assert [s.name for s in tab.pictures.styles] == ["style.png", "second.png"]
+    assert tab.pictures.style_table.rowCount() == 2 and tab.pictures.style_blend() == [1.0, 1.0]
     # "Add style..." asks for several files at once.
     tab.ask_open_paths = lambda title="": [str(second), str(style_file)]
-    tab.add_style_button.click()
-    assert [s.name for s in tab._styles][2:] == ["second.png", "style.png"]
+    tab.pictures.add_style_button.click()
+    assert [s.name for s in tab.pictures.styles][2:] == ["second.png", "style.png"]
 
 
 def test_lbfgs_progress_and_stop_respond_within_an_iteration(tab, qtbot, picture_files, drop_files):
     _loaded_tab(tab, picture_files, drop_files, steps=3)
-    tab.optimizer_combo.setCurrentIndex(tab.optimizer_combo.findData("lbfgs"))
-    tab.steps_spin.setValue(3)
-    tab.evaluations_spin.setValue(1000)  # one iteration would take ages
+    tab.form.optimizer_combo.setCurrentIndex(tab.form.optimizer_combo.findData("lbfgs"))
+    tab.form.steps_spin.setValue(3)
+    tab.form.evaluations_spin.setValue(1000)  # one iteration would take ages
     tab.run_button.click()
     qtbot.waitUntil(lambda: "evaluation 3" in tab.progress.format(), timeout=120_000)
     assert tab.progress.format().startswith("Started - iteration 1/3")
@@ -205,12 +205,12 @@ def test_too_large_offers_a_size_that_fits_as_a_button(
 ):
     from PySide6.QtWidgets import QMessageBox
 
-    from cnnstudio.core import style as style_core
+    from cnnstudio.core.style import memory
 
     _loaded_tab(tab, picture_files, drop_files, steps=3)
-    monkeypatch.setattr(style_core, "available_memory", lambda: 1 * 2**30)
-    tab.size_spin.setValue(6000)
-    assert "too large" in tab.memory_label.text()
+    monkeypatch.setattr(memory, "available_memory", lambda: 1 * 2**30)
+    tab.form.size_spin.setValue(6000)
+    assert "too large" in tab.form.memory_label.text()
     tab.run_job()
     boxes = [b for b in tab.findChildren(QMessageBox) if b.isVisible()]
     assert not tab.runner.running and len(boxes) == 1
@@ -219,53 +219,53 @@ def test_too_large_offers_a_size_that_fits_as_a_button(
     button = box.findChild(QPushButton, "styleUseSuggestedSize")
     suggested = int(button.text().split()[1])
     assert button.text() == f"Use {suggested} px" and 32 <= suggested < 6000
-    assert f"{suggested} px fits" in tab.memory_label.text()
+    assert f"{suggested} px fits" in tab.form.memory_label.text()
     button.click()
-    assert tab.size_spin.value() == suggested
-    assert style_core.estimate_memory(tab.params(), tab._content.shape) <= 2**30
-    assert "too large" not in tab.memory_label.text()
+    assert tab.form.size_spin.value() == suggested
+    assert memory.estimate_memory(tab.form.params(), tab.pictures.content.shape) <= 2**30
+    assert "too large" not in tab.form.memory_label.text()
     box.close()
 
 
 def test_restoring_a_picture_made_with_a_weights_file(tab, tmp_path):
-    from cnnstudio.core import style as style_core
+    from cnnstudio.core.style.params import StyleParams, style_metadata
 
     weights = tmp_path / "my-vgg19.weights.h5"
     weights.write_bytes(b"not really weights")
     picture = np.full((40, 40, 3), 128, np.uint8)
     made = tmp_path / "made.png"
-    meta = style_core.style_metadata(style_core.StyleParams(weights=str(weights), size=96))
-    images.save_image(made, picture, params=meta)
+    meta = style_metadata(StyleParams(weights=str(weights), size=96))
+    image_saving.save_image(made, picture, params=meta)
     messages = []
     tab.status.connect(messages.append)
     tab.ask_restore_params = lambda path: True
     tab.open_image(str(made))
-    assert tab.params().weights == str(weights.resolve()) and tab.params().size == 96
+    assert tab.form.params().weights == str(weights.resolve()) and tab.form.params().size == 96
     # The file gone: the restore message says so instead of skipping it silently.
     weights.unlink()
-    tab.weights_picker.set_value("random")
+    tab.form.weights_picker.set_value("random")
     tab.open_image(str(made))
     assert "no longer exists" in messages[-1] and str(weights.resolve()) in messages[-1]
-    assert tab.params().weights == "random"
+    assert tab.form.params().weights == "random"
 
 
 def test_weights_download_shows_in_the_progress_bar(
     tab, qtbot, picture_files, drop_files, monkeypatch
 ):
-    from cnnstudio.core import backbones
+    from cnnstudio.core import weights
     from cnnstudio.core.errors import ResourceMissingError
     from cnnstudio.core.events import DownloadProgress
 
     size = 80_134_624
 
-    def fake_ensure(name, include_top=False, allow_download=True, on_download=None):
+    def fake_ensure(network, include_top=False, allow_download=True, on_download=None):
         for received in (12 << 20, 40 << 20):
             on_download(received, size)
         raise ResourceMissingError("download failed: connection reset")
 
-    monkeypatch.setattr(backbones, "ensure_imagenet_weights", fake_ensure)
+    monkeypatch.setattr(weights, "ensure_imagenet_weights", fake_ensure)
     _loaded_tab(tab, picture_files, drop_files, steps=2)
-    tab.weights_picker.set_value("imagenet")
+    tab.form.weights_picker.set_value("imagenet")
     bar = tab.findChild(QProgressBar, "styleProgress")
     shown = []
 
@@ -285,19 +285,20 @@ def test_weights_download_shows_in_the_progress_bar(
     assert "connection reset" in tab.runner.error_message
 
 
-def test_multi_scale_eta_weighs_the_full_size_scale(tab, picture_files, drop_files, monkeypatch):
+def test_the_bar_is_the_one_eta_and_weighs_the_full_size_scale(tab, picture_files, drop_files):
+    """A multi-scale run's later scales cost more per step: the job says so in
+    Progress.fraction, and the bar's ETA (the only one the tab shows) follows it."""
+    from cnnstudio.core.eta import Eta, format_duration, staged_fraction
     from cnnstudio.core.events import Progress
-    from cnnstudio.gui.tabs import style_tab
-    from cnnstudio.gui.widgets.progress import format_duration
 
     _loaded_tab(tab, picture_files, drop_files, steps=10)
-    tab.size_spin.setValue(160)
-    tab.multi_scale_check.setChecked(True)
-    tab._eta = style_tab.style_core.StageEta.for_run(tab.params(), tab._content.shape)
+    tab.form.multi_scale_check.setChecked(True)
+    costs = [1 / 16, 1 / 4, 1.0]  # the pixels of the 1/4, 1/2 and full-size scale
     clock = [0.0]
-    monkeypatch.setattr(style_tab.time, "monotonic", lambda: clock[0])
-    for step in range(1, 11):  # the 1/4 scale: each step costs 1/16 s of full-size work
-        clock[0] = tab._eta.work(step)
-        tab._on_progress(Progress(step=step, total=30, loss=1.0, stage=1, stages=3))
-    left = tab._eta.work(30) - tab._eta.work(10)
-    assert tab.progress.format().endswith(f"ETA {format_duration(left)}")
+    tab.progress.eta = Eta(lambda: clock[0])
+    for step in range(1, 11):  # the 1/4 scale: each step takes 1/16 s
+        clock[0] = step * costs[0]
+        fraction = staged_fraction(step, 10, costs)
+        tab._on_progress(Progress(step, 30, 1.0, stage=1, stages=3, fraction=fraction))
+    left = 10 * costs[1] + 10 * costs[2]  # not 20 more steps of 1/16 s
+    assert tab.progress.format() == f"Scale 1/3 - step 10/30 - ETA {format_duration(left)}"

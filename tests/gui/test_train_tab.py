@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QComboBox, QLabel, QLineEdit, QProgressBar, QPushB
 from cnnstudio.core import library
 from cnnstudio.core.training.runs import completed_epochs, read_history
 from cnnstudio.gui.main_window import MainWindow
-from cnnstudio.gui.tabs.train_tab import TrainTab
+from cnnstudio.gui.tabs.train.tab import TrainTab
 from cnnstudio.gui.widgets.plots import LossPlot
 
 
@@ -60,8 +60,8 @@ def test_start_watch_stop_resume(qtbot, tab, npz, drop_files, tmp_path, monkeypa
     recipe.setCurrentIndex(recipe.findData("lenet5"))
     assert drop_files(dataset, [npz]).isAccepted()
     assert dataset.text() == str(npz)
-    tab.epochs.setValue(500)  # far more than the test waits for: it is stopped
-    tab.batch_size.setValue(8)
+    tab.form.epochs.setValue(500)  # far more than the test waits for: it is stopped
+    tab.form.batch_size.setValue(8)
     assert _idle(tab)
 
     tab.findChild(QPushButton, "trainStartButton").click()
@@ -70,28 +70,30 @@ def test_start_watch_stop_resume(qtbot, tab, npz, drop_files, tmp_path, monkeypa
     qtbot.waitUntil(lambda: progress.value() > 0 and progress.maximum() > 1, timeout=30000)
     assert len(accuracy_plot.data("accuracy (batch)")[0]) >= 1
     assert "images/s" in tab.speed_label.text()
-    assert "Total params" in tab.summary_text.toPlainText()
+    # one ETA for the run: the bar's (core.eta from the share of the batches done)
+    assert "ETA" in progress.format() and "ETA" not in tab.speed_label.text()
+    assert "Total params" in tab.pages.summary_text.toPlainText()
     with qtbot.waitSignal(tab.runner.done, timeout=60000):
         tab.stop_job()  # Esc
     assert _idle(tab)
     assert progress.format() == "Stopped"
     # a stopped run is still evaluated and can be saved
     assert tab.result() is not None and tab.save_button.isEnabled()
-    assert tab.confusion.rowCount() == 3 and tab.confusion.columnCount() == 4
-    assert tab.samples.count() == 6
+    assert tab.pages.confusion.rowCount() == 3 and tab.pages.confusion.columnCount() == 4
+    assert tab.pages.samples.count() == 6
     run_dir = tab._last_run_dir
     assert run_dir and "Run folder" in tab.run_label.text()
 
     # Resume continues the same run folder, up to the Epochs box: one more epoch
     finished = completed_epochs(run_dir)
-    tab.epochs.setValue(finished + 1)
+    tab.form.epochs.setValue(finished + 1)
     with qtbot.waitSignal(tab.runner.finished, timeout=60000):
         tab.findChild(QPushButton, "trainResumeButton").click()
     qtbot.waitUntil(lambda: _idle(tab), timeout=10000)
     assert tab._last_run_dir == run_dir
     assert completed_epochs(run_dir) == finished + 1
     epochs = [float(e) for e in range(1, finished + 2)]
-    assert tab.loss_plot.data("loss")[0].tolist() == epochs
+    assert tab.pages.loss_plot.data("loss")[0].tolist() == epochs
 
     # Resume from folder...: another run folder although a last run is known; its
     # finished epochs come back into the plots from history.csv before it goes on
@@ -100,21 +102,23 @@ def test_start_watch_stop_resume(qtbot, tab, npz, drop_files, tmp_path, monkeypa
     history = read_history(other, finished + 1)
     assert history["epoch"] == epochs
     monkeypatch.setattr(tab, "ask_folder", lambda title="": str(other))
-    tab.recipe_combo.setCurrentIndex(tab.recipe_combo.findData("cifar-cnn"))
-    tab.epochs.setValue(finished + 2)
+    tab.form.recipe_combo.setCurrentIndex(tab.form.recipe_combo.findData("cifar-cnn"))
+    tab.form.epochs.setValue(finished + 2)
     with qtbot.waitSignal(tab.runner.started, timeout=10000):
         tab.findChild(QPushButton, "trainResumeFromButton").click()
-    assert tab.recipe() == "lenet5"  # the controls show the run's own settings
-    assert tab.loss_plot.data("loss")[1].tolist() == pytest.approx(history["loss"])
+    assert tab.form.recipe() == "lenet5"  # the controls show the run's own settings
+    assert tab.pages.loss_plot.data("loss")[1].tolist() == pytest.approx(history["loss"])
     # an epoch cut by Stop may have no validation ("NA" in the CSV): left out of the plot
     val = [(e, v) for e, v in zip(epochs, history["val_accuracy"], strict=True) if v == v]
-    assert tab.accuracy_plot.data("val_accuracy")[0].tolist() == [e for e, _ in val]
-    assert tab.accuracy_plot.data("val_accuracy")[1].tolist() == pytest.approx([v for _, v in val])
+    assert tab.pages.accuracy_plot.data("val_accuracy")[0].tolist() == [e for e, _ in val]
+    assert tab.pages.accuracy_plot.data("val_accuracy")[1].tolist() == pytest.approx(
+        [v for _, v in val]
+    )
     qtbot.waitUntil(lambda: _idle(tab), timeout=60000)
     assert tab._last_run_dir == str(other)
     assert completed_epochs(other) == finished + 2
     assert completed_epochs(run_dir) == finished + 1  # the first run is untouched
-    assert tab.loss_plot.data("loss")[0].tolist() == [*epochs, finished + 2.0]
+    assert tab.pages.loss_plot.data("loss")[0].tolist() == [*epochs, finished + 2.0]
 
 
 def test_class_folder_run_to_the_end_and_save(qtbot, tab, tmp_path, drop_files, monkeypatch):
@@ -127,13 +131,13 @@ def test_class_folder_run_to_the_end_and_save(qtbot, tab, tmp_path, drop_files, 
     (root / "a" / "broken.png").write_bytes(b"nope")
     (root / "c" / "cut.jpg").write_bytes(b"\xff\xd8 truncated")
 
-    tab.set_recipe("cifar-cnn")
-    assert tab.augment.isChecked()  # the CIFAR recipe augments by default
+    tab.form.set_recipe("cifar-cnn")
+    assert tab.form.augment.isChecked()  # the CIFAR recipe augments by default
     dataset = tab.findChild(QLineEdit, "trainDataset")
     assert drop_files(dataset, [root]).isAccepted()
-    tab.epochs.setValue(2)
-    tab.batch_size.setValue(8)
-    tab.image_size.setValue(32)
+    tab.form.epochs.setValue(2)
+    tab.form.batch_size.setValue(8)
+    tab.form.image_size.setValue(32)
     notices: list[str] = []
     tab.runner.notice.connect(notices.append)
     with qtbot.waitSignal(tab.runner.finished, timeout=120000):
@@ -142,13 +146,13 @@ def test_class_folder_run_to_the_end_and_save(qtbot, tab, tmp_path, drop_files, 
     assert any("broken.png" in text for text in notices)  # listed, not fatal
     # every skipped file stays listed (Model page), not only the last notice
     skipped = tab.skipped_files()
-    assert len(skipped) == 2 and tab.skipped_list.count() == 2
+    assert len(skipped) == 2 and tab.pages.skipped_list.count() == 2
     assert {s.split(":")[0].rsplit("/", 1)[-1] for s in skipped} == {"broken.png", "cut.jpg"}
     assert tab.findChild(QLabel, "trainSkippedLabel").text().endswith(": 2")
     assert "2 unreadable" in tab.notice_label.text()
-    assert len(tab.loss_plot.data("val_loss")[0]) == 2
-    assert "Validation accuracy" in tab.result_label.text()
-    assert tab.confusion.item(0, 3) is not None
+    assert len(tab.pages.loss_plot.data("val_loss")[0]) == 2
+    assert "Validation accuracy" in tab.pages.result_label.text()
+    assert tab.pages.confusion.item(0, 3) is not None
 
     monkeypatch.setattr(tab, "ask_model_name", lambda suggested: "my shapes")
     assert tab.has_result()
@@ -168,8 +172,8 @@ def test_missing_dataset_offers_import(qtbot, tab, monkeypatch):
     shown = []
     original = tab.show_missing
     monkeypatch.setattr(tab, "show_missing", lambda message: shown.append(original(message)))
-    tab.set_recipe("lenet5")
-    tab.dataset_edit.setText("mnist")
+    tab.form.set_recipe("lenet5")
+    tab.form.dataset_edit.setText("mnist")
     with qtbot.waitSignal(tab.runner.failed, timeout=60000) as blocker:
         tab.start_training()
     qtbot.waitUntil(lambda: _idle(tab), timeout=10000)
@@ -178,7 +182,7 @@ def test_missing_dataset_offers_import(qtbot, tab, monkeypatch):
     (box,) = shown
     assert box.windowTitle() == "Dataset missing" and "mnist.npz" in box.text()
     asked = []
-    monkeypatch.setattr(tab, "ask_dataset_file", lambda: asked.append(True) or None)
+    monkeypatch.setattr(tab.form, "ask_dataset_file", lambda: asked.append(True) or None)
     _buttons(box)["Import dataset file..."].click()
     assert asked == [True]
 
@@ -192,11 +196,11 @@ def test_missing_transfer_weights_offer_import_and_untrained(qtbot, npz, monkeyp
     shown = []
     original = tab.show_missing
     monkeypatch.setattr(tab, "show_missing", lambda message: shown.append(original(message)))
-    tab.set_recipe("transfer")
-    tab.backbone_combo.setCurrentIndex(tab.backbone_combo.findData("mobilenet_v2"))
-    tab.weights_picker.set_value("imagenet")
-    tab.dataset_edit.setText(str(npz))
-    tab.image_size.setValue(32)
+    tab.form.set_recipe("transfer")
+    tab.form.backbone_combo.setCurrentIndex(tab.form.backbone_combo.findData("mobilenet_v2"))
+    tab.form.weights_picker.set_value("imagenet")
+    tab.form.dataset_edit.setText(str(npz))
+    tab.form.image_size.setValue(32)
     try:
         with qtbot.waitSignal(tab.runner.failed, timeout=60000) as blocker:
             window.findChild(QAction, "runAction").trigger()  # F5
@@ -206,7 +210,7 @@ def test_missing_transfer_weights_offer_import_and_untrained(qtbot, npz, monkeyp
         buttons = _buttons(box)
         assert box.windowTitle() == "Weights missing" and "Import weights..." in buttons
         buttons["Use untrained"].click()
-        assert tab.weights_picker.value() == "random"
+        assert tab.form.weights_picker.value() == "random"
     finally:
         window.close()
 
@@ -215,17 +219,17 @@ def test_settings_round_trip(qtbot, tab, tmp_path):
     from PySide6.QtCore import QSettings
 
     settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
-    tab.set_recipe("cifar-cnn")
-    tab.epochs.setValue(7)
-    tab.learning_rate.setValue(0.005)
-    tab.dataset_edit.setText("/data/my.npz")
+    tab.form.set_recipe("cifar-cnn")
+    tab.form.epochs.setValue(7)
+    tab.form.learning_rate.setValue(0.005)
+    tab.form.dataset_edit.setText("/data/my.npz")
     tab.save_settings(settings)
     other = TrainTab()
     qtbot.addWidget(other)
     other.restore_settings(settings)
-    assert other.recipe() == "cifar-cnn" and other.epochs.value() == 7
-    assert other.learning_rate.value() == pytest.approx(0.005)
-    assert other.dataset_edit.text() == "/data/my.npz"
+    assert other.form.recipe() == "cifar-cnn" and other.form.epochs.value() == 7
+    assert other.form.learning_rate.value() == pytest.approx(0.005)
+    assert other.form.dataset_edit.text() == "/data/my.npz"
 
 
 def test_import_dataset_file_installs_mnist(qtbot, tab, tmp_path, monkeypatch):
@@ -233,12 +237,12 @@ def test_import_dataset_file_installs_mnist(qtbot, tab, tmp_path, monkeypatch):
     zeros = np.zeros((60000, 28, 28), np.uint8)
     labels = np.arange(60000) % 10
     np.savez_compressed(fake, x_train=zeros, y_train=labels, x_test=zeros[:10], y_test=labels[:10])
-    monkeypatch.setattr(tab, "ask_dataset_file", lambda: str(fake))
-    tab.dataset_edit.setText("")
-    with qtbot.waitSignal(tab.import_runner.finished, timeout=30000):
-        tab.import_action.trigger()
-    qtbot.waitUntil(lambda: not tab.import_runner.running, timeout=10000)
-    assert tab.dataset_edit.text() == "mnist"
+    monkeypatch.setattr(tab.form, "ask_dataset_file", lambda: str(fake))
+    tab.form.dataset_edit.setText("")
+    with qtbot.waitSignal(tab.form.import_runner.finished, timeout=30000):
+        tab.form.import_action.trigger()
+    qtbot.waitUntil(lambda: not tab.form.import_runner.running, timeout=10000)
+    assert tab.form.dataset_edit.text() == "mnist"
     from cnnstudio.core.training.data_files import find_dataset_file
 
     assert find_dataset_file("mnist") is not None
@@ -270,14 +274,14 @@ def test_folder_or_npz_dropped_anywhere_on_the_tab(tab, npz, tmp_path, drop_file
     picture = tmp_path / "cat.png"
     Image.new("RGB", (8, 8)).save(picture)
     # the drag goes up from the widget under the cursor to the tab, which takes it
-    assert drop_files(tab.result_label, [npz]).isAccepted()
-    assert tab.dataset_edit.text() == str(npz)
-    assert drop_files(tab.confusion.viewport(), [folder]).isAccepted()
-    assert tab.dataset_edit.text() == str(folder)
+    assert drop_files(tab.pages.result_label, [npz]).isAccepted()
+    assert tab.form.dataset_edit.text() == str(npz)
+    assert drop_files(tab.pages.confusion.viewport(), [folder]).isAccepted()
+    assert tab.form.dataset_edit.text() == str(folder)
     assert not drop_files(tab.speed_label, [picture]).isAccepted()  # one image: no dataset
-    assert tab.dataset_edit.text() == str(folder)
+    assert tab.form.dataset_edit.text() == str(folder)
     tab.open_image(str(npz))  # File > Open with a .npz
-    assert tab.dataset_edit.text() == str(npz)
+    assert tab.form.dataset_edit.text() == str(npz)
 
 
 def test_resume_from_a_folder_that_is_no_run(tab, tmp_path, monkeypatch):
@@ -301,11 +305,11 @@ def test_transfer_weights_download_shows_in_the_bar_and_stop_abandons_it(
     gate = threading.Event()  # holds the download after its first chunk
 
     fake_weights_download(payload, hold=gate)
-    tab.set_recipe("transfer")
-    tab.backbone_combo.setCurrentIndex(tab.backbone_combo.findData("mobilenet_v2"))
-    tab.weights_picker.set_value("imagenet")
-    tab.dataset_edit.setText(str(npz))
-    tab.image_size.setValue(32)
+    tab.form.set_recipe("transfer")
+    tab.form.backbone_combo.setCurrentIndex(tab.form.backbone_combo.findData("mobilenet_v2"))
+    tab.form.weights_picker.set_value("imagenet")
+    tab.form.dataset_edit.setText(str(npz))
+    tab.form.image_size.setValue(32)
     bar = tab.findChild(QProgressBar, "trainProgress")
     statuses: list[str] = []
     tab.status.connect(statuses.append)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from PySide6.QtCore import Qt
 
+from cnnstudio.core.eta import format_duration
 from cnnstudio.core.events import Progress
 from cnnstudio.gui.widgets.image_view import ImageView, array_to_qimage
 from cnnstudio.gui.widgets.plots import LossPlot
-from cnnstudio.gui.widgets.progress import JobProgress, format_duration
+from cnnstudio.gui.widgets.progress import JobProgress
 from cnnstudio.gui.widgets.weights_picker import WeightsPicker
 
 
@@ -28,7 +30,7 @@ def test_array_to_qimage_keeps_pixels():
 def test_qimage_to_array_round_trip_and_alpha_over_white():
     from PySide6.QtGui import QColor, QImage
 
-    from cnnstudio.gui.widgets.image_view import qimage_to_array
+    from cnnstudio.gui.clipboard import qimage_to_array
 
     image = gradient(13, 17)  # odd width: rows are padded in the QImage
     assert np.array_equal(qimage_to_array(array_to_qimage(image)), image)
@@ -55,6 +57,10 @@ def test_image_view_shows_zooms_and_fits(qtbot):
     assert view.zoom_factor() < fitted
     qtbot.keyClick(view, Qt.Key.Key_0, Qt.KeyboardModifier.ControlModifier)
     assert abs(view.zoom_factor() - fitted) < 1e-6
+    one_to_one = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier
+    qtbot.keyClick(view, Qt.Key.Key_0, one_to_one)
+    assert view.zoom_factor() == 1.0  # one image pixel per screen pixel
+    view.fit()
     # a new frame of the same size keeps the user's zoom
     view.zoom_in()
     zoomed = view.zoom_factor()
@@ -146,16 +152,29 @@ def test_weights_picker_values_and_file_choice(qtbot, tmp_path):
 
 
 def test_job_progress_text_and_eta():
-    bar = JobProgress(stage_name="Octave")
+    from cnnstudio.core.eta import Eta
+
+    clock = [100.0]
+    bar = JobProgress(stage_name="Octave", clock=lambda: clock[0])
+    assert isinstance(bar.eta, Eta)  # the one ETA helper, not a window of its own
     bar.start()
     assert bar.maximum() == 0  # busy until the first step
-    bar._samples.extend([(100.0, 10), (110.0, 20)])  # 1 s per step measured so far
-    assert bar.eta_seconds(61) == 41
+    bar.update_progress(Progress(step=10, total=61, loss=1.0))
+    assert bar.format() == "step 10/61 - ETA --:--"  # one report: no rate yet
+    clock[0] = 110.0  # 1 s per step measured so far
+    bar.update_progress(Progress(step=20, total=61, loss=1.0))
+    assert bar.format() == "step 20/61 - ETA 0:41"
+    # the work done, not the step count, drives it: a job whose later steps cost more
+    clock[0] = 120.0
+    bar.update_progress(Progress(step=30, total=61, loss=1.0, fraction=0.25))
+    assert bar.eta.seconds_left == pytest.approx((120 - 100) / (0.25 - 10 / 61) * 0.75)
+    bar.start()  # a new run: the set-up before its first step does not count
+    assert bar.eta.seconds_left is None
     assert bar.describe(63, 250, 2, 5, 41) == "Octave 2/5 - step 63/250 - ETA 0:41"
     bar.steps_per_stage = True  # dreams: every octave has total/stages steps
     assert bar.describe(63, 250, 2, 5, 41) == "Octave 2/5 - step 13/50 - ETA 0:41"
     assert bar.describe(63, 250, 2, 5, None) == "Octave 2/5 - step 13/50 - ETA --:--"
-    bar.update(Progress(step=5, total=10, loss=1.0, stage=1, stages=1))
+    bar.update_progress(Progress(step=5, total=10, loss=1.0, stage=1, stages=1))
     assert bar.value() == 5 and bar.maximum() == 10
     assert bar.format().startswith("step 5/10 - ETA")
     bar.finish("Stopped")

@@ -225,7 +225,7 @@ def test_one_job_at_a_time_and_reuse(qtbot, runner):
 
 
 def test_base_exception_in_a_job_still_ends_with_failed_and_done(qtbot, runner):
-    """superqt's own run() would emit nothing here and leave the window waiting."""
+    """superqt's WorkerBase.run() would emit nothing here and leave the window waiting."""
 
     def exits():
         yield Progress(1, 2, 0.0)
@@ -236,6 +236,24 @@ def test_base_exception_in_a_job_still_ends_with_failed_and_done(qtbot, runner):
         runner.run_generator(exits)
     assert rec.names()[-2:] == ["failed", "done"]
     assert rec.values("failed") == ["Unexpected error in Test job: SystemExit: 3"]
+
+
+def test_a_runtime_error_in_a_job_ends_with_failed_and_done(qtbot, runner):
+    """Missing weights raise a ResourceMissingError, a RuntimeError: superqt's workers
+    emit no ``finished`` for one (the reason this module runs plain QRunnables)."""
+    from cnnstudio.core.errors import Remedy, ResourceMissingError
+
+    def needs_weights():
+        yield Progress(1, 2, 0.0)
+        raise ResourceMissingError("the weights are not here", remedy=Remedy.SUPPLY_WEIGHTS)
+
+    rec = Recorder(runner)
+    with qtbot.waitSignal(runner.done, timeout=10000):
+        runner.run_generator(needs_weights)
+    assert rec.names()[-2:] == ["failed", "done"]
+    assert isinstance(runner.error, ResourceMissingError)
+    assert rec.values("failed")[0].startswith("The weights are not here.")
+    assert "Import weights" in rec.values("failed")[0]  # worded for the window
 
 
 def test_a_job_returning_an_exception_object_finishes(qtbot, runner):

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from cnnstudio.core import backbones, files
+from cnnstudio.core import files
 from cnnstudio.core.device import configure_devices
 from cnnstudio.core.errors import InputError
 from cnnstudio.core.events import Notice
@@ -43,6 +43,7 @@ from cnnstudio.core.training.runs import (
     trim_history,
 )
 from cnnstudio.core.training.status import STATUS_FILE, StatusWriter, read_status
+from cnnstudio.core.weights import weights_label
 
 
 def train(
@@ -374,7 +375,7 @@ def library_meta(
     }
     if config.recipe == "transfer":
         meta["backbone"] = config.backbone
-        meta["weights"] = backbones.weights_label(config.weights)
+        meta["weights"] = weights_label(config.weights)
         meta["fine_tune"] = config.fine_tune
     return meta
 

@@ -19,6 +19,7 @@ from cnnstudio.core.events import Notice
 from cnnstudio.core.training import pipeline, recipes
 from cnnstudio.core.training.datasets import Dataset, load_dataset
 from cnnstudio.core.training.params import TrainConfig, get_recipe
+from cnnstudio.core.weights import ensure_weights_events
 
 
 def strategy_kind(gpu_names: Sequence[str]) -> str:
@@ -48,7 +49,8 @@ def fetch_weights(
     ResourceMissingError when the weights cannot be had."""
     if config.recipe != "transfer":
         return True
-    events = backbones.ensure_weights_events(config.backbone, config.weights, include_top=False)
+    network = backbones.get_backbone(config.backbone)
+    events = ensure_weights_events(network, config.weights, include_top=False)
     try:
         for event in events:
             on_event(event)

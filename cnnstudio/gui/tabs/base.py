@@ -1,9 +1,19 @@
-"""What every tab offers the main window (menus, settings, shutdown, cross-tab images)."""
+"""What every tab offers the main window (menus, settings, shutdown, cross-tab images,
+paste)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 from PySide6.QtCore import QSettings, Signal
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QMessageBox, QWidget
+
+from cnnstudio.core.errors import StudioError
+from cnnstudio.gui.clipboard import read_clipboard
+from cnnstudio.gui.messages import describe
+from cnnstudio.gui.widgets import dialogs
+from cnnstudio.gui.widgets.image_view import image_paths
 
 
 class StudioTab(QWidget):
@@ -11,6 +21,8 @@ class StudioTab(QWidget):
 
     title: str = ""
     settings_key: str = ""
+    #: the longest side a picture opened or pasted into this tab keeps (None: any size)
+    picture_max_side: int | None = None
 
     #: a line for the main window's status bar
     status = Signal(str)
@@ -32,6 +44,37 @@ class StudioTab(QWidget):
         if isinstance(image, str):
             self.open_image(image)
 
+    # -- paste: the window's File > Paste image (Ctrl+V) is the one owner of the key ----
+
+    def paste(self) -> None:
+        """Paste into this tab: the files or folders copied in a file manager, else the
+        clipboard's picture (converted as opening the same file would)."""
+        try:
+            pasted = read_clipboard(self.picture_max_side)
+        except StudioError as error:
+            self.report_error(error)
+            return
+        if pasted.paths:
+            self.paste_paths(pasted.paths)
+        elif pasted.image is not None:
+            self.paste_image(pasted.image)
+        else:
+            self.status.emit("The clipboard holds no picture")
+
+    def paste_paths(self, paths: list[str]) -> None:
+        """Copied files: the first picture among them opens."""
+        pictures = image_paths(paths)
+        if pictures:
+            self.open_image(pictures[0])
+        else:
+            self.status.emit(f"{Path(paths[0]).name}: not a picture this tab can open")
+
+    def paste_image(self, image: np.ndarray) -> None:
+        """A pasted picture (uint8 RGB)."""
+        self.receive_image(image, "pasted image")
+
+    # -- jobs and results ---------------------------------------------------------------
+
     def save_result(self) -> None:
         """File > Save result while this tab is current."""
 
@@ -49,3 +92,15 @@ class StudioTab(QWidget):
 
     def shutdown(self) -> None:
         """Stop any running job and wait for it (the window is closing)."""
+
+    # -- messages -----------------------------------------------------------------------
+
+    def show_error(self, message: str, details: str = "") -> QMessageBox:
+        """A non-blocking error box titled with the tab's name (replaced in tests)."""
+        return dialogs.show_error(self, message, details, self.title)
+
+    def report_error(self, error: StudioError) -> None:
+        """A core error in the window's words, on the status line and in a box."""
+        message = describe(error)
+        self.status.emit(message)
+        self.show_error(message)

@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QDoubleSpinBox,
     QHBoxLayout,
     QLabel,
     QLayout,
@@ -23,7 +22,6 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QSizePolicy,
-    QSpinBox,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -31,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from cnnstudio.core.errors import ResourceMissingError, StudioError
 from cnnstudio.core.events import DownloadProgress, Preview, Progress
+from cnnstudio.gui.messages import describe, error_text
 from cnnstudio.gui.tabs.base import StudioTab
 from cnnstudio.gui.widgets import dialogs
 from cnnstudio.gui.widgets.image_view import ImageView
@@ -42,41 +41,19 @@ from cnnstudio.gui.workers import JobRunner
 SOURCE_MAX_SIDE = 4096
 
 
-def spin_box(minimum: int, maximum: int, value: int, name: str, tip: str = "") -> QSpinBox:
-    """A named integer spin box."""
-    box = QSpinBox()
-    box.setRange(minimum, maximum)
-    box.setValue(value)
-    box.setObjectName(name)
-    box.setToolTip(tip)
-    return box
-
-
-def double_spin_box(
-    minimum: float, maximum: float, value: float, step: float, decimals: int, name: str, tip=""
-) -> QDoubleSpinBox:
-    """A named decimal spin box."""
-    box = QDoubleSpinBox()
-    box.setRange(minimum, maximum)
-    box.setDecimals(decimals)
-    box.setSingleStep(step)
-    box.setValue(value)
-    box.setObjectName(name)
-    box.setToolTip(tip)
-    return box
-
-
 class ImageJobTab(StudioTab):
     """Base of a tab whose job paints one picture with a live preview.
 
     Subclasses set ``object_prefix`` (objectNames: "dream" -> "dreamRunButton"),
-    ``job_name`` (status lines, error boxes) and the texts below, create ``self.runner``,
-    ``self.weights_picker`` and the ``_result`` / ``_last_preview`` / ``_last_step`` state,
-    then call :meth:`_build_job_layout` and :meth:`_connect_job`.
+    ``job_name`` (status lines) and the texts below, create ``self.runner`` and the
+    ``_result`` / ``_last_preview`` / ``_last_step`` state, then call
+    :meth:`_build_job_layout` with their form (which has a ``weights_picker``) and
+    :meth:`_connect_job`.
     """
 
     object_prefix = ""
     job_name = ""
+    picture_max_side = SOURCE_MAX_SIDE
     #: "{name} was <made_verb> by CNN Studio" when a saved picture is opened again
     made_verb = "made"
     #: the status line after a stop that left a picture (``{step}`` is its step)
@@ -84,6 +61,7 @@ class ImageJobTab(StudioTab):
     nothing_to_save = "Nothing to save yet: run the job first"
 
     runner: JobRunner
+    form: QWidget
     _result: np.ndarray | None
     _last_preview: Preview | None
     _last_step: int
@@ -92,8 +70,9 @@ class ImageJobTab(StudioTab):
 
     def _build_job_layout(
         self,
-        controls: QWidget,
+        form: QWidget,
         *,
+        inputs: QWidget | None = None,
         button_tips: tuple[str, str, str],
         extra_buttons: tuple[QWidget, ...] = (),
         placeholder: str | None,
@@ -103,15 +82,45 @@ class ImageJobTab(StudioTab):
         loss_plot: LossPlot,
         under_preview: QLayout | None = None,
     ) -> None:
-        """Controls (scrolled) over Run/Stop/Save on the left; preview, progress and
+        """The form (scrolled, under ``inputs``: the pictures the job paints, if they are
+        not part of the preview) over Run/Stop/Save on the left; preview, progress and
         loss on the right. ``button_tips``: the Run, Stop and Save tool tips."""
+        self.form = form
+        left = self._build_form_column(form, inputs, button_tips, extra_buttons)
+        right = self._build_view_column(
+            placeholder, compare_tip, fit_tip, progress, loss_plot, under_preview
+        )
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(left)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(0, 0)
+        splitter.setStretchFactor(1, 1)
+        self.splitter = splitter
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(splitter)
+
+    def _build_form_column(
+        self,
+        form: QWidget,
+        inputs: QWidget | None,
+        button_tips: tuple[str, str, str],
+        extra_buttons: tuple[QWidget, ...],
+    ) -> QWidget:
+        """The inputs and the form in a scroll area, the Run, Stop and Save buttons under."""
         prefix = self.object_prefix
-        self.controls = controls
+        scrolled = form
+        if inputs is not None:
+            scrolled = QWidget()
+            column = QVBoxLayout(scrolled)
+            column.setContentsMargins(4, 4, 4, 4)
+            column.addWidget(inputs)
+            column.addWidget(form, 1)
         scroll = QScrollArea()
-        scroll.setWidget(controls)
+        scroll.setWidget(scrolled)
         scroll.setWidgetResizable(True)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(controls.sizeHint().width() + 24)
+        scroll.setMinimumWidth(scrolled.sizeHint().width() + 24)
 
         self.run_button = QPushButton("Run")
         self.stop_button = QPushButton("Stop")
@@ -133,7 +142,20 @@ class ImageJobTab(StudioTab):
         left_layout.setContentsMargins(0, 0, 0, 0)
         left_layout.addWidget(scroll, 1)
         left_layout.addLayout(buttons)
+        return left
 
+    def _build_view_column(
+        self,
+        placeholder: str | None,
+        compare_tip: str,
+        fit_tip: str,
+        progress: JobProgress,
+        loss_plot: LossPlot,
+        under_preview: QLayout | None,
+    ) -> QWidget:
+        """The preview with Hold to compare, Fit and the notice line over the progress
+        bar; the loss plot under them in a splitter."""
+        prefix = self.object_prefix
         self.preview = ImageView() if placeholder is None else ImageView(placeholder=placeholder)
         self.preview.setObjectName(f"{prefix}Preview")
         self.compare_button = QPushButton("Hold to compare")
@@ -166,16 +188,7 @@ class ImageJobTab(StudioTab):
         right.setStretchFactor(0, 4)
         right.setStretchFactor(1, 1)
         right.setSizes([600, 170])
-
-        splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(left)
-        splitter.addWidget(right)
-        splitter.setStretchFactor(0, 0)
-        splitter.setStretchFactor(1, 1)
-        self.splitter = splitter
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(splitter)
+        return right
 
     def _connect_job(self) -> None:
         """Wire the buttons, the preview and the runner to the shared handlers."""
@@ -290,13 +303,10 @@ class ImageJobTab(StudioTab):
         else:
             self.show_error(message, self.runner.error_details)
 
-    def show_error(self, message: str, details: str = "") -> QMessageBox:
-        return dialogs.show_error(self, message, details, self.job_name)
-
     def show_missing_weights(self, message: str) -> QMessageBox:
         """The weights are not on this machine: say so and offer the ways out."""
         return dialogs.show_missing_weights(
-            self, message, lambda: self.weights_picker.set_value("random")
+            self, message, lambda: self.form.weights_picker.set_value("random")
         )
 
     # ------------------------------------------------------------------ pictures in
@@ -306,9 +316,9 @@ class ImageJobTab(StudioTab):
         from cnnstudio.core import images
 
         try:
-            return images.load_image(path, max_side=SOURCE_MAX_SIDE)
+            return images.load_image(path, max_side=self.picture_max_side)
         except StudioError as error:
-            message = str(error)
+            message = describe(error)
         except OSError as error:
             message = f"{Path(path).name}: cannot be read ({error.strerror or error})"
         self.status.emit(message)
@@ -343,14 +353,14 @@ class ImageJobTab(StudioTab):
         path = self.ask_save_path()
         if not path:
             return
-        from cnnstudio.core import images
+        from cnnstudio.core import image_saving
 
         picture, meta = to_save
         try:
             # the dialog has confirmed replacing an existing file
-            saved = images.save_image(path, picture, params=meta, overwrite=True)
+            saved = image_saving.save_image(path, picture, params=meta, overwrite=True)
         except (StudioError, OSError) as error:
-            message = f"{Path(path).name}: not saved ({error})"
+            message = f"{Path(path).name}: not saved ({error_text(error)})"
             self.status.emit(message)
             self.show_error(message)
             return

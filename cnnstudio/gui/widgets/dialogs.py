@@ -63,20 +63,15 @@ def show_missing_weights(
     parent: QWidget, message: str, use_untrained: Callable[[], None] | None = None
 ) -> QMessageBox:
     """Pretrained weights are not on this machine: say so and offer the ways out:
-    "Import weights..." (the window's action) and, when given, "Use untrained"."""
+    "Import weights..." (the window's action) and, when given, "Use untrained". The
+    message already says what to do (``gui.messages`` words the error's remedy)."""
     actions: list[tuple[str, Callable[[], None]]] = []
     action = import_weights_action(parent)
     if action is not None:
         actions.append(("Import weights...", action.trigger))
     if use_untrained is not None:
         actions.append(("Use untrained", use_untrained))
-    return show_missing_resource(
-        parent,
-        message + "\n\nFile > Import weights... installs a weights file; or pick "
-        "'Untrained (random weights)' or a weights file in the Weights box.",
-        actions,
-        "Weights missing",
-    )
+    return show_missing_resource(parent, message, actions, "Weights missing")
 
 
 def show_info(parent: QWidget | None, message: str, title: str = APP_TITLE) -> QMessageBox:

@@ -58,41 +58,22 @@ def array_to_qimage(image: np.ndarray) -> QImage:
     return qimage.copy()  # detach from the numpy buffer
 
 
-def qimage_to_array(qimage: QImage) -> np.ndarray:
-    """uint8 RGB (H, W, 3) copy of a QImage; transparency is composited over white
-    (as the image door does for RGBA files)."""
-    if qimage.hasAlphaChannel():
-        flat = QImage(qimage.size(), QImage.Format.Format_RGB888)
-        flat.fill(Qt.GlobalColor.white)
-        painter = QPainter(flat)
-        painter.drawImage(0, 0, qimage)
-        painter.end()
-        qimage = flat
-    else:
-        qimage = qimage.convertToFormat(QImage.Format.Format_RGB888)
-    width, height = qimage.width(), qimage.height()
-    rows = np.frombuffer(qimage.constBits(), np.uint8, count=qimage.bytesPerLine() * height)
-    rows = rows.reshape(height, qimage.bytesPerLine())
-    return rows[:, : width * 3].reshape(height, width, 3).copy()
+def image_paths(paths: list[str]) -> list[str]:
+    """The paths among ``paths`` whose suffix is an image format the image door reads."""
+    suffixes = image_suffixes()
+    return [path for path in paths if Path(path).suffix.lower() in suffixes]
 
 
 def dropped_image_paths(urls: list[QUrl]) -> list[str]:
     """Local files among ``urls`` whose suffix is an image format."""
-    suffixes = image_suffixes()
-    paths = []
-    for url in urls:
-        if url.isLocalFile():
-            path = url.toLocalFile()
-            if Path(path).suffix.lower() in suffixes:
-                paths.append(path)
-    return paths
+    return image_paths([url.toLocalFile() for url in urls if url.isLocalFile()])
 
 
 class ImageView(QGraphicsView):
     """A zoomable, pannable view of one RGB image.
 
     Wheel zooms around the cursor, dragging pans, a double click fits the image to the
-    view. Image files dropped on it are announced by :attr:`image_dropped` (the owner
+    view; Ctrl+0 fits, Ctrl+Alt+0 shows it 1:1 (the window's View menu has the same keys). Image files dropped on it are announced by :attr:`image_dropped` (the owner
     loads them through ``core.images``). :meth:`set_reference` plus
     :meth:`set_comparing` show a "before" picture in place of the current one.
     """
@@ -147,9 +128,6 @@ class ImageView(QGraphicsView):
     def image(self) -> np.ndarray | None:
         """The image shown (not the compare reference), or None."""
         return self._image
-
-    def has_image(self) -> bool:
-        return self._image is not None
 
     def set_placeholder_text(self, text: str) -> None:
         self._placeholder = text
@@ -256,6 +234,9 @@ class ImageView(QGraphicsView):
                 return
             if key == Qt.Key.Key_Minus:
                 self.zoom_out()
+                return
+            if key == Qt.Key.Key_0 and event.modifiers() & Qt.KeyboardModifier.AltModifier:
+                self.zoom_actual()
                 return
             if key == Qt.Key.Key_0:
                 self.fit()

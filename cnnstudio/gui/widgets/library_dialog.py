@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 
 from cnnstudio.core import library, paths
 from cnnstudio.core.errors import StudioError
+from cnnstudio.gui.messages import error_text
 from cnnstudio.gui.settings import last_folder, remember_folder
 from cnnstudio.gui.widgets import dialogs
 from cnnstudio.gui.workers import JobRunner
@@ -169,7 +170,7 @@ class LibraryDialog(QDialog):
             self._entries = library.list_models()
         except (OSError, StudioError) as error:
             self._entries = []
-            self.status_label.setText(f"The library could not be read: {error}")
+            self.status_label.setText(f"The library could not be read: {error_text(error)}")
         self.table.setSortingEnabled(False)  # rows move while sorting is on
         self.table.clearContents()
         self.table.setRowCount(len(self._entries))
@@ -285,7 +286,7 @@ class LibraryDialog(QDialog):
         try:
             renamed = library.rename_model(entry, new_name)
         except OSError as error:  # a read-only folder, a file in use...
-            self.show_error(f"'{entry.name}' was not renamed: {error}")
+            self.show_error(f"'{entry.name}' was not renamed: {error_text(error)}")
             return
         note = "" if renamed.name == new_name else " (the name was taken or had odd characters)"
         self._report(f"Renamed '{entry.name}' to '{renamed.name}'{note}")
@@ -299,7 +300,7 @@ class LibraryDialog(QDialog):
         try:
             library.delete_model(entry)
         except OSError as error:
-            self.show_error(f"'{entry.name}' was not deleted: {error}")
+            self.show_error(f"'{entry.name}' was not deleted: {error_text(error)}")
             return
         self._report(f"Deleted '{entry.name}'")
         self.refresh()
@@ -317,7 +318,7 @@ class LibraryDialog(QDialog):
             # the file dialog confirmed replacing an existing file
             written = library.export_model(entry, path, overwrite=True)
         except (OSError, StudioError) as error:
-            self.show_error(f"'{entry.name}' was not exported: {error}")
+            self.show_error(f"'{entry.name}' was not exported: {error_text(error)}")
             return
         self._report(f"Exported '{entry.name}' to {written} (with its sidecar)")
 

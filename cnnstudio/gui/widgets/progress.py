@@ -3,27 +3,22 @@
 from __future__ import annotations
 
 import time
-from collections import deque
+from collections.abc import Callable
 
 from PySide6.QtWidgets import QProgressBar, QWidget
 
-_RATE_WINDOW = 30  # steps in the moving average behind the ETA
-
-
-def format_duration(seconds: float) -> str:
-    """``41`` -> ``0:41``, ``3700`` -> ``1:01:40``."""
-    seconds = max(0, int(round(seconds)))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+from cnnstudio.core.eta import Eta, format_duration
+from cnnstudio.core.events import DownloadProgress, Progress
 
 
 class JobProgress(QProgressBar):
-    """A QProgressBar fed with :class:`cnnstudio.core.events.Progress` events.
+    """A QProgressBar fed with :class:`cnnstudio.core.events.Progress` events: the one
+    place a job's ETA is shown in the window.
 
     ``stage_name`` names the outer loop ("Octave", "Scale", "Epoch"); it is shown only
-    when a job has more than one stage. The ETA comes from the time per step over the
-    last few steps, so it follows a job that speeds up or slows down (octaves grow).
+    when a job has more than one stage. The ETA is :class:`cnnstudio.core.eta.Eta` fed
+    with ``Progress.done``, the share of the job's *work* done (jobs whose later steps
+    cost more say so in ``Progress.fraction``).
     """
 
     def __init__(
@@ -31,58 +26,49 @@ class JobProgress(QProgressBar):
         parent: QWidget | None = None,
         stage_name: str = "Stage",
         steps_per_stage: bool = False,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """``steps_per_stage``: count steps within the stage ("Octave 2/5 - step 13/50")
         for jobs whose stages all have total/stages steps (dreams); otherwise the step
-        counts over the whole job."""
+        counts over the whole job. ``clock`` times the work (tests pass their own)."""
         super().__init__(parent)
         self.stage_name = stage_name
         self.steps_per_stage = steps_per_stage
-        self._samples: deque[tuple[float, int]] = deque(maxlen=_RATE_WINDOW)
+        self.eta = Eta(clock)
         self.setTextVisible(True)
         self.reset_progress()
 
     def reset_progress(self, text: str = "Idle") -> None:
         """Back to empty, showing ``text``."""
-        self._samples.clear()
+        self.eta.reset()
         self.setRange(0, 1)
         self.setValue(0)
         self.setFormat(text)
 
     def start(self, text: str = "Starting...") -> None:
         """A job is starting (busy indicator until the first step arrives)."""
-        self._samples.clear()
+        self.eta.reset()
         self.setRange(0, 0)  # indeterminate: building the network, loading weights
         self.setFormat(text)
 
-    def update_progress(self, event: object) -> None:
-        """Show a Progress event (anything with step/total and optionally stage/stages)."""
-        step = int(getattr(event, "step", 0))
-        total = max(int(getattr(event, "total", 0)), 1)
-        stage = int(getattr(event, "stage", 1))
-        stages = int(getattr(event, "stages", 1))
+    def update_progress(self, event: Progress) -> None:
+        """Show a Progress event: the bar, the step, the stage and the ETA."""
+        total = max(int(event.total), 1)
+        step = int(event.step)
         if self.maximum() != total:
             self.setRange(0, total)
         self.setValue(min(step, total))
-        self._samples.append((time.monotonic(), step))
-        self.setFormat(self.describe(step, total, stage, stages, self.eta_seconds(total)))
+        seconds = self.eta.update(event.done)
+        self.setFormat(self.describe(step, total, int(event.stage), int(event.stages), seconds))
 
-    # ARCHITECTURE.md calls it update(progress_event); QWidget.update() repaints, so the
-    # event form dispatches here and the plain form keeps Qt's meaning.
-    def update(self, *args) -> None:  # type: ignore[override]
-        if len(args) == 1 and hasattr(args[0], "step"):
-            self.update_progress(args[0])
-        else:
-            super().update(*args)
-
-    def show_download(self, event: object) -> None:
-        """Weights downloading before the job's first step (a ``DownloadProgress``): the
-        bar counts kilobytes and reads "downloading FILE: 12/84 MB"."""
-        total = max(int(getattr(event, "total", 0)) // 1024, 1)
+    def show_download(self, event: DownloadProgress) -> None:
+        """Weights downloading before the job's first step: the bar counts kilobytes and
+        reads "downloading FILE: 12/84 MB"."""
+        total = max(int(event.total) // 1024, 1)
         if self.maximum() != total:
             self.setRange(0, total)
-        self.setValue(min(int(getattr(event, "received", 0)) // 1024, total))
-        self.setFormat(str(getattr(event, "text", "downloading")))
+        self.setValue(min(int(event.received) // 1024, total))
+        self.setFormat(event.text)
 
     def finish(self, text: str = "Done") -> None:
         """The job ended: full bar (or left where it stopped) with ``text``."""
@@ -93,16 +79,8 @@ class JobProgress(QProgressBar):
             self.setValue(self.maximum())
         self.setFormat(text)
 
-    def eta_seconds(self, total: int) -> float | None:
-        """Seconds left from the recent time per step, or None before two samples."""
-        if len(self._samples) < 2:
-            return None
-        (t0, s0), (t1, s1) = self._samples[0], self._samples[-1]
-        if s1 <= s0:
-            return None
-        return (t1 - t0) / (s1 - s0) * max(total - s1, 0)
-
     def describe(self, step: int, total: int, stage: int, stages: int, eta: float | None) -> str:
+        """ "Octave 2/5 - step 13/50 - ETA 0:41" (the stage only when there are several)."""
         parts = []
         if stages > 1:
             parts.append(f"{self.stage_name} {stage}/{stages}")

@@ -1,0 +1,250 @@
+"""What shapes a style run: StyleParams, layer presets, validation, sizes, metadata.
+
+No TensorFlow here: the GUI imports this module at start (forms, presets, restoring a
+saved picture's parameters), and the memory estimate works from :data:`VGG19_LAYERS`
+without building the network.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from cnnstudio.core.errors import InputError
+from cnnstudio.core.weights import is_untrained, weights_label
+
+BACKBONE = "vgg19"
+VGG19_MIN_SIZE = 32
+
+
+@dataclass(frozen=True)
+class LayerPreset:
+    """Which VGG19 layers carry the content and the style (weight 1 each)."""
+
+    label: str
+    content_layers: tuple[str, ...]
+    style_layers: tuple[str, ...]
+
+
+_BLOCK_CONV1 = tuple(f"block{i}_conv1" for i in range(1, 6))
+
+LAYER_PRESETS: dict[str, LayerPreset] = {
+    # Gatys et al. 2015 as Practical ML with Python runs it.
+    "gatys": LayerPreset("Gatys et al.", ("block5_conv2",), _BLOCK_CONV1),
+    # Johnson et al. 2016's choice (Practical ML with Python's alternative).
+    "johnson": LayerPreset(
+        "Johnson et al.",
+        ("block2_conv2",),
+        ("block1_conv2", "block2_conv2", "block3_conv3", "block4_conv3", "block5_conv3"),
+    ),
+    # The TF2 cookbook: two content layers, the first conv of each block for style.
+    "cookbook": LayerPreset("TF2 cookbook", ("block4_conv2", "block5_conv2"), _BLOCK_CONV1),
+}
+
+OPTIMIZERS = ("adam", "lbfgs")
+INITS = ("content", "noise", "style")
+COLOR_MODES = ("none", "luminance", "match")
+
+ADAM_DEFAULT_STEPS = 300  # the TF tutorial runs 1000; 300 already looks styled
+LBFGS_DEFAULT_STEPS = 20  # outer iterations, as Practical ML with Python
+
+#: VGG19 feature layers in order: (name, downsampling factor, channels). Used for the
+#: memory estimate, without building the network.
+VGG19_LAYERS: tuple[tuple[str, int, int], ...] = (
+    ("block1_conv1", 1, 64),
+    ("block1_conv2", 1, 64),
+    ("block1_pool", 2, 64),
+    ("block2_conv1", 2, 128),
+    ("block2_conv2", 2, 128),
+    ("block2_pool", 4, 128),
+    ("block3_conv1", 4, 256),
+    ("block3_conv2", 4, 256),
+    ("block3_conv3", 4, 256),
+    ("block3_conv4", 4, 256),
+    ("block3_pool", 8, 256),
+    ("block4_conv1", 8, 512),
+    ("block4_conv2", 8, 512),
+    ("block4_conv3", 8, 512),
+    ("block4_conv4", 8, 512),
+    ("block4_pool", 16, 512),
+    ("block5_conv1", 16, 512),
+    ("block5_conv2", 16, 512),
+    ("block5_conv3", 16, 512),
+    ("block5_conv4", 16, 512),
+    ("block5_pool", 32, 512),
+)
+VGG19_LAYER_NAMES = tuple(name for name, _, _ in VGG19_LAYERS)
+
+
+@dataclass
+class StyleParams:
+    """Everything that shapes a style run. Defaults: the TensorFlow tutorial's Adam recipe."""
+
+    weights: str = "imagenet"  # "imagenet" | "random" | path to a VGG19 weights file
+    layers: str = "cookbook"  # a LAYER_PRESETS key
+    # Any layers with a weight each; when set they replace the preset's layers.
+    content_layers: dict[str, float] | None = None
+    style_layers: dict[str, float] | None = None
+    content_weight: float = 1e4  # TF tutorial
+    style_weight: float = 1e-2  # TF tutorial
+    tv_weight: float = 30.0  # TF tutorial; on 0..1 pixels
+    optimizer: str = "adam"  # "adam" | "lbfgs"
+    steps: int | None = None  # optimiser iterations (per scale); None: the optimiser's default
+    learning_rate: float = 0.02  # Adam, on 0..1 pixels (TF tutorial)
+    beta_1: float = 0.99  # Adam (TF tutorial): heavy momentum smooths the picture
+    beta_2: float = 0.999
+    epsilon: float = 0.1  # Adam (TF tutorial): large, so flat regions do not get big steps
+    lbfgs_evaluations: int = 20  # loss evaluations per L-BFGS iteration (Practical ML)
+    size: int = 512  # longest side of the output in pixels
+    style_scale: float = 1.0  # style image's longest side relative to the output's
+    init: str = "content"  # start from "content", "noise" or "style"
+    preserve_colors: str = "none"  # "none" | "luminance" (keep content chroma) | "match"
+    multi_scale: bool = False  # optimise at 1/4, 1/2, then full size
+    seed: int | None = None  # for the noise start
+    preview_interval: float = 0.1  # seconds between previews (throttled at the source)
+
+    def total_steps(self) -> int:
+        """Optimiser iterations per scale."""
+        if self.steps is not None:
+            return self.steps
+        return ADAM_DEFAULT_STEPS if self.optimizer == "adam" else LBFGS_DEFAULT_STEPS
+
+    def layer_weights(self) -> tuple[dict[str, float], dict[str, float]]:
+        """(content layer -> weight, style layer -> weight) after the preset and overrides."""
+        preset = LAYER_PRESETS.get(self.layers)
+        if preset is None and (self.content_layers is None or self.style_layers is None):
+            raise InputError(
+                f"unknown layer preset {self.layers!r}: choose one of {', '.join(LAYER_PRESETS)}",
+                param="layers",
+            )
+        content = (
+            dict(self.content_layers)
+            if self.content_layers is not None
+            else dict.fromkeys(preset.content_layers, 1.0)
+        )
+        style = (
+            dict(self.style_layers)
+            if self.style_layers is not None
+            else dict.fromkeys(preset.style_layers, 1.0)
+        )
+        return content, style
+
+    def validate(self) -> None:
+        """Raise InputError naming the first value that cannot work (``param``: its field)."""
+        _choice("optimizer", self.optimizer, OPTIMIZERS)
+        _choice("init", self.init, INITS)
+        _choice("preserve_colors", self.preserve_colors, COLOR_MODES)
+        content, style = self.layer_weights()
+        for param, kind, weights in (
+            ("content_layers", "content", content),
+            ("style_layers", "style", style),
+        ):
+            if not weights:
+                raise InputError(
+                    "style transfer needs at least one content and one style layer",
+                    param=param,
+                )
+            for name, weight in weights.items():
+                if name not in VGG19_LAYER_NAMES:
+                    raise InputError(
+                        f"unknown VGG19 layer {name!r}: use names like block4_conv2 or "
+                        "block1_conv1",
+                        param=param,
+                    )
+                if not math.isfinite(weight) or weight < 0:
+                    raise InputError(
+                        f"layer weight {weight} for {name} must be 0 or more", param=param
+                    )
+            # All-zero weights would silently drop a whole loss term.
+            if sum(weights.values()) <= 0:
+                raise InputError(
+                    f"every {kind} layer weight is 0 ({', '.join(weights)}): give at least "
+                    "one layer a weight above 0",
+                    param=param,
+                )
+        for param, label, value in (
+            ("content_weight", "content weight", self.content_weight),
+            ("style_weight", "style weight", self.style_weight),
+            ("tv_weight", "total-variation weight", self.tv_weight),
+        ):
+            if not math.isfinite(value) or value < 0:
+                raise InputError(f"{label} {value} must be 0 or more", param=param)
+        if self.total_steps() < 1:
+            raise InputError(f"steps {self.total_steps()} must be at least 1", param="steps")
+        if self.size < VGG19_MIN_SIZE:
+            raise InputError(
+                f"size {self.size} is too small: VGG19 needs {VGG19_MIN_SIZE} px", param="size"
+            )
+        if not self.learning_rate > 0:
+            raise InputError(
+                f"learning rate {self.learning_rate} must be more than 0", param="learning_rate"
+            )
+        if not 0 < self.style_scale <= 4:
+            raise InputError(
+                f"style scale {self.style_scale} must be in (0, 4]", param="style_scale"
+            )
+        if self.lbfgs_evaluations < 1:
+            raise InputError(
+                "L-BFGS needs at least 1 loss evaluation per iteration",
+                param="lbfgs_evaluations",
+            )
+
+
+def _choice(param: str, value: str, choices: Sequence[str]) -> None:
+    if value not in choices:
+        label = param.replace("_", " ")
+        raise InputError(
+            f"unknown {label} {value!r}: choose one of {', '.join(choices)}", param=param
+        )
+
+
+# ----------------------------------------------------------------------------------- sizes
+
+
+def output_size(content_shape: Sequence[int], size: int) -> tuple[int, int]:
+    """(height, width) of the output: the content's aspect with the longest side = size."""
+    height, width = int(content_shape[0]), int(content_shape[1])
+    scale = size / max(height, width)
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def stage_sizes(height: int, width: int, multi_scale: bool) -> list[tuple[int, int]]:
+    """The sizes optimised in turn: 1/4, 1/2, full in multi-scale mode (never below the
+    network's minimum side), else only the full size."""
+    if not multi_scale:
+        return [(height, width)]
+    sizes = []
+    for factor in (0.25, 0.5):
+        h, w = round(height * factor), round(width * factor)
+        if min(h, w) >= VGG19_MIN_SIZE:
+            sizes.append((h, w))
+    sizes.append((height, width))
+    return sizes
+
+
+# -------------------------------------------------------------------------------- metadata
+
+
+def style_metadata(params: StyleParams, **extra: object) -> dict:
+    """Parameters to embed in a saved picture so it can be redone, with the weights source
+    said plainly (and whether the network was untrained)."""
+    meta: dict[str, object] = {"job": "style", "backbone": BACKBONE}
+    meta.update(dataclasses.asdict(params))
+    meta["steps"] = params.total_steps()
+    if meta["weights"] not in ("imagenet", "random"):
+        # the full path, so that restoring the picture's parameters finds the file again
+        meta["weights"] = str(Path(str(meta["weights"])).expanduser().resolve())
+    meta["weights_label"] = weights_label(params.weights)
+    meta["untrained"] = is_untrained(params.weights)
+    meta.update(extra)
+    return meta
+
+
+def params_from_metadata(meta: dict) -> StyleParams:
+    """StyleParams from a saved picture's parameters (unknown keys ignored)."""
+    names = {f.name for f in dataclasses.fields(StyleParams)}
+    values = {k: v for k, v in meta.items() if k in names}
+    return StyleParams(**values)

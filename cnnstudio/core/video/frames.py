@@ -1,0 +1,222 @@
+"""The frames folder: every finished frame as a PNG, so nothing made is lost.
+
+A motion job writes frame ``i`` to ``frame_000123.png`` the moment it is finished (each
+file atomically) and keeps a small ``manifest.json``: which job made the frames (its
+name, the source file's name and size, the parameters that decide a frame's pixels),
+the frame rate, how many frames the job has and how many are done. A Stop or a crash
+loses at most the frame in progress; the next run of the same job on the same folder
+continues at the next frame, and :func:`assemble` writes the video of the frames so far.
+The frames on disk are the truth: the manifest's count may lag them by one after a
+crash, so the frames present from the first on are counted when a folder is opened.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cnnstudio.core import files, image_saving, images
+from cnnstudio.core.errors import InputError, Remedy
+from cnnstudio.core.video.events import WrittenVideo
+from cnnstudio.core.video.writer import VideoWriter
+
+MANIFEST = "manifest.json"
+_MANIFEST_VERSION = 1
+_MAX_MANIFEST_BYTES = 1 << 20
+
+
+def frame_name(index: int) -> str:
+    """``frame_000000.png`` for index 0 (the pattern ffmpeg's ``frame_%06d.png`` reads)."""
+    return f"frame_{index:06d}.png"
+
+
+def _normalised(value: Any) -> Any:
+    """Parameters as they compare after a trip through JSON (tuples become lists)."""
+    return json.loads(json.dumps(value, sort_keys=True, default=str))
+
+
+def source_identity(source: str | os.PathLike[str] | None) -> dict[str, Any] | None:
+    """What identifies a source file across runs: its name and size (a moved folder
+    still resumes; an edited video does not)."""
+    if source is None:
+        return None
+    path = Path(source)
+    return {"name": path.name, "bytes": path.stat().st_size if path.is_file() else None}
+
+
+class FramesFolder:
+    """The frames of one job in one folder; open with :meth:`open`."""
+
+    def __init__(self, folder: Path, manifest: dict[str, Any]) -> None:
+        self.folder = folder
+        self.manifest = manifest
+        self.done = 0
+
+    @classmethod
+    def open(
+        cls,
+        folder: str | os.PathLike[str],
+        *,
+        job: str,
+        params: dict[str, Any],
+        fps: float,
+        frames: int,
+        source: str | os.PathLike[str] | None = None,
+    ) -> FramesFolder:
+        """The folder for ``job`` (``"dream-zoom"``, ...) with ``params`` (what decides a
+        frame's pixels) on ``source``: created if missing, continued if it holds frames of
+        the same job, refused (InputError, ``param="frames_dir"``) if it holds anything
+        else: another job's frames or files that are not ours."""
+        folder = Path(folder).expanduser()
+        identity = {
+            "job": job,
+            "source": source_identity(source),
+            "params": _normalised(params),
+        }
+        manifest_path = folder / MANIFEST
+        if folder.exists() and not folder.is_dir():
+            raise _folder_error(folder, "is a file, not a folder")
+        if manifest_path.exists():
+            manifest = _read_manifest(manifest_path)
+            mine = {key: manifest.get(key) for key in identity}
+            if mine != identity:
+                raise InputError(
+                    f"frames folder {folder} holds the frames of another job "
+                    f"({_describe(manifest)}), not of this one ({_describe(identity)})",
+                    param="frames_dir",
+                    remedy=Remedy.OTHER_FRAMES_FOLDER,
+                    path=str(folder),
+                )
+        elif folder.exists() and any(folder.iterdir()):
+            raise _folder_error(folder, "holds other files; choose an empty or a new folder")
+        else:
+            files.check_writable_folder(folder, param="frames_dir")
+            manifest = {"version": _MANIFEST_VERSION, **identity, "done": 0}
+        manifest.update(fps=float(fps), frames=int(frames))
+        self = cls(folder, manifest)
+        self.done = self._count_done()
+        self._save_manifest()
+        return self
+
+    @property
+    def frames(self) -> int:
+        """How many frames the job has (may be an estimate for a video)."""
+        return int(self.manifest["frames"])
+
+    @property
+    def complete(self) -> bool:
+        return self.done >= self.frames
+
+    def frame_path(self, index: int) -> Path:
+        return self.folder / frame_name(index)
+
+    def _count_done(self) -> int:
+        done = 0
+        while self.frame_path(done).is_file():
+            done += 1
+        return done
+
+    def _save_manifest(self) -> None:
+        self.manifest["done"] = self.done
+        data = json.dumps(self.manifest, indent=2, sort_keys=True, default=str)
+        try:
+            files.write_bytes(self.folder / MANIFEST, data.encode("utf-8"), overwrite=True)
+        except InputError as error:
+            error.param = "frames_dir"
+            raise
+
+    def add(self, frame: np.ndarray) -> Path:
+        """Save the next frame (index :attr:`done`) and count it done."""
+        if self.done:
+            first = self.manifest.get("size")
+            if first and list(first) != [frame.shape[1], frame.shape[0]]:
+                raise ValueError(
+                    f"frame of size {frame.shape[1]}x{frame.shape[0]}, the folder's frames "
+                    f"are {first[0]}x{first[1]}"
+                )
+        path = image_saving.save_image(self.frame_path(self.done), frame, overwrite=True)
+        self.manifest["size"] = [frame.shape[1], frame.shape[0]]
+        self.done += 1
+        self._save_manifest()
+        return path
+
+    def read(self, index: int) -> np.ndarray:
+        """Frame ``index`` (uint8 RGB)."""
+        if not 0 <= index < self.done:
+            raise IndexError(f"frame {index} is not done ({self.done} are)")
+        return images.load_image(self.frame_path(index))
+
+    def iter_frames(self, start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
+        """The done frames from ``start``, one at a time."""
+        stop = self.done if stop is None else min(stop, self.done)
+        for index in range(start, stop):
+            yield self.read(index)
+
+    def remove(self) -> None:
+        """Delete the frames and the manifest, and the folder if nothing else is in it
+        (after the video is safely written, when the user did not ask to keep them)."""
+        for index in range(self._count_done()):
+            self.frame_path(index).unlink(missing_ok=True)
+        (self.folder / MANIFEST).unlink(missing_ok=True)
+        try:
+            self.folder.rmdir()
+        except OSError:
+            pass  # something else is in it: not ours to delete
+        self.done = 0
+
+
+def _read_manifest(path: Path) -> dict[str, Any]:
+    data = files.read_bytes(path, _MAX_MANIFEST_BYTES, what="frames manifest", param="frames_dir")
+    try:
+        manifest = json.loads(data)
+    except ValueError:
+        manifest = None
+    if not isinstance(manifest, dict) or manifest.get("version") != _MANIFEST_VERSION:
+        raise _folder_error(path.parent, "has a frames manifest this version cannot read")
+    return manifest
+
+
+def _describe(identity: dict[str, Any]) -> str:
+    source = identity.get("source") or {}
+    name = source.get("name") if isinstance(source, dict) else None
+    return f"{identity.get('job')} of {name}" if name else str(identity.get("job"))
+
+
+def _folder_error(folder: Path, reason: str) -> InputError:
+    return InputError(f"frames folder {folder} {reason}", param="frames_dir", path=str(folder))
+
+
+def assemble(
+    folder: FramesFolder,
+    output: str | os.PathLike[str],
+    *,
+    fps: float | None = None,
+    audio_from: str | os.PathLike[str] | None = None,
+    metadata: dict[str, Any] | None = None,
+    overwrite: bool = False,
+) -> WrittenVideo | None:
+    """Write the video of the frames done so far (all of them after a finished job; the
+    ones before a Stop or a crash otherwise), one frame in memory at a time."""
+    if folder.done == 0:
+        return None
+    width, height = folder.manifest.get("size") or folder.read(0).shape[1::-1]
+    writer = VideoWriter(
+        output,
+        fps=fps or float(folder.manifest["fps"]),
+        size=(width, height),
+        audio_from=audio_from,
+        metadata=metadata,
+        overwrite=overwrite,
+    )
+    try:
+        for frame in folder.iter_frames():
+            writer.write(frame)
+    except BaseException:
+        writer.abort()
+        raise
+    return writer.close()

@@ -1,0 +1,1 @@
+"""The Classify tab: top-k labels for dropped images, Grad-CAM and feature maps."""

@@ -1,0 +1,281 @@
+"""The Classify tab's right side: the selected picture with its top-k bars and Grad-CAM
+options, its feature maps, and the buttons that hand it to Dream or Style.
+
+The full-size picture, its heat map and the feature-map grid are made by :func:`explain`
+on the panel's own worker (``explain_runner``); while one is being made, only the latest
+request waits (the selection or an option may change many times meanwhile).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from cnnstudio.core import images
+from cnnstudio.core.classify import params as classify
+from cnnstudio.gui.widgets.image_view import ImageView
+from cnnstudio.gui.workers import JobRunner
+
+log = logging.getLogger(__name__)
+
+AUTO_LAYER = ""  # "last convolution, found automatically"
+_METHODS = (("gradcam", "Grad-CAM"), ("hirescam", "HiResCAM (flatten heads)"))
+_FEATURE_PAGE = 1
+
+
+class DetailsPanel(QWidget):
+    """An "Image" page (the picture or its heat map, the top-k bars, the Grad-CAM layer,
+    method and class) and a "Feature maps" page, over the send buttons."""
+
+    #: a line for the status bar (what the heat map shows, why it could not be made)
+    status = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.explain_runner = JobRunner("Grad-CAM", self)
+        self._result: Any = None  # the selected ClassifyResult
+        self._classifier: Any = None  # the Classifier that made it
+        self._pending: tuple | None = None  # the latest request while one runs
+        self.image: np.ndarray | None = None  # the selected picture, full size (uint8 RGB)
+        self.overlay: np.ndarray | None = None  # its heat map over it
+        self.detail_tabs = QTabWidget(objectName="classifyDetailTabs")
+        self.detail_tabs.addTab(self._build_image_page(), "Image")
+        self.detail_tabs.addTab(self._build_feature_page(), "Feature maps")
+        self.dream_button = QPushButton("Dream with this image", objectName="classifyDreamButton")
+        self.content_button = QPushButton("Use as content", objectName="classifyContentButton")
+        self.style_button = QPushButton("Use as style", objectName="classifyStyleButton")
+        send_row = QHBoxLayout()
+        for button in self.send_buttons():
+            send_row.addWidget(button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.detail_tabs, 1)
+        layout.addLayout(send_row)
+        self._connect()
+
+    def _connect(self) -> None:
+        self.gradcam_toggle.toggled.connect(self._on_gradcam_toggled)
+        for combo in (self.cam_layer, self.cam_method, self.cam_class):
+            combo.currentIndexChanged.connect(self._on_cam_option_changed)
+        self.feature_layer.currentIndexChanged.connect(self._request_explain)
+        self.detail_tabs.currentChanged.connect(self._request_explain)
+        self.explain_runner.finished.connect(self._on_explained)
+        self.explain_runner.failed.connect(self._on_explain_failed)
+        self.explain_runner.done.connect(self._on_explain_done)
+
+    def _build_image_page(self) -> QWidget:
+        self.image_view = ImageView(placeholder="Select a result to see it here")
+        self.image_view.setObjectName("classifyImage")
+        self.gradcam_toggle = QCheckBox("Grad-CAM heat map", objectName="classifyGradCam")
+        self.cam_layer = QComboBox(objectName="classifyCamLayer")
+        self.cam_method = QComboBox(objectName="classifyCamMethod")
+        for value, text in _METHODS:
+            self.cam_method.addItem(text, value)
+        self.cam_class = QComboBox(objectName="classifyCamClass")
+        self.cam_class.setToolTip("The class whose evidence the heat map shows")
+        cam_form = QFormLayout()
+        cam_form.addRow(self.gradcam_toggle)
+        cam_form.addRow("Layer", self.cam_layer)
+        cam_form.addRow("Method", self.cam_method)
+        cam_form.addRow("Class", self.cam_class)
+        self.top_list = QWidget(objectName="classifyTopList")
+        self.top_list_layout = QFormLayout(self.top_list)
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        layout.addWidget(self.image_view, 1)
+        layout.addWidget(self.top_list)
+        layout.addLayout(cam_form)
+        return page
+
+    def _build_feature_page(self) -> QWidget:
+        self.feature_layer = QComboBox(objectName="classifyFeatureLayer")
+        self.feature_view = ImageView(placeholder="Pick a layer to see its channels")
+        self.feature_view.setObjectName("classifyFeatureMaps")
+        self.feature_info = QLabel("", objectName="classifyFeatureInfo")
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Layer"))
+        row.addWidget(self.feature_layer, 1)
+        layout.addLayout(row)
+        layout.addWidget(self.feature_view, 1)
+        layout.addWidget(self.feature_info)
+        return page
+
+    def send_buttons(self) -> tuple[QPushButton, QPushButton, QPushButton]:
+        return self.dream_button, self.content_button, self.style_button
+
+    def show_result(self, result: Any | None) -> None:
+        """Show ``result`` (None: nothing): its thumbnail and top-k bars at once, the full
+        picture (and heat map, feature maps) when they have been made."""
+        self._result = result
+        self.image = None
+        self.overlay = None
+        while self.top_list_layout.rowCount():
+            self.top_list_layout.removeRow(0)
+        self.cam_class.blockSignals(True)
+        self.cam_class.clear()
+        if result is not None and result.ok:
+            for p in result.predictions:
+                self.cam_class.addItem(f"{p.label} ({p.probability:.1%})", p.index)
+                bar = QProgressBar(minimum=0, maximum=1000, value=int(round(p.probability * 1000)))
+                bar.setFormat(f"{p.probability:.1%}")
+                bar.setObjectName("classifyTopBar")
+                self.top_list_layout.addRow(p.label, bar)
+        elif result is not None:
+            self.top_list_layout.addRow(QLabel(result.error, wordWrap=True))
+        self.cam_class.blockSignals(False)
+        if result is None:
+            self.show_feature_maps(None)
+        self._request_explain()
+
+    def shown_picture(self) -> np.ndarray | None:
+        """The picture Save writes: the heat map when it is on, else the plain picture."""
+        return self.overlay if self.gradcam_toggle.isChecked() else self.image
+
+    def _show_picture(self) -> None:
+        if self.image is None:
+            result = self._result
+            self.image_view.set_image(
+                result.thumbnail if result is not None and result.ok else None
+            )
+            return
+        showing_cam = self.gradcam_toggle.isChecked() and self.overlay is not None
+        self.image_view.set_image(self.overlay if showing_cam else self.image)
+
+    def set_classifier(self, classifier: Any | None) -> None:
+        """Explain with ``classifier`` from now on; its model's layers fill the Grad-CAM
+        and feature-map pickers."""
+        self._classifier = classifier
+        layers = classifier.conv_layers() if classifier is not None else []
+        try:
+            auto = classifier.last_conv_layer() if classifier is not None else ""
+        except Exception as error:  # a model without convolutions: no Grad-CAM
+            log.info("no Grad-CAM layer: %s", error)
+            auto = ""
+        for combo in (self.cam_layer, self.feature_layer):
+            combo.blockSignals(True)
+            combo.clear()
+        self.cam_layer.addItem(f"Automatic ({auto or 'none'})", AUTO_LAYER)
+        for layer in layers:
+            self.cam_layer.addItem(layer, layer)
+            self.feature_layer.addItem(layer, layer)
+        if layers:
+            # the first layer after the input shows recognisable channels; start there
+            self.feature_layer.setCurrentIndex(0)
+        for combo in (self.cam_layer, self.feature_layer):
+            combo.blockSignals(False)
+
+    def _on_gradcam_toggled(self, checked: bool) -> None:
+        self._show_picture()  # the overlay or the plain picture, at once
+        if checked and self.overlay is None:
+            self._request_explain()
+
+    def _on_cam_option_changed(self, *_args) -> None:
+        self.overlay = None  # made for other options
+        if self.gradcam_toggle.isChecked():
+            self._request_explain()
+
+    def _explain_request(self) -> tuple | None:
+        """The arguments of :func:`explain` for the selection, or None (nothing to make)."""
+        result = self._result
+        if result is None or not result.ok or self._classifier is None:
+            return None
+        want_maps = (
+            self.detail_tabs.currentIndex() == _FEATURE_PAGE and self.feature_layer.count() > 0
+        )
+        return (
+            self._classifier,
+            result.file,
+            self.gradcam_toggle.isChecked(),
+            self.cam_layer.currentData() or None,
+            self.cam_method.currentData() or "gradcam",
+            self.cam_class.currentData(),
+            self.feature_layer.currentData() if want_maps else None,
+        )
+
+    def _request_explain(self, *_args) -> None:
+        request = self._explain_request()
+        if request is None:
+            self._show_picture()
+            return
+        if self.explain_runner.running:
+            self._pending = request  # latest wins
+            return
+        self.explain_runner.run_function(explain, *request)
+
+    def _on_explained(self, output: object) -> None:
+        image, overlay, maps, info = output
+        if self._result is None or self._result.file != info["file"]:
+            return  # the selection moved on; a newer request follows
+        self.image = image
+        self.overlay = overlay
+        self._show_picture()
+        if maps is not None:
+            self.show_feature_maps(maps, info.get("maps", ""))
+        if overlay is not None:
+            self.status.emit(info.get("cam", ""))
+
+    def _on_explain_failed(self, message: str) -> None:
+        self.status.emit(message)
+        self.gradcam_toggle.setToolTip(message)
+
+    def _on_explain_done(self) -> None:
+        if self._pending is not None:
+            request, self._pending = self._pending, None
+            self.explain_runner.run_function(explain, *request)
+
+    def shutdown(self) -> None:
+        """Forget waiting requests and wait for the one running."""
+        self._pending = None
+        self.explain_runner.shutdown()
+
+    def show_feature_maps(self, grid: np.ndarray | None, info: str = "") -> None:
+        self.feature_view.set_image(grid)
+        self.feature_info.setText(info)
+
+
+def explain(
+    classifier: Any,
+    path: str,
+    want_cam: bool,
+    layer: str | None,
+    method: str,
+    class_index: int | None,
+    feature_layer: str | None,
+) -> tuple:
+    """Worker thread: the selected picture, its Grad-CAM overlay and a feature-map grid."""
+    image = images.load_image(path, max_side=classify.WORKING_SIDE)
+    overlay = None
+    info: dict[str, str] = {"file": path}
+    if want_cam:
+        cam = classifier.gradcam(image, class_index=class_index, layer=layer, method=method)
+        overlay = cam.overlay(image)
+        name = classifier.name_of(cam.class_index)
+        info["cam"] = f"Heat map of '{name}' at layer {cam.layer}"
+    maps = None
+    if feature_layer:
+        activations = classifier.feature_maps(image, feature_layer)
+        from cnnstudio.core.classify import explain  # imports TensorFlow: in the worker
+
+        maps = explain.tile_channels(activations, max_channels=64, cell=64)
+        shown = min(64, activations.shape[-1])
+        info["maps"] = (
+            f"{feature_layer}: {activations.shape[1]}x{activations.shape[0]}, "
+            f"{shown} of {activations.shape[-1]} channels"
+        )
+    return image, overlay, maps, info

@@ -1,0 +1,1 @@
+"""The Dream tab: DeepDream with a live preview (form: the controls <-> DreamParams; tab: the job)."""

@@ -1,0 +1,75 @@
+"""LayerWeightsTable: the layers a dream amplifies, one row each: a tick and a weight."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDoubleSpinBox,
+    QHeaderView,
+    QTableWidget,
+    QTableWidgetItem,
+    QWidget,
+)
+
+from cnnstudio.gui.widgets.spin_boxes import double_spin_box
+
+
+class LayerWeightsTable(QTableWidget):
+    """One row per layer of the network: ticked rows are amplified, scaled by their
+    weight (a spin box named ``weight_<layer>``)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(0, 2, parent)
+        self.setHorizontalHeaderLabels(["Layer", "Weight"])
+        self.verticalHeader().setVisible(False)
+        header = self.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.setMinimumHeight(150)
+        self.setToolTip("Tick the layers to amplify; the weight scales each one")
+
+    def names(self) -> list[str]:
+        """Every layer listed, in order."""
+        return [self.item(row, 0).text() for row in range(self.rowCount())]
+
+    def set_names(self, names: list[str]) -> bool:
+        """List ``names`` (all unticked); False when they are listed already (the rows,
+        their ticks and weights stay)."""
+        if self.names() == names:
+            return False
+        # a new network: new rows (clearing first removes the old spin boxes for good)
+        self.setRowCount(0)
+        self.setRowCount(len(names))
+        for row, name in enumerate(names):
+            item = QTableWidgetItem(name)
+            item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Unchecked)
+            self.setItem(row, 0, item)
+            self.setCellWidget(
+                row, 1, double_spin_box(-100.0, 100.0, 1.0, 0.5, 2, f"weight_{name}")
+            )
+        return True
+
+    def weights(self, include_unchecked: bool = False) -> dict[str, float]:
+        """{layer: weight} of the ticked rows (or of all rows)."""
+        weights = {}
+        for row in range(self.rowCount()):
+            item = self.item(row, 0)
+            spin = self.cellWidget(row, 1)
+            if item is None or not isinstance(spin, QDoubleSpinBox):
+                continue
+            if include_unchecked or item.checkState() == Qt.CheckState.Checked:
+                weights[item.text()] = float(spin.value())
+        return weights
+
+    def set_weights(self, weights: dict[str, float]) -> None:
+        """Tick exactly the layers in ``weights``, with those weights."""
+        for row in range(self.rowCount()):
+            item = self.item(row, 0)
+            spin = self.cellWidget(row, 1)
+            checked = item.text() in weights
+            item.setCheckState(Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked)
+            if checked and isinstance(spin, QDoubleSpinBox):
+                spin.setValue(float(weights[item.text()]))

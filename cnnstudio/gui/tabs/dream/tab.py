@@ -1,0 +1,294 @@
+"""The Dream tab: DeepDream on a photo or on noise, with a live preview.
+
+:class:`~cnnstudio.gui.tabs.dream.form.DreamForm` holds the controls and maps them to a
+:class:`cnnstudio.core.dream.DreamParams`; this tab keeps the picture to dream on, runs
+``core.dream.job.dream`` (with a backbone or a library model) on a
+:class:`JobRunner`, and keeps, saves and hands on the result.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QMenu, QToolButton, QWidget
+
+from cnnstudio.core.backbones import get_backbone
+from cnnstudio.core.dream import params as dream_core
+from cnnstudio.core.dream.params import DreamParams
+from cnnstudio.core.errors import InputError, StudioError
+from cnnstudio.core.events import Preview, Progress
+from cnnstudio.gui.messages import describe, error_text
+from cnnstudio.gui.tabs.dream.form import DreamForm
+from cnnstudio.gui.tabs.dream.library_model import dream_job
+from cnnstudio.gui.tabs.image_job import ImageJobTab
+from cnnstudio.gui.widgets import dialogs
+from cnnstudio.gui.widgets.plots import LossPlot
+from cnnstudio.gui.widgets.progress import JobProgress
+from cnnstudio.gui.workers import JobRunner
+
+_LOAD_HINT = "Open or drop an image (Ctrl+O), or choose 'Noise' to dream from scratch"
+_DROP_HINT = "Drop an image here or press Ctrl+O"
+#: where the Send to button hands the dreamed picture: (menu text, tab key, role)
+_SEND_TARGETS = (
+    ("Classify it", "classify", "dream result"),
+    ("Style: use as content", "style", "content"),
+    ("Style: use as a style", "style", "style"),
+)
+
+
+class DreamTab(ImageJobTab):
+    """DeepDream: the form on the left, the live picture, progress and loss on the right."""
+
+    title = "Dream"
+    settings_key = "dream"
+    object_prefix = "dream"
+    job_name = "Dream"
+    made_verb = "dreamed"
+    nothing_to_save = "Nothing to save yet: run a dream first"
+
+    form: DreamForm
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("dreamTab")
+        self.runner = JobRunner("Dream", self)
+        self._source: np.ndarray | None = None  # the picture to dream on (uint8 RGB)
+        self._source_name = ""  # its file name, for the saved metadata
+        self._result: np.ndarray | None = None
+        self._result_params: DreamParams | None = None
+        self._result_source = ""
+        self._run_params: DreamParams | None = None
+        self._run_source = ""
+        self._last_preview: Preview | None = None
+        self._last_step = 0
+        self._stopped_at: int | None = None  # step a stopped dream reached (its result)
+        self._run_model: str | None = None  # library model of the running dream
+        self._result_model: str | None = None
+        self._build_send_button()
+        self._build_job_layout(
+            DreamForm(),
+            button_tips=(
+                "Start dreaming (F5)",
+                "Stop after the current step (Esc)",
+                "Save the picture with its parameters (Ctrl+S)",
+            ),
+            extra_buttons=(self.send_button,),
+            placeholder=None,
+            compare_tip="Shows the original while pressed",
+            fit_tip="Fit the picture to the view (Ctrl+0; wheel zooms)",
+            progress=JobProgress(stage_name="Octave", steps_per_stage=True),
+            loss_plot=LossPlot(x_label="step", y_label="loss"),
+        )
+        self._connect()
+        self._update_buttons()
+
+    def _build_send_button(self) -> None:
+        """ "Send to": a menu of the tabs that take the dreamed picture."""
+        self.send_button = QToolButton()
+        self.send_button.setObjectName("dreamSendButton")
+        self.send_button.setText("Send to")
+        self.send_button.setToolTip("Hand the dreamed picture to another tab")
+        self.send_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        menu = QMenu(self.send_button)
+        for text, key, role in _SEND_TARGETS:
+            action = menu.addAction(text)
+            action.triggered.connect(
+                lambda _checked=False, key=key, role=role: self.send_result(key, role)
+            )
+        self.send_button.setMenu(menu)
+
+    def _connect(self) -> None:
+        self._connect_job()
+        self.form.open_button.clicked.connect(self._open_clicked)
+        self.form.status.connect(self.status.emit)
+        self.form.failed.connect(self._on_form_failed)
+        self.form.library.runner.started.connect(self._update_buttons)
+        self.form.library.runner.done.connect(self._update_buttons)
+
+    def _update_buttons(self) -> None:
+        running = self.runner.running
+        self.run_button.setEnabled(not running and not self.form.library.runner.running)
+        self.stop_button.setEnabled(running)
+        self.save_button.setEnabled(self._result is not None and not running)
+        self.send_button.setEnabled(self._result is not None and not running)
+        self.form.setEnabled(not running)
+
+    def _on_form_failed(self, message: str, details: str) -> None:
+        self.status.emit(message)
+        self.show_error(message, details)
+
+    def refresh_library(self) -> None:
+        """Re-list the library's models (the window calls it when the library changed)."""
+        self.form.refresh_library()
+
+    # ------------------------------------------------------------------ images in
+
+    def ask_open_path(self) -> str | None:
+        """An image file from a dialog (replaced in tests)."""
+        return dialogs.ask_open_image(self, "Image to dream on")
+
+    def _open_clicked(self) -> None:
+        path = self.ask_open_path()
+        if path:
+            self.open_image(path)
+
+    def open_image(self, path: str) -> None:
+        """Load ``path`` as the picture to dream on; offer to restore embedded params."""
+        if self.runner.running:
+            self.status.emit("Stop the dream before opening another image")
+            return
+        image = self._load_picture(path)
+        if image is None:
+            return
+        self.set_source(image, Path(path).name)
+        self.status.emit(f"Opened {Path(path).name} ({image.shape[1]}x{image.shape[0]})")
+        self._offer_params_from(path)
+
+    def _offer_params_from(self, path: str) -> None:
+        from cnnstudio.core import images
+
+        try:
+            meta = images.read_params(path)
+            params = dream_core.params_from_metadata(meta)
+        except (StudioError, ValueError, OSError) as error:
+            self.status.emit(
+                f"{Path(path).name}: its saved parameters are not usable ({error_text(error)})"
+            )
+            return
+        if params is None or not self.ask_restore_params(path):
+            return
+        model_name = meta.get("model") if isinstance(meta, dict) else None
+        if model_name and not self.form.select_library_model(str(model_name)):
+            self.status.emit(
+                f"{Path(path).name} was dreamed with the library model {model_name}, which "
+                "is not in the library; its other parameters were restored"
+            )
+        elif not model_name and self.form.library_path() is not None:
+            self.form.select_backbone(params.backbone)
+        self.form.set_params(params)
+        self.status.emit(f"Restored the parameters of {Path(path).name}")
+
+    def set_source(self, image: np.ndarray, name: str = "image") -> None:
+        """Dream on ``image`` (uint8 RGB) from now on."""
+        self._source = np.ascontiguousarray(image)
+        self._source_name = name
+        self._result = None
+        self.form.from_image.setChecked(True)
+        self.form.source_label.setText(f"{name} ({image.shape[1]}x{image.shape[0]})")
+        self.preview.set_reference(None)
+        self.preview.set_image(self._source)
+        self._update_buttons()
+
+    def receive_image(self, image: object, role: str) -> None:
+        if isinstance(image, np.ndarray):
+            self.set_source(image, role or "image")
+        else:
+            super().receive_image(image, role)
+
+    def source_image(self) -> np.ndarray | None:
+        return self._source
+
+    # ------------------------------------------------------------------ the job
+
+    def run_job(self) -> None:
+        if self.runner.running or self.form.library.runner.running:
+            return
+        params = self.form.params()
+        try:
+            dream_core.validate_params(params)
+        except InputError as error:
+            self.show_error(describe(error))
+            return
+        noise_size = self.form.noise_size()
+        if noise_size is None and self._source is None:
+            self.status.emit(_LOAD_HINT)
+            self.show_error(_LOAD_HINT)
+            return
+        image = None if noise_size else self._source
+        self._run_params = params
+        self._run_source = "noise" if noise_size else self._source_name
+        self._reset_for_run(image)
+        if noise_size:
+            self.preview.set_image(None)
+            self.preview.set_placeholder_text("Dreaming from noise...")
+        from cnnstudio.core.weights import weights_label
+
+        model_path = self.form.library_path()
+        self._run_model = Path(model_path).stem if model_path else None
+        if model_path:
+            label = f"library model {self._run_model}"
+        else:
+            label = f"{get_backbone(params.backbone).label}, {weights_label(params.weights)}"
+        self._announce_run(label, "Dreaming")
+        # model: the library model's file (its preprocessing comes from its sidecar), or
+        # None for the backbone of the params
+        self.runner.run_generator(dream_job, image, params, noise_size=noise_size, model=model_path)
+        self._update_buttons()
+
+    def _on_step(self, event: Progress) -> None:
+        self.loss_plot.add_point("loss", event.step, event.loss)
+        if len(event.terms) > 1:
+            for name, value in event.terms.items():
+                self.loss_plot.add_point(name, event.step, value)
+
+    def _keep_result(self, image: np.ndarray, stopped_at: int | None) -> None:
+        self._result = image
+        self._result_params = self._run_params
+        self._result_source = self._run_source
+        self._result_model = self._run_model
+        self._stopped_at = stopped_at
+        self.preview.set_image(image)
+        self.preview.set_placeholder_text(_DROP_HINT)
+
+    def _result_untrained(self) -> bool:
+        from cnnstudio.core.weights import is_untrained
+
+        return (
+            self._result_params is not None
+            and self._result_model is None
+            and is_untrained(self._result_params.weights)
+        )
+
+    def _on_failed(self, message: str) -> None:
+        self.preview.set_placeholder_text(_DROP_HINT)
+        super()._on_failed(message)
+
+    # ------------------------------------------------------------------ results out
+
+    def send_result(self, tab_key: str, role: str) -> None:
+        """Hand the dreamed picture to another tab (the window routes it)."""
+        if self._result is not None:
+            self.send_image.emit(tab_key, self._result.copy(), role)
+
+    def ask_save_path(self) -> str | None:
+        """Where to save (replaced in tests). QFileDialog asks before replacing a file."""
+        stem = Path(self._result_source or "dream").stem
+        return dialogs.ask_save_image(self, f"{stem}-dream.png", "Save dream")
+
+    def _picture_to_save(self) -> tuple[np.ndarray, dict] | None:
+        if self._result is None or self._result_params is None:
+            return None
+        height, width = self._result.shape[:2]
+        meta = dream_core.dream_metadata(
+            self._result_params,
+            source=self._result_source or None,
+            size=(width, height),
+            model_name=self._result_model,
+        )
+        if self._stopped_at is not None:
+            meta["stopped_at_step"] = int(self._stopped_at)
+        return self._result, meta
+
+    # ------------------------------------------------------------------ settings, shutdown
+
+    def save_settings(self, settings: QSettings) -> None:
+        self.form.save_settings(settings)
+
+    def restore_settings(self, settings: QSettings) -> None:
+        self.form.restore_settings(settings)
+
+    def shutdown(self) -> None:
+        super().shutdown()
+        self.form.library.runner.shutdown()

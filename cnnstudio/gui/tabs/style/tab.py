@@ -1,0 +1,406 @@
+"""The Style tab: neural style transfer with a live preview.
+
+On the left the pictures (:class:`StylePictures`: a content slot and weighted style
+pictures) over the form (:class:`StyleForm`: the controls <-> StyleParams); on the right
+the picture changing live, snapshots to step back through, the progress and the three
+loss terms. The job is ``core.style.stylize``, run by a :class:`JobRunner`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QSlider,
+    QWidget,
+)
+
+from cnnstudio.core.errors import InputError, StudioError
+from cnnstudio.core.events import Preview, Progress
+from cnnstudio.core.style import job as style_job
+from cnnstudio.core.style import memory as style_memory
+from cnnstudio.core.style import params as style_params
+from cnnstudio.core.style.params import StyleParams
+from cnnstudio.gui.messages import describe, error_text
+from cnnstudio.gui.settings import last_folder, remember_folder
+from cnnstudio.gui.tabs.image_job import ImageJobTab
+from cnnstudio.gui.tabs.style.form import StyleForm
+from cnnstudio.gui.tabs.style.pictures import StylePictures
+from cnnstudio.gui.widgets import dialogs
+from cnnstudio.gui.widgets.plots import LossPlot
+from cnnstudio.gui.widgets.progress import JobProgress
+from cnnstudio.gui.workers import JobRunner
+
+_HINT = "Drop a content picture and at least one style picture, then press Run"
+_BUSY = "Stop the run before changing the pictures"
+
+
+class StyleTab(ImageJobTab):
+    """Neural style transfer: pictures and parameters left, live result right."""
+
+    title = "Style"
+    settings_key = "style"
+    object_prefix = "style"
+    job_name = "Style"
+    made_verb = "painted"
+    stopped_text = "Stopped at step {step}: the picture so far can be saved"
+    nothing_to_save = "Nothing to save yet: run a style transfer first"
+
+    form: StyleForm
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("styleTab")
+        self.runner = JobRunner("Style", self)
+        self._run_params: StyleParams | None = None
+        self._run_meta: dict = {}
+        self._result: np.ndarray | None = None
+        self._result_meta: dict = {}
+        self._last_preview: Preview | None = None
+        self._last_step = 0
+        self._progress_text = ""  # the bar's text after the latest Progress
+        #: (step, picture) every N steps of the current or last run, the final one last
+        self.snapshots: list[tuple[int, np.ndarray]] = []
+        self._next_snapshot = 0
+        self.pictures = StylePictures()
+        loss_plot = LossPlot(x_label="iteration", y_label="loss (log)")
+        loss_plot.set_log_y(True)  # content, style and TV differ by decades
+        self._build_job_layout(
+            StyleForm(),
+            inputs=self.pictures,
+            button_tips=(
+                "Start painting",
+                "Stop after the current iteration",
+                "Save the picture shown (with its parameters)",
+            ),
+            placeholder=_HINT,
+            compare_tip="Shows the content picture while pressed",
+            fit_tip="Fit the picture to the view (the wheel zooms)",
+            progress=JobProgress(stage_name="Scale"),
+            loss_plot=loss_plot,
+            under_preview=self._build_snapshot_bar(),
+        )
+        self._connect()
+        self._update_buttons()
+
+    def _build_snapshot_bar(self) -> QHBoxLayout:
+        """A slider through the snapshots of the run, under the preview."""
+        self.snapshot_slider = QSlider(Qt.Orientation.Horizontal)
+        self.snapshot_slider.setObjectName("styleSnapshotSlider")
+        self.snapshot_slider.setRange(0, 0)
+        self.snapshot_slider.setToolTip("Step back through the snapshots (right end: latest)")
+        self.snapshot_label = QLabel("No snapshots yet")
+        self.snapshot_label.setObjectName("styleSnapshotLabel")
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel("Snapshots"))
+        bar.addWidget(self.snapshot_slider, 1)
+        bar.addWidget(self.snapshot_label)
+        return bar
+
+    def _connect(self) -> None:
+        self._connect_job()
+        pictures = self.pictures
+        pictures.open_content_button.clicked.connect(self._open_content_clicked)
+        pictures.add_style_button.clicked.connect(self._add_style_clicked)
+        pictures.remove_style_button.clicked.connect(self.remove_selected_style)
+        pictures.content_slot.image_dropped.connect(self.open_image)
+        # several style pictures may be dropped at once: each becomes a style
+        pictures.style_slot.images_dropped.connect(self.add_style_files)
+        self.snapshot_slider.valueChanged.connect(self._show_snapshot)
+
+    def _update_buttons(self) -> None:
+        running = self.runner.running
+        self.run_button.setEnabled(not running)
+        self.stop_button.setEnabled(running)
+        self.save_button.setEnabled(self.shown_picture() is not None and not running)
+        self.pictures.setEnabled(not running)
+        self.form.setEnabled(not running)
+
+    # ------------------------------------------------------------------ pictures in
+
+    def ask_open_path(self, title: str = "Content picture") -> str | None:
+        """An image file from a dialog (replaced in tests)."""
+        return dialogs.ask_open_image(self, title)
+
+    def ask_open_paths(self, title: str = "Style pictures") -> list[str]:
+        """Image files from a dialog that allows several (replaced in tests)."""
+        paths, _ = QFileDialog.getOpenFileNames(
+            self, title, last_folder(), dialogs.image_file_filter()
+        )
+        if paths:
+            remember_folder(paths[0])
+        return list(paths)
+
+    def _open_content_clicked(self) -> None:
+        path = self.ask_open_path("Content picture")
+        if path:
+            self.open_image(path)
+
+    def _add_style_clicked(self) -> None:
+        self.add_style_files(self.ask_open_paths("Style pictures"))
+
+    def open_image(self, path: str) -> None:
+        """Use ``path`` as the content picture; offer to restore embedded parameters."""
+        if self.runner.running:
+            self.status.emit(_BUSY)
+            return
+        image = self._load_picture(path)
+        if image is None:
+            return
+        self.set_content(image, Path(path).name)
+        self.status.emit(f"Content: {Path(path).name} ({image.shape[1]}x{image.shape[0]})")
+        self._offer_params_from(path)
+
+    def _offer_params_from(self, path: str) -> None:
+        from cnnstudio.core import images
+
+        try:
+            meta = images.read_params(path)
+        except (StudioError, OSError):
+            return
+        if not meta or meta.get("job") != "style":
+            return
+        try:
+            params = style_params.params_from_metadata(meta)
+            params.validate()
+        except (StudioError, TypeError, ValueError) as error:
+            self.status.emit(
+                f"{Path(path).name}: its saved parameters are not usable ({error_text(error)})"
+            )
+            return
+        if self.ask_restore_params(path):
+            message = f"Restored the parameters of {Path(path).name}"
+            weights = params.weights
+            picker = self.form.weights_picker
+            if weights not in ("imagenet", "random") and not Path(weights).is_file():
+                # a weights file that is gone: keep the current choice, and say so
+                params = dataclasses.replace(params, weights=picker.value())
+                message += (
+                    f"; its weights file {weights} no longer exists, so the weights stay "
+                    f"'{picker.currentText()}': choose the file again"
+                )
+            self.form.set_params(params)
+            self.status.emit(message)
+
+    def set_content(self, image: np.ndarray, name: str = "content") -> None:
+        """Paint ``image`` (uint8 RGB) from now on."""
+        self.pictures.set_content(image, name)
+        self.preview.set_reference(self.pictures.content)
+        if self._result is None and not self.runner.running:
+            self.preview.set_image(self.pictures.content)
+        self.form.set_content_shape(image.shape)
+        self._update_buttons()
+
+    def add_style_file(self, path: str) -> None:
+        """Add the picture at ``path`` to the styles (weight 1)."""
+        self.add_style_files([path])
+
+    def add_style_files(self, paths: list[str]) -> None:
+        """Add each picture in ``paths`` as a style (weight 1); unreadable ones are reported."""
+        if self.runner.running:
+            self.status.emit(_BUSY)
+            return
+        added = []
+        for path in paths:
+            image = self._load_picture(path)
+            if image is not None:
+                self.pictures.add_style(image, Path(path).name)
+                added.append(Path(path).name)
+        if added:
+            self.status.emit(f"Style added: {', '.join(added)}")
+
+    def add_style(self, image: np.ndarray, name: str = "style", weight: float = 1.0) -> None:
+        """Add a style picture (uint8 RGB) with a blend weight."""
+        self.pictures.add_style(image, name, weight)
+
+    def remove_selected_style(self) -> None:
+        if not self.runner.running:
+            self.pictures.remove_selected_style()
+
+    def receive_image(self, image: object, role: str) -> None:
+        """From another tab: role "style" adds a style, anything else sets the content."""
+        if isinstance(image, np.ndarray):
+            if role == "style":
+                self.add_style(image, "style")
+            else:
+                self.set_content(image, role or "content")
+        elif isinstance(image, str) and role == "style":
+            self.add_style_file(image)
+        else:
+            super().receive_image(image, role)
+
+    # ------------------------------------------------------------------ the job
+
+    def run_job(self) -> None:
+        if self.runner.running:
+            return
+        content, styles = self.pictures.content, self.pictures.styles
+        if content is None or not styles:
+            self.status.emit(_HINT)
+            self.show_error(_HINT)
+            return
+        params = self.form.params()
+        blend = self.pictures.style_blend()
+        try:
+            params.validate()
+            if sum(blend) <= 0:
+                raise InputError("every style weight is 0: give at least one style a weight")
+            style_memory.check_memory(params, content.shape)
+        except style_memory.MemoryTooLargeError as error:
+            self.status.emit(describe(error))
+            self.show_memory_error(error)
+            return
+        except InputError as error:
+            self.report_error(error)
+            return
+        self._run_params = params
+        self._run_meta = {
+            "content": self.pictures.content_name,
+            "styles": [s.name for s in styles],
+            "style_blend": blend,
+        }
+        self._progress_text = ""
+        self.snapshots = []
+        self._next_snapshot = 1  # the first picture, then every N iterations
+        self._refresh_snapshot_slider(follow=True)
+        self._reset_for_run(content)
+        from cnnstudio.core.weights import weights_label
+
+        self._announce_run(f"VGG19, {weights_label(params.weights)}", "Painting")
+        self.runner.run_generator(
+            style_job.stylize, content, [s.image for s in styles], params, style_weights=blend
+        )
+        self._update_buttons()
+
+    def _on_other_progress(self, event: object) -> None:
+        if isinstance(event, style_job.LbfgsEvaluation):
+            # inside an L-BFGS iteration: the bar stays, the text follows the evaluations
+            if self.progress.maximum() != event.total:
+                self.progress.setRange(0, event.total)
+                self.progress.setValue(event.iteration - 1)
+            base = self._progress_text or "Started"
+            self.progress.setFormat(f"{base} - {event.text}")
+
+    def _on_step(self, event: Progress) -> None:
+        self._progress_text = self.progress.format()
+        for name, value in event.terms.items():
+            if value > 0:  # log axis: a switched-off term has nothing to show
+                self.loss_plot.add_point(name, event.step, value)
+        if event.message:
+            self.progress.setFormat(f"{self._progress_text} - {event.message}")
+
+    def _on_preview(self, event: Preview) -> None:
+        self._last_preview = event
+        if event.step >= self._next_snapshot:
+            self.snapshots.append((event.step, event.image))
+            every = self.form.snapshot_every()
+            self._next_snapshot = (event.step // every + 1) * every
+            self._refresh_snapshot_slider(follow=self._following())
+        if self._following():
+            self.preview.set_image(event.image)
+
+    def _result_untrained(self) -> bool:
+        return bool(self._result_meta.get("untrained"))
+
+    def _keep_result(self, image: np.ndarray, stopped_at: int | None) -> None:
+        self._result = image
+        step = stopped_at if stopped_at is not None else self._last_step
+        if not self.snapshots or self.snapshots[-1][0] != step:
+            self.snapshots.append((step, image))
+        meta = style_params.style_metadata(
+            self._run_params, **self._run_meta, output_size=[image.shape[1], image.shape[0]]
+        )
+        if stopped_at is not None:
+            meta["stopped_at_step"] = int(stopped_at)
+        self._result_meta = meta
+        self._refresh_snapshot_slider(follow=True)
+        self.preview.set_image(image)
+
+    def show_memory_error(self, error: style_memory.MemoryTooLargeError) -> QMessageBox:
+        """The run will not fit: say so and offer the size that fits as a button."""
+        size = error.suggested_size
+        box = dialogs.show_error(
+            self,
+            f"The result at {error.size} px needs about {error.needed / 2**30:.1f} GB of "
+            f"memory but {error.available / 2**30:.1f} GB is free. A size of {size} px "
+            "fits: press the button to use it, or close other programs.",
+            title="Not enough memory",
+        )
+        use = box.addButton(f"Use {size} px", QMessageBox.ButtonRole.ActionRole)
+        use.setObjectName("styleUseSuggestedSize")
+        use.clicked.connect(lambda: self.form.size_spin.setValue(size))
+        return box
+
+    # ------------------------------------------------------------------ snapshots
+
+    def _following(self) -> bool:
+        """True when the slider sits at the latest snapshot (the view follows the run)."""
+        return self.snapshot_slider.value() >= self.snapshot_slider.maximum()
+
+    def _refresh_snapshot_slider(self, follow: bool) -> None:
+        self.snapshot_slider.blockSignals(True)
+        self.snapshot_slider.setRange(0, max(len(self.snapshots) - 1, 0))
+        if follow:
+            self.snapshot_slider.setValue(self.snapshot_slider.maximum())
+        self.snapshot_slider.blockSignals(False)
+        self._update_snapshot_label()
+
+    def _update_snapshot_label(self) -> None:
+        if not self.snapshots:
+            self.snapshot_label.setText("No snapshots yet")
+            return
+        index = self.snapshot_slider.value()
+        step = self.snapshots[index][0]
+        self.snapshot_label.setText(f"{index + 1}/{len(self.snapshots)}: iteration {step}")
+
+    def _show_snapshot(self, index: int) -> None:
+        if 0 <= index < len(self.snapshots):
+            self.preview.set_image(self.snapshots[index][1])
+        self._update_snapshot_label()
+        self._update_buttons()
+
+    def select_snapshot(self, index: int) -> None:
+        """Show snapshot ``index`` (the slider does the same)."""
+        self.snapshot_slider.setValue(index)
+
+    def shown_picture(self) -> tuple[int, np.ndarray] | None:
+        """(iteration, picture) that Save writes: the snapshot on show, else the result."""
+        if self.snapshots and not self.runner.running:
+            index = min(self.snapshot_slider.value(), len(self.snapshots) - 1)
+            return self.snapshots[index]
+        if self._result is not None:
+            return self._last_step, self._result
+        return None
+
+    # ------------------------------------------------------------------ results out
+
+    def ask_save_path(self) -> str | None:
+        """Where to save (replaced in tests). QFileDialog asks before replacing a file."""
+        stem = Path(self._run_meta.get("content") or "picture").stem
+        return dialogs.ask_save_image(self, f"{stem}-style.png", "Save styled picture")
+
+    def _picture_to_save(self) -> tuple[np.ndarray, dict] | None:
+        shown = self.shown_picture()
+        if shown is None or self._run_params is None:
+            return None
+        step, picture = shown
+        meta = dict(self._result_meta) or style_params.style_metadata(self._run_params)
+        meta["output_size"] = [int(picture.shape[1]), int(picture.shape[0])]
+        if picture is not self._result:
+            meta["snapshot_step"] = int(step)
+        return picture, meta
+
+    # ------------------------------------------------------------------ settings
+
+    def save_settings(self, settings: QSettings) -> None:
+        self.form.save_settings(settings)
+
+    def restore_settings(self, settings: QSettings) -> None:
+        self.form.restore_settings(settings)

@@ -1,0 +1,1 @@
+"""The Train tab: recipes, datasets, live curves, results and the model library."""

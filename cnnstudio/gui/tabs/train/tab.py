@@ -1,0 +1,455 @@
+"""The Train tab: pick a recipe and data, Start/Stop/Resume, live curves, results, library.
+
+The form (:class:`TrainForm`) maps the controls to a TrainConfig. Training runs through
+:func:`cnnstudio.core.training.job.train` on the tab's :class:`JobRunner`
+(``run_callbacks``): batch and epoch events arrive as ``progress`` signals (already
+throttled at the source), Stop sets ``should_stop`` and Keras stops through
+``model.stop_training``. Every run checkpoints into its run folder, so Resume continues the
+last run (or a run folder chosen by the user) after a stop or a crash. The pages
+(:class:`TrainPages`) show the curves and the results.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QAction, QDragEnterEvent, QDragMoveEvent, QDropEvent
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from cnnstudio.core.backbones import get_backbone
+from cnnstudio.core.errors import ResourceMissingError
+from cnnstudio.core.events import DownloadProgress, Progress
+from cnnstudio.core.training import events, job, runs
+from cnnstudio.core.training.data_files import BUILTIN_DATASETS, find_dataset_file
+from cnnstudio.core.training.params import get_recipe
+from cnnstudio.core.weights import find_imagenet_weights
+from cnnstudio.gui.messages import error_text
+from cnnstudio.gui.settings import last_folder, read_str, remember_folder
+from cnnstudio.gui.tabs.base import StudioTab
+from cnnstudio.gui.tabs.train.form import TrainForm
+from cnnstudio.gui.tabs.train.pages import TrainPages
+from cnnstudio.gui.widgets import dialogs
+from cnnstudio.gui.widgets.dataset_field import dataset_path, is_dataset_path
+from cnnstudio.gui.widgets.library_dialog import LibraryDialog, show_library
+from cnnstudio.gui.widgets.progress import JobProgress
+from cnnstudio.gui.workers import JobRunner
+
+#: the start of the trainer's notice for an image file it could not read (class folders)
+SKIPPED_PREFIX = "skipped unreadable file "
+
+
+class TrainTab(StudioTab):
+    """Train a recipe on a dataset and watch it learn."""
+
+    title = "Train"
+    settings_key = "train"
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("trainTab")
+        self.setAcceptDrops(True)  # a folder or .npz dropped anywhere on the tab
+        self.runner = JobRunner("Training", self)
+        self._result: events.TrainResult | None = None
+        self._saved_entry_name = ""
+        self._last_run_dir = ""
+        self._skipped: list[str] = []
+        self.form = TrainForm()
+        self.pages = TrainPages()
+        splitter = QSplitter()
+        splitter.addWidget(self._build_controls())
+        splitter.addWidget(self._build_view())
+        splitter.setStretchFactor(1, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(splitter)
+        self._connect()
+        self._update_buttons()
+
+    # ------------------------------------------------------------------ construction
+
+    def _build_controls(self) -> QScrollArea:
+        """The form, the run buttons, the library buttons and the run folder, scrolled."""
+        self.start_button = QPushButton("Start")
+        self.start_button.setObjectName("trainStartButton")
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setObjectName("trainStopButton")
+        self.resume_button = QPushButton("Resume")
+        self.resume_button.setObjectName("trainResumeButton")
+        self.resume_button.setToolTip("continue the last run (or a run folder you choose)")
+        self.resume_from_button = QPushButton("Resume from folder...")
+        self.resume_from_button.setObjectName("trainResumeFromButton")
+        self.resume_from_button.setToolTip("continue a run folder you choose")
+        self.save_button = QPushButton("Save to library...")
+        self.save_button.setObjectName("trainSaveButton")
+        self.library_button = QPushButton("Model library...")
+        self.library_button.setObjectName("trainLibraryButton")
+        self.library_button.setToolTip("rename, delete, export or import trained models")
+        self.run_label = QLabel("")
+        self.run_label.setObjectName("trainRunLabel")
+        self.run_label.setWordWrap(True)
+        self.run_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        run_row = QHBoxLayout()
+        for button in (self.start_button, self.stop_button, self.resume_button):
+            run_row.addWidget(button)
+        library_row = QHBoxLayout()
+        library_row.addWidget(self.save_button)
+        library_row.addWidget(self.library_button)
+        controls = QWidget()
+        column = QVBoxLayout(controls)
+        column.setContentsMargins(4, 4, 4, 4)
+        column.addWidget(self.form)
+        column.addLayout(run_row)
+        column.addWidget(self.resume_from_button)
+        column.addLayout(library_row)
+        column.addWidget(self.run_label)
+        column.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(controls)
+        scroll.setMinimumWidth(300)
+        return scroll
+
+    def _build_view(self) -> QWidget:
+        """The progress bar (the run's one ETA), the speed and notice lines, the pages."""
+        self.progress = JobProgress(stage_name="Epoch")
+        self.progress.setObjectName("trainProgress")
+        self.speed_label = QLabel("")
+        self.speed_label.setObjectName("trainSpeedLabel")
+        self.notice_label = QLabel("")
+        self.notice_label.setObjectName("trainNotice")
+        self.notice_label.setWordWrap(True)
+        view = QWidget()
+        column = QVBoxLayout(view)
+        column.setContentsMargins(4, 4, 4, 4)
+        column.addWidget(self.progress)
+        column.addWidget(self.speed_label)
+        column.addWidget(self.notice_label)
+        column.addWidget(self.pages, 1)
+        return view
+
+    def _connect(self) -> None:
+        self.start_button.clicked.connect(self.start_training)
+        self.stop_button.clicked.connect(self.stop_training)
+        self.resume_button.clicked.connect(self.resume_training)
+        self.resume_from_button.clicked.connect(self.resume_from_folder)
+        self.library_button.clicked.connect(self.open_library)
+        self.save_button.clicked.connect(self.save_to_library)
+        self.form.status.connect(self.status)
+        self.form.import_failed.connect(self.show_error)
+        self.form.import_runner.done.connect(self._update_buttons)
+        self.runner.progress.connect(self._on_event)
+        self.runner.notice.connect(self._on_notice)
+        self.runner.finished.connect(self._on_finished)
+        self.runner.stopped.connect(self._on_stopped)
+        self.runner.failed.connect(self._on_failed)
+        self.runner.done.connect(self._update_buttons)
+
+    # ------------------------------------------------------------------ dialogs (tests replace)
+
+    def ask_folder(self, title: str = "Choose a training run folder") -> str | None:
+        return QFileDialog.getExistingDirectory(self, title, last_folder()) or None
+
+    def ask_model_name(self, suggested: str) -> str | None:
+        name, ok = QInputDialog.getText(self, "Save to library", "Model name:", text=suggested)
+        return name.strip() if ok and name.strip() else None
+
+    # ------------------------------------------------------------------ the job
+
+    def start_training(self) -> None:
+        """Start a new run with the current settings."""
+        if self.runner.running:
+            return
+        config = self.form.config()
+        if not config.data:
+            self.show_error("Choose a dataset: mnist, cifar10, a .npz file or an image folder")
+            return
+        self._begin(f"Starting {get_recipe(config.recipe).label} on {config.data}...")
+        self.runner.run_callbacks(job.train, config)
+        self._update_buttons()
+
+    def resume_training(self) -> None:
+        """Continue the last run (or, when there is none, a run folder the user picks)
+        up to the Epochs box."""
+        if self.runner.running:
+            return
+        run_dir = self._last_run_dir or self.ask_folder()
+        if run_dir:
+            self._resume(run_dir)
+
+    def resume_from_folder(self) -> None:
+        """Continue a run folder the user picks, whatever the last run was."""
+        if self.runner.running:
+            return
+        run_dir = self.ask_folder()
+        if run_dir:
+            remember_folder(run_dir)
+            self._resume(run_dir)
+
+    def _resume(self, run_dir: str) -> None:
+        try:
+            config = runs.load_run_config(run_dir)  # a readable run folder?
+        except Exception as error:  # noqa: BLE001 - shown to the user
+            self.show_error(error_text(error))
+            return
+        epochs = self.form.epochs.value()
+        self.form.set_config(config)  # the controls show what runs (its data, recipe, ...)
+        self.form.epochs.setValue(epochs)
+        self._last_run_dir = run_dir
+        self._begin(f"Resuming {Path(run_dir).name} (up to {epochs} epochs)...")
+        self.run_label.setText(f"Run folder: {run_dir}")
+        self.pages.plot_history(runs.read_history(run_dir, runs.completed_epochs(run_dir)))
+        self.runner.run_callbacks(job.resume, run_dir, epochs=epochs)
+        self._update_buttons()
+
+    def _begin(self, text: str) -> None:
+        self._result = None
+        self._saved_entry_name = ""
+        self._skipped = []
+        self.pages.start_run()
+        self.notice_label.setText("")
+        self.speed_label.setText("")
+        self.progress.start(text)
+        self.status.emit(text)
+
+    def stop_training(self) -> None:
+        if self.runner.running:
+            self.runner.stop()
+            self.progress.setFormat(self.progress.format() + " - stopping...")
+
+    def _on_event(self, event: object) -> None:
+        if isinstance(event, events.BatchEnd):
+            self._on_batch(event)
+        elif isinstance(event, DownloadProgress):  # transfer: ImageNet weights come first
+            self.progress.show_download(event)
+            self.status.emit(f"Train: {event.text}")
+        elif isinstance(event, events.EpochEnd):
+            self.pages.plot_epoch(event)
+            self.status.emit(events.format_epoch(event))
+        elif isinstance(event, events.RunStarted):
+            self._on_run_started(event)
+        elif isinstance(event, events.TrainingDone):
+            self.pages.show_results(event)
+
+    def _on_run_started(self, event: events.RunStarted) -> None:
+        self._last_run_dir = event.run_dir
+        self.pages.summary_text.setPlainText(f"{event.dataset_summary}\n\n{event.summary}")
+        self.run_label.setText(f"Run folder: {event.run_dir}")
+        resumed = f", resuming after epoch {event.initial_epoch}" if event.initial_epoch else ""
+        self.status.emit(
+            f"Training {event.trainable_params:,} parameters on {event.train_images} images"
+            f"{resumed}"
+        )
+
+    def _on_batch(self, event: events.BatchEnd) -> None:
+        self.pages.plot_batch(event)
+        # the bar is the run's one ETA (core.eta from the share of the batches done)
+        self.progress.update_progress(
+            Progress(
+                step=event.global_step,
+                total=event.total_steps,
+                loss=event.loss,
+                stage=event.epoch,
+                stages=event.epochs,
+            )
+        )
+        self.speed_label.setText(
+            f"Epoch {event.epoch}/{event.epochs}, batch {event.batch}/{event.steps}: "
+            f"{event.images_per_second:.0f} images/s"
+        )
+
+    def _on_notice(self, text: str) -> None:
+        if text.startswith(SKIPPED_PREFIX):
+            # every skipped file is kept in a list (Model page), not only the last one
+            self._skipped.append(text[len(SKIPPED_PREFIX) :])
+            self.pages.add_skipped(self._skipped[-1])
+            text = f"{len(self._skipped)} unreadable file(s) skipped: listed on the Model page"
+        self.notice_label.setText(text)
+        self.status.emit(f"Train: {text}")
+
+    def skipped_files(self) -> list[str]:
+        """The unreadable files of this run ("path: reason"), in the order they came."""
+        return list(self._skipped)
+
+    def _on_finished(self, result: object) -> None:
+        self._result = result if isinstance(result, events.TrainResult) else None
+        self.progress.finish("Done")
+
+    def _on_stopped(self) -> None:
+        # train() returns its evaluated model when stopped too: keep it, it can be saved
+        result = self.runner.result
+        self._result = result if isinstance(result, events.TrainResult) else None
+        self.progress.finish("Stopped")
+        self.status.emit("Training stopped; Resume continues from the last finished epoch")
+
+    def _on_failed(self, message: str) -> None:
+        self.progress.finish("Failed")
+        self.status.emit(message)
+        if isinstance(self.runner.error, ResourceMissingError):
+            self.show_missing(message)
+        else:
+            self.show_error(message, self.runner.error_details)
+
+    def show_missing(self, message: str) -> QMessageBox:
+        """A dataset file or pretrained weights are not on this machine: say so, with a
+        button for each way out that fits what is missing now."""
+        config = self.form.config()
+        if config.data in BUILTIN_DATASETS and find_dataset_file(config.data) is None:
+            return dialogs.show_missing_resource(
+                self,
+                message,
+                [("Import dataset file...", self.form.import_dataset)],
+                "Dataset missing",
+            )
+        if self.transfer_weights_missing():
+            return dialogs.show_missing_weights(
+                self, message, lambda: self.form.weights_picker.set_value("random")
+            )
+        return self.show_error(message, self.runner.error_details)
+
+    def transfer_weights_missing(self) -> bool:
+        """True when the transfer recipe would need ImageNet weights that are not here."""
+        config = self.form.config()
+        return (
+            config.recipe == "transfer"
+            and config.weights == "imagenet"
+            and find_imagenet_weights(get_backbone(config.backbone)) is None
+        )
+
+    def result(self) -> events.TrainResult | None:
+        """The last run's model and sidecar (also after Stop)."""
+        return self._result
+
+    def save_to_library(self) -> None:
+        """Save the last trained model into the model library under a name the user gives."""
+        if self._result is None or self.runner.running:
+            return
+        meta = self._result.meta
+        suggested = f"{meta.get('recipe', 'model')}-{Path(str(meta.get('dataset', 'data'))).stem}"
+        name = self.ask_model_name(suggested)
+        if not name:
+            return
+        from cnnstudio.core import library
+
+        try:
+            entry = library.save_to_library(self._result.model, name, meta)
+        except Exception as error:  # noqa: BLE001 - a full disk, a read-only folder...
+            self.show_error(f"Could not save the model to the library: {error_text(error)}")
+            return
+        self._saved_entry_name = entry.name
+        self.status.emit(f"Saved '{entry.name}' to the model library ({entry.path})")
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        running = self.runner.running
+        self.start_button.setEnabled(not running)
+        self.stop_button.setEnabled(running)
+        self.resume_button.setEnabled(not running)
+        self.resume_from_button.setEnabled(not running)
+        self.save_button.setEnabled(not running and self._result is not None)
+        self.form.set_busy(training=running)
+
+    def is_busy(self) -> bool:
+        return self.runner.running or self.form.import_runner.running
+
+    # ------------------------------------------------------------------ window integration
+
+    def run_job(self) -> None:
+        """F5 / Ctrl+R: Start."""
+        self.start_training()
+
+    def stop_job(self) -> None:
+        """Esc: Stop."""
+        self.stop_training()
+
+    def has_result(self) -> bool:
+        return self._result is not None and not self.runner.running
+
+    def save_result(self) -> None:
+        """File > Save result: Save to library."""
+        self.save_to_library()
+
+    def open_image(self, path: str) -> None:
+        """File > Open on this tab: a folder or ``.npz`` becomes the dataset."""
+        self.set_dataset(path)
+
+    def paste_paths(self, paths: list[str]) -> None:
+        """A folder or ``.npz`` file copied in a file manager becomes the dataset."""
+        self.set_dataset(next((p for p in paths if is_dataset_path(p)), paths[0]))
+
+    def paste_image(self, image: object) -> None:
+        self.status.emit(
+            "Train takes a folder with one subfolder per class or a .npz file: copy one "
+            "in a file manager, then paste"
+        )
+
+    def set_dataset(self, path: str) -> bool:
+        """Use a dropped, pasted or opened folder / ``.npz`` file as the dataset."""
+        candidate = Path(path)
+        if self.runner.running:
+            self.status.emit("Training is running: stop it before changing the dataset")
+            return False
+        if not is_dataset_path(candidate):
+            self.status.emit(
+                f"{candidate.name}: Train takes a folder with one subfolder per class or "
+                "a .npz file, not a single image"
+            )
+            return False
+        self.form.dataset_edit.setText(str(candidate))
+        self.status.emit(f"Dataset: {candidate}")
+        return True
+
+    def dragEnterEvent(self, event: QDragEnterEvent | QDragMoveEvent) -> None:
+        if not self.runner.running and dataset_path(event.mimeData()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
+        self.dragEnterEvent(event)
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        path = dataset_path(event.mimeData())
+        if path is None or not self.set_dataset(path):
+            event.ignore()
+            return
+        event.acceptProposedAction()
+
+    def open_library(self) -> None:
+        """The model library dialog: the window's File > Model library... when in a
+        window (so other tabs hear about changes), else a dialog of this tab."""
+        action = self.window().findChild(QAction, "libraryAction")
+        if action is not None:
+            action.trigger()
+        else:
+            show_library(self)
+
+    # ------------------------------------------------------------------ settings, shutdown
+
+    def save_settings(self, settings: QSettings) -> None:
+        self.form.save_settings(settings)
+        settings.setValue("last_run_dir", self._last_run_dir)
+
+    def restore_settings(self, settings: QSettings) -> None:
+        self.form.restore_settings(settings)
+        run_dir = read_str(settings, "last_run_dir", "")
+        if run_dir and Path(run_dir, "config.json").exists():
+            self._last_run_dir = run_dir
+            self.run_label.setText(f"Last run folder: {run_dir}")
+
+    def shutdown(self) -> None:
+        self.runner.shutdown()
+        self.form.import_runner.shutdown()
+        for dialog in self.findChildren(LibraryDialog):  # one opened outside a window
+            dialog.shutdown()

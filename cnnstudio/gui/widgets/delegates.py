@@ -1,0 +1,68 @@
+"""Table delegates that draw probabilities as bars (the Classify tab's results)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QModelIndex, QRect, Qt
+from PySide6.QtGui import QColor, QPainter
+from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
+
+#: the item data role holding [(label, probability), ...] best first, for TopKDelegate
+TOPK_ROLE = Qt.ItemDataRole.UserRole + 2
+BAR_COLOUR = QColor(70, 130, 220)
+
+
+class ProbabilityDelegate(QStyledItemDelegate):
+    """Paints a probability (0..1 in the display role) as a bar with its percentage; a
+    negative value (a file that could not be classified) paints nothing."""
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+        value = index.data(Qt.ItemDataRole.DisplayRole)
+        if not isinstance(value, (int, float)):
+            super().paint(painter, option, index)
+            return
+        if value < 0:
+            return
+        painter.save()
+        rect = option.rect.adjusted(3, 4, -3, -4)
+        painter.fillRect(rect, option.palette.base())
+        filled = QRect(rect.left(), rect.top(), int(rect.width() * float(value)), rect.height())
+        painter.fillRect(filled, BAR_COLOUR)
+        painter.setPen(option.palette.text().color())
+        painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, f"{float(value):.1%}")
+        painter.restore()
+
+
+class TopKDelegate(QStyledItemDelegate):
+    """Paints a result's top-k labels (:data:`TOPK_ROLE`) as k stacked bars, each as long
+    as its probability, with the label and percentage on it when the row is tall enough."""
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+        predictions = index.data(TOPK_ROLE)
+        if not predictions:
+            super().paint(painter, option, index)
+            return
+        painter.save()
+        if option.state & QStyle.StateFlag.State_Selected:
+            painter.fillRect(option.rect, option.palette.highlight())
+        area = option.rect.adjusted(3, 2, -3, -2)
+        count = len(predictions)
+        height = max(1, (area.height() - (count - 1)) // count)  # a 1-pixel gap between bars
+        text_fits = height >= painter.fontMetrics().height() - 4
+        for rank, (label, probability) in enumerate(predictions):
+            top = area.top() + rank * (height + 1)
+            bar = QRect(area.left(), top, area.width(), height)
+            painter.fillRect(bar, option.palette.base())
+            length = int(round(area.width() * min(max(float(probability), 0.0), 1.0)))
+            painter.fillRect(QRect(bar.left(), top, length, height), BAR_COLOUR)
+            if text_fits:
+                text = f"{label} {float(probability):.1%}"
+                painter.setPen(option.palette.text().color())
+                elided = painter.fontMetrics().elidedText(
+                    text, Qt.TextElideMode.ElideRight, bar.width() - 4
+                )
+                painter.drawText(
+                    bar.adjusted(2, 0, -2, 0),
+                    Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                    elided,
+                )
+        painter.restore()
