@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import os
 import shutil
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -313,8 +314,7 @@ class RunsWatcher:
         return [info for _, info, _ in (self._known[n] for n in sorted(self._known))]
 
     def poll(self, now: float | None = None) -> RunsChange:
-        import time
-
+        """What changed since the last poll (everything, the first time)."""
         now = time.time() if now is None else now
         change = RunsChange()
         seen = set()
