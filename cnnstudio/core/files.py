@@ -252,6 +252,24 @@ def write_error(path: Path, error: OSError, param: str | None = "output") -> Inp
     return InputError(f"cannot write {path}: {reason}", param=param, path=str(path))
 
 
+def disk_full(error: BaseException | None) -> OSError | None:
+    """The disk-full (or quota) OSError behind ``error``, or None. Libraries wrap it:
+    h5py and zipfile inside Keras' savers raise their own errors with the OSError as
+    the cause, or only its text."""
+    for _ in range(10):
+        if error is None:
+            return None
+        if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+            return error
+        text = str(error)
+        if "No space left on device" in text or "errno = 28" in text:
+            return OSError(errno.ENOSPC, "No space left on device")
+        if "Disk quota exceeded" in text:
+            return OSError(errno.EDQUOT, "Disk quota exceeded")
+        error = error.__cause__ or error.__context__
+    return None
+
+
 @contextlib.contextmanager
 def atomic_write(
     path: str | os.PathLike[str],

@@ -173,6 +173,20 @@ class TrainConfig:
             contrast=(0.5, 0.8) if self.augment_contrast else None,
         )
 
+    def hyperparameters(self) -> dict[str, Any]:
+        """The settings that tell runs apart in a list (of a resolved config)."""
+        values: dict[str, Any] = {
+            "learning_rate": self.learning_rate,
+            "batch_size": self.batch_size,
+            "schedule": self.schedule,
+            "augment": self.augment,
+            "image_size": self.image_size,
+            "seed": self.seed,
+        }
+        if self.recipe == "transfer":
+            values.update(backbone=self.backbone, fine_tune=self.fine_tune, weights=self.weights)
+        return values
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
