@@ -130,7 +130,8 @@ def test_drop_files_then_a_folder_and_read_the_results(qtbot, tab, pictures, dro
     names = column(table, COL_FILE)
     assert names[2:] == ["black.png", "broken.png", "grey.png", "white.png"]
     broken = names.index("broken.png")
-    assert "broken.png" in table.item(broken, COL_ERROR).text()
+    error = table.item(broken, COL_ERROR)
+    assert "truncated" in error.text() and "broken.png" in error.toolTip()
     assert table.item(broken, COL_LABEL).text() == ""
     assert table.item(names.index("grey.png"), COL_LABEL).text() == "light"
 
