@@ -112,3 +112,32 @@ class FileDelegate(QStyledItemDelegate):
             metrics.elidedText(str(folder), elide, area.width()),
         )
         painter.restore()
+
+
+#: the item data role holding a bar's length as a share of the column's longest (0..1)
+SHARE_ROLE = Qt.ItemDataRole.UserRole + 4
+
+
+class ShareDelegate(QStyledItemDelegate):
+    """Paints a bar as long as the item's :data:`SHARE_ROLE` with the item's text on it
+    (a count beside the largest: a class's images in a dataset)."""
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+        share = index.data(SHARE_ROLE)
+        if not isinstance(share, (int, float)):
+            super().paint(painter, option, index)
+            return
+        painter.save()
+        if option.state & QStyle.StateFlag.State_Selected:
+            painter.fillRect(option.rect, option.palette.highlight())
+        rect = option.rect.adjusted(3, 4, -3, -4)
+        painter.fillRect(rect, option.palette.base())
+        length = int(round(rect.width() * min(max(float(share), 0.0), 1.0)))
+        painter.fillRect(QRect(rect.left(), rect.top(), length, rect.height()), BAR_COLOUR)
+        painter.setPen(option.palette.text().color())
+        painter.drawText(
+            rect.adjusted(4, 0, -4, 0),
+            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+            str(index.data(Qt.ItemDataRole.DisplayRole) or ""),
+        )
+        painter.restore()
