@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from cnnstudio.core import files
 from cnnstudio.core.device import configure_devices
 from cnnstudio.core.events import Notice
 from cnnstudio.core.training.datasets import Dataset
@@ -71,7 +72,9 @@ def train(
 
     def write_config() -> None:
         settings = {**config.to_dict(), "num_classes": dataset.num_classes}
-        (run_dir / "config.json").write_text(json.dumps(settings, indent=2))
+        files.write_bytes(
+            run_dir / "config.json", json.dumps(settings, indent=2).encode(), overwrite=True
+        )
 
     if stored is None:  # a new folder: nothing to damage, and a kill -9 can resume it
         write_config()

@@ -43,10 +43,8 @@ class WeightsPicker(QComboBox):
         self._held: str | None = None  # the choice kept while a model's name is shown
         self.addItem(IMAGENET_TEXT, "imagenet")
         self.addItem(RANDOM_TEXT, "random")
-        for path in read_list(app_settings(), _RECENT_KEY):
-            if os.path.isfile(path):
-                self._add_path_item(path)
         self.addItem(FILE_TEXT, _FILE_ITEM)
+        self.refresh_files()
         self._last_index = 0
         self.activated.connect(self._on_activated)
         self.currentIndexChanged.connect(self._on_index_changed)
@@ -113,6 +111,27 @@ class WeightsPicker(QComboBox):
             self._remember(value)
         self.setCurrentIndex(index)
 
+    def refresh_files(self) -> None:
+        """List the custom weights imported (File > Import weights...) and the files
+        chosen lately that are still there; the current choice stays. Called again
+        each time the list opens, so a file imported meanwhile is offered at once."""
+        from cnnstudio.core.weights_import import custom_weights_files
+
+        listed = {str(self.itemData(i)) for i in range(self.count())}
+        wanted = [str(p) for p in custom_weights_files()]
+        wanted += [p for p in read_list(app_settings(), _RECENT_KEY) if os.path.isfile(p)]
+        self.blockSignals(True)
+        try:
+            for path in dict.fromkeys(wanted):
+                if path not in listed:
+                    self._add_path_item(path)
+        finally:
+            self.blockSignals(False)
+
+    def showPopup(self) -> None:  # noqa: N802 - Qt's name
+        self.refresh_files()
+        super().showPopup()
+
     def ask_weights_file(self) -> str | None:
         """Ask for a weights file (replaced in tests)."""
         path, _ = QFileDialog.getOpenFileName(
@@ -129,7 +148,7 @@ class WeightsPicker(QComboBox):
         index = self.findData(_FILE_ITEM)  # files go just above "Weights file..."
         if index < 0:
             index = self.count()
-        self.insertItem(index, f"File: {Path(path).name}", path)
+        self.insertItem(index, f"Custom: {Path(path).name}", path)
         self.setItemData(index, path, Qt.ItemDataRole.ToolTipRole)
         return index
 
