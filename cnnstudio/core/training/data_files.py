@@ -274,7 +274,7 @@ def load_arrays(dataset: str) -> tuple[dict[str, np.ndarray], list[str]]:
     path = Path(dataset)
     if not path.exists():
         raise InputError(
-            f"dataset '{dataset}' not found: give mnist, cifar10, a .npz file or a folder "
+            f"dataset '{dataset}' not found: use mnist, cifar10, a .npz file or a folder "
             "with one subfolder per class"
         )
     arrays = _read_npz(path)
