@@ -304,6 +304,7 @@ class TrainTab(DatasetInput, StudioTab):
             self._skipped.append(text[len(SKIPPED_PREFIX) :])
             self.pages.add_skipped(self._skipped[-1])
             text = f"{len(self._skipped)} unreadable file(s) skipped: listed on the Model page"
+        text = text[:1].upper() + text[1:]  # the core's notices are lines, not sentences
         self.notice_label.setText(text)
         self.status.emit(f"Train: {text}")
 
