@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from cnnstudio.cli.options import add_common_flags
 from cnnstudio.cli.reporting import JobReporter
 from cnnstudio.core import files, library
 from cnnstudio.core.backbones import BACKBONE_NAMES
@@ -34,7 +35,13 @@ from cnnstudio.core.training.events import (
     Testing,
     format_epoch,
 )
-from cnnstudio.core.training.params import RECIPE_NAMES, SCHEDULES, TrainConfig
+from cnnstudio.core.training.params import (
+    RECIPE_NAMES,
+    SCHEDULES,
+    TrainConfig,
+    get_recipe,
+    untrained_base_warning,
+)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -50,7 +57,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("recipe", nargs="?", choices=RECIPE_NAMES, help="the recipe")
     parser.add_argument("--data", default="", help="mnist | cifar10 | FILE.npz | FOLDER")
     parser.add_argument("-o", "--output", default=None, help="the model file (.keras)")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
     parser.add_argument("--epochs", type=int, default=0, help="epochs (default: recipe's)")
     parser.add_argument("--batch-size", type=int, default=0, help="default: recipe's")
     parser.add_argument("--learning-rate", type=float, default=0.0, help="Adam learning rate")
@@ -66,7 +72,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--weights", default="imagenet", help="imagenet | random | PATH")
     parser.add_argument("--fine-tune", type=int, default=0, help="unfreeze the top N layers")
     parser.add_argument("--run-dir", default="", help="run folder (same folder: resume)")
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--limit", type=int, default=0, help="use at most N training images")
     parser.add_argument(
         "--save-to-library", metavar="NAME", default=None, help="also add it to the library"
@@ -76,6 +81,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         metavar="FILE",
         default=None,
         help="install mnist.npz or cifar-10-python.tar.gz for offline use",
+    )
+    parser.add_argument(
+        "--summary",
+        action="store_true",
+        help="look at the dataset (images per class, balance, unreadable files) and stop",
     )
     several = parser.add_argument_group(
         "several machines",
@@ -97,6 +107,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         metavar="SECONDS",
         help=f"stop when a worker is silent this long (default {DEFAULT_WORKER_TIMEOUT:.0f})",
     )
+    add_common_flags(parser, seed_default=0)  # -q, --overwrite, --seed
     return parser
 
 
@@ -104,8 +115,10 @@ class _Reporter(JobReporter):
     """The run on the terminal: the model summary and notices on stderr, one line per
     epoch on stdout and, on a terminal, an updating batch line with the ETA on stderr."""
 
-    def __init__(self, stream: TextIO, out: TextIO, worker: int | None = None) -> None:
-        super().__init__(stream, quiet=False)
+    def __init__(
+        self, stream: TextIO, out: TextIO, worker: int | None = None, quiet: bool = False
+    ) -> None:
+        super().__init__(stream, quiet=quiet)
         self.out = out
         self.worker = worker  # the index of a worker that is not the chief
         self.eta = Eta()
@@ -193,6 +206,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"installed the {name} dataset as {path}")
         if not args.recipe:
             return 0
+    if args.summary:
+        return _print_summary(args)
     if not args.recipe:
         raise InputError("give a recipe: " + " | ".join(RECIPE_NAMES))
     if not args.output:
@@ -205,8 +220,13 @@ def run(args: argparse.Namespace) -> int:
     config = _config(args)
     stop_requested = False
     # a transfer run's ImageNet weights may be downloaded first: shown on stderr too
-    reporter = _Reporter(sys.stderr, sys.stdout, worker=None if chief else cluster.index)
+    reporter = _Reporter(
+        sys.stderr, sys.stdout, worker=None if chief else cluster.index, quiet=args.quiet
+    )
     _say = reporter.say
+    warning = untrained_base_warning(config)
+    if warning:  # said before anything is loaded (a quiet run says it too)
+        print(f"cnnstudio: warning: {warning}", file=sys.stderr, flush=True)
 
     def on_sigint(signum, frame) -> None:  # first Ctrl-C: stop at the next batch, save
         nonlocal stop_requested
@@ -242,10 +262,12 @@ def run(args: argparse.Namespace) -> int:
             param="output",
             remedy=Remedy.OVERWRITE,
         ) from None
-    _say(f"wrote {output} and {library.sidecar_path(output).name}")
+    if not args.quiet:
+        _say(f"wrote {output} and {library.sidecar_path(output).name}")
     if args.save_to_library:
         entry = library.save_to_library(result.model, args.save_to_library, result.meta)
-        _say(f"added to the library as '{entry.name}'")
+        if not args.quiet:
+            _say(f"added to the library as '{entry.name}'")
     if stop_requested:
         # interrupted by Ctrl-C: the partly trained model is saved, but the run did not
         # finish, and scripts must be able to tell (same exit code as cnnstudio dream)
@@ -254,4 +276,17 @@ def run(args: argparse.Namespace) -> int:
             f"trained model is in {output}; run again with --run-dir {done.run_dir} to resume"
         )
         return 130
+    return 0
+
+
+def _print_summary(args: argparse.Namespace) -> int:
+    """``--summary``: the dataset's classes, balance and unreadable files; no training."""
+    from cnnstudio.core.training import survey
+
+    if not args.data and not args.recipe:
+        raise InputError("give the dataset to look at with --data (or a recipe)")
+    data = args.data or get_recipe(args.recipe).default_dataset
+    reporter = JobReporter(sys.stderr, args.quiet)
+    found = reporter.run(survey.survey(data, seed=args.seed or 0))
+    print("\n".join(found.lines()))
     return 0

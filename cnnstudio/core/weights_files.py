@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from cnnstudio.core import files
-from cnnstudio.core.errors import InputError
+from cnnstudio.core.errors import InputError, Remedy
 
 
 class FitsNetwork(Protocol):
@@ -72,9 +72,9 @@ def inspect_weights_file(path: str | os.PathLike) -> WeightsFileFacts:
     file_path = Path(path)
     if not os.path.lexists(file_path):
         raise InputError(
-            f"weights file {file_path} does not exist: give imagenet, random or the path "
-            "of a .weights.h5/.h5 file",
+            f"weights file {file_path} does not exist",
             param="weights",
+            remedy=Remedy.CHOOSE_WEIGHTS,
             path=str(file_path),
         )
     if not file_path.name.lower().endswith(".h5"):
