@@ -28,6 +28,7 @@ from cnnstudio.core.backbones import BackboneInfo
 from cnnstudio.core.errors import InputError
 from cnnstudio.core.weights import candidate_names
 from cnnstudio.core.weights_files import (
+    batch_norm_trained,
     check_file_fits,
     inspect_weights_file,
     load_weights_file,
@@ -98,11 +99,15 @@ def file_md5(path: str | os.PathLike[str]) -> str:
 
 def official_match(source: Path, info: BackboneInfo, include_top: bool) -> str:
     """How ``source`` is recognised as the official ImageNet file of ``info``: "checksum",
-    "size" (no checksum published, the exact size), or "" (it is not)."""
+    "size" (no checksum published: the exact size, and batch-norm statistics that were
+    learned, since random weights saved in the same layout have the same size), or ""
+    (it is not)."""
     published = info.weights_md5(include_top)
     if published:
         return "checksum" if file_md5(source) == published.lower() else ""
-    return "size" if source.stat().st_size == info.weights_size(include_top) else ""
+    if source.stat().st_size != info.weights_size(include_top):
+        return ""
+    return "size" if batch_norm_trained(source) is not False else ""
 
 
 def import_weights_detailed(path: str | os.PathLike, name: str | None = None) -> ImportedWeights:

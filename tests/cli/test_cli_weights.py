@@ -24,11 +24,29 @@ def mobilenet_file(tmp_path):
     return path
 
 
-def test_import_weights_installs_the_official_file_as_imagenet(mobilenet_file, capsys, monkeypatch):
+@pytest.fixture
+def trained_mobilenet_file(tmp_path):
+    """Weights whose batch-norm statistics were learned, as the official file's are."""
+    import numpy as np
+
+    model = backbones.build_backbone_uncached("mobilenet_v2", "random", input_shape=(32, 32, 3))
+    for layer in model.layers:
+        if type(layer).__name__ == "BatchNormalization":
+            layer.moving_mean.assign(np.full(layer.moving_mean.shape, 0.25, "float32"))
+    path = tmp_path / "mobilenet_download.weights.h5"
+    model.save_weights(path)
+    return path
+
+
+def test_import_weights_installs_the_official_file_as_imagenet(
+    trained_mobilenet_file, capsys, monkeypatch
+):
     import dataclasses
 
+    mobilenet_file = trained_mobilenet_file
     info = backbones.get_backbone("mobilenet_v2")
-    # Keras publishes no checksum for MobileNetV2: the official file's exact size decides
+    # Keras publishes no checksum for MobileNetV2: the official file's exact size (and
+    # learned batch-norm statistics) decide
     size = mobilenet_file.stat().st_size
     monkeypatch.setitem(  # noqa: SLF001 - the file plays the official one
         backbones._BACKBONES, "mobilenet_v2", dataclasses.replace(info, weights_size_notop=size)

@@ -293,13 +293,27 @@ def test_import_of_random_weights_is_custom_never_imagenet(tmp_path, no_network)
 
 
 def test_mobilenet_without_a_published_checksum_is_known_by_its_exact_size(tmp_path, monkeypatch):
+    """Keras publishes no checksum for MobileNetV2: the official file's exact size and
+    learned batch-norm statistics stand in. Random weights saved in the same layout have
+    the same size, but moving means of exactly 0: they stay custom weights."""
     import dataclasses
 
-    _, path = _saved_random(tmp_path, "mobilenet_v2", "mn.weights.h5")
-    size = path.stat().st_size
+    model, untrained = _saved_random(tmp_path, "mobilenet_v2", "mn.weights.h5")
+    size = untrained.stat().st_size
     info = dataclasses.replace(MOBILENET, weights_size_notop=size)
     monkeypatch.setitem(backbones._BACKBONES, "mobilenet_v2", info)  # noqa: SLF001
-    imported = weights_import.import_weights_detailed(path)
+    imported = weights_import.import_weights_detailed(untrained)
+    assert not imported.is_imagenet
+    assert weights.find_imagenet_weights(info) is None
+
+    rng = np.random.default_rng(0)
+    for layer in model.layers:  # what seeing data leaves in the statistics
+        if type(layer).__name__ == "BatchNormalization":
+            layer.moving_mean.assign(rng.normal(size=layer.moving_mean.shape).astype("float32"))
+    trained = tmp_path / "trained.weights.h5"
+    model.save_weights(trained)
+    assert trained.stat().st_size == size
+    imported = weights_import.import_weights_detailed(trained)
     assert imported.is_imagenet and imported.matched_by == "size"
     assert weights.find_imagenet_weights(info) == imported.path
 
