@@ -122,7 +122,7 @@ def evaluate(
 
     if Path(run_dir).is_dir():
         # every prediction, so any confusion-matrix cell can be opened later
-        ended = (epochs_completed, stopped)
+        ended = (epochs_completed, stopped, test_total or len(dataset.y_test))
         keep_predictions(run_dir, dataset, actual, predicted, probabilities, ended, on_event)
     wrong = np.flatnonzero(predicted != actual)[: params.MISCLASSIFIED_COUNT]
     return TrainingDone(
@@ -148,13 +148,14 @@ def keep_predictions(
     actual: np.ndarray,
     predicted: np.ndarray,
     probabilities: np.ndarray,
-    ended: tuple[int, bool],
+    ended: tuple[int, bool, int],
     on_event: Callable[[object], None] | None,
 ) -> None:
     """Write the test's predictions into the run folder; ``ended``: (epochs completed,
-    stopped). A full disk: a notice, not an error: the run itself is done."""
+    stopped, images in the whole test set). A full disk: a notice, not an error: the run
+    itself is done."""
     count = len(actual)
-    epochs_completed, stopped = ended
+    epochs_completed, stopped, total = ended
     how = "stopped" if stopped else "finished"
     predictions = Predictions(
         split="validation" if dataset.test_is_val else "test",
@@ -163,7 +164,7 @@ def keep_predictions(
         true=actual,
         predicted=predicted.astype(np.int64),
         confidence=probabilities[np.arange(count), predicted].astype(np.float32),
-        total=len(dataset.y_test),
+        total=total,
         model=f"the model the run ended with ({how} after {epochs_completed} epochs)",
         paths=tuple(dataset.test_paths[:count]),
     )
