@@ -38,7 +38,9 @@ def test_a_cell_opens_its_images_with_gradcam_and_the_validation_set_on_request(
     assert stored is not None and len(stored) == stored.total == 30
     assert (stored.confusion() == result.done.confusion).all()
     assert "finished after 1 epochs" in stored.model
-    assert stored.misclassified == int(result.done.confusion.sum() - np.trace(result.done.confusion))
+    assert stored.misclassified == int(
+        result.done.confusion.sum() - np.trace(result.done.confusion)
+    )
 
     true, predicted = _cell_with_images(stored)
     rows = stored.cell(true, predicted)

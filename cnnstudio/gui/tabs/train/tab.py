@@ -155,6 +155,8 @@ class TrainTab(StudioTab):
         self.runner.stopped.connect(self._on_stopped)
         self.runner.failed.connect(self._on_failed)
         self.runner.done.connect(self._update_buttons)
+        self.pages.runs_page.resume_requested.connect(self.resume_run)
+        self.pages.runs_page.status.connect(self.status)
 
     # ------------------------------------------------------------------ dialogs (tests replace)
 
@@ -196,6 +198,19 @@ class TrainTab(StudioTab):
         if run_dir:
             remember_folder(run_dir)
             self._resume(run_dir)
+
+    def resume_run(self, run_dir: str) -> None:
+        """Resume a run chosen in the Runs page (its curves come up on the Curves page)."""
+        if self.runner.running:
+            self.status.emit("A run is training: stop it before resuming another")
+            return
+        self.pages.setCurrentIndex(0)
+        self._resume(run_dir)
+
+    def show_runs(self) -> None:
+        """View > Training runs: the Runs page, its table focused."""
+        self.pages.setCurrentWidget(self.pages.runs_page)
+        self.pages.runs_page.table.setFocus()
 
     def _resume(self, run_dir: str) -> None:
         try:
@@ -449,6 +464,7 @@ class TrainTab(StudioTab):
             self.run_label.setText(f"Last run folder: {run_dir}")
 
     def shutdown(self) -> None:
+        self.pages.shutdown()
         self.runner.shutdown()
         self.form.import_runner.shutdown()
         for dialog in self.findChildren(LibraryDialog):  # one opened outside a window
