@@ -227,6 +227,8 @@ class RunCurves(QWidget):
         self._runs[series.name] = series
         self._draw(series)
         self._update_note()
+        if self._hover_x is not None:  # the read-out shows the new values too
+            self._show_hover(self._hover_x)
 
     def _remove_curves(self, series: RunSeries) -> None:
         for key, curve in series.curves.items():

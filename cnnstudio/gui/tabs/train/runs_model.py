@@ -28,6 +28,7 @@ from PySide6.QtGui import QBrush, QColor
 
 from cnnstudio.core.eta import format_duration
 from cnnstudio.core.training.monitor import RunInfo, RunsChange, RunsWatcher
+from cnnstudio.core.training.status import parse_time
 
 #: the key role: what a column sorts by (numbers as numbers, missing values last)
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -90,7 +91,7 @@ COLUMNS: list[tuple[str, Callable[[RunInfo], Any], Callable[[Any], str], str]] =
     ("Backbone", _setting("backbone"), _setting_text, "transfer learning: the pretrained base"),
     ("Fine-tune", _setting("fine_tune"), _setting_text, "transfer: layers of the base trained"),
 ]
-NAME, STATUS = 0, 1
+NAME, STATUS, STARTED = 0, 1, 4
 _MISSING = (2, 0.0, "")
 
 
@@ -147,6 +148,8 @@ class RunsModel(QAbstractTableModel):
                 return info.reason if column == STATUS + 1 else ""
             return text_of(value_of(info))
         if role == SORT_ROLE:
+            if column == STARTED:  # by the moment, whatever the time zone it was written in
+                return _sort_key(parse_time(info.started))
             return _sort_key(value_of(info))
         if role == Qt.ItemDataRole.ToolTipRole:
             if not info.readable:

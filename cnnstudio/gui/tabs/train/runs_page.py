@@ -8,6 +8,7 @@ The table is :mod:`.runs_model`; the curves :mod:`.run_curves`; the results
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from PySide6.QtCore import QItemSelectionModel, QPoint, Qt, QUrl, Signal
@@ -30,13 +31,29 @@ from PySide6.QtWidgets import (
 
 from cnnstudio.core.training import monitor
 from cnnstudio.core.training.monitor import RunInfo, RunsChange
+from cnnstudio.core.training.runs import HISTORY_FILE
 from cnnstudio.gui.messages import error_text
 from cnnstudio.gui.tabs.train.run_curves import RunCurves, RunSeries
-from cnnstudio.gui.tabs.train.runs_model import INFO_ROLE, RunsFilter, RunsFollower, RunsModel
+from cnnstudio.gui.tabs.train.runs_model import (
+    INFO_ROLE,
+    STARTED,
+    RunsFilter,
+    RunsFollower,
+    RunsModel,
+)
 from cnnstudio.gui.widgets import dialogs
 
 #: more runs than this selected: the first ones are drawn
 MAX_OVERLAID = 20
+
+
+def _history_mark(run_dir: Path) -> tuple[int, int] | None:
+    """The time and size of a run's history.csv (None: none)."""
+    try:
+        info = os.stat(Path(run_dir) / HISTORY_FILE)
+    except OSError:
+        return None
+    return info.st_mtime_ns, info.st_size
 
 
 class RunsPage(QWidget):
@@ -54,6 +71,7 @@ class RunsPage(QWidget):
         self.follower = RunsFollower(self.model, root, self)
         self.curves = RunCurves()
         self._sized = False
+        self._history_marks: dict[str, tuple[int, int] | None] = {}
         self._build()
         self._connect()
         self._update_actions()
@@ -71,7 +89,7 @@ class RunsPage(QWidget):
         self.table.setObjectName("runsTable")
         self.table.setModel(self.proxy)
         self.table.setSortingEnabled(True)
-        self.table.sortByColumn(4, Qt.SortOrder.DescendingOrder)  # newest first
+        self.table.sortByColumn(STARTED, Qt.SortOrder.DescendingOrder)  # newest first
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -176,10 +194,17 @@ class RunsPage(QWidget):
 
     def _on_runs_changed(self, change: RunsChange) -> None:
         shown = set(self.curves.run_names())
+        if shown & set(change.removed):  # deleted or renamed elsewhere: off the plot
+            self._on_selection()
+            shown = set(self.curves.run_names())
         for name in {*change.touched, *(i.name for i in change.changed)} & shown:
             row = self.model.row_of(name)
-            if row >= 0:
-                self.curves.update_run(self._series(self.model.info(row)))
+            if row < 0:
+                continue
+            info = self.model.info(row)
+            if _history_mark(info.path) != self._history_marks.get(name):
+                # a new epoch (not the status.json heartbeat): read and redraw this run
+                self.curves.update_run(self._series(info))
         self._update_actions()
 
     def _update_count(self, *args) -> None:
@@ -217,6 +242,7 @@ class RunsPage(QWidget):
                     selection.select(index, flags)
 
     def _series(self, info: RunInfo) -> RunSeries:
+        self._history_marks[info.name] = _history_mark(info.path)
         return RunSeries(
             name=info.name,
             history=monitor.run_history(info.path),
