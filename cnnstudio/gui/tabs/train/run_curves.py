@@ -114,6 +114,8 @@ class RunCurves(QWidget):
         self._runs: dict[str, RunSeries] = {}
         self._assigned: dict[str, str] = {}
         self._hover_x: float | None = None
+        self._hover_key = "loss"
+        self._hover_y: float | None = None
         self._build()
 
     # ------------------------------------------------------------------ construction
@@ -156,17 +158,28 @@ class RunCurves(QWidget):
         self.loss_plot = self.view.addPlot(row=0, col=0)
         self.accuracy_plot = self.view.addPlot(row=1, col=0)
         self.accuracy_plot.setXLink(self.loss_plot)
-        self.legend = self.loss_plot.addLegend(offset=(-10, 10))  # top right: loss falls
+        self.legend = self.loss_plot.addLegend(
+            offset=(-10, 10), labelTextColor="k"
+        )  # top right: loss falls
         self._lines: dict[str, pg.InfiniteLine] = {}
         self._labels: dict[str, pg.TextItem] = {}
         for key, plot in self._plots().items():
             plot.showGrid(x=True, y=True, alpha=0.3)
-            plot.setLabel("left", f"{key} (training solid, validation dashed)")
+            plot.setLabel("left", key)
+            plot.hideButtons()  # the "A" (auto range) corner button: a right click has it
             line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#888", width=1))
             line.setVisible(False)
             plot.addItem(line, ignoreBounds=True)
-            label = pg.TextItem(anchor=(0, 0), fill=pg.mkBrush(255, 255, 255, 225))
+            label = pg.TextItem(
+                anchor=(0, 0),
+                color="k",
+                fill=pg.mkBrush(255, 255, 255, 235),
+                border="#999",
+                ensureInBounds=True,  # a long read-out stays inside the plot
+            )
             label.setVisible(False)
+            line.setZValue(90)
+            label.setZValue(100)  # above the curves
             plot.addItem(label, ignoreBounds=True)
             self._lines[key], self._labels[key] = line, label
         self._set_x_axis("epoch")
@@ -316,7 +329,10 @@ class RunCurves(QWidget):
         mode = self.x_mode
         missing = [s.name for s in self._runs.values() if self.x_values(s) is None]
         empty = [s.name for s in self._runs.values() if not s.history.get("epoch")]
-        parts = [f"{len(self._runs)} run(s); hover over the curves to read their values"]
+        parts = [
+            f"{len(self._runs)} run(s): training solid, validation dashed (a dot per epoch); "
+            "hover to read the values"
+        ]
         if missing:
             why = "steps per epoch" if mode == "step" else "times"
             parts.append(
@@ -360,9 +376,10 @@ class RunCurves(QWidget):
     # ------------------------------------------------------------------ hover read-out
 
     def _moved(self, position: QPointF) -> None:
-        for plot in self._plots().values():
+        for key, plot in self._plots().items():
             if plot.sceneBoundingRect().contains(position):
-                self._show_hover(plot.vb.mapSceneToView(position).x())
+                point = plot.vb.mapSceneToView(position)
+                self._show_hover(point.x(), key, point.y())
                 return
         self._hide_hover()
 
@@ -381,29 +398,38 @@ class RunCurves(QWidget):
             out[key] = rows
         return out
 
-    def _show_hover(self, x: float) -> None:
-        self._hover_x = x
-        values = self.readout(x)
-        for key, plot in self._plots().items():
-            line, label = self._lines[key], self._labels[key]
+    def _show_hover(self, x: float, key: str | None = None, y: float | None = None) -> None:
+        """The line at ``x`` on both plots, the values in a box on the plot ``key``
+        under the mouse (the last one hovered when None) beside the pointer."""
+        key = key or self._hover_key
+        y = self._hover_y if y is None else y
+        self._hover_x, self._hover_key, self._hover_y = x, key, y
+        for line in self._lines.values():
             line.setPos(x)
             line.setVisible(True)
-            rows = values[key]
-            if not rows:
+        for name, label in self._labels.items():
+            if name != key:
                 label.setVisible(False)
-                continue
-            text = [f"<b>{html.escape(self._x_text(x))}</b>"]
-            for name, metric, _, value in rows:
-                colour = self._assigned.get(name, "#000")
-                text.append(
-                    f'<span style="color:{colour}">&#9632;</span> {html.escape(name)} '
-                    f"{metric}: {self._value_text(metric, value)}"
-                )
-            label.setHtml("<br>".join(text))
-            (left, right), (bottom, top) = plot.vb.viewRange()
-            label.setAnchor((1, 0) if x > (left + right) / 2 else (0, 0))
-            label.setPos(QPointF(x, top))
-            label.setVisible(True)
+        rows = self.readout(x)[key]
+        label, plot = self._labels[key], self._plots()[key]
+        if not rows:
+            label.setVisible(False)
+            return
+        text = [f"<b>{html.escape(self._x_text(x))}</b>"]
+        for name, metric, _, value in rows:
+            colour = self._assigned.get(name, "#000")
+            text.append(
+                f'<span style="color:{colour}">&#9632;</span> {html.escape(name)} '
+                f"{metric}: {self._value_text(metric, value)}"
+            )
+        label.setHtml('<div style="color:#000">' + "<br>".join(text) + "</div>")
+        (left, right), (bottom, top) = plot.vb.viewRange()
+        y = top if y is None else y
+        label.setAnchor(
+            (1.0 if x > (left + right) / 2 else 0.0, 0.0 if y > (bottom + top) / 2 else 1.0)
+        )
+        label.setPos(QPointF(x, y))
+        label.setVisible(True)
 
     def _hide_hover(self) -> None:
         self._hover_x = None

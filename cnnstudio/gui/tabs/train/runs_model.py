@@ -145,7 +145,7 @@ class RunsModel(QAbstractTableModel):
             return info
         if role == Qt.ItemDataRole.DisplayRole:
             if not info.readable and column > STATUS:
-                return info.reason if column == STATUS + 1 else ""
+                return ""  # the reason: in the tooltip of every cell of the row
             return text_of(value_of(info))
         if role == SORT_ROLE:
             if column == STARTED:  # by the moment, whatever the time zone it was written in

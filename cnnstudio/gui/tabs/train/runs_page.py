@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from PySide6.QtCore import QItemSelectionModel, QPoint, Qt, QUrl, Signal
+from PySide6.QtCore import QItemSelectionModel, QPoint, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -207,14 +207,20 @@ class RunsPage(QWidget):
                 self.curves.update_run(self._series(info))
         self._update_actions()
 
+    def _fit_columns(self) -> None:
+        self.table.resizeColumnsToContents()
+        header = self.table.horizontalHeader()
+        for column in range(header.count()):  # a long value does not make a wall
+            header.resizeSection(column, min(header.sectionSize(column), 240))
+        # the names whatever rows are on show yet: the column a user reads first
+        longest = max(self.fontMetrics().horizontalAdvance(i.name) for i in self.model.runs())
+        header.resizeSection(0, min(max(header.sectionSize(0), longest + 48), 320))
+
     def _update_count(self, *args) -> None:
         runs = self.model.runs()
         if runs and not self._sized:  # the first listing sets the widths; then the user's
             self._sized = True
-            self.table.resizeColumnsToContents()
-            header = self.table.horizontalHeader()
-            for column in range(header.count()):  # a long reason does not make a wall
-                header.resizeSection(column, min(header.sectionSize(column), 220))
+            QTimer.singleShot(0, self._fit_columns)  # once the rows are laid out
         running = sum(1 for info in runs if info.status == "running")
         text = f"{len(runs)} runs" + (f", {running} running" if running else "")
         self.count_label.setText(text)
