@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 
 import numpy as np
 import pytest
@@ -22,7 +21,7 @@ from cnnstudio.core.training import predictions as preds
 from cnnstudio.core.training.params import TrainConfig
 from cnnstudio.core.training.status import now_text
 from cnnstudio.gui.tabs.train import run_results
-from cnnstudio.gui.tabs.train.run_curves import ColourBook
+from cnnstudio.gui.tabs.train.run_colours import ColourBook
 from cnnstudio.gui.tabs.train.runs_model import STATUS, STATUS_COLOURS
 from cnnstudio.gui.tabs.train.runs_page import RunsPage
 from cnnstudio.gui.tabs.train.tab import TrainTab
@@ -320,17 +319,27 @@ def test_a_confusion_cell_opens_its_images(qtbot, root, tmp_path, monkeypatch):
 
 
 def test_window_shortcut_and_resume_from_the_browser(qtbot, active_window, root, monkeypatch):
-    write_run(root, "old")
+    write_run(root, "old", state="stopped", done=2, epochs=6)
+    write_run(root, "done")
     qtbot.keyClick(active_window, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier
                    | Qt.KeyboardModifier.ShiftModifier)  # fmt: skip
     tab = active_window.current_tab()
     assert isinstance(tab, TrainTab)
     page = tab.pages.runs_page
     assert tab.pages.currentWidget() is page
-    qtbot.waitUntil(lambda: page.model.rowCount() == 1, timeout=5000)
+    qtbot.waitUntil(lambda: page.model.rowCount() == 2, timeout=5000)
     resumed: list[str] = []
     monkeypatch.setattr(tab, "_resume", resumed.append)
+    tab.form.epochs.setValue(3)
     page.select_runs(["old"])
-    page.buttons["runsResume"].click()
+    page.buttons["runsResume"].click()  # a stopped run: on to the epochs it was started for
     assert resumed == [str(root / "old")] and tab.pages.currentIndex() == 0
-    assert math.isfinite(page.model.info(0).best_val_accuracy)
+    assert tab.form.epochs.value() == 6
+    tab.show_runs()
+    tab.form.epochs.setValue(2)
+    page.select_runs(["done"])  # finished its 3 epochs: the Epochs box must say more
+    page.buttons["runsResume"].click()
+    assert len(resumed) == 1
+    tab.form.epochs.setValue(5)
+    page.buttons["runsResume"].click()
+    assert resumed[-1] == str(root / "done") and tab.form.epochs.value() == 5

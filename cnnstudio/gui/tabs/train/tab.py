@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 from cnnstudio.core.backbones import get_backbone
 from cnnstudio.core.errors import ResourceMissingError
 from cnnstudio.core.events import DownloadProgress, Progress
-from cnnstudio.core.training import events, job, runs
+from cnnstudio.core.training import events, job, monitor, runs
 from cnnstudio.core.training.data_files import BUILTIN_DATASETS, find_dataset_file
 from cnnstudio.core.training.params import get_recipe
 from cnnstudio.core.weights import find_imagenet_weights
@@ -200,10 +200,21 @@ class TrainTab(StudioTab):
             self._resume(run_dir)
 
     def resume_run(self, run_dir: str) -> None:
-        """Resume a run chosen in the Runs page (its curves come up on the Curves page)."""
+        """Resume a run chosen in the Runs page up to the epochs it was started for (or
+        the Epochs box, when higher); its curves come up on the Curves page."""
         if self.runner.running:
             self.status.emit("A run is training: stop it before resuming another")
             return
+        info = monitor.read_run(run_dir)
+        done, planned = info.epochs_completed, info.epochs or 0
+        epochs = max(planned, self.form.epochs.value()) if done >= planned else planned
+        if epochs <= done:
+            self.status.emit(
+                f"{info.name} has done its {done} epochs: set Epochs above {done} to "
+                "train it further, then Resume"
+            )
+            return
+        self.form.epochs.setValue(epochs)
         self.pages.setCurrentIndex(0)
         self._resume(run_dir)
 
