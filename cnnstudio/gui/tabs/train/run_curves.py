@@ -187,6 +187,8 @@ class RunCurves(QWidget):
         for series in self._runs.values():
             self._draw(series)
         self._update_note()
+        if self.x_mode == "relative":
+            self._label_x()
         self._hide_hover()
 
     def update_run(self, series: RunSeries) -> None:
@@ -198,6 +200,8 @@ class RunCurves(QWidget):
         self._runs[series.name] = series
         self._draw(series)
         self._update_note()
+        if self.x_mode == "relative":
+            self._label_x()
         if self._hover_x is not None:  # the read-out shows the new values too
             self._show_hover(self._hover_x)
 
@@ -309,13 +313,16 @@ class RunCurves(QWidget):
                 pg.DateAxisItem(orientation="bottom") if mode == "wall" else pg.AxisItem("bottom")
             )
             plot.setAxisItems({"bottom": axis})
-        label = X_MODES[mode]
-        if mode == "relative":
-            label = f"{label} ({self._time_unit()[0]})"
-        self.accuracy_plot.setLabel("bottom", label)
+        self._label_x()
         self.loss_plot.setLabel("bottom", "")
         for plot in self._plots().values():
             plain_axes(plot)
+
+    def _label_x(self) -> None:
+        label = X_MODES[self.x_mode]
+        if self.x_mode == "relative":  # minutes, or hours once a run is long
+            label = f"{label} ({self._time_unit()[0]})"
+        self.accuracy_plot.setLabel("bottom", label)
 
     def _on_x_mode(self) -> None:
         self._set_x_axis(self.x_mode)
