@@ -178,6 +178,10 @@ class MainWindow(QMainWindow):
                     shortcut,
                 )
             )
+        self.runs_action = self._action(
+            "Training &runs", self.show_runs, ["Ctrl+Shift+R"], "runsAction"
+        )
+        view_menu.addAction(self.runs_action)
         view_menu.addSeparator()
         self.mixed_precision_action = QAction("Mixed precision on the GPU", self)
         self.mixed_precision_action.setCheckable(True)
@@ -227,6 +231,13 @@ class MainWindow(QMainWindow):
         tab = self.current_tab()
         text = self._status_lines.get(tab.settings_key, "") if tab else ""
         self.status_label.setText(text or "Ready")
+
+    def show_runs(self) -> None:
+        """View > Training runs (Ctrl+Shift+R): the Train tab's Runs page."""
+        tab = self.tab_by_key("train")
+        if tab is not None:
+            self.tabs.setCurrentWidget(tab)
+            tab.show_runs()
 
     def _route_image(self, key: str, image: object, role: str) -> None:
         target = self.tab_by_key(key)

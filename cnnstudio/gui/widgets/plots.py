@@ -12,6 +12,18 @@ SERIES_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564
 _REDRAW_MS = 100  # at most ~10 redraws a second
 
 
+def plain_axes(item: pg.PlotItem, names: tuple[str, ...] = ("left", "bottom")) -> None:
+    """Tick values in the data's own units: no SI prefix ("(x0.001)" and ticks 100-900
+    for an accuracy of 0.1-0.9). pyqtgraph 0.14 freezes the prefix it computed when the
+    feature is turned off, so the scale is reset to 1 as well."""
+    for name in names:
+        axis = item.getAxis(name)
+        axis.enableAutoSIPrefix(False)
+        axis.autoSIPrefixScale = 1.0
+        axis.labelUnitPrefix = ""
+        axis.setLabel(axis.labelText, units=axis.labelUnits or None)
+
+
 class _Series:
     """A growable pair of float buffers (amortised O(1) append)."""
 
@@ -49,6 +61,7 @@ class LossPlot(pg.PlotWidget):
         item.showGrid(x=True, y=True, alpha=0.3)
         item.setLabel("bottom", x_label)
         item.setLabel("left", y_label)
+        plain_axes(item)
         if title:
             item.setTitle(title)
         self._legend = item.addLegend(offset=(10, 10))  # top left: loss curves rise to the right
@@ -63,15 +76,23 @@ class LossPlot(pg.PlotWidget):
         """Append (x, y) to ``series`` (created on first use). Non-finite y is skipped."""
         if not np.isfinite(y):
             return
-        entry = self._series.get(series)
-        if entry is None:
-            colour = SERIES_COLOURS[len(self._series) % len(SERIES_COLOURS)]
-            curve = self.getPlotItem().plot(name=series, pen=pg.mkPen(colour, width=2))
-            entry = self._series[series] = _Series(curve)
+        entry = self._series.get(series) or self.add_series(series)
         entry.append(float(x), float(y))
         self._dirty.add(series)
         if not self._timer.isActive():
             self._timer.start()
+
+    def add_series(self, series: str, *, symbol: str | None = None, line: bool = True) -> _Series:
+        """Create ``series`` (before its first point) with a ``symbol`` at every point
+        ("o", "x", ...: a curve of one point shows) and with or without its line."""
+        entry = self._series.get(series)
+        if entry is None:
+            colour = SERIES_COLOURS[len(self._series) % len(SERIES_COLOURS)]
+            style = {"symbol": symbol, "symbolSize": 7, "symbolBrush": colour} if symbol else {}
+            pen = pg.mkPen(colour, width=2) if line else None
+            curve = self.getPlotItem().plot(name=series, pen=pen, symbolPen=colour, **style)
+            entry = self._series[series] = _Series(curve)
+        return entry
 
     def redraw(self) -> None:
         """Push the buffered points of changed series to their curves."""
