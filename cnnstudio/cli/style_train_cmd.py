@@ -29,7 +29,13 @@ from cnnstudio.core.errors import InputError
 from cnnstudio.core.eta import Eta
 from cnnstudio.core.events import Notice, Progress
 from cnnstudio.core.faststyle import job, models
-from cnnstudio.core.faststyle.events import CheckpointSaved, HeldOutLoss, PhotosRead, RunStarted
+from cnnstudio.core.faststyle.events import (
+    CheckpointSaved,
+    HeldOutLoss,
+    PhotosRead,
+    ReadingPhotos,
+    RunStarted,
+)
 from cnnstudio.core.faststyle.params import FastStyleParams
 
 #: params fields with a flag of their own name
@@ -180,6 +186,10 @@ class _Reporter(JobReporter):
             self._line(f"style-train: checkpoint saved at step {event.step}")
         elif isinstance(event, RunStarted):
             self._line(f"style-train: run folder {event.run_dir}")
+        elif isinstance(event, ReadingPhotos):
+            if self.tty:
+                self.stream.write(f"\r\033[Kstyle-train: {event.text}")
+                self.stream.flush()
         elif isinstance(event, PhotosRead):
             self._line(
                 f"style-train: {event.training} photos for training, {event.held_out} held out"

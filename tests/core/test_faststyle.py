@@ -144,14 +144,14 @@ def test_a_resumed_run_goes_on_from_its_checkpoint_as_if_never_stopped(data, tmp
     as the run that went through (same batches, Adam's state restored)."""
     first, _ = _train(_params(data, tmp_path / "run"), stop_after=4)
     assert first.stopped and first.steps_done == 4
-    resumed, events = [], []
+    events: list[object] = []
     result = job.resume(tmp_path / "run", on_event=events.append)
     started = next(e for e in events if isinstance(e, RunStarted))
     assert started.start_step == 4
     assert [e.step for e in events if isinstance(e, Progress)] == [5, 6]
     assert any(isinstance(e, Notice) and "step 4" in e.text for e in events)
     straight, _ = trained
-    assert result.steps_done == 6 and not resumed
+    assert result.steps_done == 6
     last_straight = straight.run_dir / "checkpoints" / "step-0000006.weights.h5"
     last_resumed = tmp_path / "run" / "checkpoints" / "step-0000006.weights.h5"
     a, b = network.build_style_network(), network.build_style_network()
@@ -212,7 +212,7 @@ def test_a_classifier_is_not_a_style_model_and_the_other_way_round(trained, tmp_
 
     inputs = keras.Input((8, 8, 3))
     outputs = keras.layers.Dense(2, activation="softmax")(keras.layers.Flatten()(inputs))
-    labels = library.save_to_library(
+    library.save_to_library(
         keras.Model(inputs, outputs), "labels", {"class_names": ["a", "b"], "input_size": [8, 8]}
     )
     with pytest.raises(Exception, match="'labels' is a classifier, not a style model"):

@@ -2,7 +2,8 @@
 (:mod:`cnnstudio.core.events`), so that a window can show the photos used, the held-out
 loss curve next to the training loss, and when a checkpoint was written.
 
-The run calls ``on_event`` with, in order: :class:`RunStarted`, :class:`PhotosRead`,
+The run calls ``on_event`` with, in order: :class:`ReadingPhotos` (every few files),
+:class:`PhotosRead`,
 DownloadProgress (the loss network's weights, when they are fetched), then per step a
 ``Progress`` (``terms``: content, style, tv; ``message``: images/s; ``fraction``), every
 ``preview_every`` steps a :class:`HeldOutLoss` and a ``Preview`` (the held-out photo
@@ -13,6 +14,18 @@ styled by the network as it is), every ``checkpoint_every`` steps (and at Stop) 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class ReadingPhotos:
+    """``done`` of the ``total`` photo files have been read (the run has not started)."""
+
+    done: int
+    total: int
+
+    @property
+    def text(self) -> str:
+        return f"reading photos: {self.done}/{self.total}"
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,13 @@ from cnnstudio.core import backbones, images
 from cnnstudio.core.errors import InputError
 from cnnstudio.core.events import Notice, Preview, Progress
 from cnnstudio.core.faststyle import models, runs
-from cnnstudio.core.faststyle.events import CheckpointSaved, HeldOutLoss, PhotosRead, RunStarted
+from cnnstudio.core.faststyle.events import (
+    CheckpointSaved,
+    HeldOutLoss,
+    PhotosRead,
+    ReadingPhotos,
+    RunStarted,
+)
 from cnnstudio.core.faststyle.params import LOSS_NETWORK, FastStyleParams
 from cnnstudio.core.faststyle.photos import Photos, describe_skipped, load_photos
 from cnnstudio.core.weights import ensure_weights_events, is_untrained
@@ -136,7 +142,7 @@ def resume(
 
 def _read_photos(params, on_event, should_stop) -> Photos | None:
     def progress(done: int, total: int) -> None:
-        on_event(Notice(f"reading photos: {done}/{total}"))
+        on_event(ReadingPhotos(done, total))
 
     photos = load_photos(
         params.data, params.size, seed=params.seed, on_progress=progress, should_stop=should_stop
