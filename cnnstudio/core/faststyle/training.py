@@ -66,6 +66,7 @@ class Trainer:
         network: keras.Model | None = None,
     ) -> None:
         self.params = params
+        self.loss_model = loss_model
         self.luminance = bool(params.preserve_colors)
         self.network = network or build_style_network(seed=params.seed)
         self.optimizer = keras.optimizers.Adam(learning_rate=params.learning_rate)
