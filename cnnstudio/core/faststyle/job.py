@@ -195,14 +195,14 @@ class _Loop:
         self.history: list[dict[str, float]] = []
         self.last_checked = self.start
 
-    def run(self) -> FastStyleResult:
+    def run(self) -> FastStyleResult | None:
         params, total = self.params, self.params.steps
         self.on_event(RunStarted(str(self.run_dir), self.start, total))
         if self.start:
             self.on_event(Notice(f"resuming from the checkpoint at step {self.start}"))
         step, stopped = self.start, False
-        last_time, last_step = time.monotonic(), step
-        images_per_second = 0.0
+        last_time: float | None = None
+        last_step, images_per_second = step, 0.0
         while step < total:
             if self.should_stop():
                 stopped = True
@@ -215,7 +215,9 @@ class _Loop:
             terms = self.trainer.step(batch)
             step += 1
             now = time.monotonic()
-            if now - last_time >= 1.0 or step == total:
+            if last_time is None:  # the first step of a session traces: not counted
+                last_time, last_step = now, step
+            elif now - last_time >= 1.0 or step == total:
                 images_per_second = (step - last_step) * params.batch_size / (now - last_time)
                 last_time, last_step = now, step
             named = _named(terms)
