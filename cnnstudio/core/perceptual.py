@@ -102,13 +102,16 @@ def total_variation_loss(image: tf.Tensor) -> tf.Tensor:
     return tf.reduce_mean((across + down) / 2.0 / noise_level)
 
 
-def temporal_loss(image: tf.Tensor, warped: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
-    """mean(mask * (image - warped)^2) on 0..1 pixels (Ruder et al. 2016): the picture
-    against the previous frame's result warped by the optical flow, ``mask`` 0 where the
-    flow is not trusted (occlusions, motion boundaries), (B, H, W, 1) or (B, H, W, 3)."""
+def temporal_loss(
+    image: tf.Tensor, warped: tf.Tensor, mask: tf.Tensor, weight: float | tf.Tensor = 1.0
+) -> tf.Tensor:
+    """weight * mean(mask * (image - warped)^2) on 0..1 pixels (Ruder et al. 2016): the
+    picture against the previous frame's result warped by the optical flow, ``mask`` 0
+    where the flow is not trusted (occlusions, motion boundaries), (B, H, W, 1) or
+    (B, H, W, 3)."""
     image = tf.cast(tf.convert_to_tensor(image), tf.float32)
     difference = tf.square(image - tf.cast(warped, tf.float32))
-    return tf.reduce_mean(tf.cast(mask, tf.float32) * difference)
+    return tf.cast(weight, tf.float32) * tf.reduce_mean(tf.cast(mask, tf.float32) * difference)
 
 
 def perceptual_loss(

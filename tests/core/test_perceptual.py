@@ -61,6 +61,8 @@ def test_the_normalised_terms_match_numpy():
     mask = (rng.uniform(size=(1, 7, 9, 1)) > 0.5).astype(np.float32)
     expected = np.mean(mask * (image - warped) ** 2)
     assert float(perceptual.temporal_loss(image, warped, mask)) == pytest.approx(expected, 1e-5)
+    got = perceptual.temporal_loss(image, warped, mask, weight=3.0)
+    assert float(got) == pytest.approx(3 * expected, 1e-5)
 
 
 def test_the_terms_do_not_depend_on_the_networks_scale_or_the_pictures_size():
