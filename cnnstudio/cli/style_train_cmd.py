@@ -75,7 +75,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--size", type=int, help=f"training pictures' side in px ({defaults.size})")
     parser.add_argument("--steps", type=int, help=f"training steps in all ({defaults.steps})")
     parser.add_argument(
-        "--batch", type=int, dest="batch_size", help=f"photos per step ({defaults.batch_size})"
+        "--batch",
+        type=int,
+        dest="batch_size",
+        metavar="N",
+        help=f"photos per step ({defaults.batch_size})",
     )
     parser.add_argument(
         "--learning-rate", type=float, help=f"Adam learning rate ({defaults.learning_rate:g})"
