@@ -1,5 +1,6 @@
 """``cnnstudio style``: neural style transfer from the command line.
 
+    cnnstudio style CONTENT --model NAME -o OUTPUT [--size N] [--preserve-colors]
     cnnstudio style CONTENT STYLE [STYLE ...] -o OUTPUT [--style-blend 0.7,0.3]
         [--weights imagenet|random|PATH] [--size N] [--steps N]
         [--optimizer adam|lbfgs] [--learning-rate F] [--content-weight F]
@@ -8,8 +9,10 @@
         [--init content|noise|style] [--preserve-colors [luminance|match]]
         [--multi-scale] [--lbfgs-evaluations N] [--seed N] [--overwrite] [-q]
 
-Progress goes to stderr: one updating line on a terminal, otherwise about ten lines per
-scale. The result is saved with its parameters embedded.
+With ``--model`` a fast style model of the library (``cnnstudio style-train``) styles the
+picture in one pass (:mod:`cnnstudio.cli.style_model`). Otherwise progress goes to stderr:
+one updating line on a terminal, otherwise about ten lines per scale. The result is saved
+with its parameters embedded.
 """
 
 from __future__ import annotations
@@ -45,7 +48,14 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("content", help="the picture to repaint")
-    parser.add_argument("styles", nargs="+", metavar="style", help="style image(s)")
+    parser.add_argument(
+        "styles", nargs="*", metavar="style", help="style image(s) (not with --model)"
+    )
+    parser.add_argument(
+        "--model",
+        metavar="NAME",
+        help="a fast style model (library name or .keras file): one pass, no style images",
+    )
     parser.add_argument("-o", "--output", required=True, help="result file (.png, .jpg, .webp)")
     parser.add_argument(
         "--style-blend", metavar="W,W,...", help="one weight per style image (default: equal)"
@@ -214,6 +224,12 @@ class _Reporter(JobReporter):
 
 def run(args: argparse.Namespace) -> int:
     """Run the job; 0 on success (errors are raised for cli.main to report)."""
+    if args.model:
+        from cnnstudio.cli import style_model
+
+        return style_model.run(args)
+    if not args.styles:
+        raise InputError("give at least one style image, or a fast style model with --model NAME")
     params = params_from_args(args)
     output = Path(args.output).expanduser()
     check_image_output(output, args.overwrite)

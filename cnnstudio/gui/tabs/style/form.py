@@ -96,15 +96,20 @@ class StyleForm(QWidget):
         """How much content, style and smoothness weigh."""
         box = QGroupBox("Loss weights")
         form = QFormLayout(box)
+        # relative importances: the loss terms are normalised (core/perceptual.py)
+        defaults = StyleParams()
         self.content_weight_spin = double_spin_box(
-            0.0, 1e9, 1e4, 1000.0, 2, "styleContentWeight", "how much the content must survive"
-        )
+            0.0, 1e4, defaults.content_weight, 0.1, 3, "styleContentWeight",
+            "how much the content must survive (relative to the style)",
+        )  # fmt: skip
         self.style_weight_spin = double_spin_box(
-            0.0, 1e9, 1e-2, 0.01, 6, "styleStyleWeight", "how strongly the style is painted"
-        )
+            0.0, 1e4, defaults.style_weight, 1.0, 3, "styleStyleWeight",
+            "how strongly the style is painted (10: ten times the content's weight)",
+        )  # fmt: skip
         self.tv_weight_spin = double_spin_box(
-            0.0, 1e9, 30.0, 5.0, 4, "styleTvWeight", "total variation: smooths noise"
-        )
+            0.0, 1e4, defaults.tv_weight, 0.1, 3, "styleTvWeight",
+            "total variation: smooths noise (0: off)",
+        )  # fmt: skip
         form.addRow("Content", self.content_weight_spin)
         form.addRow("Style", self.style_weight_spin)
         form.addRow("Smoothness (TV)", self.tv_weight_spin)
