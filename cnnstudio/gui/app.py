@@ -48,6 +48,9 @@ def create_app(argv: list[str] | None = None) -> QApplication:
     if icon is not None:
         app.setWindowIcon(QIcon(str(icon)))
     collect_garbage_in_gui_thread()
+    from cnnstudio.gui import wheel_guard
+
+    wheel_guard.install(app)
     return app
 
 

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cnnstudio.gui import about
+from cnnstudio.gui import about, wheel_guard
 from cnnstudio.gui.settings import app_settings, last_folder, read_bool, read_str, remember_folder
 from cnnstudio.gui.tabs import tab_classes
 from cnnstudio.gui.tabs.base import StudioTab
@@ -65,6 +65,7 @@ class MainWindow(QMainWindow):
 
     def __init__(self, detect_device: bool | None = None, parent: QWidget | None = None):
         super().__init__(parent)
+        wheel_guard.install()  # the wheel scrolls panels; it changes focused controls only
         if detect_device is None:
             detect_device = os.environ.get(DETECT_DEVICE_ENV, "1") != "0"
         self._detect_device = detect_device
