@@ -107,7 +107,7 @@ def test_drop_run_previews_stop_then_save(tab, qtbot, picture_files, drop_files,
 
 
 def test_finished_run_keeps_snapshots_to_step_back_through_and_save(
-    tab, qtbot, picture_files, drop_files, tmp_path
+    tab, qtbot, picture_files, drop_files, tmp_path, unsaved_questions
 ):
     _loaded_tab(tab, picture_files, drop_files, steps=6)
     tab.form.snapshot_spin.setValue(1)
@@ -127,9 +127,11 @@ def test_finished_run_keeps_snapshots_to_step_back_through_and_save(
     tab.ask_save_path = lambda: str(out)
     tab.save_result()
     assert images.read_params(out)["snapshot_step"] == steps[0]
-    np.testing.assert_array_equal(images.load_image(out), tab.snapshots[0][1])
+    early = tab.snapshots[0][1]
+    np.testing.assert_array_equal(images.load_image(out), early)
 
-    # Opening the saved picture offers its parameters back.
+    # Opening the saved picture offers its parameters back; the final result was not
+    # saved (only a snapshot), so opening another content asks first.
     tab.form.colors_combo.setCurrentIndex(tab.form.colors_combo.findData("none"))
     tab.form.steps_spin.setValue(99)
     asked = []
@@ -137,7 +139,11 @@ def test_finished_run_keeps_snapshots_to_step_back_through_and_save(
     tab.open_image(str(out))
     assert asked == [str(out)]
     assert tab.form.params().preserve_colors == "luminance" and tab.form.params().steps == 6
-    np.testing.assert_array_equal(tab.pictures.content_slot.image(), tab.snapshots[0][1])
+    np.testing.assert_array_equal(tab.pictures.content_slot.image(), early)
+    assert [message for message, _ in unsaved_questions] == [
+        "The styled picture is not saved. Save it before opening early.png?"
+    ]
+    assert tab.snapshots == [] and tab.loss_plot.series_names() == []  # the old run's
 
 
 def test_settings_round_trip_and_presets(tab, qtbot, tmp_path):

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 
 from cnnstudio.core.errors import ResourceMissingError, StudioError
 from cnnstudio.core.events import DownloadProgress, Preview, Progress
-from cnnstudio.gui.messages import describe, error_text
+from cnnstudio.gui.messages import capitalized, describe, error_text
 from cnnstudio.gui.tabs.base import StudioTab
 from cnnstudio.gui.widgets import dialogs
 from cnnstudio.gui.widgets.image_view import ImageView
@@ -59,12 +59,20 @@ class ImageJobTab(StudioTab):
     #: the status line after a stop that left a picture (``{step}`` is its step)
     stopped_text = "Stopped: the picture of step {step} can be saved"
     nothing_to_save = "Nothing to save yet: run the job first"
+    #: what a running job is called in the question before closing ("a dream")
+    running_work = "a job"
+    #: what an unsaved result is called in that question ("the dreamed picture")
+    result_work = "the picture"
 
     runner: JobRunner
     form: QWidget
     _result: np.ndarray | None
     _last_preview: Preview | None
     _last_step: int
+    #: the picture last saved (by identity): a result that is it needs no question
+    _saved_picture: np.ndarray | None = None
+    #: what the preview shows while a run starts, and again if it fails (the source)
+    _run_reference: np.ndarray | None = None
 
     # ------------------------------------------------------------------ construction
 
@@ -224,8 +232,11 @@ class ImageJobTab(StudioTab):
         """A progress event of the job's own kind (neither a download nor a step)."""
 
     def _on_preview(self, event: Preview) -> None:
+        first = self._last_preview is None
         self._last_preview = event
         self.preview.set_image(event.image)
+        if first:
+            self._update_buttons()  # the picture so far can be saved (Ctrl+S)
 
     def _result_untrained(self) -> bool:
         """Whether the result was made by a network with random weights."""
@@ -250,6 +261,21 @@ class ImageJobTab(StudioTab):
         self.loss_plot.clear()
         self.notice_label.setText("")
         self.preview.set_reference(reference)
+        # the last result must not stay on show as if the new run had made it
+        self._run_reference = reference
+        if reference is not None:
+            self.preview.set_image(reference)
+
+    def _forget_result(self) -> None:
+        """A new picture to work on: the last run's result, loss curves, notice and
+        progress belong to the old one."""
+        self._result = None
+        self._last_preview = None
+        self._last_step = 0
+        self._run_reference = None
+        self.loss_plot.clear()
+        self.notice_label.setText("")
+        self.progress.reset_progress()
 
     def _announce_run(self, label: str, doing: str) -> None:
         """Bar and status line as the run starts: "Preparing <label>...", "<doing> with"."""
@@ -274,7 +300,7 @@ class ImageJobTab(StudioTab):
         self._on_step(event)
 
     def _on_notice(self, text: str) -> None:
-        self.notice_label.setText(text)
+        self.notice_label.setText(capitalized(text))
         self.status.emit(f"{self.job_name}: {text}")
 
     def _on_finished(self, result: object) -> None:
@@ -298,6 +324,8 @@ class ImageJobTab(StudioTab):
     def _on_failed(self, message: str) -> None:
         self.progress.finish("Failed")
         self.status.emit(message)
+        # no picture of the failed run: show what it started from, not an older result
+        self.preview.set_image(self._run_reference)
         if isinstance(getattr(self.runner, "error", None), ResourceMissingError):
             self.show_missing_weights(message)
         else:
@@ -336,7 +364,8 @@ class ImageJobTab(StudioTab):
     # ------------------------------------------------------------------ results out
 
     def has_result(self) -> bool:
-        return self._result is not None
+        """A picture to save: the result, or during a run the picture so far."""
+        return self._result is not None or (self.runner.running and self._last_preview is not None)
 
     def result_image(self) -> np.ndarray | None:
         return self._result
@@ -345,14 +374,19 @@ class ImageJobTab(StudioTab):
         return self.runner.running
 
     def save_result(self) -> None:
-        """Save the picture with its parameters embedded, where the user says."""
+        """Save the picture with its parameters embedded, where the user says (during a
+        run: the picture so far, labelled with its step)."""
+        self._save_shown()
+
+    def _save_shown(self) -> bool:
+        """Save what :meth:`_picture_to_save` gives; False if nothing was saved."""
         to_save = self._picture_to_save()
         if to_save is None:
             self.status.emit(self.nothing_to_save)
-            return
+            return False
         path = self.ask_save_path()
         if not path:
-            return
+            return False
         from cnnstudio.core import image_saving
 
         picture, meta = to_save
@@ -363,8 +397,50 @@ class ImageJobTab(StudioTab):
             message = f"{Path(path).name}: not saved ({error_text(error)})"
             self.status.emit(message)
             self.show_error(message)
-            return
-        self.status.emit(f"Saved {saved}")
+            return False
+        self._saved_picture = picture
+        self.recent_file.emit(str(saved))
+        step = meta.get("preview_step")
+        self.status.emit(f"Saved {saved}" + (f" (the picture of step {step})" if step else ""))
+        return True
+
+    def copy_picture(self) -> np.ndarray | None:
+        """Ctrl+C: the picture Save would write (the result, the snapshot shown, the
+        picture so far), else what the preview shows."""
+        to_save = self._picture_to_save()
+        return to_save[0] if to_save is not None else self.preview.image()
+
+    # ------------------------------------------------------------------ unsaved work
+
+    def unsaved_work(self) -> str | None:
+        if self.runner.running:
+            return f"{self.title}: {self.running_work} is running; closing stops it."
+        if self._result is not None and self._saved_picture is not self._result:
+            return f"{self.title}: {self.result_work} is not saved."
+        return None
+
+    def can_save_work(self) -> bool:
+        return self._picture_to_save() is not None
+
+    def save_work(self) -> bool:
+        return self._save_shown()
+
+    def ask_unsaved(self, message: str, can_save: bool) -> str:
+        """Save / Discard / Cancel (replaced in tests): ``dialogs.SAVE``, ..."""
+        return dialogs.ask_unsaved_work(self, message, can_save, self.title)
+
+    def _may_replace_result(self, new_name: str) -> bool:
+        """Before a new picture replaces an unsaved result: ask, as image editors do.
+        True when the result is saved (now or before) or may go."""
+        if self._result is None or self._saved_picture is self._result:
+            return True
+        answer = self.ask_unsaved(
+            f"{capitalized(self.result_work)} is not saved. Save it before opening {new_name}?",
+            can_save=self.can_save_work(),
+        )
+        if answer == dialogs.SAVE:
+            return self._save_shown()
+        return answer == dialogs.DISCARD
 
     def shutdown(self) -> None:
         self.runner.shutdown()

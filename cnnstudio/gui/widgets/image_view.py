@@ -69,6 +69,20 @@ def dropped_image_paths(urls: list[QUrl]) -> list[str]:
     return image_paths([url.toLocalFile() for url in urls if url.isLocalFile()])
 
 
+def target_view(focus: QWidget | None, container: QWidget | None) -> ImageView | None:
+    """The view that zoom keys act on: the one holding (or containing) the keyboard
+    ``focus``, else the first visible view in ``container`` (a tab)."""
+    while focus is not None:
+        if isinstance(focus, ImageView):
+            return focus
+        focus = focus.parentWidget()
+    if container is None:
+        return None
+    views = [v for v in container.findChildren(ImageView) if v.isVisible()]
+    views = views or container.findChildren(ImageView)
+    return views[0] if views else None
+
+
 class ImageView(QGraphicsView):
     """A zoomable, pannable view of one RGB image.
 

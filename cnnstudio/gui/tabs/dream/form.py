@@ -13,7 +13,7 @@ import json
 import logging
 import os
 
-from PySide6.QtCore import QSettings, Signal
+from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -35,6 +35,7 @@ from cnnstudio.core.errors import StudioError
 from cnnstudio.gui.settings import read_int, read_str
 from cnnstudio.gui.tabs.dream.layer_table import LayerWeightsTable
 from cnnstudio.gui.tabs.dream.library_choice import LibraryChoice
+from cnnstudio.gui.widgets.elided_label import ElidedLabel
 from cnnstudio.gui.widgets.spin_boxes import double_spin_box, spin_box
 from cnnstudio.gui.widgets.weights_picker import WeightsPicker
 
@@ -97,9 +98,9 @@ class DreamForm(QWidget):
         row.addWidget(self.open_button)
         row.addStretch(1)
         layout.addRow(row)
-        self.source_label = QLabel("No image yet")
+        # a long file name is elided in the middle: it must not widen the panel
+        self.source_label = ElidedLabel("No image yet", elide_mode=Qt.TextElideMode.ElideMiddle)
         self.source_label.setObjectName("dreamSourceLabel")
-        self.source_label.setWordWrap(True)
         layout.addRow(self.source_label)
         self.noise_width = spin_box(32, 4096, 400, "dreamNoiseWidth", "width of the noise image")
         self.noise_height = spin_box(32, 4096, 300, "dreamNoiseHeight", "height of the noise image")

@@ -47,6 +47,8 @@ class DreamTab(ImageJobTab):
     job_name = "Dream"
     made_verb = "dreamed"
     nothing_to_save = "Nothing to save yet: run a dream first"
+    running_work = "a dream"
+    result_work = "the dreamed picture"
 
     form: DreamForm
 
@@ -111,7 +113,7 @@ class DreamTab(ImageJobTab):
         running = self.runner.running
         self.run_button.setEnabled(not running and not self.form.library.runner.running)
         self.stop_button.setEnabled(running)
-        self.save_button.setEnabled(self._result is not None and not running)
+        self.save_button.setEnabled(self.has_result())  # during a run: the picture so far
         self.send_button.setEnabled(self._result is not None and not running)
         self.form.setEnabled(not running)
 
@@ -140,10 +142,11 @@ class DreamTab(ImageJobTab):
             self.status.emit("Stop the dream before opening another image")
             return
         image = self._load_picture(path)
-        if image is None:
+        if image is None or not self._may_replace_result(Path(path).name):
             return
         self.set_source(image, Path(path).name)
         self.status.emit(f"Opened {Path(path).name} ({image.shape[1]}x{image.shape[0]})")
+        self.recent_file.emit(str(path))
         self._offer_params_from(path)
 
     def _offer_params_from(self, path: str) -> None:
@@ -174,7 +177,7 @@ class DreamTab(ImageJobTab):
         """Dream on ``image`` (uint8 RGB) from now on."""
         self._source = np.ascontiguousarray(image)
         self._source_name = name
-        self._result = None
+        self._forget_result()  # its octave line, loss curves and progress go with it
         self.form.from_image.setChecked(True)
         self.form.source_label.setText(f"{name} ({image.shape[1]}x{image.shape[0]})")
         self.preview.set_reference(None)
@@ -183,7 +186,14 @@ class DreamTab(ImageJobTab):
 
     def receive_image(self, image: object, role: str) -> None:
         if isinstance(image, np.ndarray):
-            self.set_source(image, role or "image")
+            if self.runner.running:
+                self.status.emit("Stop the dream before opening another image")
+                return
+            name = role or "image"
+            if not self._may_replace_result(f"the {name}"):
+                return
+            self.set_source(image, name)
+            self.status.emit(f"Dreaming on the {name} ({image.shape[1]}x{image.shape[0]})")
         else:
             super().receive_image(image, role)
 
@@ -264,22 +274,37 @@ class DreamTab(ImageJobTab):
 
     def ask_save_path(self) -> str | None:
         """Where to save (replaced in tests). QFileDialog asks before replacing a file."""
-        stem = Path(self._result_source or "dream").stem
-        return dialogs.ask_save_image(self, f"{stem}-dream.png", "Save dream")
+        return dialogs.ask_save_image(self, self.suggested_name(), "Save dream")
+
+    def suggested_name(self) -> str:
+        """``photo-dream.png``; during a run ``photo-dream-step120.png``."""
+        if self.runner.running and self._last_preview is not None:
+            stem = Path(self._run_source or "dream").stem
+            return f"{stem}-dream-step{self._last_preview.step}.png"
+        return f"{Path(self._result_source or 'dream').stem}-dream.png"
 
     def _picture_to_save(self) -> tuple[np.ndarray, dict] | None:
-        if self._result is None or self._result_params is None:
+        """The result, or during a run the latest preview (labelled with its step)."""
+        if self.runner.running:
+            if self._last_preview is None or self._run_params is None:
+                return None
+            picture, params = self._last_preview.image, self._run_params
+            source, model = self._run_source, self._run_model
+        elif self._result is None or self._result_params is None:
             return None
-        height, width = self._result.shape[:2]
+        else:
+            picture, params = self._result, self._result_params
+            source, model = self._result_source, self._result_model
+        height, width = picture.shape[:2]
         meta = dream_core.dream_metadata(
-            self._result_params,
-            source=self._result_source or None,
-            size=(width, height),
-            model_name=self._result_model,
+            params, source=source or None, size=(width, height), model_name=model
         )
-        if self._stopped_at is not None:
+        if self.runner.running:
+            meta["preview_step"] = int(self._last_preview.step)
+            meta["preview_of_steps"] = int(self._last_preview.total)
+        elif self._stopped_at is not None:
             meta["stopped_at_step"] = int(self._stopped_at)
-        return self._result, meta
+        return picture, meta
 
     # ------------------------------------------------------------------ settings, shutdown
 

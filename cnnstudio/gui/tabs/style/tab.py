@@ -52,6 +52,8 @@ class StyleTab(ImageJobTab):
     made_verb = "painted"
     stopped_text = "Stopped at step {step}: the picture so far can be saved"
     nothing_to_save = "Nothing to save yet: run a style transfer first"
+    running_work = "a style transfer"
+    result_work = "the styled picture"
 
     form: StyleForm
 
@@ -119,7 +121,7 @@ class StyleTab(ImageJobTab):
         running = self.runner.running
         self.run_button.setEnabled(not running)
         self.stop_button.setEnabled(running)
-        self.save_button.setEnabled(self.shown_picture() is not None and not running)
+        self.save_button.setEnabled(self.shown_picture() is not None)  # also mid-run
         self.pictures.setEnabled(not running)
         self.form.setEnabled(not running)
 
@@ -152,10 +154,11 @@ class StyleTab(ImageJobTab):
             self.status.emit(_BUSY)
             return
         image = self._load_picture(path)
-        if image is None:
+        if image is None or not self._may_replace_result(Path(path).name):
             return
         self.set_content(image, Path(path).name)
         self.status.emit(f"Content: {Path(path).name} ({image.shape[1]}x{image.shape[0]})")
+        self.recent_file.emit(str(path))
         self._offer_params_from(path)
 
     def _offer_params_from(self, path: str) -> None:
@@ -192,9 +195,12 @@ class StyleTab(ImageJobTab):
     def set_content(self, image: np.ndarray, name: str = "content") -> None:
         """Paint ``image`` (uint8 RGB) from now on."""
         self.pictures.set_content(image, name)
+        # the last run's picture, snapshots, curves and notice belong to the old content
+        self._forget_result()
+        self.snapshots = []
+        self._refresh_snapshot_slider(follow=True)
         self.preview.set_reference(self.pictures.content)
-        if self._result is None and not self.runner.running:
-            self.preview.set_image(self.pictures.content)
+        self.preview.set_image(self.pictures.content)
         self.form.set_content_shape(image.shape)
         self._update_buttons()
 
@@ -227,10 +233,16 @@ class StyleTab(ImageJobTab):
     def receive_image(self, image: object, role: str) -> None:
         """From another tab: role "style" adds a style, anything else sets the content."""
         if isinstance(image, np.ndarray):
-            if role == "style":
+            if self.runner.running:
+                self.status.emit(_BUSY)
+            elif role == "style":
                 self.add_style(image, "style")
-            else:
+                self.status.emit(f"Style added: the picture ({image.shape[1]}x{image.shape[0]})")
+            elif self._may_replace_result(f"the {role or 'content'}"):
                 self.set_content(image, role or "content")
+                self.status.emit(
+                    f"Content: the {role or 'picture'} ({image.shape[1]}x{image.shape[0]})"
+                )
         elif isinstance(image, str) and role == "style":
             self.add_style_file(image)
         else:
@@ -297,7 +309,10 @@ class StyleTab(ImageJobTab):
             self.progress.setFormat(f"{self._progress_text} - {event.message}")
 
     def _on_preview(self, event: Preview) -> None:
+        first = self._last_preview is None
         self._last_preview = event
+        if first:
+            self._update_buttons()  # the picture so far can be saved (Ctrl+S)
         if event.step >= self._next_snapshot:
             self.snapshots.append((event.step, event.image))
             every = self.form.snapshot_every()
@@ -312,7 +327,9 @@ class StyleTab(ImageJobTab):
     def _keep_result(self, image: np.ndarray, stopped_at: int | None) -> None:
         self._result = image
         step = stopped_at if stopped_at is not None else self._last_step
-        if not self.snapshots or self.snapshots[-1][0] != step:
+        if self.snapshots and self.snapshots[-1][0] == step:
+            self.snapshots[-1] = (step, image)  # the result itself: saving it saves the result
+        else:
             self.snapshots.append((step, image))
         meta = style_params.style_metadata(
             self._run_params, **self._run_meta, output_size=[image.shape[1], image.shape[0]]
@@ -371,8 +388,15 @@ class StyleTab(ImageJobTab):
         self.snapshot_slider.setValue(index)
 
     def shown_picture(self) -> tuple[int, np.ndarray] | None:
-        """(iteration, picture) that Save writes: the snapshot on show, else the result."""
-        if self.snapshots and not self.runner.running:
+        """(iteration, picture) that Save writes: the snapshot on show, else the result;
+        during a run the snapshot chosen on the slider, else the latest preview."""
+        if self.runner.running:
+            if self.snapshots and not self._following():
+                return self.snapshots[min(self.snapshot_slider.value(), len(self.snapshots) - 1)]
+            if self._last_preview is not None:
+                return self._last_preview.step, self._last_preview.image
+            return None
+        if self.snapshots:
             index = min(self.snapshot_slider.value(), len(self.snapshots) - 1)
             return self.snapshots[index]
         if self._result is not None:
@@ -383,17 +407,30 @@ class StyleTab(ImageJobTab):
 
     def ask_save_path(self) -> str | None:
         """Where to save (replaced in tests). QFileDialog asks before replacing a file."""
+        return dialogs.ask_save_image(self, self.suggested_name(), "Save styled picture")
+
+    def suggested_name(self) -> str:
+        """``content-style.png``; a snapshot or a picture so far: ``content-style-step40.png``."""
         stem = Path(self._run_meta.get("content") or "picture").stem
-        return dialogs.ask_save_image(self, f"{stem}-style.png", "Save styled picture")
+        shown = self.shown_picture()
+        if shown is not None and shown[1] is not self._result:
+            return f"{stem}-style-step{shown[0]}.png"
+        return f"{stem}-style.png"
 
     def _picture_to_save(self) -> tuple[np.ndarray, dict] | None:
         shown = self.shown_picture()
         if shown is None or self._run_params is None:
             return None
         step, picture = shown
-        meta = dict(self._result_meta) or style_params.style_metadata(self._run_params)
+        if self.runner.running or not self._result_meta:
+            meta = style_params.style_metadata(self._run_params, **self._run_meta)
+        else:
+            meta = dict(self._result_meta)
         meta["output_size"] = [int(picture.shape[1]), int(picture.shape[0])]
-        if picture is not self._result:
+        if self.runner.running:
+            meta["preview_step"] = int(step)  # a picture of a run still going
+            meta["preview_of_steps"] = int(self.progress.maximum())
+        elif picture is not self._result:
             meta["snapshot_step"] = int(step)
         return picture, meta
 
