@@ -384,3 +384,51 @@ def test_weights_download_shows_in_the_progress_bar(
     assert shown and all(text.startswith(f"downloading {name}: ") for text in shown)
     assert shown[-1].endswith(f"/{round(len(payload) / 2**20)} MB")
     backbones.clear_model_cache()
+
+
+def test_the_bar_eta_follows_the_work_over_octaves(tab):
+    """Later octaves have more pixels, so their steps cost more: the job says so in
+    Progress.fraction and the bar's ETA (the tab's only one) uses it, so it does not
+    underestimate the way a step count would."""
+    from cnnstudio.core.dream.params import octave_sizes
+    from cnnstudio.core.eta import Eta, format_duration, staged_fraction
+    from cnnstudio.core.events import Progress
+
+    params = tab.form.params()  # the TF2 recipe: 5 octaves 1.3 apart, 50 steps each
+    sizes = octave_sizes(375, 500, params, 75)
+    costs = [h * w for h, w in sizes]
+    seconds_per_pixel = 1e-5
+    clock = [0.0]
+    tab.progress.eta = Eta(lambda: clock[0])
+    for step in range(1, 51):  # the first octave
+        clock[0] = step * costs[0] * seconds_per_pixel
+        fraction = staged_fraction(step, 50, costs)
+        tab._on_progress(Progress(step, 250, 1.0, stage=1, stages=5, fraction=fraction))
+    left = sum(costs[1:]) * 50 * seconds_per_pixel
+    assert tab.progress.format() == f"Octave 1/5 - step 50/50 - ETA {format_duration(left)}"
+    assert left > 4 * 200 * costs[0] * seconds_per_pixel  # what a step count would say
+
+
+def test_switching_the_backbone_and_back_keeps_the_layer_choice(tab):
+    form = tab.form
+    form.layer_table.set_weights({"mixed4": 2.0, "mixed6": 0.5})
+    chosen = form.layer_table.weights()
+    form.backbone_combo.setCurrentIndex(form.backbone_combo.findData("vgg19"))
+    assert "block4_conv3" in form.layer_table.weights()
+    form.layer_table.set_weights({"block3_conv1": 1.5})
+    form.backbone_combo.setCurrentIndex(form.backbone_combo.findData("inception_v3"))
+    assert form.layer_table.weights() == chosen
+    form.backbone_combo.setCurrentIndex(form.backbone_combo.findData("vgg19"))
+    assert form.layer_table.weights() == {"block3_conv1": 1.5}
+
+
+def test_send_to_is_not_clipped(qtbot, tab):
+    from PySide6.QtWidgets import QStyle
+
+    button = tab.send_button
+    qtbot.waitExposed(tab)
+    text = button.fontMetrics().horizontalAdvance(button.text())
+    arrow = button.style().pixelMetric(QStyle.PixelMetric.PM_MenuButtonIndicator)
+    assert button.width() >= text + arrow
+    assert button.width() >= button.sizeHint().width()
+    assert button.menu() is not None

@@ -199,7 +199,9 @@ def test_lbfgs_progress_and_stop_respond_within_an_iteration(tab, qtbot, picture
     tab.form.evaluations_spin.setValue(1000)  # one iteration would take ages
     tab.run_button.click()
     qtbot.waitUntil(lambda: "evaluation 3" in tab.progress.format(), timeout=120_000)
-    assert tab.progress.format().startswith("Started - iteration 1/3")
+    # one count: the iteration being worked on, as the form names it ("Iterations")
+    assert tab.progress.format().startswith("iteration 1/3: evaluation ")
+    assert "step" not in tab.progress.format()
     with qtbot.waitSignal(tab.runner.done, timeout=60_000):
         tab.stop_button.click()
     assert tab.progress.format() == "Stopped" and tab._last_step == 0  # still in iteration 1
@@ -307,4 +309,4 @@ def test_the_bar_is_the_one_eta_and_weighs_the_full_size_scale(tab, picture_file
         fraction = staged_fraction(step, 10, costs)
         tab._on_progress(Progress(step, 30, 1.0, stage=1, stages=3, fraction=fraction))
     left = 10 * costs[1] + 10 * costs[2]  # not 20 more steps of 1/16 s
-    assert tab.progress.format() == f"Scale 1/3 - step 10/30 - ETA {format_duration(left)}"
+    assert tab.progress.format() == f"Scale 1/3 - iteration 10/30 - ETA {format_duration(left)}"

@@ -64,6 +64,10 @@ class DreamForm(QWidget):
         super().__init__(parent)
         self._layer_channels: dict[str, int] = {}  # channels per layer, once a model is known
         self._top_octave: int | None = None  # not a control: set by presets / restore
+        #: the layer choice last made on each network (backbone name or model file), so
+        #: switching away and back brings it back
+        self._layers_by_network: dict[str, dict[str, float]] = {}
+        self._shown_network = ""  # the network whose layers the table shows
         column = QVBoxLayout(self)
         column.setContentsMargins(4, 4, 4, 4)
         column.addWidget(self._build_source_group())
@@ -75,6 +79,7 @@ class DreamForm(QWidget):
         self.library = LibraryChoice(self.backbone_combo, self)
         self._connect()
         self._fill_layers(self.backbone())
+        self._shown_network = self._network_key()
         self.set_params(DreamParams())
 
     # ------------------------------------------------------------------ the groups
@@ -353,7 +358,23 @@ class DreamForm(QWidget):
         """The .keras file of the chosen library model, or None for a backbone."""
         return self.library.path()
 
+    def _network_key(self) -> str:
+        return self.library_path() or self.backbone()
+
+    def _remember_layers(self) -> None:
+        """Keep the table's choice for the network it shows (when the table really shows
+        that network's layers: restoring parameters may have switched the backbone)."""
+        shown, names = self._shown_network, self.layer_table.names()
+        if not shown or not names:
+            return
+        if shown in BACKBONE_NAMES and list(get_backbone(shown).dream_layers) != list(names):
+            return
+        self._layers_by_network[shown] = self.layer_table.weights()
+
     def _backbone_changed(self) -> None:
+        self._remember_layers()
+        self._shown_network = self._network_key()
+        remembered = self._layers_by_network.get(self._shown_network)
         library_model = self.library_path() is not None
         self.weights_picker.setEnabled(not library_model)
         if library_model:
@@ -362,8 +383,13 @@ class DreamForm(QWidget):
                 self._read_library_layers()
             else:
                 self.library.stale = True  # read when the form shows: no TensorFlow at start
+            if remembered:
+                self.library.keep_weights(remembered)  # ticked when its layers arrive
         else:
-            self._fill_layers(self.backbone())
+            # the choice made here before, else the backbone's own starting layers
+            self._fill_layers(
+                self.backbone(), remembered or dream_core.default_layers(self.backbone())
+            )
             self.tile_spin.setMinimum(get_backbone(self.backbone()).min_size)
         # step sizes are in the network's input units (the core's rule, also the CLI's):
         # a step made for another input range (0.01 on [-1, 1] vs 1.275 on 0..255) is

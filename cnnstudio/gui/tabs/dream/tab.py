@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QSettings
-from PySide6.QtWidgets import QMenu, QToolButton, QWidget
+from PySide6.QtWidgets import QMenu, QPushButton, QWidget
 
 from cnnstudio.core.backbones import get_backbone
 from cnnstudio.core.dream import params as dream_core
@@ -87,12 +87,12 @@ class DreamTab(ImageJobTab):
         self._update_buttons()
 
     def _build_send_button(self) -> None:
-        """ "Send to": a menu of the tabs that take the dreamed picture."""
-        self.send_button = QToolButton()
+        """ "Send to": a menu of the tabs that take the dreamed picture. A push button with
+        a menu sizes itself for its arrow (a tool button's instant popup arrow is drawn
+        over its text, which then reads clipped)."""
+        self.send_button = QPushButton("Send to")
         self.send_button.setObjectName("dreamSendButton")
-        self.send_button.setText("Send to")
         self.send_button.setToolTip("Hand the dreamed picture to another tab")
-        self.send_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         menu = QMenu(self.send_button)
         for text, key, role in _SEND_TARGETS:
             action = menu.addAction(text)

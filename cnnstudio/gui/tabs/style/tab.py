@@ -85,7 +85,7 @@ class StyleTab(ImageJobTab):
             placeholder=_HINT,
             compare_tip="Shows the content picture while pressed",
             fit_tip="Fit the picture to the view (the wheel zooms)",
-            progress=JobProgress(stage_name="Scale"),
+            progress=JobProgress(stage_name="Scale", step_word="iteration"),
             loss_plot=loss_plot,
             under_preview=self._build_snapshot_bar(),
         )
@@ -293,12 +293,18 @@ class StyleTab(ImageJobTab):
 
     def _on_other_progress(self, event: object) -> None:
         if isinstance(event, style_job.LbfgsEvaluation):
-            # inside an L-BFGS iteration: the bar stays, the text follows the evaluations
+            # inside an L-BFGS iteration: the bar stays where the last iteration left it,
+            # the text counts the iteration being worked on and its evaluations
             if self.progress.maximum() != event.total:
                 self.progress.setRange(0, event.total)
                 self.progress.setValue(event.iteration - 1)
-            base = self._progress_text or "Started"
-            self.progress.setFormat(f"{base} - {event.text}")
+            self.progress.show_within_step(
+                event.iteration,
+                event.total,
+                event.stage,
+                event.stages,
+                f"evaluation {event.evaluation} ({event.evaluations} in all)",
+            )
 
     def _on_step(self, event: Progress) -> None:
         self._progress_text = self.progress.format()
