@@ -432,3 +432,57 @@ def test_send_to_is_not_clipped(qtbot, tab):
     assert button.width() >= text + arrow
     assert button.width() >= button.sizeHint().width()
     assert button.menu() is not None
+
+
+def choose_in_list(qtbot, combo, key) -> None:
+    """Choose the entry ``key`` as a person does: open the list, go to it, press Enter
+    (which activates it even when it is the entry already shown)."""
+    combo.showPopup()
+    view = combo.view()
+    qtbot.waitUntil(view.isVisible)
+    view.setCurrentIndex(combo.model().index(combo.findData(key), 0))
+    qtbot.keyClick(view, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: not view.isVisible())
+
+
+def test_the_presets_box_never_lies_and_quick_look_is_quick(qtbot, tab):
+    from cnnstudio.core.dream.params import DreamParams
+
+    form = tab.form
+    box = form.preset_combo
+    assert box.current_preset() == "tf2"  # the defaults are the TF2 recipe, and it says so
+    choose_in_list(qtbot, box, "quick")
+    assert box.current_preset() == "quick" and form.steps_spin.value() == 10
+
+    steps = form.steps_spin  # a manual edit, typed: Custom at once
+    steps.setFocus()
+    steps.selectAll()
+    qtbot.keyClicks(steps, "50")
+    qtbot.keyClick(steps, Qt.Key.Key_Tab)
+    assert steps.value() == 50 and box.currentText() == "Custom"
+    form.set_params(DreamParams(steps=250))  # restored settings of a full recipe
+    assert box.current_preset() == ""  # 250 steps is no preset
+    form.set_params(DreamParams())
+    assert box.current_preset() == "tf2"
+
+    # the entry shown chosen again applies it: the box shows Quick look while a control
+    # changed behind its back (as an older version let happen)
+    choose_in_list(qtbot, box, "quick")
+    form.steps_spin.blockSignals(True)
+    form.steps_spin.setValue(250)
+    form.steps_spin.blockSignals(False)
+    assert box.current_preset() == "quick"
+    choose_in_list(qtbot, box, "quick")
+    assert form.steps_spin.value() == 10
+
+    # a Quick look on a big picture really is one: its values reach the job
+    tab.set_source(np.zeros((2400, 3600, 3), np.uint8), "huge.png")
+    form.max_size_spin.setValue(0)  # "original" size
+    form.octaves_spin.setValue(5)
+    assert box.currentText() == "Custom"
+    choose_in_list(qtbot, box, "quick")
+    ran = []
+    tab.runner.run_generator = lambda fn, image, params, **kw: ran.append(params)
+    tab.run_job()
+    (params,) = ran
+    assert (params.steps, params.octaves, params.max_size) == (10, 3, 500)

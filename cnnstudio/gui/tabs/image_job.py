@@ -89,12 +89,14 @@ class ImageJobTab(StudioTab):
         progress: JobProgress,
         loss_plot: LossPlot,
         under_preview: QLayout | None = None,
+        run_note: QWidget | None = None,
     ) -> None:
         """The form (scrolled, under ``inputs``: the pictures the job paints, if they are
         not part of the preview) over Run/Stop/Save on the left; preview, progress and
-        loss on the right. ``button_tips``: the Run, Stop and Save tool tips."""
+        loss on the right. ``button_tips``: the Run, Stop and Save tool tips;
+        ``run_note``: a line just over the buttons (Style: how long a run will take)."""
         self.form = form
-        left = self._build_form_column(form, inputs, button_tips, extra_buttons)
+        left = self._build_form_column(form, inputs, button_tips, extra_buttons, run_note)
         right = self._build_view_column(
             placeholder, compare_tip, fit_tip, progress, loss_plot, under_preview
         )
@@ -114,6 +116,7 @@ class ImageJobTab(StudioTab):
         inputs: QWidget | None,
         button_tips: tuple[str, str, str],
         extra_buttons: tuple[QWidget, ...],
+        run_note: QWidget | None = None,
     ) -> QWidget:
         """The inputs and the form in a scroll area, the Run, Stop and Save buttons under."""
         prefix = self.object_prefix
@@ -149,6 +152,8 @@ class ImageJobTab(StudioTab):
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
         left_layout.addWidget(scroll, 1)
+        if run_note is not None:
+            left_layout.addWidget(run_note)
         left_layout.addLayout(buttons)
         return left
 

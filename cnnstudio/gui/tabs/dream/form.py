@@ -36,6 +36,7 @@ from cnnstudio.gui.settings import read_int, read_str
 from cnnstudio.gui.tabs.dream.layer_table import LayerWeightsTable
 from cnnstudio.gui.tabs.dream.library_choice import LibraryChoice
 from cnnstudio.gui.widgets.elided_label import ElidedLabel
+from cnnstudio.gui.widgets.preset_box import PresetBox, watch_controls
 from cnnstudio.gui.widgets.spin_boxes import double_spin_box, spin_box
 from cnnstudio.gui.widgets.weights_picker import WeightsPicker
 
@@ -46,7 +47,7 @@ PRESET_LABELS = {
     "tf2": "TF2 recipe: mixed3 + mixed5, 5 octaves",
     "dlwp": "Deep Learning with Python: mixed4-7, L2",
     "tf1-channel": "TF1 recipe: one channel (mixed4 #139)",
-    "quick": "Quick look: 10 steps, 3 octaves",
+    "quick": "Quick look: 10 steps, 3 octaves, 500 px",
 }
 _MAX_CHANNEL = 4095  # the channel picker's top while the network's layers are unknown
 
@@ -136,13 +137,17 @@ class DreamForm(QWidget):
         """Presets, the weighted layers, the objective and the one-channel option."""
         box = QGroupBox("What to amplify")
         layout = QVBoxLayout(box)
-        self.preset_combo = QComboBox()
+        labels = {key: label for key, label in PRESET_LABELS.items() if key in DREAM_PRESETS}
+        # shows the preset the controls match, "Custom" once anything differs
+        self.preset_combo = PresetBox(labels, self._matches_preset)
         self.preset_combo.setObjectName("dreamPreset")
-        self.preset_combo.addItem("Presets...", "")
-        for key, label in PRESET_LABELS.items():
-            if key in DREAM_PRESETS:
-                self.preset_combo.addItem(label, key)
-        layout.addWidget(self.preset_combo)
+        self.preset_combo.setToolTip(
+            "A whole recipe: layers, objective, steps and octaves ('Custom' once you change "
+            "any of them); choosing an entry applies it, the one shown too"
+        )
+        presets = QFormLayout()
+        presets.addRow("Presets", self.preset_combo)
+        layout.addLayout(presets)
         self.layer_table = LayerWeightsTable()
         self.layer_table.setObjectName("dreamLayers")
         layout.addWidget(self.layer_table)
@@ -228,7 +233,9 @@ class DreamForm(QWidget):
 
     def _connect(self) -> None:
         self.backbone_combo.currentIndexChanged.connect(self._backbone_changed)
-        self.preset_combo.activated.connect(self._preset_chosen)
+        self.preset_combo.preset_chosen.connect(self.apply_preset)
+        watch_controls(self, self.preset_combo.refresh, skip=(self.preset_combo,))
+        self.layer_table.edited.connect(self.preset_combo.refresh)
         self.channel_check.toggled.connect(self._update_channel_controls)
         self.channel_layer.currentTextChanged.connect(self._update_channel_range)
         self.from_noise.toggled.connect(self._update_source_controls)
@@ -318,9 +325,16 @@ class DreamForm(QWidget):
             return None
         return int(self.noise_width.value()), int(self.noise_height.value())
 
-    def _preset_chosen(self, index: int) -> None:
-        key = self.preset_combo.itemData(index)
-        if not key:
+    def _matches_preset(self, key: str) -> bool:
+        """Whether the controls show preset ``key`` (applying it would change nothing)."""
+        if self.library_path() is not None:
+            return False  # the presets name InceptionV3's layers
+        params = self.params()
+        return dream_core.preset_params(key, base=params) == params
+
+    def apply_preset(self, key: str) -> None:
+        """Preset ``key`` into the controls (what choosing it in the list does)."""
+        if key not in DREAM_PRESETS:
             return
         # presets name InceptionV3 layers: switch to it rather than dream on nothing (and
         # let the preset's step size be InceptionV3's)

@@ -31,6 +31,7 @@ from cnnstudio.core.style.params import StyleParams
 from cnnstudio.gui.messages import describe, error_text
 from cnnstudio.gui.settings import last_folder, remember_folder
 from cnnstudio.gui.tabs.image_job import ImageJobTab
+from cnnstudio.gui.tabs.style.estimate import RunEstimate
 from cnnstudio.gui.tabs.style.form import StyleForm
 from cnnstudio.gui.tabs.style.pictures import StylePictures
 from cnnstudio.gui.widgets import dialogs
@@ -72,6 +73,8 @@ class StyleTab(ImageJobTab):
         self.snapshots: list[tuple[int, np.ndarray]] = []
         self._next_snapshot = 0
         self.pictures = StylePictures()
+        self.estimate = RunEstimate(self)  # the run time, over Run
+        self._settings_restored = False
         loss_plot = LossPlot(x_label="iteration", y_label="loss (log)")
         loss_plot.set_log_y(True)  # content, style and TV differ by decades
         self._build_job_layout(
@@ -88,6 +91,7 @@ class StyleTab(ImageJobTab):
             progress=JobProgress(stage_name="Scale", step_word="iteration"),
             loss_plot=loss_plot,
             under_preview=self._build_snapshot_bar(),
+            run_note=self.estimate.label,
         )
         self._connect()
         self._update_buttons()
@@ -116,6 +120,11 @@ class StyleTab(ImageJobTab):
         # several style pictures may be dropped at once: each becomes a style
         pictures.style_slot.images_dropped.connect(self.add_style_files)
         self.snapshot_slider.valueChanged.connect(self._show_snapshot)
+        self.form.changed.connect(self._update_estimate)
+        self.estimate.text_changed.connect(
+            lambda text: self.run_button.setToolTip(f"Start painting (F5). {text}")
+        )
+        self._update_estimate()
 
     def _update_buttons(self) -> None:
         running = self.runner.running
@@ -202,6 +211,7 @@ class StyleTab(ImageJobTab):
         self.preview.set_reference(self.pictures.content)
         self.preview.set_image(self.pictures.content)
         self.form.set_content_shape(image.shape)
+        self._update_estimate()
         self._update_buttons()
 
     def add_style_file(self, path: str) -> None:
@@ -286,6 +296,7 @@ class StyleTab(ImageJobTab):
         from cnnstudio.core.weights import weights_label
 
         self._announce_run(f"VGG19, {weights_label(params.weights)}", "Painting")
+        self.estimate.run_started()
         self.runner.run_generator(
             style_job.stylize, content, [s.image for s in styles], params, style_weights=blend
         )
@@ -307,6 +318,7 @@ class StyleTab(ImageJobTab):
             )
 
     def _on_step(self, event: Progress) -> None:
+        self.estimate.run_progress(event)
         self._progress_text = self.progress.format()
         for name, value in event.terms.items():
             if value > 0:  # log axis: a switched-off term has nothing to show
@@ -331,6 +343,8 @@ class StyleTab(ImageJobTab):
         return bool(self._result_meta.get("untrained"))
 
     def _keep_result(self, image: np.ndarray, stopped_at: int | None) -> None:
+        if self._run_params is not None and self.pictures.content is not None:
+            self.estimate.run_ended(self._run_params, self.pictures.content.shape)
         self._result = image
         step = stopped_at if stopped_at is not None else self._last_step
         if self.snapshots and self.snapshots[-1][0] == step:
@@ -446,4 +460,28 @@ class StyleTab(ImageJobTab):
         self.form.save_settings(settings)
 
     def restore_settings(self, settings: QSettings) -> None:
+        # the user's own settings are never replaced by the device's defaults
+        self._settings_restored = bool(settings.value("params", ""))
         self.form.restore_settings(settings)
+
+    # ------------------------------------------------------------------ device, run time
+
+    def device_changed(self, info: object) -> None:
+        """The device is known: a GPU gets the tutorial's recipe (if the form is still at
+        the CPU start and no settings were restored), and the speed can be measured."""
+        gpu = getattr(info, "kind", "") == "GPU"
+        if not self._settings_restored and self.form.use_device_defaults(gpu):
+            self.status.emit("Style: a GPU is there, so the tutorial's recipe is the start")
+        self.estimate.device_known()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self.estimate.tab_shown()
+
+    def _update_estimate(self) -> None:
+        content = self.pictures.content
+        self.estimate.update(self.form.params(), None if content is None else content.shape)
+
+    def shutdown(self) -> None:
+        super().shutdown()
+        self.estimate.runner.shutdown()
