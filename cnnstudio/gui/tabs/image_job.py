@@ -31,6 +31,7 @@ from cnnstudio.core.errors import ResourceMissingError, StudioError
 from cnnstudio.core.events import DownloadProgress, Preview, Progress
 from cnnstudio.gui.messages import capitalized, describe, error_text
 from cnnstudio.gui.tabs.base import StudioTab
+from cnnstudio.gui.tabs.batch import BatchJob, TabBatch
 from cnnstudio.gui.widgets import dialogs
 from cnnstudio.gui.widgets.image_view import ImageView
 from cnnstudio.gui.widgets.plots import LossPlot
@@ -63,6 +64,8 @@ class ImageJobTab(StudioTab):
     running_work = "a job"
     #: what an unsaved result is called in that question ("the dreamed picture")
     result_work = "the picture"
+    #: a batch's results are named <picture><batch_suffix>.png
+    batch_suffix = "-result"
 
     runner: JobRunner
     form: QWidget
@@ -213,6 +216,9 @@ class ImageJobTab(StudioTab):
 
     def _connect_job(self) -> None:
         """Wire the buttons, the preview and the runner to the shared handlers."""
+        self.batch = TabBatch(self)
+        self.preview.accept_folders = True  # a folder dropped: a batch over it
+        self.preview.folder_dropped.connect(self.ask_batch)
         self.run_button.clicked.connect(self.run_job)
         self.stop_button.clicked.connect(self.stop_job)
         self.save_button.clicked.connect(self.save_result)
@@ -302,6 +308,8 @@ class ImageJobTab(StudioTab):
             self.progress.setFormat(self.progress.format() + " - stopping...")
 
     def _on_progress(self, event: object) -> None:
+        if self.batch.active and self.batch.handle(event):
+            return
         if isinstance(event, DownloadProgress):
             self.progress.show_download(event)  # the weights, before the first step
             self.status.emit(f"{self.job_name}: {event.text}")
@@ -318,6 +326,9 @@ class ImageJobTab(StudioTab):
         self.status.emit(f"{self.job_name}: {text}")
 
     def _on_finished(self, result: object) -> None:
+        if self.batch.active:
+            self.batch.ended("finished", result)
+            return
         image = np.asarray(result)
         self._keep_result(image, stopped_at=None)
         self.progress.finish("Done")
@@ -325,6 +336,9 @@ class ImageJobTab(StudioTab):
         self.status.emit(f"{self.job_name} finished: {image.shape[1]}x{image.shape[0]}{untrained}")
 
     def _on_stopped(self) -> None:
+        if self.batch.active:
+            self.batch.ended("stopped", self.runner.result)
+            return
         self.progress.finish("Stopped")
         if self._last_preview is not None:
             # the picture so far is worth keeping; the saved metadata says where it stopped
@@ -336,6 +350,8 @@ class ImageJobTab(StudioTab):
             self.status.emit("Stopped before the first picture")
 
     def _on_failed(self, message: str) -> None:
+        if self.batch.active:
+            self.batch.ended("failed")
         self.progress.finish("Failed")
         self.status.emit(message)
         # no picture of the failed run: show what it started from, not an older result
@@ -394,6 +410,9 @@ class ImageJobTab(StudioTab):
 
     def _save_shown(self) -> bool:
         """Save what :meth:`_picture_to_save` gives; False if nothing was saved."""
+        if self.batch.active:
+            self.status.emit("A batch saves each result itself, as soon as it is made")
+            return False
         to_save = self._picture_to_save()
         if to_save is None:
             self.status.emit(self.nothing_to_save)
@@ -427,6 +446,8 @@ class ImageJobTab(StudioTab):
     # ------------------------------------------------------------------ unsaved work
 
     def unsaved_work(self) -> str | None:
+        if self.batch.active:
+            return f"{self.title}: a batch is running; closing stops it (its results stay)."
         if self.runner.running:
             return f"{self.title}: {self.running_work} is running; closing stops it."
         if self._result is not None and self._saved_picture is not self._result:
@@ -434,7 +455,7 @@ class ImageJobTab(StudioTab):
         return None
 
     def can_save_work(self) -> bool:
-        return self._picture_to_save() is not None
+        return not self.batch.active and self._picture_to_save() is not None
 
     def save_work(self) -> bool:
         return self._save_shown()
@@ -455,6 +476,27 @@ class ImageJobTab(StudioTab):
         if answer == dialogs.SAVE:
             return self._save_shown()
         return answer == dialogs.DISCARD
+
+    # ------------------------------------------------------------------ batches
+
+    def ask_batch(self, folder: str = "") -> bool:
+        """File > Batch..., or a folder dropped on the picture: this tab's job over every
+        picture of a folder (:class:`TabBatch`)."""
+        return self.batch.start(folder)
+
+    def batch_job(self) -> BatchJob | None:
+        """What the batch does to each picture, with the tab's settings; None (after
+        saying why) when the settings cannot make one."""
+        return None
+
+    def batch_started(self) -> None:
+        """A batch starts: forget the last result, as a run does."""
+        self._reset_for_run(None)
+        self.preview.set_image(None)
+
+    def show_batch_report(self, message: str) -> None:
+        """The pictures a batch skipped (replaced in tests)."""
+        dialogs.show_info(self, message, f"{self.job_name} batch")
 
     def shutdown(self) -> None:
         self.runner.shutdown()

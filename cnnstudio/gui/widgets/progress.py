@@ -37,6 +37,8 @@ class JobProgress(QProgressBar):
         self.stage_name = stage_name
         self.steps_per_stage = steps_per_stage
         self.step_word = step_word
+        #: put before the text while a batch runs: "Image 2 of 5"
+        self.prefix = ""
         self.eta = Eta(clock)
         self.setTextVisible(True)
         self.reset_progress()
@@ -99,7 +101,7 @@ class JobProgress(QProgressBar):
     ) -> str:
         """ "Octave 2/5 - step 13/50 - ETA 0:41" (the stage only when there are several;
         ``detail`` follows the step: "step 13/50: evaluation 4 - ETA 0:41")."""
-        parts = []
+        parts = [self.prefix] if self.prefix else []
         if stages > 1:
             parts.append(f"{self.stage_name} {stage}/{stages}")
             if self.steps_per_stage and total % stages == 0:

@@ -20,6 +20,7 @@ from cnnstudio.core.dream.params import DreamParams
 from cnnstudio.core.errors import InputError, StudioError
 from cnnstudio.core.events import Preview, Progress
 from cnnstudio.gui.messages import describe, error_text
+from cnnstudio.gui.tabs.batch import BatchJob
 from cnnstudio.gui.tabs.dream.form import DreamForm
 from cnnstudio.gui.tabs.dream.library_model import dream_job
 from cnnstudio.gui.tabs.image_job import ImageJobTab
@@ -49,6 +50,7 @@ class DreamTab(ImageJobTab):
     nothing_to_save = "Nothing to save yet: run a dream first"
     running_work = "a dream"
     result_work = "the dreamed picture"
+    batch_suffix = "-dream"
 
     form: DreamForm
 
@@ -236,6 +238,31 @@ class DreamTab(ImageJobTab):
         # None for the backbone of the params
         self.runner.run_generator(dream_job, image, params, noise_size=noise_size, model=model_path)
         self._update_buttons()
+
+    def batch_job(self) -> BatchJob | None:
+        """Each picture of a batch dreamed with the form's parameters (and network)."""
+        params = self.form.params()
+        try:
+            dream_core.validate_params(params)
+        except InputError as error:
+            self.show_error(describe(error))
+            return None
+        model_path = self.form.library_path()
+        model_name = Path(model_path).stem if model_path else None
+        self._run_params = params
+
+        def job(image: np.ndarray, _item: object):
+            return dream_job(image, params, model=model_path)
+
+        def metadata(item, result: np.ndarray) -> dict:
+            return dream_core.dream_metadata(
+                params,
+                source=item.source.name,
+                size=(result.shape[1], result.shape[0]),
+                model_name=model_name,
+            )
+
+        return BatchJob(job, metadata, params.max_size, self.batch_suffix)
 
     def _on_step(self, event: Progress) -> None:
         self.loss_plot.add_point("loss", event.step, event.loss)

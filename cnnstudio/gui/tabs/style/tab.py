@@ -12,13 +12,10 @@ import dataclasses
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import (
     QFileDialog,
-    QHBoxLayout,
-    QLabel,
     QMessageBox,
-    QSlider,
     QWidget,
 )
 
@@ -30,10 +27,12 @@ from cnnstudio.core.style import params as style_params
 from cnnstudio.core.style.params import StyleParams
 from cnnstudio.gui.messages import describe, error_text
 from cnnstudio.gui.settings import last_folder, remember_folder
+from cnnstudio.gui.tabs.batch import BatchJob
 from cnnstudio.gui.tabs.image_job import ImageJobTab
 from cnnstudio.gui.tabs.style.estimate import RunEstimate
 from cnnstudio.gui.tabs.style.form import StyleForm
 from cnnstudio.gui.tabs.style.pictures import StylePictures
+from cnnstudio.gui.tabs.style.snapshots import Snapshots
 from cnnstudio.gui.widgets import dialogs
 from cnnstudio.gui.widgets.plots import LossPlot
 from cnnstudio.gui.widgets.progress import JobProgress
@@ -55,6 +54,7 @@ class StyleTab(ImageJobTab):
     nothing_to_save = "Nothing to save yet: run a style transfer first"
     running_work = "a style transfer"
     result_work = "the styled picture"
+    batch_suffix = "-style"
 
     form: StyleForm
 
@@ -69,8 +69,9 @@ class StyleTab(ImageJobTab):
         self._last_preview: Preview | None = None
         self._last_step = 0
         self._progress_text = ""  # the bar's text after the latest Progress
-        #: (step, picture) every N steps of the current or last run, the final one last
-        self.snapshots: list[tuple[int, np.ndarray]] = []
+        self.snapshot_bar = Snapshots(self)
+        self.snapshot_slider = self.snapshot_bar.slider
+        self.snapshot_label = self.snapshot_bar.label
         self._next_snapshot = 0
         self.pictures = StylePictures()
         self.estimate = RunEstimate(self)  # the run time, over Run
@@ -90,25 +91,17 @@ class StyleTab(ImageJobTab):
             fit_tip="Fit the picture to the view (the wheel zooms)",
             progress=JobProgress(stage_name="Scale", step_word="iteration"),
             loss_plot=loss_plot,
-            under_preview=self._build_snapshot_bar(),
+            under_preview=self.snapshot_bar.bar,
             run_note=self.estimate.label,
         )
         self._connect()
         self._update_buttons()
 
-    def _build_snapshot_bar(self) -> QHBoxLayout:
-        """A slider through the snapshots of the run, under the preview."""
-        self.snapshot_slider = QSlider(Qt.Orientation.Horizontal)
-        self.snapshot_slider.setObjectName("styleSnapshotSlider")
-        self.snapshot_slider.setRange(0, 0)
-        self.snapshot_slider.setToolTip("Step back through the snapshots (right end: latest)")
-        self.snapshot_label = QLabel("No snapshots yet")
-        self.snapshot_label.setObjectName("styleSnapshotLabel")
-        bar = QHBoxLayout()
-        bar.addWidget(QLabel("Snapshots"))
-        bar.addWidget(self.snapshot_slider, 1)
-        bar.addWidget(self.snapshot_label)
-        return bar
+    @property
+    def snapshots(self) -> list[tuple[int, np.ndarray]]:
+        """(iteration, picture) every N iterations of the current or last run, the
+        final picture last."""
+        return self.snapshot_bar.items
 
     def _connect(self) -> None:
         self._connect_job()
@@ -117,9 +110,11 @@ class StyleTab(ImageJobTab):
         pictures.add_style_button.clicked.connect(self._add_style_clicked)
         pictures.remove_style_button.clicked.connect(self.remove_selected_style)
         pictures.content_slot.image_dropped.connect(self.open_image)
+        pictures.content_slot.accept_folders = True  # a folder of contents: a batch
+        pictures.content_slot.folder_dropped.connect(self.ask_batch)
         # several style pictures may be dropped at once: each becomes a style
         pictures.style_slot.images_dropped.connect(self.add_style_files)
-        self.snapshot_slider.valueChanged.connect(self._show_snapshot)
+        self.snapshot_bar.chosen.connect(self._show_snapshot)
         self.form.changed.connect(self._update_estimate)
         self.estimate.text_changed.connect(
             lambda text: self.run_button.setToolTip(f"Start painting (F5). {text}")
@@ -206,8 +201,7 @@ class StyleTab(ImageJobTab):
         self.pictures.set_content(image, name)
         # the last run's picture, snapshots, curves and notice belong to the old content
         self._forget_result()
-        self.snapshots = []
-        self._refresh_snapshot_slider(follow=True)
+        self.snapshot_bar.clear()
         self.preview.set_reference(self.pictures.content)
         self.preview.set_image(self.pictures.content)
         self.form.set_content_shape(image.shape)
@@ -289,9 +283,8 @@ class StyleTab(ImageJobTab):
             "style_blend": blend,
         }
         self._progress_text = ""
-        self.snapshots = []
+        self.snapshot_bar.clear()
         self._next_snapshot = 1  # the first picture, then every N iterations
-        self._refresh_snapshot_slider(follow=True)
         self._reset_for_run(content)
         from cnnstudio.core.weights import weights_label
 
@@ -301,6 +294,45 @@ class StyleTab(ImageJobTab):
             style_job.stylize, content, [s.image for s in styles], params, style_weights=blend
         )
         self._update_buttons()
+
+    def batch_job(self) -> BatchJob | None:
+        """Each picture of a batch painted as the content, with the styles and blend of
+        the tab and the form's parameters."""
+        styles = list(self.pictures.styles)
+        if not styles:
+            message = "Add at least one style picture: a batch paints every picture with it"
+            self.status.emit(message)
+            self.show_error(message)
+            return None
+        params = self.form.params()
+        blend = self.pictures.style_blend()
+        try:
+            params.validate()
+            if sum(blend) <= 0:
+                raise InputError("every style weight is 0: give at least one style a weight")
+        except InputError as error:
+            self.report_error(error)
+            return None
+        self._run_params = params
+        names = [s.name for s in styles]
+
+        def job(content: np.ndarray, _item: object):
+            return style_job.stylize(
+                content, [s.image for s in styles], params, style_weights=blend
+            )
+
+        def metadata(item, result: np.ndarray) -> dict:
+            size = [int(result.shape[1]), int(result.shape[0])]
+            return style_params.style_metadata(
+                params, content=item.source.name, styles=names, style_blend=blend, output_size=size
+            )
+
+        return BatchJob(job, metadata, params.size, self.batch_suffix)
+
+    def batch_started(self) -> None:
+        super().batch_started()
+        self.snapshot_bar.clear()
+        self._next_snapshot = 2**62  # no snapshots in a batch: each result is saved
 
     def _on_other_progress(self, event: object) -> None:
         if isinstance(event, style_job.LbfgsEvaluation):
@@ -332,10 +364,9 @@ class StyleTab(ImageJobTab):
         if first:
             self._update_buttons()  # the picture so far can be saved (Ctrl+S)
         if event.step >= self._next_snapshot:
-            self.snapshots.append((event.step, event.image))
+            self.snapshot_bar.add(event.step, event.image)
             every = self.form.snapshot_every()
             self._next_snapshot = (event.step // every + 1) * every
-            self._refresh_snapshot_slider(follow=self._following())
         if self._following():
             self.preview.set_image(event.image)
 
@@ -347,17 +378,13 @@ class StyleTab(ImageJobTab):
             self.estimate.run_ended(self._run_params, self.pictures.content.shape)
         self._result = image
         step = stopped_at if stopped_at is not None else self._last_step
-        if self.snapshots and self.snapshots[-1][0] == step:
-            self.snapshots[-1] = (step, image)  # the result itself: saving it saves the result
-        else:
-            self.snapshots.append((step, image))
+        self.snapshot_bar.keep_result(step, image)
         meta = style_params.style_metadata(
             self._run_params, **self._run_meta, output_size=[image.shape[1], image.shape[0]]
         )
         if stopped_at is not None:
             meta["stopped_at_step"] = int(stopped_at)
         self._result_meta = meta
-        self._refresh_snapshot_slider(follow=True)
         self.preview.set_image(image)
 
     def show_memory_error(self, error: style_memory.MemoryTooLargeError) -> QMessageBox:
@@ -379,46 +406,28 @@ class StyleTab(ImageJobTab):
 
     def _following(self) -> bool:
         """True when the slider sits at the latest snapshot (the view follows the run)."""
-        return self.snapshot_slider.value() >= self.snapshot_slider.maximum()
-
-    def _refresh_snapshot_slider(self, follow: bool) -> None:
-        self.snapshot_slider.blockSignals(True)
-        self.snapshot_slider.setRange(0, max(len(self.snapshots) - 1, 0))
-        if follow:
-            self.snapshot_slider.setValue(self.snapshot_slider.maximum())
-        self.snapshot_slider.blockSignals(False)
-        self._update_snapshot_label()
-
-    def _update_snapshot_label(self) -> None:
-        if not self.snapshots:
-            self.snapshot_label.setText("No snapshots yet")
-            return
-        index = self.snapshot_slider.value()
-        step = self.snapshots[index][0]
-        self.snapshot_label.setText(f"{index + 1}/{len(self.snapshots)}: iteration {step}")
+        return self.snapshot_bar.following()
 
     def _show_snapshot(self, index: int) -> None:
         if 0 <= index < len(self.snapshots):
             self.preview.set_image(self.snapshots[index][1])
-        self._update_snapshot_label()
         self._update_buttons()
 
     def select_snapshot(self, index: int) -> None:
         """Show snapshot ``index`` (the slider does the same)."""
-        self.snapshot_slider.setValue(index)
+        self.snapshot_bar.select(index)
 
     def shown_picture(self) -> tuple[int, np.ndarray] | None:
         """(iteration, picture) that Save writes: the snapshot on show, else the result;
         during a run the snapshot chosen on the slider, else the latest preview."""
         if self.runner.running:
             if self.snapshots and not self._following():
-                return self.snapshots[min(self.snapshot_slider.value(), len(self.snapshots) - 1)]
+                return self.snapshot_bar.shown()
             if self._last_preview is not None:
                 return self._last_preview.step, self._last_preview.image
             return None
         if self.snapshots:
-            index = min(self.snapshot_slider.value(), len(self.snapshots) - 1)
-            return self.snapshots[index]
+            return self.snapshot_bar.shown()
         if self._result is not None:
             return self._last_step, self._result
         return None
