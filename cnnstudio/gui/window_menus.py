@@ -8,13 +8,13 @@ them from these actions, so the sheet cannot drift from the keys.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import Any
 
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMenu
 
-if TYPE_CHECKING:
-    from cnnstudio.gui.main_window import MainWindow
+#: the main window (not imported: it imports this module)
+MainWindow = Any
 
 #: Ctrl+1..Ctrl+9 choose tabs and Ctrl+0 fits: 1:1 takes Ctrl+Alt+0
 ZOOM_ACTUAL_KEYS = ("Ctrl+Alt+0",)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QDialog
@@ -30,8 +30,8 @@ from cnnstudio.core.batch import (
 )
 from cnnstudio.gui.widgets.batch_dialog import BatchDialog
 
-if TYPE_CHECKING:
-    from cnnstudio.gui.tabs.image_job import ImageJobTab
+#: the Dream or Style tab (an ``ImageJobTab``, which imports this module)
+ImageJobTab = Any
 
 
 @dataclass(frozen=True)
