@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cnnstudio.gui import about, wheel_guard
+from cnnstudio.gui import about
 from cnnstudio.gui import help as help_pages
 from cnnstudio.gui.messages import capitalized
 from cnnstudio.gui.recent_files import RecentFiles, pruned_notice
@@ -37,6 +37,7 @@ from cnnstudio.gui.settings import app_settings, last_folder, read_bool, read_st
 from cnnstudio.gui.tabs import tab_classes
 from cnnstudio.gui.tabs.base import StudioTab
 from cnnstudio.gui.unsaved import confirm_close
+from cnnstudio.gui.wheel_guard import install as install_wheel_guard
 from cnnstudio.gui.widgets import dialogs
 from cnnstudio.gui.widgets.elided_label import ElidedLabel
 from cnnstudio.gui.widgets.image_view import (
@@ -77,7 +78,7 @@ class MainWindow(QMainWindow):
 
     def __init__(self, detect_device: bool | None = None, parent: QWidget | None = None):
         super().__init__(parent)
-        wheel_guard.install()  # the wheel scrolls panels; it changes focused controls only
+        install_wheel_guard()  # the wheel scrolls panels; it changes focused controls only
         if detect_device is None:
             detect_device = os.environ.get(DETECT_DEVICE_ENV, "1") != "0"
         self._detect_device = detect_device
@@ -298,7 +299,7 @@ class MainWindow(QMainWindow):
         label = imported.backbone.label if hasattr(imported, "backbone") else "the network"
         path = getattr(imported, "path", imported)
         text = f"Installed {label} weights as {path}; 'ImageNet (pretrained)' now uses them."
-        self.show_status(text)
+        self.status_label.setText(text)
         dialogs.show_info(self, text, "Weights imported")
 
     def _on_weights_import_failed(self, message: str) -> None:

@@ -200,7 +200,7 @@ def test_lbfgs_progress_and_stop_respond_within_an_iteration(tab, qtbot, picture
     tab.run_button.click()
     qtbot.waitUntil(lambda: "evaluation 3" in tab.progress.format(), timeout=120_000)
     # one count: the iteration being worked on, as the form names it ("Iterations")
-    assert tab.progress.format().startswith("iteration 1/3: evaluation ")
+    assert tab.progress.format().startswith("Iteration 1/3: evaluation ")
     assert "step" not in tab.progress.format()
     with qtbot.waitSignal(tab.runner.done, timeout=60_000):
         tab.stop_button.click()

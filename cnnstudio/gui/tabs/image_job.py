@@ -174,6 +174,10 @@ class ImageJobTab(StudioTab):
         prefix = self.object_prefix
         self.preview = ImageView() if placeholder is None else ImageView(placeholder=placeholder)
         self.preview.setObjectName(f"{prefix}Preview")
+        self.preview.setToolTip(
+            "Wheel: zoom; drag: pan; double-click: fit. Drop a picture to open it, or a "
+            "folder for a batch"
+        )
         self.compare_button = QPushButton("Hold to compare")
         self.compare_button.setObjectName(f"{prefix}CompareButton")
         self.compare_button.setToolTip(compare_tip)

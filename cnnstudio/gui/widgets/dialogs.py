@@ -86,18 +86,6 @@ def show_info(parent: QWidget | None, message: str, title: str = APP_TITLE) -> Q
     return box
 
 
-def ask_yes_no(parent: QWidget | None, question: str, title: str = APP_TITLE) -> bool:
-    """A blocking yes/no question (default: yes)."""
-    answer = QMessageBox.question(
-        parent,
-        title,
-        question,
-        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-        QMessageBox.StandardButton.Yes,
-    )
-    return answer == QMessageBox.StandardButton.Yes
-
-
 #: what :func:`ask_unsaved_work` answers
 SAVE, DISCARD, CANCEL = "save", "discard", "cancel"
 
@@ -136,6 +124,18 @@ def ask_unsaved_work(
     if clicked == QMessageBox.StandardButton.Discard:
         return DISCARD
     return CANCEL
+
+
+def ask_yes_no(parent: QWidget | None, question: str, title: str = APP_TITLE) -> bool:
+    """A blocking yes/no question (default: yes)."""
+    answer = QMessageBox.question(
+        parent,
+        title,
+        question,
+        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+        QMessageBox.StandardButton.Yes,
+    )
+    return answer == QMessageBox.StandardButton.Yes
 
 
 def ask_open_image(parent: QWidget | None, title: str = "Open image") -> str | None:

@@ -110,4 +110,5 @@ class JobProgress(QProgressBar):
                 total = per_stage
         parts.append(f"{self.step_word} {step}/{total}" + (f": {detail}" if detail else ""))
         parts.append("ETA " + (format_duration(eta) if eta is not None else "--:--"))
-        return " - ".join(parts)
+        text = " - ".join(parts)
+        return text[:1].upper() + text[1:]  # the window's lines start as sentences do

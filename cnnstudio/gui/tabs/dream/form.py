@@ -91,14 +91,19 @@ class DreamForm(QWidget):
         layout = QFormLayout(box)
         self.from_image = QRadioButton("Image")
         self.from_image.setObjectName("dreamFromImage")
+        self.from_image.setToolTip("Dream on the picture opened, dropped or pasted")
         self.from_noise = QRadioButton("Noise")
         self.from_noise.setObjectName("dreamFromNoise")
+        self.from_noise.setToolTip("Dream from random noise of the size beside")
         self.from_image.setChecked(True)
         group = QButtonGroup(self)
         group.addButton(self.from_image)
         group.addButton(self.from_noise)
         self.open_button = QPushButton("Open image...")
         self.open_button.setObjectName("dreamOpenButton")
+        self.open_button.setToolTip(
+            "Choose the picture to dream on (Ctrl+O); a folder: File > Batch..."
+        )
         row = QHBoxLayout()
         row.addWidget(self.from_image)
         row.addWidget(self.open_button)
@@ -125,6 +130,10 @@ class DreamForm(QWidget):
         layout = QFormLayout(box)
         self.backbone_combo = QComboBox()
         self.backbone_combo.setObjectName("dreamBackbone")
+        self.backbone_combo.setToolTip(
+            "The network that dreams: a pretrained backbone, or a model of your library "
+            "(its own layers are listed)"
+        )
         for name in BACKBONE_NAMES:
             self.backbone_combo.addItem(get_backbone(name).label, name)
         layout.addRow("Backbone", self.backbone_combo)
@@ -154,6 +163,10 @@ class DreamForm(QWidget):
         form = QFormLayout()
         self.objective_combo = QComboBox()
         self.objective_combo.setObjectName("dreamObjective")
+        self.objective_combo.setToolTip(
+            "What grows: the layers' mean activation (TF2 recipe) or the sum of their "
+            "squares without a 2-pixel border (Deep Learning with Python)"
+        )
         self.objective_combo.addItem("Mean activation (TF2)", "mean")
         self.objective_combo.addItem("L2, border cropped (DLwP)", "l2")
         form.addRow("Objective", self.objective_combo)
@@ -165,6 +178,7 @@ class DreamForm(QWidget):
         )
         self.channel_layer = QComboBox()
         self.channel_layer.setObjectName("dreamChannelLayer")
+        self.channel_layer.setToolTip("The layer whose channel is maximised")
         self.channel_index = spin_box(0, _MAX_CHANNEL, 139, "dreamChannelIndex", "channel number")
         channel_row = QHBoxLayout()
         channel_row.addWidget(self.channel_check)
@@ -194,6 +208,10 @@ class DreamForm(QWidget):
         )
         self.reinject_check = QCheckBox("Re-inject lost detail after each upscale")
         self.reinject_check.setObjectName("dreamReinject")
+        self.reinject_check.setToolTip(
+            "After each upscale, add back the detail that shrinking the picture lost "
+            "(keeps the photo sharp)"
+        )
         self.max_loss_spin = double_spin_box(
             0.0, 1e6, 0.0, 1.0, 2, "dreamMaxLoss", "end an octave when the loss exceeds this"
         )

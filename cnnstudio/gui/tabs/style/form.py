@@ -166,6 +166,10 @@ class StyleForm(QWidget):
         form = QFormLayout(box)
         self.optimizer_combo = QComboBox()
         self.optimizer_combo.setObjectName("styleOptimizer")
+        self.optimizer_combo.setToolTip(
+            "Adam: one compiled step per iteration (TF tutorial). L-BFGS: scipy's "
+            "optimiser, several loss evaluations per iteration, lower loss sooner (Gatys)"
+        )
         for key in style_params.OPTIMIZERS:
             self.optimizer_combo.addItem(_OPTIMIZER_LABELS[key], key)
         self.steps_spin = spin_box(
@@ -195,14 +199,23 @@ class StyleForm(QWidget):
         )  # fmt: skip
         self.init_combo = QComboBox()
         self.init_combo.setObjectName("styleInit")
+        self.init_combo.setToolTip("The picture the optimisation starts from")
         for key in style_params.INITS:
             self.init_combo.addItem(_INIT_LABELS[key], key)
         self.colors_combo = QComboBox()
         self.colors_combo.setObjectName("stylePreserveColors")
+        self.colors_combo.setToolTip(
+            "Keep the content's colours: transfer only the luminance, or recolour the "
+            "style pictures to the content first"
+        )
         for key in style_params.COLOR_MODES:
             self.colors_combo.addItem(_COLOR_LABELS[key], key)
         self.multi_scale_check = QCheckBox("Coarse to fine (1/4, 1/2, full size)")
         self.multi_scale_check.setObjectName("styleMultiScale")
+        self.multi_scale_check.setToolTip(
+            "Optimise at a quarter, then half, then full size: larger brush strokes, and "
+            "the full size starts from a painted picture"
+        )
         self.seed_spin = spin_box(-1, 2**31 - 1, -1, "styleSeed", "-1: a new seed every run")
         self.seed_spin.setSpecialValueText("random")
         self.snapshot_spin = spin_box(
