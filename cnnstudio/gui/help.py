@@ -96,7 +96,7 @@ def shortcuts_html(window: QMainWindow) -> str:
             f"<tr><td>{html.escape(menu)}</td><td>{html.escape(what)}</td>"
             f"<td><b>{html.escape(keys)}</b></td></tr>"
         )
-    lines += ["</table>", "<h3>Mouse</h3>", "<table cellspacing='0' cellpadding='4'>"]
+    lines.append("<tr><td colspan='3'><h3>Mouse</h3></td></tr>")
     for where, what, how in MOUSE_ROWS:
         lines.append(
             f"<tr><td>{html.escape(where)}</td><td>{html.escape(what)}</td>"

@@ -121,6 +121,8 @@ class ImageView(QGraphicsView):
     split_moved = Signal(float)
     #: owners that take a folder (Dream and Style batches) set this
     accept_folders = False
+    #: the zoom percentage in a corner (off for small picture slots)
+    show_zoom = True
 
     def __init__(self, parent: QWidget | None = None, placeholder: str = PLACEHOLDER_TEXT):
         super().__init__(parent)
@@ -441,7 +443,7 @@ class ImageView(QGraphicsView):
             painter.drawText(
                 rect, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self._placeholder
             )
-        if self._image is not None:
+        if self._image is not None and self.show_zoom:
             self._paint_zoom_percent(painter, rect)
         if self._drop_highlight:
             highlight = self.palette().highlight().color()

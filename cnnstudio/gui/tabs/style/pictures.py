@@ -81,6 +81,7 @@ class StylePictures(QGroupBox):
             "The picture to repaint: drop one here (a folder: a batch over its pictures)"
         )
         self.content_slot.setMinimumSize(140, 110)
+        self.content_slot.show_zoom = False
         column.addWidget(self.content_slot, 1)
         self.open_content_button = QPushButton("Open content...")
         self.open_content_button.setObjectName("styleOpenContentButton")
@@ -95,6 +96,7 @@ class StylePictures(QGroupBox):
         self.style_slot.setObjectName("styleStyleSlot")
         self.style_slot.setToolTip("Drop one or more style pictures here: each is added")
         self.style_slot.setMinimumSize(140, 110)
+        self.style_slot.show_zoom = False
         column.addWidget(self.style_slot, 1)
         self.add_style_button = QPushButton("Add style...")
         self.add_style_button.setObjectName("styleAddStyleButton")
