@@ -20,12 +20,14 @@ import json
 import os
 import re
 import shutil
+import stat
+import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cnnstudio.core import paths
+from cnnstudio.core import files, paths
 from cnnstudio.core.errors import InputError, UnsafeModelError
 
 MODEL_SUFFIX = ".keras"
@@ -157,6 +159,82 @@ def find_model(name: str) -> ModelEntry:
     raise InputError(f"no model named '{name}' in the library ({names})")
 
 
+def save_model_files(
+    model: Any,
+    path: str | Path,
+    meta: dict[str, Any],
+    *,
+    overwrite: bool = False,
+    param: str | None = "output",
+) -> Path:
+    """Save a Keras model as ``path`` (``.keras``) with its sidecar, neither of them
+    ever half-written: both are written whole into temporary files in the same folder,
+    then moved into place one right after the other, the sidecar first, so a model file
+    that appears has its sidecar already. Without ``overwrite`` a model or sidecar that
+    appeared meanwhile is never replaced (OutputExistsError, nothing moved). A failed
+    write (a full disk) raises InputError in one line; the old files stay as they were."""
+    path = Path(path)
+    temps: list[Path] = []
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        model_temp = _temp_file(path, f".part{MODEL_SUFFIX}", temps)
+        model.save(model_temp, overwrite=True)
+        _sync(model_temp)
+        sidecar_temp = _temp_file(path, f".part{SIDECAR_SUFFIX}", temps)
+        sidecar_temp.write_text(json.dumps(_jsonable(meta), indent=2), encoding="utf-8")
+        _sync(sidecar_temp)
+    except BaseException as error:
+        for temp in temps:
+            temp.unlink(missing_ok=True)
+        full = files.disk_full(error)
+        if full is not None:
+            raise files.write_error(path, full, param) from None
+        if isinstance(error, OSError):
+            raise files.write_error(path, error, param) from None
+        raise
+    return _move_pair(model_temp, path, sidecar_temp, sidecar_path(path), overwrite)
+
+
+def _temp_file(path: Path, suffix: str, temps: list[Path]) -> Path:
+    fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix, dir=path.parent)
+    os.close(fd)
+    temps.append(Path(name))
+    return temps[-1]
+
+
+def _sync(path: Path) -> None:
+    with open(path, "rb+") as handle:
+        os.fsync(handle.fileno())
+
+
+def _move_pair(
+    model_temp: Path, path: Path, sidecar_temp: Path, sidecar: Path, overwrite: bool
+) -> Path:
+    try:
+        for temp, target in ((sidecar_temp, sidecar), (model_temp, path)):
+            # a replaced file keeps its mode, a new one gets the user's umask
+            try:
+                mode = stat.S_IMODE(os.stat(target).st_mode) if overwrite else None
+            except OSError:
+                mode = None
+            os.chmod(temp, files.new_file_mode() if mode is None else mode)
+        files.move_into_place(sidecar_temp, sidecar, overwrite)
+        try:
+            files.move_into_place(model_temp, path, overwrite)
+        except BaseException:
+            if not overwrite:  # the sidecar we just placed belongs to no model
+                sidecar.unlink(missing_ok=True)
+            raise
+    except OSError as error:
+        if isinstance(error, FileExistsError):
+            raise
+        raise files.write_error(path, error) from None
+    finally:
+        model_temp.unlink(missing_ok=True)
+        sidecar_temp.unlink(missing_ok=True)
+    return path
+
+
 def resolve_model(spec: str | os.PathLike[str] | ModelEntry) -> ModelEntry | None:
     """The model ``spec`` names: a library entry itself, the path of a model file (a
     ``.keras`` file anywhere, with its sidecar when it has one) or the name of a library
@@ -177,14 +255,19 @@ def resolve_model(spec: str | os.PathLike[str] | ModelEntry) -> ModelEntry | Non
 
 
 def save_to_library(model: Any, name: str, meta: dict[str, Any]) -> ModelEntry:
-    """Save a Keras model and its sidecar into the library; never overwrites an entry
-    (a ``-2``, ``-3``, ... suffix is added to the name instead)."""
-    path = _unique_path(sanitize_name(name), paths.library_dir())
+    """Save a Keras model and its sidecar into the library (atomically, see
+    :func:`save_model_files`); never overwrites an entry (a ``-2``, ``-3``, ... suffix
+    is added to the name instead, also when another process takes the name meanwhile)."""
     meta = dict(meta)
     meta.setdefault("created", _dt.datetime.now().isoformat(timespec="seconds"))
-    model.save(path)
-    write_sidecar(path, meta)
-    return ModelEntry(name=path.stem, path=path, meta=read_sidecar(path))
+    for _ in range(100):
+        path = _unique_path(sanitize_name(name), paths.library_dir())
+        try:
+            save_model_files(model, path, meta, overwrite=False, param=None)
+        except files.OutputExistsError:
+            continue  # taken since we looked: the next free name
+        return ModelEntry(name=path.stem, path=path, meta=read_sidecar(path))
+    raise InputError(f"no free name for '{name}' in the library")
 
 
 def _check_model_file(path: Path) -> None:

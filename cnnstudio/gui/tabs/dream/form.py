@@ -409,6 +409,7 @@ class DreamForm(QWidget):
         remembered = self._layers_by_network.get(self._shown_network)
         library_model = self.library_path() is not None
         self.weights_picker.setEnabled(not library_model)
+        self.weights_picker.set_model_label(self.library.name() if library_model else None)
         if library_model:
             self.tile_spin.setMinimum(32)
             if self.isVisible():
