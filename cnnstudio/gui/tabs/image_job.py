@@ -16,24 +16,19 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QHBoxLayout,
-    QLabel,
     QLayout,
     QMessageBox,
-    QPushButton,
-    QScrollArea,
-    QSizePolicy,
     QSplitter,
-    QVBoxLayout,
     QWidget,
 )
 
 from cnnstudio.core.errors import ResourceMissingError, StudioError
 from cnnstudio.core.events import DownloadProgress, Preview, Progress
 from cnnstudio.gui.messages import capitalized, describe, error_text
+from cnnstudio.gui.tabs import image_job_layout as layout_parts
 from cnnstudio.gui.tabs.base import StudioTab
 from cnnstudio.gui.tabs.batch import BatchJob, TabBatch
 from cnnstudio.gui.widgets import dialogs
-from cnnstudio.gui.widgets.image_view import ImageView
 from cnnstudio.gui.widgets.plots import LossPlot
 from cnnstudio.gui.widgets.progress import JobProgress
 from cnnstudio.gui.workers import JobRunner
@@ -99,9 +94,9 @@ class ImageJobTab(StudioTab):
         loss on the right. ``button_tips``: the Run, Stop and Save tool tips;
         ``run_note``: a line just over the buttons (Style: how long a run will take)."""
         self.form = form
-        left = self._build_form_column(form, inputs, button_tips, extra_buttons, run_note)
-        right = self._build_view_column(
-            placeholder, compare_tip, fit_tip, progress, loss_plot, under_preview
+        left = layout_parts.form_column(self, form, inputs, button_tips, extra_buttons, run_note)
+        right = layout_parts.view_column(
+            self, placeholder, compare_tip, fit_tip, progress, loss_plot, under_preview
         )
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(left)
@@ -112,111 +107,6 @@ class ImageJobTab(StudioTab):
         layout = QHBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(splitter)
-
-    def _build_form_column(
-        self,
-        form: QWidget,
-        inputs: QWidget | None,
-        button_tips: tuple[str, str, str],
-        extra_buttons: tuple[QWidget, ...],
-        run_note: QWidget | None = None,
-    ) -> QWidget:
-        """The inputs and the form in a scroll area, the Run, Stop and Save buttons under."""
-        prefix = self.object_prefix
-        scrolled = form
-        if inputs is not None:
-            scrolled = QWidget()
-            column = QVBoxLayout(scrolled)
-            column.setContentsMargins(4, 4, 4, 4)
-            column.addWidget(inputs)
-            column.addWidget(form, 1)
-        scroll = QScrollArea()
-        scroll.setWidget(scrolled)
-        scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(scrolled.sizeHint().width() + 24)
-
-        self.run_button = QPushButton("Run")
-        self.stop_button = QPushButton("Stop")
-        self.save_button = QPushButton("Save...")
-        buttons = QHBoxLayout()
-        for button, name, tip in zip(
-            (self.run_button, self.stop_button, self.save_button),
-            ("RunButton", "StopButton", "SaveButton"),
-            button_tips,
-            strict=True,
-        ):
-            button.setObjectName(prefix + name)
-            button.setToolTip(tip)
-            buttons.addWidget(button)
-        for widget in extra_buttons:
-            buttons.addWidget(widget)
-        left = QWidget()
-        left_layout = QVBoxLayout(left)
-        left_layout.setContentsMargins(0, 0, 0, 0)
-        left_layout.addWidget(scroll, 1)
-        if run_note is not None:
-            left_layout.addWidget(run_note)
-        left_layout.addLayout(buttons)
-        return left
-
-    def _build_view_column(
-        self,
-        placeholder: str | None,
-        compare_tip: str,
-        fit_tip: str,
-        progress: JobProgress,
-        loss_plot: LossPlot,
-        under_preview: QLayout | None,
-    ) -> QWidget:
-        """The preview with Hold to compare, Fit and the notice line over the progress
-        bar; the loss plot under them in a splitter."""
-        prefix = self.object_prefix
-        self.preview = ImageView() if placeholder is None else ImageView(placeholder=placeholder)
-        self.preview.setObjectName(f"{prefix}Preview")
-        self.preview.setToolTip(
-            "Wheel: zoom; drag: pan; double-click: fit. Drop a picture to open it, or a "
-            "folder for a batch"
-        )
-        self.compare_button = QPushButton("Hold to compare")
-        self.compare_button.setObjectName(f"{prefix}CompareButton")
-        self.compare_button.setToolTip(compare_tip)
-        self.split_button = QPushButton("Split")
-        self.split_button.setObjectName(f"{prefix}SplitButton")
-        self.split_button.setCheckable(True)
-        self.split_button.setToolTip(
-            "Before on the left, after on the right: drag the divider over the picture"
-        )
-        self.fit_button = QPushButton("Fit")
-        self.fit_button.setObjectName(f"{prefix}FitButton")
-        self.fit_button.setToolTip(fit_tip)
-        self.notice_label = QLabel("")
-        self.notice_label.setObjectName(f"{prefix}Notice")
-        self.notice_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        view_bar = QHBoxLayout()
-        view_bar.addWidget(self.compare_button)
-        view_bar.addWidget(self.split_button)
-        view_bar.addWidget(self.fit_button)
-        view_bar.addWidget(self.notice_label, 1)
-        self.progress = progress
-        self.progress.setObjectName(f"{prefix}Progress")
-        self.loss_plot = loss_plot
-        self.loss_plot.setObjectName(f"{prefix}LossPlot")
-        top = QWidget()
-        top_layout = QVBoxLayout(top)
-        top_layout.setContentsMargins(0, 0, 0, 0)
-        top_layout.addLayout(view_bar)
-        top_layout.addWidget(self.preview, 1)
-        if under_preview is not None:
-            top_layout.addLayout(under_preview)
-        top_layout.addWidget(self.progress)
-        right = QSplitter(Qt.Orientation.Vertical)
-        right.addWidget(top)
-        right.addWidget(self.loss_plot)
-        right.setStretchFactor(0, 4)
-        right.setStretchFactor(1, 1)
-        right.setSizes([600, 170])
-        return right
 
     def _connect_job(self) -> None:
         """Wire the buttons, the preview and the runner to the shared handlers."""

@@ -13,17 +13,13 @@ import json
 import logging
 import os
 
-from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtCore import QSettings, Signal
 from PySide6.QtWidgets import (
-    QButtonGroup,
     QCheckBox,
     QComboBox,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
-    QLabel,
-    QPushButton,
-    QRadioButton,
     QVBoxLayout,
     QWidget,
 )
@@ -33,11 +29,11 @@ from cnnstudio.core.dream import params as dream_core
 from cnnstudio.core.dream.params import DREAM_PRESETS, DreamParams
 from cnnstudio.core.errors import StudioError
 from cnnstudio.gui.settings import read_int, read_str
+from cnnstudio.gui.tabs.dream import groups
 from cnnstudio.gui.tabs.dream.layer_table import LayerWeightsTable
 from cnnstudio.gui.tabs.dream.library_choice import LibraryChoice
-from cnnstudio.gui.widgets.elided_label import ElidedLabel
 from cnnstudio.gui.widgets.preset_box import PresetBox, watch_controls
-from cnnstudio.gui.widgets.spin_boxes import double_spin_box, spin_box
+from cnnstudio.gui.widgets.spin_boxes import spin_box
 from cnnstudio.gui.widgets.weights_picker import WeightsPicker
 
 log = logging.getLogger(__name__)
@@ -71,11 +67,11 @@ class DreamForm(QWidget):
         self._shown_network = ""  # the network whose layers the table shows
         column = QVBoxLayout(self)
         column.setContentsMargins(4, 4, 4, 4)
-        column.addWidget(self._build_source_group())
+        column.addWidget(groups.source_group(self))
         column.addWidget(self._build_network_group())
         column.addWidget(self._build_objective_group())
-        column.addWidget(self._build_schedule_group())
-        column.addWidget(self._build_size_group())
+        column.addWidget(groups.schedule_group(self))
+        column.addWidget(groups.size_group(self))
         column.addStretch(1)
         self.library = LibraryChoice(self.backbone_combo, self)
         self._connect()
@@ -84,45 +80,6 @@ class DreamForm(QWidget):
         self.set_params(DreamParams())
 
     # ------------------------------------------------------------------ the groups
-
-    def _build_source_group(self) -> QGroupBox:
-        """Start from an image (opened or dropped) or from noise of a chosen size."""
-        box = QGroupBox("Start from")
-        layout = QFormLayout(box)
-        self.from_image = QRadioButton("Image")
-        self.from_image.setObjectName("dreamFromImage")
-        self.from_image.setToolTip("Dream on the picture opened, dropped or pasted")
-        self.from_noise = QRadioButton("Noise")
-        self.from_noise.setObjectName("dreamFromNoise")
-        self.from_noise.setToolTip("Dream from random noise of the size beside")
-        self.from_image.setChecked(True)
-        group = QButtonGroup(self)
-        group.addButton(self.from_image)
-        group.addButton(self.from_noise)
-        self.open_button = QPushButton("Open image...")
-        self.open_button.setObjectName("dreamOpenButton")
-        self.open_button.setToolTip(
-            "Choose the picture to dream on (Ctrl+O); a folder: File > Batch..."
-        )
-        row = QHBoxLayout()
-        row.addWidget(self.from_image)
-        row.addWidget(self.open_button)
-        row.addStretch(1)
-        layout.addRow(row)
-        # a long file name is elided in the middle: it must not widen the panel
-        self.source_label = ElidedLabel("No image yet", elide_mode=Qt.TextElideMode.ElideMiddle)
-        self.source_label.setObjectName("dreamSourceLabel")
-        layout.addRow(self.source_label)
-        self.noise_width = spin_box(32, 4096, 400, "dreamNoiseWidth", "width of the noise image")
-        self.noise_height = spin_box(32, 4096, 300, "dreamNoiseHeight", "height of the noise image")
-        noise_row = QHBoxLayout()
-        noise_row.addWidget(self.from_noise)
-        noise_row.addWidget(self.noise_width)
-        noise_row.addWidget(QLabel("x"))
-        noise_row.addWidget(self.noise_height)
-        noise_row.addStretch(1)
-        layout.addRow(noise_row)
-        return box
 
     def _build_network_group(self) -> QGroupBox:
         """A backbone (or a library model, listed after them) and its weights."""
@@ -186,67 +143,6 @@ class DreamForm(QWidget):
         channel_row.addWidget(self.channel_index)
         form.addRow(channel_row)
         layout.addLayout(form)
-        return box
-
-    def _build_schedule_group(self) -> QGroupBox:
-        """Steps, step size, octaves and what ends or smooths them."""
-        box = QGroupBox("Steps and octaves")
-        form = QFormLayout(box)
-        self.steps_spin = spin_box(1, 10000, 50, "dreamSteps", "gradient steps per octave")
-        self.step_size_spin = double_spin_box(
-            0.0001, 100.0, 0.01, 0.005, 4, "dreamStepSize",
-            "step in the network's input units ([-1, 1] for InceptionV3) x normalised gradient",
-        )  # fmt: skip
-        self.octaves_spin = spin_box(1, 12, 5, "dreamOctaves", "number of scales (1: single scale)")
-        self.octave_scale_spin = double_spin_box(
-            1.0, 3.0, 1.3, 0.05, 2, "dreamOctaveScale", "size ratio between octaves"
-        )
-        self.end_at_base = QCheckBox("Largest octave is the image size")
-        self.end_at_base.setObjectName("dreamEndAtBase")
-        self.end_at_base.setToolTip(
-            "On: octaves shrink from the image size (DLwP, TF1). Off: centred on it (TF2)"
-        )
-        self.reinject_check = QCheckBox("Re-inject lost detail after each upscale")
-        self.reinject_check.setObjectName("dreamReinject")
-        self.reinject_check.setToolTip(
-            "After each upscale, add back the detail that shrinking the picture lost "
-            "(keeps the photo sharp)"
-        )
-        self.max_loss_spin = double_spin_box(
-            0.0, 1e6, 0.0, 1.0, 2, "dreamMaxLoss", "end an octave when the loss exceeds this"
-        )
-        self.max_loss_spin.setSpecialValueText("off")
-        self.tv_spin = double_spin_box(
-            0.0, 100.0, 0.0, 0.01, 3, "dreamTvWeight", "total-variation smoothing against noise"
-        )
-        self.tv_spin.setSpecialValueText("off")
-        form.addRow("Steps per octave", self.steps_spin)
-        form.addRow("Step size", self.step_size_spin)
-        form.addRow("Octaves", self.octaves_spin)
-        form.addRow("Octave scale", self.octave_scale_spin)
-        form.addRow(self.end_at_base)
-        form.addRow(self.reinject_check)
-        form.addRow("Max loss", self.max_loss_spin)
-        form.addRow("Smoothing", self.tv_spin)
-        return box
-
-    def _build_size_group(self) -> QGroupBox:
-        """The dreamed size, the gradient tiles and the random roll and seed."""
-        box = QGroupBox("Size, tiles, randomness")
-        form = QFormLayout(box)
-        self.max_size_spin = spin_box(
-            0, 8192, 500, "dreamMaxSize", "longest side of the dreamed image (0: keep the size)"
-        )
-        self.max_size_spin.setSpecialValueText("original")
-        self.tile_spin = spin_box(32, 4096, 512, "dreamTileSize", "gradients tile by tile")
-        self.jitter_spin = spin_box(0, 4096, 512, "dreamJitter", "largest random roll (0: off)")
-        self.jitter_spin.setSpecialValueText("off")
-        self.seed_spin = spin_box(-1, 2**31 - 1, -1, "dreamSeed", "-1: a new seed every run")
-        self.seed_spin.setSpecialValueText("random")
-        form.addRow("Max image size", self.max_size_spin)
-        form.addRow("Tile size", self.tile_spin)
-        form.addRow("Jitter (px)", self.jitter_spin)
-        form.addRow("Seed", self.seed_spin)
         return box
 
     def _connect(self) -> None:
