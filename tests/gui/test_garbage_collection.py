@@ -38,8 +38,10 @@ def test_cycles_holding_widgets_are_collected_by_the_gui_thread(qtbot):
     assert collected_in == []
 
     # push generation 0 over its threshold, and keep it there until the GUI timer looks
-    # (freeing the lists first would bring the count back down)
-    churn = [[] for _ in range(2_000)]
+    # (freeing the lists first would bring the count back down; so would the objects an
+    # earlier test left for Qt to delete, which the wait frees: a margin of many times
+    # the threshold keeps the count above it)
+    churn = [[] for _ in range(20_000)]
     qtbot.waitUntil(lambda: bool(collected_in), timeout=10_000)
     del churn
     assert collected_in == [threading.main_thread().name]

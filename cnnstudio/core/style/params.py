@@ -59,6 +59,37 @@ _VERSION_1_FIELDS = ("content_weight", "style_weight", "tv_weight", "beta_1", "e
 ADAM_DEFAULT_STEPS = 300  # the TF tutorial runs 1000; 300 already looks styled
 LBFGS_DEFAULT_STEPS = 20  # outer iterations, as Practical ML with Python
 
+#: whole recipes (size, optimiser, iterations...): the window's Presets list. "cpu" is
+#: where the window starts on a computer without a GPU: the tutorial's 512 px and 300
+#: iterations take over ten minutes on a 2-core CPU, 384 px and 150 about three (a step
+#: costs in proportion to the pixels); "quick" is a first look in well under a minute.
+STYLE_PRESETS: dict[str, dict[str, object]] = {
+    "tutorial": {
+        "optimizer": "adam", "steps": ADAM_DEFAULT_STEPS, "size": 512, "learning_rate": 0.02,
+        "multi_scale": False,
+    },
+    "cpu": {
+        "optimizer": "adam", "steps": 150, "size": 384, "learning_rate": 0.02,
+        "multi_scale": False,
+    },
+    # few steps need bigger ones: the cookbook's learning rate
+    "quick": {
+        "optimizer": "adam", "steps": 50, "size": 256, "learning_rate": 0.05,
+        "multi_scale": False,
+    },
+    "gatys": {
+        "optimizer": "lbfgs", "steps": LBFGS_DEFAULT_STEPS, "lbfgs_evaluations": 20,
+        "size": 512, "layers": "gatys", "content_layers": None, "style_layers": None,
+        "multi_scale": False,
+    },
+}  # fmt: skip
+STYLE_PRESET_LABELS: dict[str, str] = {
+    "tutorial": "TF tutorial: Adam, 512 px, 300 iterations",
+    "cpu": "CPU-friendly: Adam, 384 px, 150 iterations",
+    "quick": "Quick look: Adam, 256 px, 50 iterations",
+    "gatys": "Gatys: L-BFGS, 512 px, 20 iterations",
+}
+
 #: VGG19 feature layers in order: (name, downsampling factor, channels). Used for the
 #: memory estimate, without building the network.
 VGG19_LAYERS: tuple[tuple[str, int, int], ...] = (
@@ -206,6 +237,22 @@ class StyleParams:
                 "L-BFGS needs at least 1 loss evaluation per iteration",
                 param="lbfgs_evaluations",
             )
+
+
+def preset_params(name: str, base: StyleParams | None = None) -> StyleParams:
+    """``base`` (default: StyleParams()) with the recipe ``name`` of STYLE_PRESETS."""
+    if name not in STYLE_PRESETS:
+        raise InputError(
+            f"unknown style preset {name!r}: choose one of {', '.join(STYLE_PRESETS)}",
+            param="preset",
+        )
+    return dataclasses.replace(base or StyleParams(), **STYLE_PRESETS[name])
+
+
+def matches_preset(name: str, params: StyleParams) -> bool:
+    """Whether ``params`` are what preset ``name`` makes of them (nothing it sets differs)."""
+    ours = dataclasses.replace(params, steps=params.total_steps())
+    return preset_params(name, ours) == ours
 
 
 def _choice(param: str, value: str, choices: Sequence[str]) -> None:

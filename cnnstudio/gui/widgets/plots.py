@@ -45,7 +45,11 @@ class _Series:
 class LossPlot(pg.PlotWidget):
     """Named series with a legend. :meth:`add_point` only appends to numpy buffers; a
     timer redraws the curves that changed, so a job reporting every few milliseconds
-    does not spend the GUI thread on drawing."""
+    does not spend the GUI thread on drawing.
+
+    The legend sits above the plot area, in the row a title would take, entries side by
+    side (wrapping to more rows when they do not fit): inside the plot it covered the
+    curves, whichever corner it took."""
 
     def __init__(
         self,
@@ -64,8 +68,13 @@ class LossPlot(pg.PlotWidget):
         plain_axes(item)
         if title:
             item.setTitle(title)
-        self._legend = item.addLegend(offset=(10, 10))  # top left: loss curves rise to the right
-        self.setMinimumHeight(120)
+        self._title = title
+        self._legend = item.addLegend(offset=None, colCount=1)
+        self._legend.setParentItem(item)  # the plot item, not its view box: outside the data
+        self._legend.layout.setContentsMargins(2, 0, 2, 0)
+        self._legend.anchor(itemPos=(1, 0), parentPos=(1, 0), offset=(-8, 2))
+        self._legend_rows = 0  # the height given to the legend's row above the plot
+        self.setMinimumHeight(140)
         self._timer = QTimer(self)
         self._timer.setInterval(_REDRAW_MS)
         self._timer.timeout.connect(self.redraw)
@@ -92,6 +101,7 @@ class LossPlot(pg.PlotWidget):
             pen = pg.mkPen(colour, width=2) if line else None
             curve = self.getPlotItem().plot(name=series, pen=pen, symbolPen=colour, **style)
             entry = self._series[series] = _Series(curve)
+            self._arrange_legend()
         return entry
 
     def redraw(self) -> None:
@@ -111,6 +121,40 @@ class LossPlot(pg.PlotWidget):
             self._legend.removeItem(name)
             self.getPlotItem().removeItem(entry.curve)
         self._series.clear()
+        self._arrange_legend()
+
+    def _arrange_legend(self) -> None:
+        """As many entries per row as fit over the plot; the title row grows to the
+        legend's height (back to none without series)."""
+        item = self.getPlotItem()
+        count = len(self._series)
+        height = 30 if self._title else 0
+        if count:
+            available = max(item.width(), 200) - 16
+            for per_row in range(count, 0, -1):  # the fewest rows that fit the width
+                self._legend.setColumnCount(per_row)
+                self._legend.updateSize()
+                if self._legend.width() <= available:
+                    break
+            height = max(height, int(self._legend.height()) + 4)
+        if height != self._legend_rows:
+            self._legend_rows = height
+            item.layout.setRowFixedHeight(0, height)
+            item.titleLabel.setMaximumHeight(height)
+        self._legend.setVisible(count > 0)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if getattr(self, "_series", None):  # (pyqtgraph resizes before our __init__ ends)
+            self._arrange_legend()
+
+    def legend_rect(self):
+        """The legend's box in scene coordinates (tests: it must not cover the data)."""
+        return self._legend.sceneBoundingRect()
+
+    def plot_area_rect(self):
+        """The data area's box in scene coordinates."""
+        return self.getPlotItem().vb.sceneBoundingRect()
 
     def series_names(self) -> list[str]:
         return list(self._series)
