@@ -25,6 +25,8 @@ generator in the worker thread nor lets a preview skip the queue.
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import threading
 import traceback
 from collections.abc import Callable, Generator
@@ -49,6 +51,27 @@ def import_tensorflow_once() -> None:
 
     start_tensorflow()
     freeze_heap()
+
+
+#: how much nicer than the window a job's thread is (Linux "nice"; 0 = as the window)
+JOB_NICENESS = 5
+
+
+def lower_thread_priority(niceness: int = JOB_NICENESS) -> None:
+    """Make the calling (worker) thread yield the CPU to the window: a desktop's background
+    work runs at a lower priority, so that on a busy machine the GUI thread still gets the
+    CPU when it has something to draw. The threads TensorFlow starts from this one (its op
+    pools, tf.data's) inherit it. Linux sets it per thread; elsewhere this does nothing.
+    Raising niceness needs no privilege, and a thread already nicer is left alone."""
+    if not sys.platform.startswith("linux") or not hasattr(os, "setpriority"):
+        return
+    try:
+        tid = threading.get_native_id()
+        current = os.getpriority(os.PRIO_PROCESS, tid)
+        if current < niceness:
+            os.setpriority(os.PRIO_PROCESS, tid, niceness)
+    except OSError:
+        pass
 
 
 class _JobSignals(QObject):
@@ -96,6 +119,7 @@ class _Job(QRunnable):
     def run(self) -> None:
         """Called by the pool in the worker thread: ``finished`` always follows, after
         ``errored`` when the job raised anything at all."""
+        lower_thread_priority()
         try:
             self.work()
         except BaseException as error:  # noqa: BLE001 - reported as `failed`, never lost

@@ -10,6 +10,7 @@ import pytest
 
 from cnnstudio.core.errors import InputError
 from cnnstudio.core.events import Notice, Preview, Progress
+from cnnstudio.gui import workers
 from cnnstudio.gui.workers import JobRunner
 
 
@@ -260,3 +261,23 @@ def test_a_job_returning_an_exception_object_finishes(qtbot, runner):
     with qtbot.waitSignal(runner.finished, timeout=10000) as blocker:
         runner.run_function(lambda: RuntimeError("a value, not a failure"))
     assert isinstance(blocker.args[0], RuntimeError)
+
+
+def test_jobs_run_at_a_lower_priority_than_the_window(qtbot, runner):
+    """On a busy machine the window still gets the CPU: a job's thread (and the threads
+    TensorFlow starts from it) runs 'nicer' than the GUI thread."""
+    import os
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("thread priorities are set on Linux only")
+
+    def niceness():
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    gui = niceness()
+    rec = Recorder(runner)
+    with qtbot.waitSignal(runner.done, timeout=10000):
+        runner.run_function(niceness)
+    assert rec.values("finished") == [max(gui, workers.JOB_NICENESS)]
+    assert niceness() == gui  # the window's own thread is untouched
