@@ -293,6 +293,57 @@ def atomic_write(
         raise
 
 
+@contextlib.contextmanager
+def temporary_file(
+    path: str | os.PathLike[str], *, suffix: str = ".part", param: str | None = "output"
+) -> Iterator[Path]:
+    """The name of a new, empty, hidden file next to ``path``, for writers that want a name
+    rather than a handle (Keras' ``model.save`` wants one ending in ``.keras``). Removed
+    when the block ends unless :func:`place_file` moved it into place. An OSError in the
+    block (a full disk) becomes the one-line InputError of :func:`write_error`."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+        os.close(fd)
+    except OSError as error:
+        raise write_error(path, error, param) from None
+    temp = Path(temp_name)
+    try:
+        yield temp
+    except OSError as error:
+        if isinstance(error, FileExistsError):
+            raise
+        raise write_error(path, error, param) from None
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def place_file(temp: Path, path: str | os.PathLike[str], *, overwrite: bool = False) -> None:
+    """Sync ``temp`` to disk, give it the umask's mode (or, replacing a file, that file's
+    mode) and move it to ``path`` in one step; without ``overwrite`` only while ``path`` is
+    free (OutputExistsError otherwise)."""
+    path = Path(path)
+    with open(temp, "rb+") as handle:
+        os.fsync(handle.fileno())
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode) if overwrite else new_file_mode()
+    except OSError:
+        mode = new_file_mode()
+    os.chmod(temp, mode)
+    move_into_place(temp, path, overwrite)
+
+
+def sync_folder(folder: str | os.PathLike[str]) -> None:
+    """Make the renames in ``folder`` durable (a no-op where folders cannot be opened)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
 def move_into_place(temp: Path, path: Path, overwrite: bool) -> None:
     """Rename ``temp`` to ``path``; without ``overwrite`` only if ``path`` is still free."""
     if overwrite:
