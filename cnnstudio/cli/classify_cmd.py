@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from cnnstudio.cli.reporting import DownloadLines
+from cnnstudio.cli.text import printable
 from cnnstudio.core.backbones import BACKBONE_NAMES
 from cnnstudio.core.errors import InputError, StudioError
 
@@ -81,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
             downloads.show(event)
     model = classifier.load_classifier(args.model, weights=args.weights)
     if model.untrained:
-        print(f"cnnstudio: note: {model.label}: labels are meaningless", file=sys.stderr)
+        print(f"cnnstudio: note: {printable(model.label)}: labels are meaningless", file=sys.stderr)
 
     results = []
     records = []
@@ -96,12 +97,12 @@ def run(args: argparse.Namespace) -> int:
             except StudioError as error:  # one image's heat map, not the whole batch
                 record["gradcam_error"] = str(error)
                 gradcam_errors[result.file] = str(error)
-                print(f"cnnstudio: Grad-CAM of {result.file}: {error}", file=sys.stderr)
+                print(printable(f"cnnstudio: Grad-CAM of {result.file}: {error}"), file=sys.stderr)
         records.append(record)
         if not args.json and csv_path is None:
             print(_line(result), flush=True)
         elif not result.ok:
-            print(f"cnnstudio: {result.error}", file=sys.stderr)
+            print(f"cnnstudio: {printable(result.error)}", file=sys.stderr)
 
     if args.json:
         json.dump(records, sys.stdout, indent=2)
@@ -110,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
         batch.write_csv(
             results, csv_path, gradcam_errors if gradcam_dir else None, overwrite=args.overwrite
         )
-        print(f"wrote {csv_path} ({len(results)} rows)", file=sys.stderr)
+        print(f"wrote {printable(csv_path)} ({len(results)} rows)", file=sys.stderr)
 
     classified = sum(1 for r in results if r.ok)
     if classified == 0:
@@ -120,10 +121,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _line(result) -> str:
+    """One result as one line; names from files (the image's, the classes') escaped."""
     if not result.ok:
-        return f"{result.file}: error: {result.error}"
-    labels = ", ".join(f"{p.label} {p.probability:.1%}" for p in result.predictions)
-    return f"{result.file}: {labels}"
+        return printable(f"{result.file}: error: {result.error}")
+    labels = ", ".join(f"{printable(p.label)} {p.probability:.1%}" for p in result.predictions)
+    return f"{printable(result.file)}: {labels}"
 
 
 def _save_gradcam(classifier, result, folder: Path, args, used_names: set[str]) -> Path:

@@ -70,6 +70,15 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _is_text(text: str) -> bool:
+    """No lone surrogates (JSON can spell them, ``\\ud800``; nothing can print them)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def validate(data: Any) -> dict[str, Any]:
     """``data`` (parsed JSON) as a checked sidecar dict; ValueError with the reason (the
     field and what is wrong with it, in one line) when it breaks the schema."""
@@ -87,6 +96,8 @@ def validate(data: Any) -> dict[str, Any]:
                 raise ValueError(f"class_names[{index}] is {_kind(name)}, not text")
             if len(str(name)) > MAX_CLASS_NAME:
                 raise ValueError(f"class_names[{index}] is longer than {MAX_CLASS_NAME} characters")
+            if not _is_text(str(name)):
+                raise ValueError(f"class_names[{index}] is not valid Unicode text")
         meta["class_names"] = [str(name) for name in names]
     if "input_size" in meta:
         meta["input_size"] = _input_size(meta["input_size"])
@@ -102,7 +113,9 @@ def validate(data: Any) -> dict[str, Any]:
         meta["metrics"] = _metrics(meta["metrics"])
     for key, limit in [(k, MAX_TEXT) for k in _SHORT_TEXT] + [(k, MAX_PATH) for k in _PATH_TEXT]:
         value = meta.get(key)
-        if value is not None and (not isinstance(value, str) or len(value) > limit):
+        if value is not None and (
+            not isinstance(value, str) or len(value) > limit or not _is_text(value)
+        ):
             raise ValueError(f"{key} is {_kind(value)}, not text of at most {limit} characters")
     fine_tune = meta.get("fine_tune")
     if fine_tune is not None and not (_is_int(fine_tune) or isinstance(fine_tune, bool)):
