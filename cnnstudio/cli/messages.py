@@ -28,7 +28,7 @@ def _remedy(error: StudioError) -> str:
     if error.remedy == Remedy.OTHER_RUN_FOLDER:
         return "choose another --run-dir, or run with the same settings"
     if error.remedy == Remedy.SMALLER_SIZE and "size" in details:
-        return f"pass --size {details['size']} or less"
+        return f"pass {flag_for(error.param or 'size')} {details['size']} or less"
     return ""
 
 

@@ -113,7 +113,10 @@ def check_regular_file(
     except OSError as error:
         raise file_error(path, what, missing_reason(path, error), param) from None
     if not stat.S_ISREG(info.st_mode):
-        raise file_error(path, what, f"is {kind_of(info.st_mode)}, not a file", param)
+        kind = kind_of(info.st_mode)
+        if path.is_symlink():  # say where it leads: "a device (/dev/zero)"
+            kind = f"{kind} ({os.path.realpath(path)})"
+        raise file_error(path, what, f"is {kind}, not a file", param)
     if max_bytes is not None and info.st_size > max_bytes:
         raise file_error(
             path,

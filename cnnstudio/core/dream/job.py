@@ -21,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from cnnstudio.core import backbones, images
-from cnnstudio.core.dream import network, recipe, tiled_step
+from cnnstudio.core.dream import memory, network, recipe, tiled_step
 from cnnstudio.core.dream.params import (
     DreamParams,
     clip_bounds,
@@ -106,6 +106,9 @@ def dream(
             f"pixels: use {net.min_size} or more (512 is typical)"
         )
 
+    base_hw = base.shape[:2]
+    sizes = octave_sizes(base_hw[0], base_hw[1], params, net.min_size)
+    memory.check_memory(sizes, tile_size, max(base_hw))  # before any picture is allocated
     stepper = tiled_step.get_tiled_step(
         net.model,
         layer_names,
@@ -115,8 +118,6 @@ def dream(
         net.grayscale,
         max(1, net.min_size if net.fixed_size is None else 1),
     )
-    base_hw = base.shape[:2]
-    sizes = octave_sizes(base_hw[0], base_hw[1], params, net.min_size)
     stages = len(sizes)
     total = params.steps * stages
     pixels = [height * width for height, width in sizes]  # what a step costs per octave
