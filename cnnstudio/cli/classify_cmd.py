@@ -60,17 +60,21 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def run(args: argparse.Namespace) -> int:
     from cnnstudio.core import files
     from cnnstudio.core.classify import batch, classifier
+    from cnnstudio.core.classify.params import check_top_k
 
-    if args.top < 1:
-        raise InputError(f"--top {args.top}: give at least 1")
+    check_top_k(args.top)
     csv_path = Path(args.csv) if args.csv else None
     if csv_path is not None:
         files.check_output_file(csv_path, overwrite=args.overwrite, param="csv")
     gradcam_dir = Path(args.gradcam) if args.gradcam else None
-    if gradcam_dir is not None:
+    if gradcam_dir is not None:  # checked (and made) before the model loads
         if gradcam_dir.exists() and not gradcam_dir.is_dir():
             raise InputError(f"--gradcam {gradcam_dir}: not a folder")
-        gradcam_dir.mkdir(parents=True, exist_ok=True)
+        files.check_writable_folder(gradcam_dir, param="gradcam")
+        try:
+            gradcam_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise files.write_error(gradcam_dir, error, "gradcam") from None
 
     image_files = batch.expand_paths(args.paths)
     if not image_files:

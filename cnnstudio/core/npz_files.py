@@ -24,7 +24,11 @@ from cnnstudio.core.errors import InputError
 MAX_FILE_BYTES = 8 * 2**30
 MAX_ARRAY_BYTES = 8 * 2**30  # all arrays together, in memory
 MAX_MEMBERS = 64
-MAX_RATIO = 1000  # zip bombs: a member over 1 MB unpacking to more than this x its size
+#: zip bombs: a member of more than BOMB_BYTES unpacking to more than MAX_RATIO x its
+#: packed size (an array of zeros packs 1000:1, so smaller ones are let through: the total
+#: is bounded by MAX_ARRAY_BYTES anyway)
+MAX_RATIO = 1000
+BOMB_BYTES = 256 * 2**20
 _NPY_MAGIC = b"\x93NUMPY"
 
 
@@ -53,7 +57,9 @@ def _check_member(path: Path, archive: zipfile.ZipFile, member: zipfile.ZipInfo)
     label = f"{path.name}: {member.filename}"
     if not member.filename.endswith(".npy"):
         raise InputError(f"{label} is not a numpy array (.npy)", param="data")
-    if member.file_size > 2**20 and member.file_size > MAX_RATIO * max(member.compress_size, 1):
+    if member.file_size > BOMB_BYTES and member.file_size > MAX_RATIO * max(
+        member.compress_size, 1
+    ):
         raise InputError(
             f"{label} unpacks to {files.megabytes(member.file_size)} from "
             f"{files.megabytes(member.compress_size)} (a zip bomb); it was refused",

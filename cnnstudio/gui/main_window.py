@@ -31,7 +31,14 @@ from PySide6.QtWidgets import (
 )
 
 from cnnstudio.gui import about
-from cnnstudio.gui.settings import app_settings, last_folder, read_bool, read_str, remember_folder
+from cnnstudio.gui.settings import (
+    app_settings,
+    last_folder,
+    read_bool,
+    read_str,
+    remember_folder,
+    take_notices,
+)
 from cnnstudio.gui.tabs import tab_classes
 from cnnstudio.gui.tabs.base import StudioTab
 from cnnstudio.gui.widgets import dialogs
@@ -458,6 +465,11 @@ class MainWindow(QMainWindow):
         target = self.tab_by_key(read_str(settings, "window/current_tab", ""))
         if target is not None:
             self.tabs.setCurrentWidget(target)
+        ignored = take_notices()
+        if ignored:  # values out of range or of the wrong type: defaults kept, and said
+            self.status_label.setText(
+                f"Some settings were not restored: {'; '.join(ignored)}"[:300]
+            )
 
     def shutdown(self) -> None:
         """Stop every job and wait for it: no thread outlives the window."""
