@@ -67,12 +67,24 @@ def main(argv: list[str] | None = None) -> int:
     except StudioError as error:
         print(f"cnnstudio: {printable(messages.describe(error))}", file=sys.stderr)
         return 2
+    except OSError as error:  # a full disk, a read-only folder: the user's to fix
+        from cnnstudio.core.files import os_error_message
+
+        message = os_error_message(error)
+        if message is None:
+            return _unexpected(error)
+        print(f"cnnstudio: {printable(message)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("cnnstudio: interrupted", file=sys.stderr)
         return 130
     except Exception as error:  # a bug: say what happened, keep the terminal readable
-        text = printable(f"{type(error).__name__}: {error}")
-        print(f"cnnstudio: unexpected error: {text}", file=sys.stderr)
-        if os.environ.get("CNNSTUDIO_DEBUG"):
-            raise
-        return 1
+        return _unexpected(error)
+
+
+def _unexpected(error: Exception) -> int:
+    text = printable(f"{type(error).__name__}: {error}")
+    print(f"cnnstudio: unexpected error: {text}", file=sys.stderr)
+    if os.environ.get("CNNSTUDIO_DEBUG"):
+        raise error
+    return 1

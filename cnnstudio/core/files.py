@@ -255,6 +255,28 @@ def write_error(path: Path, error: OSError, param: str | None = "output") -> Inp
     return InputError(f"cannot write {path}: {reason}", param=param, path=str(path))
 
 
+#: errors of files and disks that the user causes or can fix, not bugs
+USER_ERRNOS = frozenset(
+    getattr(errno, name)
+    for name in ("ENOSPC", "EDQUOT", "EACCES", "EPERM", "EROFS", "ENOENT", "ENOTDIR",
+                 "EISDIR", "ELOOP", "ENAMETOOLONG", "EEXIST", "EFBIG", "EMFILE", "ENFILE")
+    if hasattr(errno, name)
+)  # fmt: skip
+
+
+def os_error_message(error: OSError) -> str | None:
+    """One line for an OSError the user can fix (a full disk, permissions, a missing or
+    odd file), naming the file; None for any other (a bug to report as such)."""
+    if error.errno not in USER_ERRNOS:
+        return None
+    path = Path(os.fsdecode(error.filename)) if error.filename else None
+    if error.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", -1), errno.EROFS, errno.EFBIG):
+        return str(write_error(path or Path("a file"), error).message)
+    if path is None:
+        return error.strerror or str(error)
+    return f"{path}: {missing_reason(path, error)}"
+
+
 @contextlib.contextmanager
 def atomic_write(
     path: str | os.PathLike[str],

@@ -467,9 +467,9 @@ class MainWindow(QMainWindow):
             self.tabs.setCurrentWidget(target)
         ignored = take_notices()
         if ignored:  # values out of range or of the wrong type: defaults kept, and said
-            self.status_label.setText(
-                f"Some settings were not restored: {'; '.join(ignored)}"[:300]
-            )
+            names = "; ".join(name for name, _ in ignored)
+            self.status_label.setText(f"Some settings were not restored: {names}"[:400])
+            self.status_label.setToolTip("\n".join(f"{n}: {why}" for n, why in ignored))
 
     def shutdown(self) -> None:
         """Stop every job and wait for it: no thread outlives the window."""

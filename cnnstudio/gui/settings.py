@@ -41,19 +41,20 @@ def read_str(settings: QSettings, key: str, default: str = "") -> str:
     return default if value is None else str(value)
 
 
-#: what the settings file held that could not be used since the last take_notices()
-_notices: list[str] = []
+#: (what, why) of each value of the settings file that could not be used since the
+#: last take_notices()
+_notices: list[tuple[str, str]] = []
 
 
 def _ignored(settings: QSettings, key: str, value: object, reason: str) -> None:
     shown = repr(value) if len(repr(value)) <= 30 else repr(value)[:27] + "..."
     group = settings.group()
-    _notices.append(f"{group + '/' if group else ''}{key} = {shown} ({reason})")
+    _notices.append((f"{group + '/' if group else ''}{key}", f"{shown}: {reason}"))
 
 
-def take_notices() -> list[str]:
-    """The settings ignored since the last call, one short text each (the window shows
-    them in its status bar after restoring)."""
+def take_notices() -> list[tuple[str, str]]:
+    """(setting, why) of the settings ignored since the last call (the window names them
+    in its status bar after restoring, with the reasons in its tooltip)."""
     notices = list(_notices)
     _notices.clear()
     return notices
@@ -140,8 +141,8 @@ def read_params(
             continue
         kept[name] = value
     group = settings.group()
-    ignored = ", ".join(dropped) or "the whole setting"
-    _notices.append(f"{group + '/' if group else ''}{key}: {ignored} ({str(first)[:80]})")
+    ignored = ", ".join(dropped) or "all"
+    _notices.append((f"{group + '/' if group else ''}{key} {ignored}", str(first)[:120]))
     try:
         return build(kept)
     except _BAD_VALUE:
