@@ -91,6 +91,11 @@ def dream(
     """
     validate_params(params)
     base = start_image(image, params, noise_size)
+    # the largest octave must fit in memory: checked before any network or download
+    # (its size does not depend on the network's minimum, which only enlarges small ones)
+    memory.check_memory(
+        octave_sizes(*base.shape[:2], params, 1), params.tile_size, max(base.shape[:2])
+    )
     if model is None:
         # fetch missing ImageNet weights first, as events: the window and the terminal
         # show the download, and Stop abandons it between chunks
@@ -108,7 +113,6 @@ def dream(
 
     base_hw = base.shape[:2]
     sizes = octave_sizes(base_hw[0], base_hw[1], params, net.min_size)
-    memory.check_memory(sizes, tile_size, max(base_hw))  # before any picture is allocated
     stepper = tiled_step.get_tiled_step(
         net.model,
         layer_names,
