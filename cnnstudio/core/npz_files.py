@@ -98,10 +98,11 @@ def _check_member(path: Path, archive: zipfile.ZipFile, member: zipfile.ZipInfo)
     return size
 
 
-def read_npz(path: str | Path, *, max_array_bytes: int = MAX_ARRAY_BYTES) -> dict[str, np.ndarray]:
+def read_npz(path: str | Path, *, max_array_bytes: int | None = None) -> dict[str, np.ndarray]:
     """All arrays of the ``.npz`` file ``path`` ({name: array}), checked first (see the
     module's notes); InputError naming the file and the reason otherwise."""
     path = Path(path)
+    max_array_bytes = MAX_ARRAY_BYTES if max_array_bytes is None else max_array_bytes
     with files.open_regular(path, what="", max_bytes=MAX_FILE_BYTES, param="data") as handle:
         if not zipfile.is_zipfile(handle):
             raise _not_a_zip(path, handle)
