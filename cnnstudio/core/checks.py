@@ -49,6 +49,16 @@ def whole(value: Any, label: str, low: int, high: int, *, param: str | None = No
     return int(value)
 
 
+def at_most(value: Any, label: str, high: int, *, param: str | None = None) -> int:
+    """``value`` as an int if it is a whole number of at most ``high`` (its lower bound is
+    the caller's, with a message of its own)."""
+    if not is_whole(value) or value > high:
+        raise InputError(
+            f"{label} {_shown(value)} must be a whole number of at most {high}", param=param
+        )
+    return int(value)
+
+
 def number(
     value: Any,
     label: str,

@@ -162,6 +162,8 @@ def import_dataset_file(path: str | Path) -> tuple[str, Path]:
     """Install a dataset file the user brings (``mnist.npz`` or ``cifar-10-python.tar.gz``)
     into the app's data folder. Returns (dataset name, installed path)."""
     path = Path(path)
+    if not os.path.lexists(path):
+        raise InputError(f"dataset file not found: {path}")
     files.check_regular_file(path, what="dataset file", max_bytes=npz_files.MAX_FILE_BYTES)
     target_dir = paths.data_dir() / "datasets"
     target_dir.mkdir(parents=True, exist_ok=True)

@@ -142,10 +142,11 @@ class TrainConfig:
         InputError naming the first bad one. Ints stay below 2^31 (Qt, TensorFlow)."""
         for name in ("recipe", "data", "schedule", "backbone", "weights", "run_dir"):
             checks.text(getattr(self, name), name.replace("_", " "), param=name)
-        checks.whole(self.epochs, "epochs", 0, MAX_EPOCHS, param="epochs")
-        checks.whole(self.batch_size, "batch size", 0, MAX_BATCH_SIZE, param="batch_size")
-        checks.number(self.learning_rate, "learning rate", 0, MAX_LEARNING_RATE,
-                      param="learning_rate")  # fmt: skip
+        # lower bounds: resolved() says "at least 1" once the recipe's defaults are in
+        checks.at_most(self.epochs, "epochs", MAX_EPOCHS, param="epochs")
+        checks.at_most(self.batch_size, "batch size", MAX_BATCH_SIZE, param="batch_size")
+        checks.number(self.learning_rate, "learning rate", -MAX_LEARNING_RATE,
+                      MAX_LEARNING_RATE, param="learning_rate")  # fmt: skip
         checks.whole(self.early_stopping, "early stopping", 0, MAX_PATIENCE, param="early_stopping")
         checks.whole(self.image_size, "image size", 0, MAX_IMAGE_SIZE, param="image_size")
         checks.number(self.val_split, "validation split", 0, 0.99, param="val_split")
@@ -154,7 +155,7 @@ class TrainConfig:
         for name in ("augment_crop", "augment_flip", "augment_contrast"):
             checks.flag(getattr(self, name), name.replace("_", " "), param=name)
         checks.number(self.augment_brightness, "brightness", 0, 1, param="augment_brightness")
-        checks.whole(self.fine_tune, "fine-tune layer count", 0, MAX_FINE_TUNE, param="fine_tune")
+        checks.at_most(self.fine_tune, "fine-tune layer count", MAX_FINE_TUNE, param="fine_tune")
         checks.whole(self.seed, "seed", 0, checks.INT32_MAX, param="seed")
         checks.whole(self.limit, "image limit", 0, checks.INT32_MAX, param="limit")
         checks.number(self.throttle_seconds, "throttle", 0, 60, param="throttle_seconds")
