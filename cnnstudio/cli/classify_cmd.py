@@ -14,6 +14,7 @@ import json
 import sys
 from pathlib import Path
 
+from cnnstudio.cli.options import add_common_flags
 from cnnstudio.cli.reporting import DownloadLines
 from cnnstudio.cli.text import printable
 from cnnstudio.core.backbones import BACKBONE_NAMES
@@ -51,9 +52,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument(
         "--layer", metavar="NAME", help="Grad-CAM layer (default: the last convolution)"
     )
-    parser.add_argument(
-        "--overwrite", action="store_true", help="replace existing CSV / Grad-CAM files"
-    )
+    add_common_flags(parser)  # -q, --overwrite, --seed (the weights of an untrained network)
     return parser
 
 
@@ -83,7 +82,12 @@ def run(args: argparse.Namespace) -> int:
     downloads = DownloadLines(sys.stderr, sys.stderr.isatty())
     with contextlib.closing(classifier.weights_download_events(args.model, args.weights)) as events:
         for event in events:
-            downloads.show(event)
+            if not args.quiet:
+                downloads.show(event)
+    if args.seed is not None:  # an untrained network gets the same weights again
+        import keras
+
+        keras.utils.set_random_seed(args.seed)
     model = classifier.load_classifier(args.model, weights=args.weights)
     if model.untrained:
         print(f"cnnstudio: note: {printable(model.label)}: labels are meaningless", file=sys.stderr)
@@ -115,7 +119,8 @@ def run(args: argparse.Namespace) -> int:
         batch.write_csv(
             results, csv_path, gradcam_errors if gradcam_dir else None, overwrite=args.overwrite
         )
-        print(f"wrote {printable(csv_path)} ({len(results)} rows)", file=sys.stderr)
+        if not args.quiet:
+            print(f"wrote {printable(csv_path)} ({len(results)} rows)", file=sys.stderr)
 
     classified = sum(1 for r in results if r.ok)
     if classified == 0:

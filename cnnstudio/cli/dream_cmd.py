@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from cnnstudio.cli.options import parse_layer_weights
+from cnnstudio.cli.options import add_common_flags, parse_layer_weights
 from cnnstudio.cli.output import check_image_output
 from cnnstudio.cli.reporting import JobReporter
 from cnnstudio.core import backbones, image_saving, images
@@ -97,9 +97,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--max-size", type=int, help=f"longest side of the working image ({defaults.max_size})"
     )
-    parser.add_argument("--seed", type=int, help="random seed (rolls, noise)")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing OUTPUT")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    add_common_flags(parser)  # -q, --overwrite, --seed (the rolls and the noise start)
     return parser
 
 

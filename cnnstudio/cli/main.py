@@ -26,6 +26,7 @@ JOBS = {
     "classify": "cnnstudio.cli.classify_cmd",
     "train": "cnnstudio.cli.train_cmd",
     "models": "cnnstudio.cli.models_cmd",
+    "runs": "cnnstudio.cli.runs_cmd",
     "visualize": "cnnstudio.cli.visualize_cmd",
 }
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from cnnstudio.cli.messages import flag_for
-from cnnstudio.cli.options import parse_layer_weights
+from cnnstudio.cli.options import add_common_flags, parse_layer_weights
 from cnnstudio.cli.output import check_image_output
 from cnnstudio.cli.reporting import JobReporter
 from cnnstudio.cli.text import printable
@@ -110,9 +110,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         type=int,
         help=f"loss evaluations per L-BFGS iteration ({defaults.lbfgs_evaluations})",
     )
-    parser.add_argument("--seed", type=int, help="random seed (noise start)")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing OUTPUT")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    add_common_flags(parser)  # -q, --overwrite, --seed (the noise start)
     return parser
 
 

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
+from cnnstudio.cli.options import add_common_flags
 from cnnstudio.cli.output import check_image_output
 from cnnstudio.cli.reporting import JobReporter
 from cnnstudio.cli.text import printable
@@ -134,10 +135,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--top", type=int, default=defaults.top, help=f"examples per channel ({defaults.top})"
     )
-    parser.add_argument("--seed", type=int, default=defaults.seed, help="random seed (0)")
     parser.add_argument("--json", action="store_true", help="print the records as JSON")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing OUTPUT")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    add_common_flags(parser, seed_default=defaults.seed)  # -q, --overwrite, --seed
     return parser
 
 

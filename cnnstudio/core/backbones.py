@@ -60,7 +60,8 @@ class BackboneInfo:
     #: a file with another count cannot fit, which we can tell without building anything
     weights_count_top: int
     weights_count_notop: int
-    #: md5 Keras checks the download against (None: Keras publishes none)
+    #: md5 Keras checks the download against (the ``file_hash`` of keras/src/applications;
+    #: None: Keras publishes none); an imported file is ImageNet only when it matches
     weights_md5_top: str | None = None
     weights_md5_notop: str | None = None
 
@@ -168,6 +169,9 @@ _BACKBONES: dict[str, BackboneInfo] = {
         weights_url_dir=_KERAS_APPS_URL + "mobilenet_v2/",
         weights_count_top=262,
         weights_count_notop=260,
+        # keras/src/applications/mobilenet_v2.py downloads these files without a
+        # file_hash: no checksum is published, so an import recognises the official file
+        # by its exact size (weights_import.official_match)
     ),
 }
 

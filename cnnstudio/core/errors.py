@@ -36,6 +36,8 @@ class Remedy:
     OTHER_FRAMES_FOLDER = "other_frames_folder"
     #: the job would not fit in memory: use the smaller size in ``details["size"]``
     SMALLER_SIZE = "smaller_size"
+    #: a weights file named for a job is not there: choose ImageNet, untrained or a file
+    CHOOSE_WEIGHTS = "choose_weights"
 
 
 class StudioError(Exception):

@@ -50,9 +50,23 @@ def _read_umask() -> int:
 _UMASK = _read_umask()
 
 
+def current_umask() -> int:
+    """The process's umask now: read from ``/proc/self/status`` where there is one (no
+    race with other threads, and a umask changed since start counts), else as it was
+    when this module was imported."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return _UMASK
+
+
 def new_file_mode() -> int:
     """The permission bits a new file gets from the user's umask (0644 for umask 022)."""
-    return 0o666 & ~_UMASK
+    return 0o666 & ~current_umask()
 
 
 # ------------------------------------------------------------------------------- reading
@@ -277,6 +291,24 @@ def os_error_message(error: OSError) -> str | None:
     return f"{path}: {missing_reason(path, error)}"
 
 
+def disk_full(error: BaseException | None) -> OSError | None:
+    """The disk-full (or quota) OSError behind ``error``, or None. Libraries wrap it:
+    h5py and zipfile inside Keras' savers raise their own errors with the OSError as
+    the cause, or only its text."""
+    for _ in range(10):
+        if error is None:
+            return None
+        if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+            return error
+        text = str(error)
+        if "No space left on device" in text or "errno = 28" in text:
+            return OSError(errno.ENOSPC, "No space left on device")
+        if "Disk quota exceeded" in text:
+            return OSError(errno.EDQUOT, "Disk quota exceeded")
+        error = error.__cause__ or error.__context__
+    return None
+
+
 @contextlib.contextmanager
 def atomic_write(
     path: str | os.PathLike[str],
@@ -336,10 +368,13 @@ def temporary_file(
     temp = Path(temp_name)
     try:
         yield temp
-    except OSError as error:
-        if isinstance(error, FileExistsError):
+    except BaseException as error:
+        if isinstance(error, (FileExistsError, InputError)):
             raise
-        raise write_error(path, error, param) from None
+        full = disk_full(error)  # Keras' savers wrap it in errors of their own
+        if full is not None or isinstance(error, OSError):
+            raise write_error(path, full or error, param) from None
+        raise
     finally:
         temp.unlink(missing_ok=True)
 
@@ -367,6 +402,42 @@ def sync_folder(folder: str | os.PathLike[str]) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_path(
+    path: str | os.PathLike[str],
+    *,
+    overwrite: bool = False,
+    param: str | None = "output",
+) -> Iterator[Path]:
+    """:func:`atomic_write` for writers that take a file name (Keras' ``model.save``,
+    which picks its format by suffix): ``with atomic_path(p) as temp: model.save(temp)``.
+    ``temp`` is a free name in the same folder with the same suffix; when the block ends
+    it gets the umask's mode and takes ``path``'s place (or is removed on an error)."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        folder = tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    except OSError as error:
+        raise write_error(path, error, param) from None
+    temp = Path(folder) / f"part{''.join(path.suffixes[-2:]) or path.suffix}"
+    try:
+        yield temp
+        try:
+            mode = stat.S_IMODE(os.stat(path).st_mode) if overwrite else new_file_mode()
+        except OSError:
+            mode = new_file_mode()
+        os.chmod(temp, mode)
+        move_into_place(temp, path, overwrite)
+    except BaseException as error:
+        if isinstance(error, OSError) and not isinstance(error, FileExistsError):
+            raise write_error(path, error, param) from None
+        raise
+    finally:
+        temp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            os.rmdir(folder)
 
 
 def move_into_place(temp: Path, path: Path, overwrite: bool) -> None:

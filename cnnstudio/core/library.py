@@ -129,7 +129,7 @@ def read_sidecar(path: str | Path) -> dict[str, Any]:
 
 def write_sidecar(model_path: str | Path, meta: dict[str, Any]) -> Path:
     """Write ``meta`` (checked) as the sidecar of ``model_path``, atomically, with the
-    model file's size and SHA-256 when it exists. :func:`save_model_file` writes a model
+    model file's size and SHA-256 when it exists. :func:`save_model_files` writes a model
     and its sidecar as one pair."""
     json_path = sidecar_path(model_path)
     meta = sidecar.checked_for_writing(model_pair.jsonable(meta))
@@ -283,14 +283,21 @@ def load_entry(entry: ModelEntry, compile: bool = False) -> Any:
 # ------------------------------------------------------------------------------ writing
 
 
-def save_model_file(
-    model: Any, path: str | Path, meta: dict[str, Any], *, overwrite: bool = False
+def save_model_files(
+    model: Any,
+    path: str | Path,
+    meta: dict[str, Any],
+    *,
+    overwrite: bool = False,
+    param: str | None = "output",
 ) -> Path:
-    """Save a Keras model and its sidecar at ``path`` (a ``.keras`` file) as one pair:
-    the old pair stays whole until the new one is written in full."""
+    """Save a Keras model and its sidecar at ``path`` (a ``.keras`` file) as one pair
+    (``cnnstudio train -o``): the old pair stays whole until the new one is written in
+    full; without ``overwrite`` a file that appeared meanwhile is never replaced
+    (OutputExistsError). A full disk is an InputError in one line naming the file."""
     path = Path(path)
     meta = sidecar.checked_for_writing(model_pair.jsonable(meta))
-    return model_pair.write_pair(path, model.save, meta, overwrite=overwrite)
+    return model_pair.write_pair(path, model.save, meta, overwrite=overwrite, param=param)
 
 
 def _new_entry(name: str, write: Callable[[Path], Path]) -> ModelEntry:

@@ -83,13 +83,14 @@ def write_pair(
     *,
     overwrite: bool,
     expected_sha256: str | None = None,
+    param: str | None = "output",
 ) -> Path:
     """Write a model (``write_model(temporary path)``) and its sidecar as one pair at
     ``target``; see the module's notes. ``meta`` is read after ``write_model`` ran (an
     import fills it in once the copy has been loaded). Nothing is left behind on failure,
     and nothing at ``target`` changes unless both files were written in full (a full disk
     is an InputError naming the file). ``expected_sha256``: what the copy must hash to."""
-    with files.temporary_file(target, suffix=model_check.MODEL_SUFFIX) as temp_model:
+    with files.temporary_file(target, suffix=model_check.MODEL_SUFFIX, param=param) as temp_model:
         write_model(temp_model)
         size, sha256 = digest(temp_model)
         if expected_sha256 is not None and sha256 != expected_sha256:
@@ -100,7 +101,7 @@ def write_pair(
             )
         meta = {**meta, "model_bytes": size, "model_sha256": sha256}
         json_target = sidecar_path(target)
-        with files.temporary_file(json_target, suffix=".part") as temp_json:
+        with files.temporary_file(json_target, suffix=".part", param=param) as temp_json:
             temp_json.write_bytes(sidecar_bytes(meta))
             files.place_file(temp_json, json_target, overwrite=overwrite)
             try:

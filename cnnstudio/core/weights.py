@@ -35,7 +35,7 @@ from typing import Protocol
 from cnnstudio.core import paths
 from cnnstudio.core.errors import Remedy, ResourceMissingError
 from cnnstudio.core.events import DownloadProgress
-from cnnstudio.core.files import megabytes
+from cnnstudio.core.files import megabytes, new_file_mode
 
 #: set to 1 to forbid any download attempt (tests, air-gapped installs)
 OFFLINE_ENV = "CNNSTUDIO_OFFLINE"
@@ -81,13 +81,16 @@ def is_untrained(weights: str | os.PathLike) -> bool:
 
 
 def weights_label(weights: str | os.PathLike) -> str:
-    """Human label of a weight source: "ImageNet", "untrained (random)", "file x.h5"."""
+    """Human label of a weight source: "ImageNet", "untrained (random)" or "custom weights
+    x.h5": a file named for a job is never taken for the official ImageNet weights (only
+    "imagenet" is: the file found by its official name, downloaded or imported after its
+    checksum matched)."""
     normalized = normalize_weights(weights)
     if normalized == "imagenet":
         return "ImageNet"
     if normalized == "random":
         return "untrained (random)"
-    return f"file {Path(normalized).name}"
+    return f"custom weights {Path(normalized).name}"
 
 
 # ------------------------------------------------------------------ ImageNet files on disk
@@ -193,6 +196,7 @@ def _download(
             raise OSError(f"download ended after {received} of {total} bytes")
         if md5 and digest.hexdigest() != md5:
             raise OSError("downloaded file is damaged (checksum mismatch)")
+        os.chmod(temp_name, new_file_mode())  # mkstemp's 0600 is for the partial file only
         os.replace(temp_name, destination)
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from cnnstudio.core import files
-from cnnstudio.core.errors import InputError
+from cnnstudio.core.errors import InputError, Remedy
 
 
 class FitsNetwork(Protocol):
@@ -72,9 +72,9 @@ def inspect_weights_file(path: str | os.PathLike) -> WeightsFileFacts:
     file_path = Path(path)
     if not os.path.lexists(file_path):
         raise InputError(
-            f"weights file {file_path} does not exist: give imagenet, random or the path "
-            "of a .weights.h5/.h5 file",
+            f"weights file {file_path} does not exist",
             param="weights",
+            remedy=Remedy.CHOOSE_WEIGHTS,
             path=str(file_path),
         )
     if not file_path.name.lower().endswith(".h5"):
@@ -110,6 +110,33 @@ def inspect_weights_file(path: str | os.PathLike) -> WeightsFileFacts:
             path=str(file_path),
         )
     return facts
+
+
+def batch_norm_trained(path: str | os.PathLike) -> bool | None:
+    """Whether the batch-normalisation statistics in a (legacy ``.h5``) weights file were
+    learned: a network that never saw data keeps Keras' initial moving means of exactly 0.
+    None when the file holds no such statistics. The tell-tale of random weights saved in
+    the official file's layout, where no checksum is published to tell them apart."""
+    import h5py
+    import numpy as np
+
+    found: list[bool] = []
+
+    def visit(name: str, item: Any) -> None:
+        # the legacy layout names it (".../moving_mean:0"); Keras 3 numbers a batch norm's
+        # variables: gamma, beta, moving mean, moving variance (".../vars/2")
+        legacy = "moving_mean" in name.rsplit("/", 1)[-1]
+        keras3 = re.search(r"batch_normalization[^/]*/vars/2$", name) is not None
+        if isinstance(item, h5py.Dataset) and (legacy or keras3):
+            found.append(bool(np.any(np.asarray(item[()]) != 0)))
+
+    with files.open_regular(Path(path), what="weights file", param="weights") as stream:
+        try:
+            with h5py.File(stream, "r") as handle:
+                handle.visititems(visit)
+        except OSError:
+            return None
+    return any(found) if found else None
 
 
 def _facts_from(file_path: Path, handle: Any) -> WeightsFileFacts | None:

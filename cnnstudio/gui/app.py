@@ -12,25 +12,9 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from cnnstudio import __version__
+from cnnstudio.gui.garbage import collect_garbage_in_gui_thread
 
 log = logging.getLogger("cnnstudio")
-
-
-_garbage_collector = None
-
-
-def collect_garbage_in_gui_thread() -> None:
-    """Run Python's cycle collector only in the GUI thread, on a timer (pyqtgraph's
-    GarbageCollector). Left automatic, it runs in whichever thread happens to allocate,
-    often a job's worker building a network; collecting a cycle that holds Qt widgets
-    there destroys them off the GUI thread, and Qt deadlocks (seen: a QMenu's destructor
-    in the GUI thread waiting on a mutex while the worker, deleting a QObject, waits for
-    the GIL). Call once, after the QApplication exists."""
-    global _garbage_collector
-    if _garbage_collector is None:
-        from pyqtgraph.util.garbage_collector import GarbageCollector
-
-        _garbage_collector = GarbageCollector(interval=0.5)
 
 
 def create_app(argv: list[str] | None = None) -> QApplication:
@@ -47,7 +31,7 @@ def create_app(argv: list[str] | None = None) -> QApplication:
     icon = icon_path()
     if icon is not None:
         app.setWindowIcon(QIcon(str(icon)))
-    collect_garbage_in_gui_thread()
+    collect_garbage_in_gui_thread()  # the GUI thread alone collects (gui/garbage.py)
     return app
 
 

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cnnstudio.gui import about
+from cnnstudio.gui import about, messages
 from cnnstudio.gui.settings import (
     app_settings,
     last_folder,
@@ -327,9 +327,7 @@ class MainWindow(QMainWindow):
         self._import_runner.run_function(_import_weights, path)
 
     def _on_weights_imported(self, imported) -> None:
-        label = imported.backbone.label if hasattr(imported, "backbone") else "the network"
-        path = getattr(imported, "path", imported)
-        text = f"Installed {label} weights as {path}; 'ImageNet (pretrained)' now uses them."
+        text = messages.weights_import_text(imported)  # ImageNet or custom weights
         self.status_label.setText(text)
         dialogs.show_info(self, text, "Weights imported")
 

@@ -20,6 +20,11 @@ def _remedy(error: StudioError) -> str:
         return "Choose another name, or confirm that it may be replaced."
     if error.remedy == Remedy.OTHER_RUN_FOLDER:
         return "Choose another run folder, or start with the same settings."
+    if error.remedy == Remedy.CHOOSE_WEIGHTS:
+        return (
+            'Choose "ImageNet (pretrained)", "Untrained (random weights)" or another file '
+            "in the weights list."
+        )
     if error.remedy == Remedy.SMALLER_SIZE and "size" in details:
         return f"Choose a size of {details['size']} px or less."
     return ""
@@ -50,3 +55,25 @@ def error_text(error: BaseException) -> str:
     if isinstance(error, StudioError):
         return describe(error)
     return str(error)
+
+
+def weights_import_text(imported) -> str:
+    """What File > Import weights... says it did (``core.weights_import.ImportedWeights``):
+    ImageNet weights (the official file) or custom weights (anything else that fits)."""
+    label = imported.backbone.label
+    name = imported.path.name
+    if not imported.is_imagenet:
+        return (
+            f"{name} fits {label} but is not the official Keras ImageNet file (its checksum "
+            f'differs), so it was installed as custom weights: choose "Custom: {name}" in '
+            f'a weights list. Results made with it are labelled "custom weights {name}".'
+        )
+    how = (
+        "its checksum matches the official Keras file"
+        if imported.matched_by == "checksum"
+        else "it has the official file's exact size (Keras publishes no checksum for it)"
+    )
+    return (
+        f"Installed the {label} ImageNet weights as {imported.path} ({how}); "
+        '"ImageNet (pretrained)" uses them from now on.'
+    )

@@ -42,12 +42,19 @@ class Stall:
 
     start: float  # time.perf_counter() of the last tick before the gap
     seconds: float
+    gui_cpu_seconds: float = 0.0  # CPU time the GUI thread itself used in the gap
     samples: list[dict[str, str]] = field(default_factory=list)  # thread name -> stack
     collections: list[Collection] = field(default_factory=list)  # collections in the gap
 
     @property
     def milliseconds(self) -> float:
         return self.seconds * 1000.0
+
+    @property
+    def gui_busy(self) -> float:
+        """Share of the gap the GUI thread spent working (collections, painting, slots)
+        rather than waiting (for the interpreter lock, or for a loaded machine's CPU)."""
+        return min(self.gui_cpu_seconds / self.seconds, 1.0) if self.seconds > 0 else 0.0
 
     def gui_frames(self) -> list[str]:
         """The innermost line of the GUI thread's stack in each sample."""
@@ -59,7 +66,10 @@ class Stall:
 
     def describe(self) -> str:
         """A short report: length, collections, and the most frequent GUI-thread frames."""
-        lines = [f"stall of {self.milliseconds:.0f} ms"]
+        lines = [
+            f"stall of {self.milliseconds:.0f} ms "
+            f"(GUI thread working {self.gui_busy:.0%} of it, waiting the rest)"
+        ]
         for c in self.collections:
             lines.append(f"  gc generation {c.generation} in {c.thread}: {c.seconds * 1000:.0f} ms")
         for frame, count in Counter(self.gui_frames()).most_common(3):
@@ -90,6 +100,7 @@ class StallWatchdog(QObject):
         self._timer.setInterval(tick_ms)
         self._timer.timeout.connect(self._tick)
         self._last_tick = 0.0
+        self._last_cpu = 0.0
         self._samples: list[dict[str, str]] = []
         self._lock = threading.Lock()
         self._running = threading.Event()
@@ -103,6 +114,7 @@ class StallWatchdog(QObject):
         self.collections.clear()
         self.longest_ms = 0.0
         self._last_tick = time.perf_counter()
+        self._last_cpu = time.thread_time()
         self._running.set()
         gc.callbacks.append(self._on_gc)
         self._sampler = threading.Thread(
@@ -136,15 +148,18 @@ class StallWatchdog(QObject):
 
     def _tick(self) -> None:
         now = time.perf_counter()
+        cpu = time.thread_time()  # this (the GUI) thread's own CPU time
         gap = now - self._last_tick
+        gap_cpu = cpu - self._last_cpu
         self.longest_ms = max(self.longest_ms, gap * 1000.0)
         with self._lock:
             samples, self._samples = self._samples, []
         if gap > self.threshold:
             start = self._last_tick
             collections = [c for c in self.collections if start <= c.start <= now]
-            self.stalls.append(Stall(start, gap, samples, collections))
+            self.stalls.append(Stall(start, gap, gap_cpu, samples, collections))
         self._last_tick = now
+        self._last_cpu = cpu
 
     def _sample_loop(self) -> None:
         gui_ident = threading.main_thread().ident

@@ -35,16 +35,20 @@ from PySide6.QtCore import QCoreApplication, QObject, QRunnable, QThreadPool, Si
 from cnnstudio.core.errors import StudioError
 from cnnstudio.core.events import Notice, Preview
 from cnnstudio.gui import messages
+from cnnstudio.gui.garbage import freeze_heap
 
 log = logging.getLogger(__name__)
 
 
 def import_tensorflow_once() -> None:
     """Import TensorFlow quietly, in one thread at a time, with GPU memory growth set before
-    any job can touch a GPU (``cnnstudio.core.device.start_tensorflow``)."""
+    any job can touch a GPU (``cnnstudio.core.device.start_tensorflow``). Then the heap
+    is frozen: TensorFlow's ~300,000 objects never become garbage, and a collection that
+    scanned them would freeze the window for 100 ms or more (gui/garbage.py)."""
     from cnnstudio.core.device import start_tensorflow
 
     start_tensorflow()
+    freeze_heap()
 
 
 class _JobSignals(QObject):

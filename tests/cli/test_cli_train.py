@@ -226,3 +226,51 @@ def test_missing_dataset_is_worded_with_the_import_flag(tmp_path, monkeypatch, c
     err = capsys.readouterr().err
     assert "cifar-10-python.tar.gz" in err and "Import dataset file" not in err
     assert "`cnnstudio train --import-dataset cifar-10-python.tar.gz`" in err
+
+
+def test_quiet_run_prints_the_result_only(npz, tmp_path, capsys):
+    out = tmp_path / "quiet.keras"
+    code = main(_train_argv(npz, out, tmp_path / "run", "-q", "--seed", "3", epochs=1))
+    captured = capsys.readouterr()
+    assert code == 0 and captured.err == ""
+    assert captured.out.splitlines() == [
+        line for line in captured.out.splitlines() if "accuracy" in line
+    ]
+    assert len(captured.out.splitlines()) == 1 and out.exists()
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["seed"] == 3
+
+
+def test_summary_looks_at_the_data_and_trains_nothing(npz, tmp_path, capsys):
+    from PIL import Image
+
+    assert main(["train", "lenet5", "--data", str(npz), "--summary"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("halves.npz: 60 training images in 2 classes")
+    assert "balance: " in out and "#" in out
+    folder = tmp_path / "shapes"
+    for name in ("round", "square"):
+        (folder / name).mkdir(parents=True)
+        Image.new("RGB", (8, 8)).save(folder / name / "a.png")
+    (folder / "square" / "b.png").write_bytes(b"broken")
+    assert main(["train", "--data", str(folder), "--summary"]) == 0
+    out = capsys.readouterr().out
+    assert "shapes: 3 images in 2 classes" in out
+    assert "1 unreadable file among all 3 files" in out and "b.png" in out
+    assert not list(tmp_path.glob("**/*.keras"))
+
+
+def test_untrained_frozen_base_is_warned_about_first(npz, tmp_path, capsys, monkeypatch):
+    from cnnstudio.core.training import job
+
+    seen: list[str] = []
+    monkeypatch.setattr(
+        job, "train", lambda *args, **kw: seen.append(capsys.readouterr().err) or None
+    )
+    argv = ["train", "transfer", "--data", str(npz), "--backbone", "mobilenet_v2"]
+    assert main([*argv, "--weights", "random", "-q", "-o", str(tmp_path / "t.keras")]) == 130
+    (before,) = seen  # said before the run starts, even when quiet
+    assert before.startswith("cnnstudio: warning: the base network MobileNetV2 has random")
+    assert "frozen" in before
+    seen.clear()
+    assert main([*argv, "--weights", "imagenet", "-o", str(tmp_path / "t.keras")]) == 130
+    assert "warning" not in seen[0]

@@ -15,7 +15,7 @@ from training_samples import band_images, write_class_folder, write_npz
 from cnnstudio.core.errors import InputError, Remedy, ResourceMissingError
 from cnnstudio.core.training import data_files, datasets
 from cnnstudio.core.training.params import Augment
-from cnnstudio.core.training.pipeline import make_pipeline
+from cnnstudio.core.training.pipeline import make_pipeline, training_stream
 
 
 def test_npz_layouts_are_read_and_checked(tmp_path):
@@ -156,7 +156,7 @@ def test_pipeline_batches_resizes_and_augments():
     np.testing.assert_array_equal(first, images.numpy())  # no augmentation: stable
 
     flip_only = Augment(crop=False, brightness=0.0, contrast=None)
-    augmented = make_pipeline(x, y, batch_size=20, training=True, augment=flip_only, seed=1)
+    augmented = training_stream(x, y, batch_size=20, epochs=1, augment=flip_only, seed=1)
     batch_x, batch_y = next(iter(augmented))
     batch_x, batch_y = batch_x.numpy(), batch_y.numpy()
     # every image is its source or its mirror image, and some were flipped
@@ -170,7 +170,7 @@ def test_pipeline_batches_resizes_and_augments():
         ]
         assert matches
         flipped += not any(np.array_equal(image, x[i]) for i in matches)
-    full = make_pipeline(x, y, batch_size=20, training=True, augment=Augment(), seed=2)
+    full = training_stream(x, y, batch_size=20, epochs=1, augment=Augment(), seed=2)
     values = next(iter(full))[0].numpy()
     assert values.min() >= 0.0 and values.max() <= 255.0
     assert flipped > 0

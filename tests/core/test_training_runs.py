@@ -59,8 +59,10 @@ def test_reused_run_folder_with_other_settings_is_refused_untouched(tmp_path, mo
     assert json.loads((run / "config.json").read_text())["epochs"] == 2
 
 
-def test_killed_process_resumes_from_its_run_folder(tmp_path):
-    """SIGKILL after the first epoch's checkpoint; the rerun starts at epoch 2, not 1."""
+def test_killed_process_resumes_from_its_run_folder_exactly(tmp_path):
+    """SIGKILL after the first epoch's checkpoint; the rerun starts at epoch 2, not 1,
+    and from then on matches an uninterrupted run with the same seed epoch for epoch
+    (the data order and the optimizer state come back, not only the weights)."""
     npz = write_npz(tmp_path / "bands.npz")
     run = tmp_path / "run"
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
@@ -104,10 +106,18 @@ def test_killed_process_resumes_from_its_run_folder(tmp_path):
     assert not (tmp_path / "never.keras").exists()
 
     events: list[object] = []
-    job.resume(run, epochs=done_before + 1, on_event=events.append)
+    job.resume(run, epochs=done_before + 2, on_event=events.append)
     started = next(e for e in events if isinstance(e, RunStarted))
     assert started.initial_epoch == done_before
-    assert [e.epoch for e in events if isinstance(e, EpochEnd)] == [done_before + 1]
+    assert [e.epoch for e in events if isinstance(e, EpochEnd)] == [
+        done_before + 1,
+        done_before + 2,
+    ]
+    # the same run, uninterrupted: the same history.csv, to the last digit
+    whole = tmp_path / "whole"
+    job.train(run_config(npz, whole, epochs=done_before + 2))
+    assert history_table(run) == history_table(whole)
+    assert len(history_table(run)) == done_before + 3  # the header and a row per epoch
     # the killed run's weights came back, not a fresh model's: a fresh run (same seed)
     # starts from a much higher first-batch loss
     fresh: list[object] = []
@@ -118,6 +128,15 @@ def test_killed_process_resumes_from_its_run_folder(tmp_path):
     )
     assert first_batch_loss(events) < 0.5 * first_batch_loss(fresh)
     assert json.loads((run / "config.json").read_text())["recipe"] == "lenet5"
+
+
+def history_table(run_dir: Path) -> list[list[str]]:
+    """history.csv without its wall-clock column (the one thing two runs cannot share)."""
+    rows = [line.split(",") for line in (run_dir / "history.csv").read_text().splitlines()]
+    if "wall_time" not in rows[0]:
+        return rows
+    drop = rows[0].index("wall_time")
+    return [row[:drop] + row[drop + 1 :] for row in rows]
 
 
 def test_read_history_keeps_finished_epochs(tmp_path):

@@ -65,7 +65,7 @@ def _saved_random(tmp_path, name: str, file_name: str | None = None, include_top
 def test_weights_label_and_untrained():
     assert weights.weights_label("imagenet") == "ImageNet"
     assert weights.weights_label("random") == "untrained (random)"
-    assert weights.weights_label("/x/y/my.weights.h5") == "file my.weights.h5"
+    assert weights.weights_label("/x/y/my.weights.h5") == "custom weights my.weights.h5"
     assert weights.is_untrained("random") and weights.is_untrained("Untrained")
     assert not weights.is_untrained("imagenet")
 
@@ -239,9 +239,91 @@ def test_download_reports_progress_and_installs(tmp_path, fake_weights_download)
 # ------------------------------------------------------------------------------------ import
 
 
-def test_import_detects_architecture_then_imagenet_finds_it(tmp_path, no_network):
+def _as_official(monkeypatch, path, name: str, include_top: bool = False) -> None:
+    """Make the registry publish ``path``'s md5 for ``name``: the file plays the official
+    Keras file (the real ones are not on this machine, and random weights are not them)."""
+    import dataclasses
+
+    digest = weights_import.file_md5(path)
+    field = "weights_md5_top" if include_top else "weights_md5_notop"
+    info = dataclasses.replace(backbones.get_backbone(name), **{field: digest})
+    monkeypatch.setitem(backbones._BACKBONES, name, info)  # noqa: SLF001 - the registry
+
+
+def test_the_published_checksums_are_keras_own():
+    """The md5s Keras checks its downloads against (keras/src/applications file_hash)."""
+    import inspect
+
+    from keras.src.applications import inception_v3, mobilenet_v2, vgg19
+
+    for name, module in (("inception_v3", inception_v3), ("vgg19", vgg19)):
+        source = inspect.getsource(module)
+        info = backbones.get_backbone(name)
+        for top in (True, False):
+            assert f'file_hash="{info.weights_md5(top)}"' in source
+    assert "file_hash" not in inspect.getsource(mobilenet_v2)  # Keras publishes none
+    assert MOBILENET.weights_md5(True) is None and MOBILENET.weights_md5(False) is None
+
+
+def test_import_of_random_weights_is_custom_never_imagenet(tmp_path, no_network):
+    """A file that fits but is not the official one (random weights here) is installed as
+    custom weights: "imagenet" does not find it, and results say "custom weights FILE"."""
+    for name in ("vgg19", "mobilenet_v2"):
+        original, path = _saved_random(tmp_path, name, f"{name}-download.weights.h5")
+        imported = weights_import.import_weights_detailed(path)
+        assert imported.kind == "custom" and not imported.is_imagenet
+        assert imported.path.parent == weights_import.custom_weights_dir()
+        assert imported.path.name == path.name
+        assert weights.find_imagenet_weights(backbones.get_backbone(name)) is None
+        assert "custom weights" in imported.describe()
+        model = backbones.build_backbone(name, str(imported.path), input_shape=(32, 32, 3))
+        assert _weights_equal(original, model)
+        assert weights.weights_label(imported.path) == f"custom weights {path.name}"
+    assert [p.name for p in weights_import.custom_weights_files()] == [
+        "mobilenet_v2-download.weights.h5",
+        "vgg19-download.weights.h5",
+    ]
+    # under the official name, still not the official file: it is renamed among the custom
+    info = backbones.get_backbone("vgg19")
+    official_name = weights.candidate_names(info.weights_file(False))[1]  # Keras 3 suffix
+    _, named = _saved_random(tmp_path, "vgg19", official_name)
+    imported = weights_import.import_weights_detailed(named)
+    assert imported.path.name == "custom-" + official_name
+    assert weights.find_imagenet_weights(info) is None
+
+
+def test_mobilenet_without_a_published_checksum_is_known_by_its_exact_size(tmp_path, monkeypatch):
+    """Keras publishes no checksum for MobileNetV2: the official file's exact size and
+    learned batch-norm statistics stand in. Random weights saved in the same layout have
+    the same size, but moving means of exactly 0: they stay custom weights."""
+    import dataclasses
+
+    model, untrained = _saved_random(tmp_path, "mobilenet_v2", "mn.weights.h5")
+    size = untrained.stat().st_size
+    info = dataclasses.replace(MOBILENET, weights_size_notop=size)
+    monkeypatch.setitem(backbones._BACKBONES, "mobilenet_v2", info)  # noqa: SLF001
+    imported = weights_import.import_weights_detailed(untrained)
+    assert not imported.is_imagenet
+    assert weights.find_imagenet_weights(info) is None
+
+    rng = np.random.default_rng(0)
+    for layer in model.layers:  # what seeing data leaves in the statistics
+        if type(layer).__name__ == "BatchNormalization":
+            layer.moving_mean.assign(rng.normal(size=layer.moving_mean.shape).astype("float32"))
+    trained = tmp_path / "trained.weights.h5"
+    model.save_weights(trained)
+    assert trained.stat().st_size == size
+    imported = weights_import.import_weights_detailed(trained)
+    assert imported.is_imagenet and imported.matched_by == "size"
+    assert weights.find_imagenet_weights(info) == imported.path
+
+
+def test_import_detects_architecture_then_imagenet_finds_it(tmp_path, no_network, monkeypatch):
     original, path = _saved_random(tmp_path, "vgg19", "downloaded.weights.h5")
-    destination = weights_import.import_weights(path)
+    _as_official(monkeypatch, path, "vgg19")
+    imported = weights_import.import_weights_detailed(path)
+    assert imported.is_imagenet and imported.matched_by == "checksum"
+    destination = imported.path
     info = backbones.get_backbone("vgg19")
     assert destination.parent == paths.weights_dir()
     assert destination.name == info.weights_file(False)[: -len(".h5")] + ".weights.h5"
@@ -252,12 +334,14 @@ def test_import_detects_architecture_then_imagenet_finds_it(tmp_path, no_network
     assert _weights_equal(original, model)
 
 
-def test_import_replaces_and_refreshes_cached_imagenet(tmp_path, no_network):
+def test_import_replaces_and_refreshes_cached_imagenet(tmp_path, no_network, monkeypatch):
     first, first_path = _saved_random(tmp_path, "vgg19", "a.weights.h5")
+    _as_official(monkeypatch, first_path, "vgg19")
     weights_import.import_weights(first_path, "vgg19")
     cached = backbones.build_backbone("vgg19", "imagenet", input_shape=(32, 32, 3))
     assert _weights_equal(first, cached)
     second, second_path = _saved_random(tmp_path, "vgg19", "b.weights.h5")
+    _as_official(monkeypatch, second_path, "vgg19")
     weights_import.import_weights(second_path)
     rebuilt = backbones.build_backbone("vgg19", "imagenet", input_shape=(32, 32, 3))
     assert rebuilt is not cached and _weights_equal(second, rebuilt)

@@ -86,7 +86,7 @@ def test_keras_failing_half_way_leaves_nothing(tmp_path):
     target = tmp_path / "m.keras"
     target.write_bytes(b"the old model")
     with pytest.raises(InputError, match=f"cannot write .*m.keras: {FULL}"):
-        library.save_model_file(HalfSaved(), target, {}, overwrite=True)
+        library.save_model_files(HalfSaved(), target, {}, overwrite=True)
     assert os.listdir(tmp_path) == ["m.keras"] and target.read_bytes() == b"the old model"
 
 

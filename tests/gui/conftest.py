@@ -47,7 +47,7 @@ def drop_files():
 def garbage_collected_in_gui_thread(qapp):
     """As in the app (cnnstudio.gui.app.create_app): cycles holding Qt objects left by one
     test must not be collected later by a job's worker thread, which deadlocks Qt."""
-    from cnnstudio.gui.app import collect_garbage_in_gui_thread
+    from cnnstudio.gui.garbage import collect_garbage_in_gui_thread
 
     collect_garbage_in_gui_thread()
 

@@ -130,7 +130,8 @@ def test_drop_files_then_a_folder_and_read_the_results(qtbot, tab, pictures, dro
     names = column(table, COL_FILE)
     assert names[2:] == ["black.png", "broken.png", "grey.png", "white.png"]
     broken = names.index("broken.png")
-    assert "broken.png" in table.item(broken, COL_ERROR).text()
+    error = table.item(broken, COL_ERROR)
+    assert "truncated" in error.text() and "broken.png" in error.toolTip()
     assert table.item(broken, COL_LABEL).text() == ""
     assert table.item(names.index("grey.png"), COL_LABEL).text() == "light"
 
@@ -356,3 +357,163 @@ def test_imagenet_weights_download_shows_in_the_bar_and_stop_abandons_it(
         gate.set()
     assert bar.format() == "Stopped" and tab.runner.error_message == ""
     assert list((paths.keras_cache_dir() / "models").iterdir()) == []  # no partial file
+
+
+# ------------------------------------------------------------------ rough edges (issue 9)
+
+
+def test_table_is_usable_in_a_1024x700_window(qtbot, entry, pictures):
+    """Columns sized to their content: in a 1024x700 window the probability and error
+    columns are in view, the top labels column is wide enough for its header and its
+    bars, and two files of the same name differ by their folder."""
+    from cnnstudio.core.classify.params import ClassifyResult, Prediction
+    from cnnstudio.gui.main_window import MainWindow
+    from cnnstudio.gui.widgets.delegates import FOLDER_ROLE
+
+    window = MainWindow(detect_device=False)
+    qtbot.addWidget(window)
+    window.resize(1024, 700)
+    tab = window.tab_by_key("classify")
+    window.tabs.setCurrentWidget(tab)
+    window.show()
+    qtbot.waitExposed(window)
+    try:
+        table = tab.table
+        predictions = tuple(
+            Prediction(label=label, probability=p, index=i)
+            for i, (label, p) in enumerate(
+                [("golden retriever", 0.62), ("Labrador retriever", 0.2), ("tennis ball", 0.1)]
+            )
+        )
+        thumb = np.full((30, 40, 3), 90, np.uint8)
+        same_name = ["/photos/holiday-2024/IMG_0001.jpg", "/photos/garden/IMG_0001.jpg"]
+        for file in same_name:
+            table.add_result(ClassifyResult(file=file, predictions=predictions, thumbnail=thumb))
+        broken = "/photos/a-rather-long-file-name-that-was-cut-short.png"
+        message = "a-rather-long-file-name-that-was-cut-short.png: the file ends too early"
+        table.add_result(ClassifyResult(file=broken, error=message))
+        qtbot.waitUntil(lambda: table.viewport().width() > 300)
+        qtbot.waitUntil(lambda: tab.splitter.sizes()[1] > 500)  # the panes got their widths
+
+        viewport = table.viewport().rect()
+        for col in (COL_FILE, COL_LABEL, COL_PROB, COL_ERROR):
+            rect = table.visualRect(table.model().index(2, col))
+            assert not table.isColumnHidden(col)
+            assert viewport.contains(rect), f"column {col} is out of view at 1024 px"
+        assert table.columnWidth(COL_ERROR) >= 120  # the message wraps over the row, readable
+        header = table.horizontalHeader()
+        title = table.horizontalHeaderItem(COL_TOPK).text()
+        assert header.sectionSize(COL_TOPK) > header.fontMetrics().horizontalAdvance(title) + 10
+        needed = table.fontMetrics().horizontalAdvance("Labrador retriever 20.0%")
+        assert table.columnWidth(COL_TOPK) >= needed  # labelled bars, not 25 px of blue
+
+        names = [table.item(r, COL_FILE) for r in range(2)]
+        assert [n.text() for n in names] == ["IMG_0001.jpg", "IMG_0001.jpg"]
+        assert [n.data(FOLDER_ROLE) for n in names] == ["holiday-2024", "garden"]
+        assert [n.toolTip() for n in names] == same_name
+        assert table.textElideMode() == Qt.TextElideMode.ElideMiddle
+        error = table.item(2, COL_ERROR)
+        assert error.text() == "The file ends too early" and error.toolTip() == message
+    finally:
+        for each in window.tab_widgets():
+            each.shutdown()
+        window.close()
+
+
+def test_error_column_shows_only_when_a_file_failed(qtbot, tab, pictures):
+    table = child(tab, QTableWidget, "classifyResults")
+    run_and_wait(qtbot, tab, lambda: tab.classify_paths([str(pictures / "white.png")]))
+    assert table.isColumnHidden(COL_ERROR)
+    run_and_wait(qtbot, tab, lambda: tab.classify_paths([str(pictures / "broken.png")]))
+    assert not table.isColumnHidden(COL_ERROR)
+    tab.clear_results()
+    assert table.isColumnHidden(COL_ERROR)
+
+
+def test_a_failed_run_keeps_its_files_and_offers_the_ways_out(
+    qtbot, tab, entry, pictures, monkeypatch
+):
+    """Missing ImageNet weights: the dropped files wait (Classify again stays enabled and
+    runs them), and the box offers Import weights... and Use untrained."""
+    run_button = child(tab, QPushButton, "classifyRunButton")
+    tab.form.set_model_spec("mobilenet_v2")
+    tab.form.weights.set_value("imagenet")
+    files = [str(pictures / "black.png"), str(pictures / "white.png")]
+    boxes = []
+    monkeypatch.setattr(
+        "cnnstudio.gui.widgets.dialogs.import_weights_action",
+        lambda widget: type("Action", (), {"trigger": lambda self: None})(),
+    )
+    with qtbot.waitSignal(tab.runner.failed, timeout=TIMEOUT_MS) as failed:
+        tab.classify_paths(files)
+    qtbot.waitUntil(lambda: not tab.runner.running)
+    assert "MobileNetV2 ImageNet weights" in failed.args[0]
+    assert tab.waiting_paths() == files
+    assert run_button.isEnabled()
+    boxes = [b for b in tab.findChildren(QMessageBox) if b.isVisible()]
+    assert boxes and boxes[0].windowTitle() == "Weights missing"
+    buttons = {b.text(): b for b in boxes[0].buttons()}
+    assert "Import weights..." in buttons and "Use untrained" in buttons
+
+    rerun = []
+    monkeypatch.setattr(tab, "run_job", lambda: rerun.append(tab.form.weights.value()))
+    buttons["Use untrained"].click()
+    assert rerun == ["random"]  # the untrained network, at once, on the waiting files
+    monkeypatch.undo()
+    for box in boxes:
+        box.close()
+
+    # another model, then Classify again: the waiting files are classified
+    tab.form.set_model_spec(str(entry.path))
+    run_and_wait(qtbot, tab, run_button.click)
+    assert column(child(tab, QTableWidget, "classifyResults"), COL_LABEL) == ["dark", "light"]
+    assert tab.waiting_paths() == []
+
+
+def test_library_model_shows_its_own_name_for_the_weights(qtbot, tab, entry):
+    picker = tab.form.weights
+    tab.form.set_model_spec(str(entry.path))
+    assert picker.currentText() == "Model's own weights: brightness"
+    assert not picker.isEnabled()
+    picker.setEnabled(True)  # the tab's own enabling after a run does not unlock it
+    assert not picker.isEnabled()
+    tab.form.set_model_spec("vgg19")
+    assert picker.isEnabled() and picker.currentText() == "ImageNet (pretrained)"
+    assert picker.findText("Model's own weights: brightness") < 0
+
+
+def test_feature_map_caption_follows_the_selection(qtbot, tab, pictures):
+    run_and_wait(
+        qtbot,
+        tab,
+        lambda: tab.classify_paths([str(pictures / "black.png"), str(pictures / "white.png")]),
+    )
+    details = tab.details
+    with qtbot.waitSignal(details.explain_runner.finished, timeout=TIMEOUT_MS):
+        details.detail_tabs.setCurrentIndex(1)
+        tab.table.selectRow(0)
+    qtbot.waitUntil(lambda: not details.explain_runner.running)
+    assert details.feature_info.text().startswith("conv1: ")
+    assert details.feature_view.image() is not None
+    tab.table.selectRow(1)  # another picture: the old maps and caption go at once
+    assert "making the feature maps" in details.feature_info.text()
+    with qtbot.waitSignal(details.explain_runner.done, timeout=TIMEOUT_MS):
+        pass
+    qtbot.waitUntil(lambda: details.feature_info.text().startswith("conv1: 30x30"))
+    tab.clear_results()
+    assert details.feature_info.text() == "" and details.feature_view.image() is None
+
+
+def test_every_classify_control_has_a_tooltip(qtbot, tab):
+    from PySide6.QtWidgets import QAbstractButton, QAbstractSpinBox, QProgressBar, QTabBar
+
+    kinds = (QAbstractButton, QComboBox, QAbstractSpinBox, QProgressBar, QTableWidget, ImageView)
+    missing = [
+        f"{type(w).__name__} {w.objectName() or getattr(w, 'text', lambda: '')()}"
+        for kind in kinds
+        for w in tab.findChildren(kind)
+        if not w.toolTip()
+        and not isinstance(w.parent(), QTabBar)  # Qt's own: tab scroll arrows,
+        and not w.objectName().startswith("qt_")  # the table's corner button
+    ]
+    assert missing == []

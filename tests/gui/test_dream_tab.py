@@ -276,6 +276,8 @@ def test_dream_with_a_model_from_the_library(qtbot, tab, photo, tmp_path, drop_f
     assert "conv_a" in tab.form.layer_table.names() and "conv_b" in tab.form.layer_table.names()
     assert list(tab.form.layer_table.weights()) == ["conv_b"]  # the deepest spatial layer
     assert not tab.form.weights_picker.isEnabled()
+    # its own weights, by name: not a grey "Untrained (random weights)"
+    assert tab.form.weights_picker.currentText() == "Model's own weights: tiny"
     assert tab.form.step_size_spin.value() > 1  # it takes 0..255 pixels: steps in pixel units
 
     drop_files(child(tab, ImageView, "dreamPreview").viewport(), [photo])
@@ -294,6 +296,8 @@ def test_dream_with_a_model_from_the_library(qtbot, tab, photo, tmp_path, drop_f
 
     # back to a backbone, then reopen: the library model and its layer come back
     backbone.setCurrentIndex(backbone.findData("inception_v3"))
+    assert tab.form.weights_picker.isEnabled()
+    assert tab.form.weights_picker.findText("Model's own weights: tiny") < 0
     tab.ask_restore_params = lambda path: True
     with qtbot.waitSignal(tab.form.library.runner.done, timeout=RUN_TIMEOUT_MS):
         drop_files(child(tab, ImageView, "dreamPreview").viewport(), [out])

@@ -10,7 +10,7 @@ import weakref
 
 from PySide6.QtWidgets import QWidget
 
-from cnnstudio.gui.app import collect_garbage_in_gui_thread
+from cnnstudio.gui.garbage import collect_garbage_in_gui_thread
 
 
 class _Holder:

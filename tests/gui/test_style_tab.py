@@ -102,7 +102,9 @@ def test_drop_run_previews_stop_then_save(tab, qtbot, picture_files, drop_files,
     meta = images.read_params(out)
     assert meta["job"] == "style" and meta["untrained"] is True
     assert meta["content"] == "content.png" and meta["styles"] == ["style.png"]
-    assert meta["size"] == 64 and 3 <= meta["stopped_at_step"] <= tab._last_step
+    # the picture kept at a Stop is the last preview, which may be a step or two behind
+    # the progress bar on a busy machine (previews are throttled, steps are not)
+    assert meta["size"] == 64 and 1 <= meta["stopped_at_step"] <= tab._last_step
     assert meta["stopped_at_step"] == tab.snapshots[-1][0]
 
 

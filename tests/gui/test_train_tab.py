@@ -89,6 +89,12 @@ def test_start_watch_stop_resume(qtbot, tab, npz, drop_files, tmp_path, monkeypa
     tab.form.epochs.setValue(finished + 1)
     with qtbot.waitSignal(tab.runner.finished, timeout=60000):
         tab.findChild(QPushButton, "trainResumeButton").click()
+        # the last run's results are gone at once: none is taken for this run's
+        pages = tab.pages
+        assert pages.samples.count() == 0 and pages.misclassified.count() == 0
+        assert pages.confusion.rowCount() == 0 and pages.result_label.text().startswith("Results")
+        assert pages.tabText(pages.indexOf(pages.misclassified)) == "Misclassified"
+        assert pages.currentWidget() is pages.curves_page
     qtbot.waitUntil(lambda: _idle(tab), timeout=10000)
     assert tab._last_run_dir == run_dir
     assert completed_epochs(run_dir) == finished + 1
@@ -314,9 +320,14 @@ def test_transfer_weights_download_shows_in_the_bar_and_stop_abandons_it(
     statuses: list[str] = []
     tab.status.connect(statuses.append)
     name = backbones.get_backbone("mobilenet_v2").weights_file(False)
+    fixed = (tab.form.backbone_combo, tab.form.weights_picker, tab.form.fine_tune)
+    fixed += (tab.form.epochs, tab.form.image_size, tab.form.dataset_edit, tab.form.recipe_combo)
+    assert all(widget.isEnabled() for widget in fixed)
     try:
         tab.start_training()
         qtbot.waitUntil(lambda: bar.format().startswith("downloading"), timeout=60000)
+        # nothing the run reads can change under it: base network and weights included
+        assert not any(widget.isEnabled() for widget in fixed)
         assert bar.format() == f"downloading {name}: 1/4 MB"
         assert (bar.value(), bar.maximum()) == (1024, 4096)  # kilobytes
         assert f"Train: downloading {name}: 1/4 MB" in statuses
@@ -326,6 +337,101 @@ def test_transfer_weights_download_shows_in_the_bar_and_stop_abandons_it(
     finally:
         gate.set()
     qtbot.waitUntil(lambda: _idle(tab), timeout=10000)
+    assert all(widget.isEnabled() for widget in fixed)  # back after the run
     assert bar.format() == "Stopped" and tab.result() is None
     assert "nothing was trained" in tab.notice_label.text()
     assert list((paths.keras_cache_dir() / "models").iterdir()) == []  # no partial file
+
+
+# ------------------------------------------------------------------ rough edges (issue 9)
+
+
+def test_untrained_frozen_base_is_questioned_before_the_run(tab, npz, monkeypatch):
+    """A transfer run on a base with random weights ended at 7%: ask first (Cancel: no run)."""
+    asked: list[str] = []
+    started: list[object] = []
+    monkeypatch.setattr(tab, "ask_continue", lambda message: asked.append(message) or False)
+    monkeypatch.setattr(tab.runner, "run_callbacks", lambda *args, **kw: started.append(args))
+    tab.form.set_recipe("transfer")
+    tab.form.dataset_edit.setText(str(npz))
+    tab.form.weights_picker.set_value("random")
+    tab.start_training()
+    assert len(asked) == 1 and started == []
+    assert "InceptionV3 has random weights" in asked[0] and "frozen" in asked[0]
+    assert asked[0][0].isupper() and asked[0].endswith(".")
+    monkeypatch.setattr(tab, "ask_continue", lambda message: asked.append(message) or True)
+    tab.start_training()  # Continue: the run starts
+    assert len(asked) == 2 and len(started) == 1
+    tab.form.weights_picker.set_value("imagenet")
+    tab.start_training()  # pretrained weights: nothing to ask
+    assert len(asked) == 2 and len(started) == 2
+
+
+def test_failed_dataset_import_says_so_in_the_status(qtbot, tab, tmp_path, monkeypatch):
+    bad = tmp_path / "mnist.npz"
+    bad.write_bytes(b"not a zip file")
+    statuses: list[str] = []
+    tab.status.connect(statuses.append)
+    monkeypatch.setattr(tab, "show_error", lambda message, details="": None)
+    monkeypatch.setattr(tab.form, "ask_dataset_file", lambda: str(bad))
+    with qtbot.waitSignal(tab.form.import_runner.failed, timeout=30000):
+        tab.form.import_action.trigger()
+    qtbot.waitUntil(lambda: not tab.form.import_runner.running, timeout=10000)
+    assert statuses[0] == "Importing mnist.npz..."
+    assert statuses[-1].startswith("Import failed: ") and "mnist.npz" in statuses[-1]
+
+
+def test_dataset_page_counts_samples_and_lists_unreadable_files(qtbot, tab, tmp_path, npz):
+    root = tmp_path / "flowers"
+    for name, count in (("daisy", 6), ("rose", 2)):
+        (root / name).mkdir(parents=True)
+        for i in range(count):
+            Image.new("RGB", (20, 10), (200, 20 * i, 30)).save(root / name / f"{i}.png")
+    (root / "rose" / "cut.png").write_bytes(b"\x89PNG\r\n\x1a\n cut")
+    page = tab.pages.dataset_page
+    with qtbot.waitSignal(page.runner.done, timeout=30000):
+        tab.form.dataset_edit.setText(str(root))  # the page follows the field
+    found = page.survey_result()
+    assert found.class_names == ["daisy", "rose"] and found.counts == [6, 3]
+    assert [len(s) for s in found.samples] == [6, 2]
+    assert [path for path, _ in found.unreadable] == [str(root / "rose" / "cut.png")]
+    table = page.classes
+    assert [table.item(r, 0).text() for r in range(2)] == ["daisy", "rose"]
+    assert table.item(0, 1).text().startswith("6 ") and not table.item(1, 2).icon().isNull()
+    assert "50%" in page.summary_label.text()  # the balance, in words
+    assert page.unreadable.count() == 1 and page.unreadable.isVisibleTo(page)
+
+    with qtbot.waitSignal(page.runner.done, timeout=30000):
+        tab.form.dataset_edit.setText(str(npz))  # arrays: counted from their labels
+    found = page.survey_result()
+    assert found.total == 240 and len(found.counts) == 3 and found.test_counts is not None
+    assert page.unreadable.isHidden()
+
+
+def test_every_train_control_has_a_tooltip_in_the_windows_words(tab):
+    from PySide6.QtWidgets import (
+        QAbstractButton,
+        QAbstractItemView,
+        QAbstractSpinBox,
+        QHeaderView,
+        QPlainTextEdit,
+        QTabBar,
+    )
+
+    kinds = (QAbstractButton, QComboBox, QAbstractSpinBox, QLineEdit, QProgressBar)
+    kinds += (QAbstractItemView, QPlainTextEdit, LossPlot)
+    controls = [
+        w
+        for kind in kinds
+        for w in tab.findChildren(kind)
+        if not isinstance(w.parent(), QTabBar)
+        and not w.objectName().startswith("qt_")
+        and w.window() is tab.window()  # not a combo box's popup list
+        and not isinstance(w, QHeaderView)
+    ]
+    assert len(controls) > 30
+    missing = [f"{type(w).__name__} {w.objectName()}" for w in controls if not w.toolTip()]
+    assert missing == []
+    for w in controls:  # sentences with a capital, no command-line flags
+        tip = w.toolTip()
+        assert tip[0].isupper() and " --" not in tip, f"{w.objectName()}: {tip}"

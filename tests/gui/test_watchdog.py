@@ -31,3 +31,22 @@ def test_collections_are_recorded_with_their_thread(qtbot):
         gc.collect()
     assert any(c.generation == 2 and c.thread == "MainThread" for c in dog.collections)
     assert gc.callbacks.count(dog._on_gc) == 0  # stop() unhooks it
+
+
+def _works_the_gui_thread() -> None:
+    start = time.thread_time()
+    while time.thread_time() - start < 0.3:  # 0.3 s of this thread's own CPU time
+        sum(range(1000))
+
+
+def test_a_stall_says_whether_the_gui_thread_worked_or_waited(qtbot):
+    with StallWatchdog(threshold_ms=100) as dog:
+        qtbot.wait(30)
+        QTimer.singleShot(0, _works_the_gui_thread)
+        qtbot.waitUntil(lambda: bool(dog.stalls), timeout=10_000)
+        QTimer.singleShot(0, _blocks_the_gui_thread)  # sleeping: waiting, not working
+        qtbot.waitUntil(lambda: len(dog.stalls) >= 2, timeout=10_000)
+    worked = max(dog.stalls, key=lambda s: s.gui_cpu_seconds)
+    assert worked.gui_cpu_seconds >= 0.29
+    slept = [s for s in dog.stalls if s is not worked]
+    assert slept and min(s.gui_busy for s in slept) < 0.5

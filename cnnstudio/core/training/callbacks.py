@@ -2,8 +2,9 @@
 
 :class:`EventCallback` forwards batch and epoch logs as events (throttled at the source)
 and stops the Keras way, through ``model.stop_training``, when ``should_stop()`` turns
-true. The others are Keras' own backup, best-model checkpoint, CSV log and TensorBoard,
-taught one thing: an epoch cut short by Stop is not a finished epoch (:class:`RunState`).
+true. The others are the backup (:mod:`.checkpoints`), Keras' best-model checkpoint, CSV log
+and TensorBoard, taught one thing: an epoch cut short by Stop is not a finished epoch
+(:class:`RunState`).
 
 Imports Keras at its top: imported lazily, by the trainer.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -21,9 +23,12 @@ import keras
 
 from cnnstudio.core.errors import InputError, Remedy
 from cnnstudio.core.library import _one_line
+from cnnstudio.core.training import checkpoints
+from cnnstudio.core.training.checkpoints import BackupPoint
 from cnnstudio.core.training.events import BatchEnd, EpochEnd
 from cnnstudio.core.training.params import TrainConfig
-from cnnstudio.core.training.runs import best_so_far
+from cnnstudio.core.training.runs import best_so_far, history_header
+from cnnstudio.core.training.trainer import random_state, set_random_state
 
 
 class RunState:
@@ -138,60 +143,94 @@ class EventCallback(keras.callbacks.Callback):
         )
 
 
-class Backup(keras.callbacks.BackupAndRestore):
-    """BackupAndRestore that does not record an epoch cut short by Stop as done, so a
-    resumed run repeats that epoch instead of skipping its unseen batches."""
+class Backup(keras.callbacks.Callback):
+    """Backs the run up after every finished epoch (:func:`.checkpoints.write_backup`:
+    the weights with the optimizer state, and the random state, the previous epoch's
+    backup kept as the fallback) and restores ``restore`` when training begins. An epoch
+    cut short by Stop is not backed up, so a resumed run repeats it instead of skipping
+    its unseen batches."""
+
+    def __init__(self, state: RunState, run_dir: Path, restore: BackupPoint | None) -> None:
+        super().__init__()
+        self.state, self.run_dir, self.restore = state, run_dir, restore
+
+    def on_train_begin(self, logs=None):
+        if self.restore is not None:
+            optimizer = self.model.optimizer
+            if optimizer is not None and not optimizer.built:
+                optimizer.build(self.model.trainable_variables)  # its state is restored too
+            try:
+                self.model.load_weights(self.restore.weights)
+            except (ValueError, KeyError, TypeError, OSError) as error:
+                # the backup does not fit this model: one line, and the folder untouched
+                raise InputError(
+                    f"the backup in {self.restore.weights.parent} does not fit this model "
+                    f"({_one_line(str(error))}); it was made with other settings",
+                    param="run_dir",
+                    remedy=Remedy.OTHER_RUN_FOLDER,
+                ) from None
+            if self.restore.random_state:
+                set_random_state(self.model, self.restore.random_state)
+        if self.state.on_restored is not None:
+            self.state.on_restored()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.state.stopped_mid_epoch:
+            return
+        checkpoints.write_backup(
+            self.run_dir,
+            epoch + 1,
+            lambda path: self.model.save_weights(path, overwrite=True),
+            random_state(self.model),
+        )
+
+
+class Checkpoint(keras.callbacks.ModelCheckpoint):
+    """ModelCheckpoint that skips an epoch cut short by Stop (same reason as Backup)
+    and one whose validation was cut short (its val_accuracy is not comparable), and
+    saves atomically: into a temporary file that replaces the best model when whole."""
+
+    def __init__(self, state: RunState, filepath: str | Path, **kwargs) -> None:
+        self.final_path = Path(filepath)
+        temp = self.final_path.with_name(f".incoming-{self.final_path.name}")
+        super().__init__(filepath=str(temp), **kwargs)
+        self.state = state
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.state.stopped_mid_epoch or self.state.validation_cut:
+            return
+        temp = Path(self.filepath)
+        temp.unlink(missing_ok=True)  # what a killed save left
+        super().on_epoch_end(epoch, logs)
+        if temp.exists():
+            os.replace(temp, self.final_path)
+
+
+class CSVLog(keras.callbacks.CSVLogger):
+    """CSVLogger that skips an epoch cut short by Stop: the resumed run repeats that
+    epoch, which would give it two rows, and its val_accuracy would set the bar that
+    the best-model checkpoint must beat on resume (read back from history.csv).
+
+    Each row also records ``wall_time`` (seconds since 1970 at the epoch's end), for
+    curves against time; a resumed run keeps the columns its file started with."""
 
     def __init__(self, state: RunState, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.state = state
 
     def on_train_begin(self, logs=None):
-        try:
-            super().on_train_begin(logs)
-        except (ValueError, KeyError, TypeError, OSError) as error:
-            # the backup does not fit this model: one line, and the folder untouched
-            raise InputError(
-                f"the backup in {self.backup_dir} does not fit this model "
-                f"({_one_line(str(error))}); it was made with other settings",
-                param="run_dir",
-                remedy=Remedy.OTHER_RUN_FOLDER,
-            ) from None
-        if self.state.on_restored is not None:
-            self.state.on_restored()
-
-    def on_epoch_end(self, epoch, logs=None):
-        if not self.state.stopped_mid_epoch:
-            super().on_epoch_end(epoch, logs)
-
-
-class Checkpoint(keras.callbacks.ModelCheckpoint):
-    """ModelCheckpoint that skips an epoch cut short by Stop (same reason as Backup)
-    and one whose validation was cut short (its val_accuracy is not comparable)."""
-
-    def __init__(self, state: RunState, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.state = state
-
-    def on_epoch_end(self, epoch, logs=None):
-        if not (self.state.stopped_mid_epoch or self.state.validation_cut):
-            super().on_epoch_end(epoch, logs)
-
-
-class CSVLog(keras.callbacks.CSVLogger):
-    """CSVLogger that skips an epoch cut short by Stop: the resumed run repeats that
-    epoch, which would give it two rows, and its val_accuracy would set the bar that
-    the best-model checkpoint must beat on resume (read back from history.csv)."""
-
-    def __init__(self, state: RunState, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.state = state
+        super().on_train_begin(logs)
+        header = history_header(Path(self.filename))
+        self.file_keys = [k for k in header if k != "epoch"] if header else None
 
     def on_epoch_end(self, epoch, logs=None):
         if self.state.stopped_mid_epoch:
             return
+        logs = {**(logs or {}), "wall_time": time.time()}
         if self.state.validation_cut:  # keep the epoch, write "NA" for validation
-            logs = {k: v for k, v in (logs or {}).items() if not k.startswith("val_")}
+            logs = {k: v for k, v in logs.items() if not k.startswith("val_")}
+        if self.keys is None and self.file_keys:
+            self.keys = list(self.file_keys)  # rows under the header the file has
         super().on_epoch_end(epoch, logs)
 
 
@@ -220,6 +259,7 @@ def run_callbacks(
     state: RunState,
     event_callback: Any,
     *,
+    restore: BackupPoint | None = None,
     early_stopping: int = 0,
     tensorboard: bool = True,
 ) -> list[Any]:
@@ -231,7 +271,7 @@ def run_callbacks(
     # save time per epoch, so ModelCheckpoint keeps the best model (beating, on resume,
     # the best of the epochs before).
     callbacks = [
-        Backup(state, backup_dir=str(run_dir / "backup"), delete_checkpoint=False),
+        Backup(state, run_dir, restore),
         Checkpoint(
             state,
             filepath=str(checkpoints / "best.keras"),
@@ -264,9 +304,11 @@ def training_callbacks(
     should_stop: Callable[[], bool],
     train_images: int,
     initial_epoch: int = 0,
+    restore: BackupPoint | None = None,
 ) -> tuple[list[Any], RunState]:
     """Every callback :func:`~.job.train` passes to ``model.fit`` (events, stop, backup,
-    checkpoint, logs) for a resolved config; also used by bench/bench_train.py."""
+    checkpoint, logs) for a resolved config, restoring ``restore`` (the backup the run
+    resumes from) when training begins; also used by bench/bench_train.py."""
     state = RunState()
     events = EventCallback(
         state,
@@ -279,4 +321,7 @@ def training_callbacks(
         initial_epoch,
         config.throttle_seconds,
     )
-    return run_callbacks(run_dir, state, events, early_stopping=config.early_stopping), state
+    callbacks = run_callbacks(
+        run_dir, state, events, restore=restore, early_stopping=config.early_stopping
+    )
+    return callbacks, state

@@ -16,6 +16,7 @@ import hashlib
 import io
 import os
 import pickle
+import shutil
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -166,17 +167,20 @@ def import_dataset_file(path: str | Path) -> tuple[str, Path]:
         raise InputError(f"dataset file not found: {path}")
     files.check_regular_file(path, what="dataset file", max_bytes=npz_files.MAX_FILE_BYTES)
     target_dir = paths.data_dir() / "datasets"
-    target_dir.mkdir(parents=True, exist_ok=True)
     if tarfile.is_tarfile(path):
         arrays = _cifar_arrays_from_archive(path)
         target = target_dir / "cifar10.npz"
-        np.savez(target, **arrays)
+        _save_npz(target, arrays)
         return "cifar10", target
     if path.suffix.lower() == ".npz":
         arrays = _read_npz(path)
         if arrays["x_train"].shape[1:3] == (28, 28) and len(arrays["x_train"]) == 60000:
             target = target_dir / "mnist.npz"
-            target.write_bytes(path.read_bytes())
+            with (
+                files.open_regular(path, what="dataset file") as source,
+                files.atomic_write(target, overwrite=True, param=None) as copy,
+            ):
+                shutil.copyfileobj(source, copy, 1 << 20)
             return "mnist", target
         raise InputError(
             f"{path.name} is not MNIST (60000 images of 28x28); use your own .npz files "
@@ -247,6 +251,12 @@ def _as_images(x: np.ndarray, file_name: str, key: str) -> np.ndarray:
     return np.clip(np.round(x), 0, 255).astype(np.uint8)
 
 
+def _save_npz(target: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Arrays into ``target`` (.npz), whole or not at all (core.files)."""
+    with files.atomic_write(target, overwrite=True, param=None) as handle:
+        np.savez(handle, **arrays)
+
+
 def load_arrays(dataset: str) -> tuple[dict[str, np.ndarray], list[str]]:
     """Arrays (x_train, y_train[, x_test, y_test]) and class names of a built-in dataset
     or an ``.npz`` file."""
@@ -258,15 +268,13 @@ def load_arrays(dataset: str) -> tuple[dict[str, np.ndarray], list[str]]:
             arrays = _read_npz(found)
         else:  # a CIFAR-10 archive in the Keras cache: convert once, keep the .npz
             arrays = _cifar_arrays_from_archive(found)
-            target = paths.data_dir() / "datasets" / "cifar10.npz"
-            target.parent.mkdir(parents=True, exist_ok=True)
-            np.savez(target, **arrays)
+            _save_npz(paths.data_dir() / "datasets" / "cifar10.npz", arrays)
         names = MNIST_CLASSES if dataset == "mnist" else CIFAR10_CLASSES
         return arrays, list(names)
     path = Path(dataset)
     if not os.path.lexists(path):  # a broken link or a loop is named by read_npz
         raise InputError(
-            f"dataset '{dataset}' not found: give mnist, cifar10, a .npz file or a folder "
+            f"dataset '{dataset}' not found: use mnist, cifar10, a .npz file or a folder "
             "with one subfolder per class"
         )
     arrays = _read_npz(path)

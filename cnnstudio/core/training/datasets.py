@@ -15,6 +15,10 @@ import numpy as np
 from cnnstudio.core.errors import InputError
 from cnnstudio.core.training.data_files import BUILTIN_DATASETS, load_arrays
 from cnnstudio.core.training.image_folders import load_image_folder, to_channels
+from cnnstudio.core.training.survey import balance_text
+
+#: the summary lists the images of each class when there are at most this many classes
+_LISTED_CLASSES = 20
 
 
 @dataclass
@@ -50,6 +54,15 @@ class Dataset:
         )
         if self.skipped:
             text += f"; {len(self.skipped)} unreadable file(s) skipped"
+        counts = np.bincount(self.y_train.astype(np.int64), minlength=self.num_classes)
+        if self.num_classes <= _LISTED_CLASSES:
+            text += "\ntraining images per class: " + ", ".join(
+                f"{name} {int(count)}"
+                for name, count in zip(self.class_names, counts, strict=False)
+            )
+        largest = int(counts.max()) if len(counts) else 0
+        if largest:
+            text += f"\nbalance: {balance_text(int(counts.min()) / largest)}"
         return text
 
 

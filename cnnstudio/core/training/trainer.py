@@ -1,16 +1,17 @@
 """The TensorFlow side of a run: the distribution strategy, the weights a transfer run
-needs, and :func:`prepare` (data, pipelines, the compiled model of a config).
+needs, the data (:func:`load_data`), the compiled model of a config and its pipelines
+(:func:`build`), and the model's random state that a resumed run restores.
 
 Imports TensorFlow and Keras at its top: imported lazily, by :func:`.job.train`.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from cnnstudio.core import backbones
@@ -73,28 +74,36 @@ def learning_rate(config: TrainConfig, steps_per_epoch: int) -> Any:
     return config.learning_rate
 
 
-def prepare(
-    config: TrainConfig, on_event: Callable[[object], None] | None = None
-) -> tuple[Dataset, Any, dict[str, Any]]:
-    """Seed, load the data and build + compile the model of a (resolved) config.
-    Returns (dataset, model, pipelines: train, val, test and the preprocess function)."""
+def load_data(config: TrainConfig, on_event: Callable[[object], None] | None = None) -> Dataset:
+    """Seed every generator and load the dataset of a (resolved) config (no TensorFlow
+    op runs here: a multi-worker strategy must be created after this, before the model)."""
     keras.utils.set_random_seed(config.seed)
     spec = get_recipe(config.recipe)
-    size = (config.image_size, config.image_size)
 
     def folder_progress(done: int, total: int) -> None:
         if on_event is not None:
             on_event(Notice(f"reading images: {done}/{total}"))
 
-    dataset = load_dataset(
+    return load_dataset(
         config.data,
-        image_size=size,
+        image_size=(config.image_size, config.image_size),
         channels=spec.channels,
         val_split=config.val_split,
         seed=config.seed,
         limit=config.limit or None,
         on_progress=folder_progress,
     )
+
+
+def build(
+    config: TrainConfig, dataset: Dataset, *, first_epoch: int = 0, strategy: Any = None
+) -> tuple[Any, dict[str, Any]]:
+    """The compiled model of a (resolved) config, built in ``strategy``'s scope (the
+    default: the visible GPUs'), and its pipelines: ``train`` (the stream of epochs
+    ``first_epoch`` .. ``config.epochs - 1``, read with ``steps_per_epoch``), ``val``,
+    ``test``, ``steps_per_epoch`` and the ``preprocess`` function."""
+    spec = get_recipe(config.recipe)
+    size = (config.image_size, config.image_size)
     preprocess = None
     if config.recipe == "transfer":
         backbone = config.backbone
@@ -102,14 +111,15 @@ def prepare(
         def preprocess(images):  # the backbone's own preprocessing, on float 0..255 RGB
             return backbones.preprocess(backbone, images)
 
-    batch = config.batch_size
+    steps = pipeline.steps_per_epoch(len(dataset.x_train), config.batch_size)
     pipelines = {
-        "train": pipeline.make_pipeline(
+        "train": pipeline.training_stream(
             dataset.x_train,
             dataset.y_train,
-            batch_size=batch,
+            batch_size=config.batch_size,
+            epochs=config.epochs,
+            first_epoch=first_epoch,
             image_size=size,
-            training=True,
             augment=config.augment_options(),
             seed=config.seed,
             preprocess=preprocess,
@@ -128,10 +138,10 @@ def prepare(
             image_size=size,
             preprocess=preprocess,
         ),
+        "steps_per_epoch": steps,
         "preprocess": preprocess,
     }
-    steps = math.ceil(len(dataset.x_train) / batch)
-    with make_strategy().scope():
+    with (strategy or make_strategy()).scope():
         model = recipes.build_model(
             config.recipe,
             num_classes=dataset.num_classes,
@@ -146,4 +156,38 @@ def prepare(
             loss="sparse_categorical_crossentropy",
             metrics=["accuracy"],
         )
+    return model, pipelines
+
+
+def prepare(
+    config: TrainConfig,
+    on_event: Callable[[object], None] | None = None,
+    *,
+    first_epoch: int = 0,
+) -> tuple[Dataset, Any, dict[str, Any]]:
+    """:func:`load_data` then :func:`build`: (dataset, model, pipelines)."""
+    dataset = load_data(config, on_event)
+    model, pipelines = build(config, dataset, first_epoch=first_epoch)
     return dataset, model, pipelines
+
+
+def random_state(model: Any) -> list[list[int]]:
+    """The states of the model's random generators (Dropout's seed generators), which
+    ``save_weights`` leaves out: without them a resumed run drops other units."""
+    return [[int(v) for v in np.asarray(var).ravel()] for var in _seed_states(model)]
+
+
+def set_random_state(model: Any, state: list[list[int]]) -> bool:
+    """Restore :func:`random_state`; False (nothing changed) when it does not fit."""
+    variables = _seed_states(model)
+    if len(variables) != len(state) or any(
+        len(values) != int(np.prod(var.shape)) for var, values in zip(variables, state, strict=True)
+    ):
+        return False
+    for var, values in zip(variables, state, strict=True):
+        var.assign(np.asarray(values, dtype=var.dtype).reshape(var.shape))
+    return True
+
+
+def _seed_states(model: Any) -> list[Any]:
+    return [v for v in model.variables if v.name == "seed_generator_state"]

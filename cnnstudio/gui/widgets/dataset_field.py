@@ -11,8 +11,9 @@ from PySide6.QtWidgets import QLineEdit, QWidget
 from cnnstudio.gui.widgets.drop_area import local_paths
 
 DATASET_TIP = (
-    "mnist, cifar10, a .npz file in the Keras layout (x_train, y_train, x_test, y_test) or a "
-    "folder with one subfolder of images per class. Drop a folder or .npz file here."
+    "The data: mnist, cifar10, a .npz file in the Keras layout (x_train, y_train, x_test, "
+    "y_test) or a folder with one subfolder of images per class. Drop a folder or .npz "
+    "file here; the Dataset page shows its classes."
 )
 
 

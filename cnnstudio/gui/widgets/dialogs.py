@@ -98,6 +98,17 @@ def ask_yes_no(parent: QWidget | None, question: str, title: str = APP_TITLE) ->
     return answer == QMessageBox.StandardButton.Yes
 
 
+def ask_continue(parent: QWidget | None, message: str, title: str = APP_TITLE) -> bool:
+    """A warning before a job: Continue or Cancel (the default). Blocking."""
+    box = QMessageBox(QMessageBox.Icon.Warning, title, message, parent=parent)
+    box.setObjectName("continueBox")
+    go = box.addButton("Continue", QMessageBox.ButtonRole.AcceptRole)
+    box.addButton(QMessageBox.StandardButton.Cancel)
+    box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+    box.exec()
+    return box.clickedButton() is go
+
+
 def ask_open_image(parent: QWidget | None, title: str = "Open image") -> str | None:
     """An image file chosen by the user (the folder is remembered), or None."""
     path, _ = QFileDialog.getOpenFileName(parent, title, last_folder(), image_file_filter())

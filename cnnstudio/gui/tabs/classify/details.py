@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFormLayout,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QProgressBar,
@@ -57,11 +58,15 @@ class DetailsPanel(QWidget):
         self.detail_tabs.addTab(self._build_image_page(), "Image")
         self.detail_tabs.addTab(self._build_feature_page(), "Feature maps")
         self.dream_button = QPushButton("Dream with this image", objectName="classifyDreamButton")
+        self.dream_button.setToolTip("Open the selected picture in the Dream tab")
         self.content_button = QPushButton("Use as content", objectName="classifyContentButton")
+        self.content_button.setToolTip("Use the selected picture as the Style tab's content")
         self.style_button = QPushButton("Use as style", objectName="classifyStyleButton")
-        send_row = QHBoxLayout()
-        for button in self.send_buttons():
-            send_row.addWidget(button)
+        self.style_button.setToolTip("Add the selected picture to the Style tab's styles")
+        send_row = QGridLayout()  # two rows: the panel stays narrow beside the table
+        send_row.addWidget(self.dream_button, 0, 0, 1, 2)
+        send_row.addWidget(self.content_button, 1, 0)
+        send_row.addWidget(self.style_button, 1, 1)
         layout = QVBoxLayout(self)
         layout.addWidget(self.detail_tabs, 1)
         layout.addLayout(send_row)
@@ -80,13 +85,31 @@ class DetailsPanel(QWidget):
     def _build_image_page(self) -> QWidget:
         self.image_view = ImageView(placeholder="Select a result to see it here")
         self.image_view.setObjectName("classifyImage")
+        self.image_view.setToolTip(
+            "The selected picture (or its heat map); drop a picture here to classify it"
+        )
         self.gradcam_toggle = QCheckBox("Grad-CAM heat map", objectName="classifyGradCam")
+        self.gradcam_toggle.setToolTip(
+            "Show where the model looked: the parts of the picture that raised the class"
+        )
         self.cam_layer = QComboBox(objectName="classifyCamLayer")
+        self.cam_layer.setToolTip(
+            "The layer whose activations make the heat map (deeper: coarser, more semantic)"
+        )
         self.cam_method = QComboBox(objectName="classifyCamMethod")
+        self.cam_method.setToolTip(
+            "Grad-CAM averages the gradients of each channel; HiResCAM keeps them per "
+            "position (better for models that flatten instead of pooling)"
+        )
         for value, text in _METHODS:
             self.cam_method.addItem(text, value)
         self.cam_class = QComboBox(objectName="classifyCamClass")
         self.cam_class.setToolTip("The class whose evidence the heat map shows")
+        for combo in (self.cam_layer, self.cam_method, self.cam_class):
+            combo.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+            )
+            combo.setMinimumContentsLength(10)
         cam_form = QFormLayout()
         cam_form.addRow(self.gradcam_toggle)
         cam_form.addRow("Layer", self.cam_layer)
@@ -103,9 +126,12 @@ class DetailsPanel(QWidget):
 
     def _build_feature_page(self) -> QWidget:
         self.feature_layer = QComboBox(objectName="classifyFeatureLayer")
+        self.feature_layer.setToolTip("The layer whose channels are shown, one tile each")
         self.feature_view = ImageView(placeholder="Pick a layer to see its channels")
         self.feature_view.setObjectName("classifyFeatureMaps")
+        self.feature_view.setToolTip("What each channel of the layer sees in the picture")
         self.feature_info = QLabel("", objectName="classifyFeatureInfo")
+        self._maps_shown: tuple[str, str] | None = None  # (file, layer) of the maps shown
         page = QWidget()
         layout = QVBoxLayout(page)
         row = QHBoxLayout()
@@ -139,8 +165,7 @@ class DetailsPanel(QWidget):
         elif result is not None:
             self.top_list_layout.addRow(QLabel(result.error, wordWrap=True))
         self.cam_class.blockSignals(False)
-        if result is None:
-            self.show_feature_maps(None)
+        self.show_feature_maps(None)  # another picture's maps (and caption) are not this one's
         self._request_explain()
 
     def shown_picture(self) -> np.ndarray | None:
@@ -179,6 +204,8 @@ class DetailsPanel(QWidget):
             self.feature_layer.setCurrentIndex(0)
         for combo in (self.cam_layer, self.feature_layer):
             combo.blockSignals(False)
+        self.overlay = None
+        self.show_feature_maps(None)  # made by the previous model
 
     def _on_gradcam_toggled(self, checked: bool) -> None:
         self._show_picture()  # the overlay or the plain picture, at once
@@ -213,6 +240,10 @@ class DetailsPanel(QWidget):
         if request is None:
             self._show_picture()
             return
+        layer = request[-1]
+        if layer and self._maps_shown != (request[1], layer):
+            # the caption never describes maps that are not the ones shown
+            self.show_feature_maps(None, f"{layer}: making the feature maps...")
         if self.explain_runner.running:
             self._pending = request  # latest wins
             return
@@ -226,7 +257,7 @@ class DetailsPanel(QWidget):
         self.overlay = overlay
         self._show_picture()
         if maps is not None:
-            self.show_feature_maps(maps, info.get("maps", ""))
+            self.show_feature_maps(maps, info.get("maps", ""), (info["file"], info["layer"]))
         if overlay is not None:
             self.status.emit(info.get("cam", ""))
 
@@ -244,9 +275,14 @@ class DetailsPanel(QWidget):
         self._pending = None
         self.explain_runner.shutdown()
 
-    def show_feature_maps(self, grid: np.ndarray | None, info: str = "") -> None:
+    def show_feature_maps(
+        self, grid: np.ndarray | None, info: str = "", shown: tuple[str, str] | None = None
+    ) -> None:
+        """Show a feature-map grid with its caption (None: none, and no caption but
+        ``info``); ``shown`` is the (file, layer) the grid belongs to."""
         self.feature_view.set_image(grid)
         self.feature_info.setText(info)
+        self._maps_shown = shown if grid is not None else None
 
 
 def explain(
@@ -273,6 +309,7 @@ def explain(
         from cnnstudio.core.classify import explain  # imports TensorFlow: in the worker
 
         maps = explain.tile_channels(activations, max_channels=64, cell=64)
+        info["layer"] = feature_layer
         shown = min(64, activations.shape[-1])
         info["maps"] = (
             f"{feature_layer}: {activations.shape[1]}x{activations.shape[0]}, "

@@ -14,6 +14,7 @@ from cnnstudio.gui.settings import last_folder, read_str, remember_folder, resto
 from cnnstudio.gui.widgets.weights_picker import WeightsPicker
 
 OPEN_FILE = "<open .keras file>"
+_NARROW = QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
 
 
 class ClassifyForm(QWidget):
@@ -22,11 +23,18 @@ class ClassifyForm(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.model_combo = QComboBox(objectName="classifyModel")
-        self.model_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
-        self.model_combo.setToolTip("An ImageNet network or a model of your library")
+        self.model_combo.setToolTip(
+            "The network that classifies: an ImageNet network (1000 classes), a model of "
+            "your library or a .keras file"
+        )
         self.weights = WeightsPicker()
         self.weights.setObjectName("classifyWeights")
         self.top_k = QSpinBox(objectName="classifyTopK", minimum=1, maximum=20, value=5)
+        self.top_k.setToolTip("How many labels each picture gets, best first")
+        for combo in (self.model_combo, self.weights):
+            # narrow, so the table keeps its room at 1024 px; the lists show whole names
+            combo.setSizeAdjustPolicy(_NARROW)
+            combo.setMinimumContentsLength(16)
         layout = QFormLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addRow("Model", self.model_combo)
@@ -98,8 +106,20 @@ class ClassifyForm(QWidget):
         else:
             self.model_combo.setCurrentIndex(0)
 
+    def model_name(self) -> str:
+        """The chosen model as the window names it (a library model's name, a file's
+        name, a backbone's label)."""
+        text = self.model_combo.currentText()
+        for prefix in ("Library: ", "File: "):
+            if text.startswith(prefix):
+                return text[len(prefix) :]
+        return text
+
     def _on_model_changed(self, *_args) -> None:
-        self.weights.setEnabled(self.model_spec() in BACKBONE_NAMES)
+        spec = self.model_spec()
+        own_weights = spec not in BACKBONE_NAMES and spec != OPEN_FILE and bool(spec)
+        # a trained model brings its weights: its name stands where the choice would be
+        self.weights.set_model_label(self.model_name() if own_weights else None)
 
     def save_settings(self, settings: QSettings) -> None:
         spec = self.model_spec()

@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QFileDialog,
     QGridLayout,
+    QMessageBox,
     QPushButton,
     QSplitter,
     QVBoxLayout,
@@ -31,6 +32,7 @@ from PySide6.QtWidgets import (
 from cnnstudio.core import image_saving
 from cnnstudio.core.classify import batch as classify_batch
 from cnnstudio.core.classify import params as classify
+from cnnstudio.core.errors import ResourceMissingError
 from cnnstudio.core.events import DownloadProgress, Progress
 from cnnstudio.gui.messages import error_text
 from cnnstudio.gui.settings import last_folder, read_bool, read_str, remember_folder
@@ -61,20 +63,28 @@ class ClassifyTab(StudioTab):
         self._classifier_key: tuple[str, str] | None = None
         self._job_key: tuple[str, str] | None = None
         self._queue: list[str] = []  # paths waiting for the running job to end
+        self._job_paths: list[str] = []  # the paths the running job classifies
+        #: paths a failed run did not classify (missing weights, a refused model): they
+        #: go with the next run (Classify again, or the next files dropped)
+        self._waiting: list[str] = []
         self._paste_dir: Path | None = None
         self._paste_count = 0
         self.form = ClassifyForm()
         self.details = DetailsPanel()
         self.drop_area = PathDropArea(_DROP_TEXT)
         self.drop_area.setObjectName("classifyDropArea")
+        self.drop_area.setToolTip("Drop pictures or folders of pictures here to classify them")
         self.table = ResultsTable()
         self.table.setObjectName("classifyResults")
-        splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter = splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.setObjectName("classifySplitter")
         splitter.addWidget(self._build_controls())
         splitter.addWidget(self._build_results())
         splitter.addWidget(self.details)
         splitter.setStretchFactor(1, 3)
         splitter.setStretchFactor(2, 2)
+        splitter.setCollapsible(1, False)
+        self._sized = False  # the panes get their first widths when the tab is first shown
         layout = QVBoxLayout(self)
         layout.addWidget(splitter)
         self._connect()
@@ -86,16 +96,25 @@ class ClassifyTab(StudioTab):
     def _build_controls(self) -> QWidget:
         """The form over the buttons and the progress bar."""
         self.open_button = QPushButton("Open images...", objectName="classifyOpenButton")
+        self.open_button.setToolTip("Choose pictures to classify (Ctrl+O)")
         self.folder_button = QPushButton("Open folder...", objectName="classifyFolderButton")
+        self.folder_button.setToolTip("Classify every picture of a folder and its subfolders")
         self.paste_button = QPushButton("Paste", objectName="classifyPasteButton")
         self.paste_button.setToolTip("Classify the image on the clipboard (Ctrl+V)")
         self.rerun_button = QPushButton("Classify again", objectName="classifyRunButton")
-        self.rerun_button.setToolTip("Classify every listed file again with the chosen model")
+        self.rerun_button.setToolTip(
+            "Classify every listed file (and any waiting after a failed run) again with the "
+            "chosen model (F5)"
+        )
         self.stop_button = QPushButton("Stop", objectName="classifyStopButton")
+        self.stop_button.setToolTip("Stop after the picture being classified (Esc)")
         self.clear_button = QPushButton("Clear", objectName="classifyClearButton")
+        self.clear_button.setToolTip("Empty the table")
         self.export_button = QPushButton("Export CSV...", objectName="classifyExportButton")
+        self.export_button.setToolTip("Save the table, in its shown order, as a CSV file")
         self.progress = JobProgress(stage_name="Batch")
         self.progress.setObjectName("classifyProgress")
+        self.progress.setToolTip("How far the batch is, and the time left")
         buttons = QGridLayout()
         for i, button in enumerate(
             (
@@ -158,7 +177,8 @@ class ClassifyTab(StudioTab):
     # -- classifying --------------------------------------------------------------------
 
     def classify_paths(self, paths: list[str]) -> None:
-        """Classify files and folders (added to the table); queued while a batch runs."""
+        """Classify files and folders (added to the table); queued while a batch runs.
+        Files a failed run left waiting go first."""
         paths = [str(p) for p in paths if str(p)]
         if not paths:
             return
@@ -168,13 +188,18 @@ class ClassifyTab(StudioTab):
             self._queue.extend(paths)
             self.status.emit(f"{len(paths)} more queued: they follow this batch")
             return
+        paths = _unique([*self._waiting, *paths])
         if not self.form.has_model():
-            self.show_error("Choose a model first")
+            self._waiting = paths
+            self._update_buttons()
+            self.show_error("Choose a model first, then press Classify again.")
             return
+        self._waiting = []
         key = self.form.model_key()
         classifier = self._classifier if key == self._classifier_key else None
         self.progress.start("Loading the model..." if classifier is None else "Classifying...")
         self._job_key = key
+        self._job_paths = paths
         self.runner.run_generator(
             classify_batch.classify_job,
             key[0],
@@ -234,13 +259,21 @@ class ClassifyTab(StudioTab):
             self.classify_paths([folder])
 
     def run_job(self) -> None:
-        """Classify every listed file again with the chosen model and top-k."""
-        files = self.table.files()
+        """Classify every listed file (and those a failed run left waiting) again with
+        the chosen model and top-k."""
+        if self.runner.running:
+            return
+        files = _unique([*self.table.files(), *self._waiting])
         if not files:
             self.status.emit("Nothing to classify yet: drop images or folders")
             return
+        self._waiting = []
         self.clear_results()
         self.classify_paths(files)
+
+    def waiting_paths(self) -> list[str]:
+        """The files and folders a failed run left to classify (Classify again runs them)."""
+        return list(self._waiting)
 
     def stop_job(self) -> None:
         self._queue.clear()
@@ -266,12 +299,37 @@ class ClassifyTab(StudioTab):
             self.progress.update_progress(event)
 
     def _on_failed(self, message: str) -> None:
-        self.progress.finish("Failed")
-        self.status.emit(message)
+        # nothing is dropped: the run's files and the queue wait for Classify again
+        classified = set(self.table.files())
+        left = [p for p in self._job_paths if p not in classified]
+        self._waiting = _unique([*left, *self._queue, *self._waiting])
         self._queue.clear()
-        self.show_error(message, self.runner.error_details)
+        self._job_paths = []
+        self.progress.finish("Failed")
+        count = len(self._waiting)
+        note = (
+            f" {count} {'file waits' if count == 1 else 'files wait'}: "
+            "press Classify again once the model is ready."
+            if count
+            else ""
+        )
+        self.status.emit(message + note)
+        if isinstance(self.runner.error, ResourceMissingError):
+            self.show_missing_weights(message)
+        else:
+            self.show_error(message, self.runner.error_details)
+
+    def show_missing_weights(self, message: str) -> QMessageBox:
+        """The ImageNet weights are not on this machine: "Import weights..." (the
+        window's action) or "Use untrained" (classifies the waiting files at once)."""
+        return dialogs.show_missing_weights(self, message, self._use_untrained)
+
+    def _use_untrained(self) -> None:
+        self.form.weights.set_value("random")
+        self.run_job()
 
     def _on_finished(self, results: object) -> None:
+        self._job_paths = []
         count = len(results or [])
         failed = sum(1 for r in results or [] if not r.ok)
         self.progress.finish("Done")
@@ -374,10 +432,12 @@ class ClassifyTab(StudioTab):
         selected = self.selected_result()
         sendable = selected is not None and selected.ok
         self.stop_button.setEnabled(running)
-        self.rerun_button.setEnabled(has_rows and not running)
+        self.rerun_button.setEnabled((has_rows or bool(self._waiting)) and not running)
         self.clear_button.setEnabled(has_rows and not running)
         self.export_button.setEnabled(has_rows)
         self.form.model_combo.setEnabled(not running)
+        self.form.weights.setEnabled(not running)
+        self.form.top_k.setEnabled(not running)
         for button in self.details.send_buttons():
             button.setEnabled(sendable)
 
@@ -405,6 +465,18 @@ class ClassifyTab(StudioTab):
         super().showEvent(event)
         if not self.runner.running:
             self.refresh_models()  # a model trained a minute ago appears here
+        if not self._sized:
+            self._sized = True
+            QTimer.singleShot(0, self.size_panes)  # once the layout has given the widths
+
+    def size_panes(self) -> None:
+        """First widths of the panes: the controls as narrow as they allow, the details a
+        fifth of the tab, and the table the rest, so a 1024 px window shows every
+        column up to the error whole."""
+        width = sum(self.splitter.sizes())
+        controls = self.splitter.widget(0).minimumSizeHint().width()
+        details = max(self.details.minimumSizeHint().width(), width // 5)
+        self.splitter.setSizes([controls, max(width - controls - details, 0), details])
 
     def shutdown(self) -> None:
         self._queue.clear()
@@ -413,3 +485,8 @@ class ClassifyTab(StudioTab):
         if self._paste_dir is not None:
             shutil.rmtree(self._paste_dir, ignore_errors=True)
             self._paste_dir = None
+
+
+def _unique(paths: list[str]) -> list[str]:
+    """``paths`` without repeats, in their order."""
+    return list(dict.fromkeys(paths))

@@ -364,6 +364,7 @@ class DreamForm(QWidget):
     def _backbone_changed(self) -> None:
         library_model = self.library_path() is not None
         self.weights_picker.setEnabled(not library_model)
+        self.weights_picker.set_model_label(self.library.name() if library_model else None)
         if library_model:
             self.tile_spin.setMinimum(32)
             if self.isVisible():

@@ -49,6 +49,11 @@ class LibraryChoice(QObject):
         data = str(self.combo.currentData())
         return data[len(LIBRARY_PREFIX) :] if data.startswith(LIBRARY_PREFIX) else None
 
+    def name(self) -> str:
+        """The chosen library model's name ("" for a backbone)."""
+        text = self.combo.currentText()
+        return text.removeprefix("Library: ") if self.path() is not None else ""
+
     def preprocessing(self) -> str:
         """The chosen model's input convention: "none" (0..255 pixels, it rescales
         itself) or a backbone name; "" when a backbone is chosen."""

@@ -42,6 +42,12 @@ log = logging.getLogger(__name__)
 _AUGMENT_PARTS = ("crop", "flip", "brightness", "contrast")
 #: dataset names that follow the recipe (a file or folder of the user's stays)
 _BUILTIN = ("", "mnist", "cifar10")
+_AUGMENT_TIPS = {
+    "crop": "Pad by 4 pixels and crop back at a random place",
+    "flip": "Flip left-right at random",
+    "brightness": "Change the brightness at random (up to 10%)",
+    "contrast": "Change the contrast at random (x0.5 to x0.8)",
+}
 
 
 class TrainForm(QWidget):
@@ -66,9 +72,7 @@ class TrainForm(QWidget):
         self.import_runner.started.connect(self._update_dataset_menu)
         self.import_runner.done.connect(self._update_dataset_menu)
         self.import_runner.finished.connect(self._on_imported)
-        self.import_runner.failed.connect(
-            lambda message: self.import_failed.emit(message, self.import_runner.error_details)
-        )
+        self.import_runner.failed.connect(self._on_import_failed)
         self._recipe_changed()
 
     # ------------------------------------------------------------------ the groups
@@ -76,9 +80,14 @@ class TrainForm(QWidget):
     def _build_recipe_group(self) -> QGroupBox:
         """The recipe, the dataset and, for transfer learning, the base network."""
         box = QGroupBox("Recipe and data")
+        self.recipe_group = box
         form = QFormLayout(box)
         self.recipe_combo = QComboBox()
         self.recipe_combo.setObjectName("trainRecipe")
+        self.recipe_combo.setToolTip(
+            "What to train: LeNet-5 (MNIST), a VGG-style CNN (CIFAR-10) or a new head on a "
+            "pretrained network (transfer learning); choosing one loads its settings"
+        )
         for spec in RECIPES.values():
             self.recipe_combo.addItem(spec.label, spec.name)
             self.recipe_combo.setItemData(
@@ -88,6 +97,7 @@ class TrainForm(QWidget):
         form.addRow("Dataset", self._build_dataset_row())
         self.backbone_combo = QComboBox()
         self.backbone_combo.setObjectName("trainBackbone")
+        self.backbone_combo.setToolTip("The pretrained network under the new head (transfer)")
         for name in BACKBONE_NAMES:
             self.backbone_combo.addItem(get_backbone(name).label, name)
         form.addRow("Base network", self.backbone_combo)
@@ -95,7 +105,7 @@ class TrainForm(QWidget):
         self.weights_picker.setObjectName("trainWeights")
         form.addRow("Base weights", self.weights_picker)
         self.fine_tune = spin_box(
-            0, 500, 0, "trainFineTune", "unfreeze the top N layers of the base"
+            0, 500, 0, "trainFineTune", "Train the top N layers of the base too (0: all frozen)"
         )
         form.addRow("Fine-tune layers", self.fine_tune)
         return box
@@ -107,6 +117,9 @@ class TrainForm(QWidget):
         self.dataset_menu_button = QToolButton()
         self.dataset_menu_button.setText("...")
         self.dataset_menu_button.setObjectName("trainDatasetMenu")
+        self.dataset_menu_button.setToolTip(
+            "MNIST, CIFAR-10, a .npz file, a folder of class folders, or import a dataset file"
+        )
         self.dataset_menu_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         menu = QMenu(self.dataset_menu_button)
         menu.addAction("MNIST", lambda: self.dataset_edit.setText("mnist"))
@@ -125,42 +138,63 @@ class TrainForm(QWidget):
         """Epochs, batch, learning rate and schedule, early stop, size, validation,
         seed, image limit and augmentation."""
         box = QGroupBox("Training")
+        self.training_group = box
         form = QFormLayout(box)
-        self.epochs = spin_box(1, 10_000, 5, "trainEpochs")
+        self.epochs = spin_box(
+            1, 10_000, 5, "trainEpochs", "Passes over the training images (Resume goes up to it)"
+        )
         form.addRow("Epochs", self.epochs)
-        self.batch_size = spin_box(1, 8192, 100, "trainBatchSize")
+        self.batch_size = spin_box(1, 8192, 100, "trainBatchSize", "Images per training step")
         form.addRow("Batch size", self.batch_size)
-        self.learning_rate = double_spin_box(1e-6, 10.0, 1e-3, 1e-4, 6, "trainLearningRate")
+        self.learning_rate = double_spin_box(
+            1e-6, 10.0, 1e-3, 1e-4, 6, "trainLearningRate", "The Adam optimiser's step size"
+        )
         form.addRow("Learning rate", self.learning_rate)
         self.schedule = QComboBox()
         self.schedule.setObjectName("trainSchedule")
+        self.schedule.setToolTip(
+            "How the learning rate changes: constant, exponential (x0.9 each epoch) or cosine"
+        )
         for name in train_params.SCHEDULES:
             self.schedule.addItem(name, name)
         form.addRow("Schedule", self.schedule)
-        self.early_stopping = spin_box(0, 1000, 0, "trainEarlyStopping", "patience; 0 = off")
+        self.early_stopping = spin_box(
+            0, 1000, 0, "trainEarlyStopping",
+            "Stop when the validation loss has not improved for this many epochs (0: off)",
+        )  # fmt: skip
         form.addRow("Early stopping", self.early_stopping)
-        self.image_size = spin_box(8, 1024, 28, "trainImageSize", "square input size")
+        self.image_size = spin_box(
+            8, 1024, 28, "trainImageSize", "The network's square input size, pixels"
+        )
         form.addRow("Image size", self.image_size)
         self.val_split = double_spin_box(
             0.0, 0.9, 0.1, 0.05, 2, "trainValSplit",
-            "share of training images held out; 0 validates on the test set",
+            "Share of the training images held out to validate; 0 validates on the test set",
         )  # fmt: skip
         form.addRow("Validation split", self.val_split)
-        self.seed = spin_box(0, 2**31 - 1, 0, "trainSeed")
+        self.seed = spin_box(
+            0, 2**31 - 1, 0, "trainSeed", "The same seed gives the same split and start"
+        )
         form.addRow("Seed", self.seed)
         self.limit = spin_box(
-            0, 10_000_000, 0, "trainLimit", "use at most N training images; 0 = all"
+            0,
+            10_000_000,
+            0,
+            "trainLimit",
+            "Use at most N training images, for a quick try (0: all)",
         )
         form.addRow("Image limit", self.limit)
         self.augment = QCheckBox("Augment (CIFAR recipe)")
         self.augment.setObjectName("trainAugment")
+        self.augment.setToolTip("Vary the training images each epoch, as the CIFAR recipe does")
         form.addRow(self.augment)
         self.augment_parts: dict[str, QCheckBox] = {}
         parts_row = QHBoxLayout()
         for key in _AUGMENT_PARTS:
-            part = QCheckBox(key)
+            part = QCheckBox(key.capitalize())
             part.setChecked(True)
             part.setObjectName(f"trainAugment_{key}")
+            part.setToolTip(_AUGMENT_TIPS[key])
             self.augment_parts[key] = part
             parts_row.addWidget(part)
         form.addRow(parts_row)
@@ -262,10 +296,13 @@ class TrainForm(QWidget):
         self.weights_picker.set_value(config.weights)
 
     def set_busy(self, training: bool) -> None:
-        """A run is going on: what it reads stays as it is."""
+        """A run is going on: nothing it reads can change under it (the recipe, the data,
+        the base network and its weights, every setting). The group boxes are disabled
+        whole, so each control's own state (the base network only for transfer) comes
+        back with them."""
         self._training = training
-        self.recipe_combo.setEnabled(not training)
-        self.dataset_edit.setEnabled(not training)
+        self.recipe_group.setEnabled(not training)
+        self.training_group.setEnabled(not training)
         self._update_dataset_menu()
 
     def _update_dataset_menu(self) -> None:
@@ -319,6 +356,11 @@ class TrainForm(QWidget):
 
         self.status.emit(f"Importing {Path(path).name}...")
         self.import_runner.run_function(import_dataset_file, path)
+
+    def _on_import_failed(self, message: str) -> None:
+        # the status line said "Importing ..." until now
+        self.status.emit(f"Import failed: {message}")
+        self.import_failed.emit(message, self.import_runner.error_details)
 
     def _on_imported(self, result: object) -> None:
         name, path = result

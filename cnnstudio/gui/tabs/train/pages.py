@@ -1,5 +1,6 @@
-"""The Train tab's right side: the live curves, the model summary with the files a run
-skipped, the results (accuracy, samples, confusion matrix) and the misclassified pictures."""
+"""The Train tab's right side: the dataset before training, the live curves, the model
+summary with the files a run skipped, the results (accuracy, samples, confusion matrix) and
+the misclassified pictures."""
 
 from __future__ import annotations
 
@@ -22,12 +23,13 @@ from PySide6.QtWidgets import (
 
 from cnnstudio.core.training import events
 from cnnstudio.core.training.runs import HISTORY_COLUMNS
+from cnnstudio.gui.tabs.train.dataset_page import DatasetPage
 from cnnstudio.gui.widgets.plots import LossPlot
 from cnnstudio.gui.widgets.thumbnails import thumbnail_icon
 
 _THUMB = 72  # sample thumbnails, pixels
-_MISCLASSIFIED_PAGE = 3
 _NO_SKIPPED = "Unreadable files skipped: none"
+_NO_RESULTS = "Results appear when a run ends."
 
 
 def _thumb_list(name: str) -> QListWidget:
@@ -42,22 +44,28 @@ def _thumb_list(name: str) -> QListWidget:
 
 
 class TrainPages(QTabWidget):
-    """Curves, Model, Results and Misclassified pages of a training run."""
+    """Dataset, Curves, Model, Results and Misclassified pages of a training run."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("trainPages")
-        self.addTab(self._build_curves_page(), "Curves")
+        self.dataset_page = DatasetPage()
+        self.addTab(self.dataset_page, "Dataset")
+        self.curves_page = self._build_curves_page()
+        self.addTab(self.curves_page, "Curves")
         self.addTab(self._build_model_page(), "Model")
         self.addTab(self._build_results_page(), "Results")
         self.misclassified = _thumb_list("trainMisclassified")
+        self.misclassified.setToolTip("Test pictures the model got wrong (actual -> predicted)")
         self.addTab(self.misclassified, "Misclassified")
 
     def _build_curves_page(self) -> QWidget:
         self.loss_plot = LossPlot(x_label="epoch", y_label="loss")
         self.loss_plot.setObjectName("trainLossPlot")
+        self.loss_plot.setToolTip("The loss per batch and per epoch (lower is better)")
         self.accuracy_plot = LossPlot(x_label="epoch", y_label="accuracy")
         self.accuracy_plot.setObjectName("trainAccuracyPlot")
+        self.accuracy_plot.setToolTip("The accuracy per batch and per epoch")
         page = QWidget()
         column = QVBoxLayout(page)
         column.addWidget(self.loss_plot)
@@ -68,6 +76,7 @@ class TrainPages(QTabWidget):
         """The model summary over the list of files the run could not read."""
         self.summary_text = QPlainTextEdit()
         self.summary_text.setObjectName("trainSummary")
+        self.summary_text.setToolTip("The data and the model's layers of the run")
         self.summary_text.setReadOnly(True)
         self.summary_text.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
         font = self.summary_text.font()
@@ -77,7 +86,7 @@ class TrainPages(QTabWidget):
         self.skipped_label.setObjectName("trainSkippedLabel")
         self.skipped_list = QListWidget()
         self.skipped_list.setObjectName("trainSkipped")
-        self.skipped_list.setToolTip("image files of the dataset folder that could not be read")
+        self.skipped_list.setToolTip("Image files of the dataset folder that could not be read")
         skipped = QWidget()
         skipped_column = QVBoxLayout(skipped)
         skipped_column.setContentsMargins(0, 0, 0, 0)
@@ -92,11 +101,16 @@ class TrainPages(QTabWidget):
         return page
 
     def _build_results_page(self) -> QWidget:
-        self.result_label = QLabel("Results appear when a run ends.")
+        self.result_label = QLabel(_NO_RESULTS)
         self.result_label.setObjectName("trainResultLabel")
         self.samples = _thumb_list("trainSamples")
+        self.samples.setToolTip("Test pictures with their actual and predicted classes")
         self.confusion = QTableWidget()
         self.confusion.setObjectName("trainConfusion")
+        self.confusion.setToolTip(
+            "Rows: the actual class; columns: the predicted one; the last column: the "
+            "share of each class the model got right"
+        )
         self.confusion.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         page = QWidget()
         column = QVBoxLayout(page)
@@ -110,11 +124,21 @@ class TrainPages(QTabWidget):
     # ------------------------------------------------------------------ during a run
 
     def start_run(self) -> None:
-        """Empty curves and skipped files for a new (or resumed) run."""
+        """Empty curves, skipped files and results for a new (or resumed) run: nothing
+        of the last run stays to be taken for this one's; the curves come to the front."""
         self.loss_plot.clear()
         self.accuracy_plot.clear()
         self.skipped_list.clear()
         self.skipped_label.setText(_NO_SKIPPED)
+        self.summary_text.clear()
+        self.result_label.setText(_NO_RESULTS)
+        self.samples.clear()
+        self.misclassified.clear()
+        self.confusion.clear()
+        self.confusion.setRowCount(0)
+        self.confusion.setColumnCount(0)
+        self.setTabText(self.indexOf(self.misclassified), "Misclassified")
+        self.setCurrentWidget(self.curves_page)
 
     def add_skipped(self, text: str) -> None:
         """A file of the dataset folder that could not be read ("path: reason")."""
@@ -155,7 +179,9 @@ class TrainPages(QTabWidget):
         self._fill_thumbs(self.samples, done.samples)
         self._fill_thumbs(self.misclassified, done.misclassified)
         self._fill_confusion(done)
-        self.setTabText(_MISCLASSIFIED_PAGE, f"Misclassified ({len(done.misclassified)})")
+        self.setTabText(
+            self.indexOf(self.misclassified), f"Misclassified ({len(done.misclassified)})"
+        )
 
     @staticmethod
     def _fill_thumbs(widget: QListWidget, samples) -> None:

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt
-from PySide6.QtGui import QAction, QDragEnterEvent, QDragMoveEvent, QDropEvent
+from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -33,15 +33,15 @@ from cnnstudio.core.errors import ResourceMissingError
 from cnnstudio.core.events import DownloadProgress, Progress
 from cnnstudio.core.training import events, job, runs
 from cnnstudio.core.training.data_files import BUILTIN_DATASETS, find_dataset_file
-from cnnstudio.core.training.params import get_recipe
+from cnnstudio.core.training.params import get_recipe, untrained_base_warning
 from cnnstudio.core.weights import find_imagenet_weights
-from cnnstudio.gui.messages import error_text
+from cnnstudio.gui.messages import error_text, sentence
 from cnnstudio.gui.settings import last_folder, read_str, remember_folder
 from cnnstudio.gui.tabs.base import StudioTab
+from cnnstudio.gui.tabs.train.dataset_input import DatasetInput
 from cnnstudio.gui.tabs.train.form import TrainForm
 from cnnstudio.gui.tabs.train.pages import TrainPages
 from cnnstudio.gui.widgets import dialogs
-from cnnstudio.gui.widgets.dataset_field import dataset_path, is_dataset_path
 from cnnstudio.gui.widgets.library_dialog import LibraryDialog, show_library
 from cnnstudio.gui.widgets.progress import JobProgress
 from cnnstudio.gui.workers import JobRunner
@@ -50,7 +50,7 @@ from cnnstudio.gui.workers import JobRunner
 SKIPPED_PREFIX = "skipped unreadable file "
 
 
-class TrainTab(StudioTab):
+class TrainTab(DatasetInput, StudioTab):
     """Train a recipe on a dataset and watch it learn."""
 
     title = "Train"
@@ -67,6 +67,9 @@ class TrainTab(StudioTab):
         self._skipped: list[str] = []
         self.form = TrainForm()
         self.pages = TrainPages()
+        # the Dataset page follows the dataset field once typing pauses
+        self._survey_timer = QTimer(self, singleShot=True, interval=400)
+        self._survey_timer.timeout.connect(self.survey_dataset)
         splitter = QSplitter()
         splitter.addWidget(self._build_controls())
         splitter.addWidget(self._build_view())
@@ -81,21 +84,32 @@ class TrainTab(StudioTab):
 
     def _build_controls(self) -> QScrollArea:
         """The form, the run buttons, the library buttons and the run folder, scrolled."""
-        self.start_button = QPushButton("Start")
-        self.start_button.setObjectName("trainStartButton")
-        self.stop_button = QPushButton("Stop")
-        self.stop_button.setObjectName("trainStopButton")
-        self.resume_button = QPushButton("Resume")
-        self.resume_button.setObjectName("trainResumeButton")
-        self.resume_button.setToolTip("continue the last run (or a run folder you choose)")
-        self.resume_from_button = QPushButton("Resume from folder...")
-        self.resume_from_button.setObjectName("trainResumeFromButton")
-        self.resume_from_button.setToolTip("continue a run folder you choose")
-        self.save_button = QPushButton("Save to library...")
-        self.save_button.setObjectName("trainSaveButton")
-        self.library_button = QPushButton("Model library...")
-        self.library_button.setObjectName("trainLibraryButton")
-        self.library_button.setToolTip("rename, delete, export or import trained models")
+        self.start_button = _button(
+            "Start", "trainStartButton", "Start a new run with these settings (F5)"
+        )
+        self.stop_button = _button(
+            "Stop",
+            "trainStopButton",
+            "Stop after this batch; the model so far is tested and can be saved (Esc)",
+        )
+        self.resume_button = _button(
+            "Resume",
+            "trainResumeButton",
+            "Continue the last run (or a run folder you choose) up to the Epochs box",
+        )
+        self.resume_from_button = _button(
+            "Resume from folder...", "trainResumeFromButton", "Continue a run folder you choose"
+        )
+        self.save_button = _button(
+            "Save to library...",
+            "trainSaveButton",
+            "Add the trained model to the model library: Classify and Dream list it (Ctrl+S)",
+        )
+        self.library_button = _button(
+            "Model library...",
+            "trainLibraryButton",
+            "Rename, delete, export or import trained models",
+        )
         self.run_label = QLabel("")
         self.run_label.setObjectName("trainRunLabel")
         self.run_label.setWordWrap(True)
@@ -125,6 +139,7 @@ class TrainTab(StudioTab):
         """The progress bar (the run's one ETA), the speed and notice lines, the pages."""
         self.progress = JobProgress(stage_name="Epoch")
         self.progress.setObjectName("trainProgress")
+        self.progress.setToolTip("The run's progress over every epoch, and the time left")
         self.speed_label = QLabel("")
         self.speed_label.setObjectName("trainSpeedLabel")
         self.notice_label = QLabel("")
@@ -147,8 +162,11 @@ class TrainTab(StudioTab):
         self.library_button.clicked.connect(self.open_library)
         self.save_button.clicked.connect(self.save_to_library)
         self.form.status.connect(self.status)
+        self.form.dataset_edit.textChanged.connect(lambda _text: self._survey_timer.start())
+        self.pages.dataset_page.status.connect(self.status)
         self.form.import_failed.connect(self.show_error)
         self.form.import_runner.done.connect(self._update_buttons)
+        self.form.import_runner.finished.connect(lambda _result: self.survey_dataset(force=True))
         self.runner.progress.connect(self._on_event)
         self.runner.notice.connect(self._on_notice)
         self.runner.finished.connect(self._on_finished)
@@ -160,6 +178,10 @@ class TrainTab(StudioTab):
 
     def ask_folder(self, title: str = "Choose a training run folder") -> str | None:
         return QFileDialog.getExistingDirectory(self, title, last_folder()) or None
+
+    def ask_continue(self, message: str) -> bool:
+        """Continue or Cancel (replaced in tests)."""
+        return dialogs.ask_continue(self, message, self.title)
 
     def ask_model_name(self, suggested: str) -> str | None:
         name, ok = QInputDialog.getText(self, "Save to library", "Model name:", text=suggested)
@@ -173,7 +195,14 @@ class TrainTab(StudioTab):
             return
         config = self.form.config()
         if not config.data:
-            self.show_error("Choose a dataset: mnist, cifar10, a .npz file or an image folder")
+            self.show_error(
+                "Choose a dataset: MNIST, CIFAR-10, a .npz file or a folder with one "
+                "subfolder of pictures per class (the ... button beside Dataset)."
+            )
+            return
+        warning = untrained_base_warning(config)
+        if warning and not self.ask_continue(sentence(warning)):
+            self.status.emit("Training not started")
             return
         self._begin(f"Starting {get_recipe(config.recipe).label} on {config.data}...")
         self.runner.run_callbacks(job.train, config)
@@ -275,6 +304,7 @@ class TrainTab(StudioTab):
             self._skipped.append(text[len(SKIPPED_PREFIX) :])
             self.pages.add_skipped(self._skipped[-1])
             text = f"{len(self._skipped)} unreadable file(s) skipped: listed on the Model page"
+        text = text[:1].upper() + text[1:]  # the core's notices are lines, not sentences
         self.notice_label.setText(text)
         self.status.emit(f"Train: {text}")
 
@@ -380,52 +410,6 @@ class TrainTab(StudioTab):
         """File > Save result: Save to library."""
         self.save_to_library()
 
-    def open_image(self, path: str) -> None:
-        """File > Open on this tab: a folder or ``.npz`` becomes the dataset."""
-        self.set_dataset(path)
-
-    def paste_paths(self, paths: list[str]) -> None:
-        """A folder or ``.npz`` file copied in a file manager becomes the dataset."""
-        self.set_dataset(next((p for p in paths if is_dataset_path(p)), paths[0]))
-
-    def paste_image(self, image: object) -> None:
-        self.status.emit(
-            "Train takes a folder with one subfolder per class or a .npz file: copy one "
-            "in a file manager, then paste"
-        )
-
-    def set_dataset(self, path: str) -> bool:
-        """Use a dropped, pasted or opened folder / ``.npz`` file as the dataset."""
-        candidate = Path(path)
-        if self.runner.running:
-            self.status.emit("Training is running: stop it before changing the dataset")
-            return False
-        if not is_dataset_path(candidate):
-            self.status.emit(
-                f"{candidate.name}: Train takes a folder with one subfolder per class or "
-                "a .npz file, not a single image"
-            )
-            return False
-        self.form.dataset_edit.setText(str(candidate))
-        self.status.emit(f"Dataset: {candidate}")
-        return True
-
-    def dragEnterEvent(self, event: QDragEnterEvent | QDragMoveEvent) -> None:
-        if not self.runner.running and dataset_path(event.mimeData()):
-            event.acceptProposedAction()
-        else:
-            event.ignore()
-
-    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
-        self.dragEnterEvent(event)
-
-    def dropEvent(self, event: QDropEvent) -> None:
-        path = dataset_path(event.mimeData())
-        if path is None or not self.set_dataset(path):
-            event.ignore()
-            return
-        event.acceptProposedAction()
-
     def open_library(self) -> None:
         """The model library dialog: the window's File > Model library... when in a
         window (so other tabs hear about changes), else a dialog of this tab."""
@@ -449,7 +433,16 @@ class TrainTab(StudioTab):
             self.run_label.setText(f"Last run folder: {run_dir}")
 
     def shutdown(self) -> None:
+        self._survey_timer.stop()
         self.runner.shutdown()
         self.form.import_runner.shutdown()
+        self.pages.dataset_page.shutdown()
         for dialog in self.findChildren(LibraryDialog):  # one opened outside a window
             dialog.shutdown()
+
+
+def _button(text: str, name: str, tip: str) -> QPushButton:
+    button = QPushButton(text)
+    button.setObjectName(name)
+    button.setToolTip(tip)
+    return button
