@@ -72,9 +72,19 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     app = create_app(sys.argv[:1])
     install_error_hook()
+    from cnnstudio.core.errors import StudioError
     from cnnstudio.gui.main_window import MainWindow
 
-    window = MainWindow()
+    try:
+        window = MainWindow()
+    except StudioError as error:  # e.g. CNNSTUDIO_HOME is a file: say so, no traceback
+        from PySide6.QtWidgets import QMessageBox
+
+        from cnnstudio.gui.messages import describe
+
+        print(f"cnnstudio: {error}", file=sys.stderr)
+        QMessageBox.critical(None, "CNN Studio", describe(error))
+        return 2
     window.show()
     for path in argv:
         if os.path.isfile(path):

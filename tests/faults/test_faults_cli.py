@@ -113,7 +113,7 @@ def test_printable_escapes_controls_overrides_and_undecodable_bytes():
     assert printable("ok é ü 中") == "ok é ü 中"
     assert printable("a\x1b[31mb\nc\td\x7f\x9b") == "a\\x1b[31mb\\x0ac\\x09d\\x7f\\x9b"
     assert printable("x\u202ey\u2066") == "x\\u202ey\\u2066"
-    assert printable(os.fsdecode(b"caf\xe9.png")) == "caf\\xe9.png"
+    assert printable(os.fsdecode(b"caf\xe9.png")) == "caf\\udce9.png"
 
 
 @pytest.mark.skipif(sys.platform == "darwin", reason="macOS file names must be UTF-8")
@@ -129,7 +129,7 @@ def test_file_names_that_are_not_utf8(tmp_path, capsys, monkeypatch):
         patch.setattr(sys, "stdout", strict)
         assert main(["classify", "m", str(folder)]) == 0
         strict.flush()
-    assert b"caf\\xe9.png: " in strict.buffer.getvalue()
+    assert b"caf\\udce9.png: " in strict.buffer.getvalue()
     capsys.readouterr()
     table = tmp_path / "out.csv"
     assert main(["classify", "m", str(folder), "--csv", str(table)]) == 0, capsys.readouterr()

@@ -230,3 +230,22 @@ def test_saved_picture_keeps_parameters_within_bounds(tmp_path):
     meta = dream_core.dream_metadata(dream_core.DreamParams())
     path = save_image(tmp_path / "d.png", np.zeros((8, 8, 3), np.uint8), meta)
     assert dream_core.params_from_metadata(images.read_params(path)) == dream_core.DreamParams()
+
+
+def test_window_with_a_home_that_is_a_file_says_so(qtbot, tmp_path, monkeypatch, capsys):
+    from PySide6.QtWidgets import QMessageBox
+
+    from cnnstudio.gui import app
+
+    home = tmp_path / "home"
+    home.write_text("a file")
+    monkeypatch.setenv("CNNSTUDIO_HOME", str(home))
+    shown = []
+    monkeypatch.setattr(QMessageBox, "critical", lambda parent, title, text: shown.append(text))
+    monkeypatch.setattr(app, "create_app", lambda argv: None)
+    monkeypatch.setattr(app, "install_error_hook", lambda: None)
+    monkeypatch.setattr(app.logging, "basicConfig", lambda **kwargs: None)
+    monkeypatch.setattr(app.logging, "captureWarnings", lambda capture: None)
+    assert app.main([]) == 2
+    assert len(shown) == 1 and "is inside a file, not a folder" in shown[0]
+    assert capsys.readouterr().err.count("\n") == 1
