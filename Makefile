@@ -32,6 +32,9 @@ bench: $(VENV)/.installed
 
 screenshot: $(VENV)/.installed
 	$(PY) scripts/screenshot.py docs/dream-tab.png
+	$(PY) scripts/screenshot.py --scene style docs/style-tab.png
+	$(PY) scripts/screenshot.py --scene shortcuts docs/shortcuts.png
+	$(PY) scripts/screenshot_runs.py docs/runs-browser.png
 
 # The bundle lands in dist/cnnstudio/ (build/ holds PyInstaller's work files); both are
 # gitignored. See packaging/README.md.

@@ -20,6 +20,12 @@ GUI thread's plotting included) of:
 - the whole epoch (begin -> end, with validation and the callbacks' end-of-epoch work).
 CPU time is far less sensitive to other processes on the machine than wall time: the
 CPU-time ratio is the steadier measure of what the tab path costs. Target: within 5%.
+
+``main(follow=True)`` (``python -m bench train_follow``) also shows the Train tab's Runs
+page over the runs folder the tab path trains in, with that run selected: the page polls
+the folder every second on the GUI thread and redraws the run's curves at each epoch,
+while both sides train. Its costs (CPU time of the GUI thread included) land on the tab
+path's side of the ratio.
 """
 
 from __future__ import annotations
@@ -95,7 +101,28 @@ def _run_job(runner, start: Callable[..., None], *args: object) -> None:
         raise RuntimeError(f"{runner.name} failed: {runner.error_message}")
 
 
-def main() -> None:
+def _follow(runs_root: Path, run_dir: Path, config) -> tuple[object, object]:
+    """The Runs page following ``runs_root`` with the run in ``run_dir`` selected, as a
+    user watching it would have it (config.json and a status.json with its heartbeat,
+    as the training job writes them)."""
+    import json
+
+    from cnnstudio.core.training.status import StatusWriter
+    from cnnstudio.gui.tabs.train.runs_page import RunsPage
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.json").write_text(json.dumps(config.to_dict()))
+    status = StatusWriter(run_dir, {"recipe": config.recipe, "epochs": config.epochs})
+    status.start()
+    page = RunsPage(runs_root)
+    page.resize(1200, 800)
+    page.show()
+    page.select_runs([run_dir.name])
+    assert page.curves.run_names() == [run_dir.name]
+    return page, status
+
+
+def main(follow: bool = False) -> None:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
 
@@ -139,6 +166,9 @@ def main() -> None:
                 loss_plot.add_point("loss", event.epoch, event.loss)
                 accuracy_plot.add_point("accuracy", event.epoch, event.accuracy)
 
+        page = status = None
+        if follow:
+            page, status = _follow(folder, folder / "run", config)
         tab_runner = JobRunner("Train (tab path)")
         tab_runner.progress.connect(on_gui_event)
         plain_runner = JobRunner("Train (plain fit)")
@@ -200,6 +230,12 @@ def main() -> None:
             )
         tab_runner.shutdown()
         plain_runner.shutdown()
+        if page is not None:
+            followed = page.curves.curve_values(page.curves._runs["run"], "loss")[0]
+            status.finish("finished")
+            page.shutdown()
+            print(f"the Runs page followed the run: {len(followed)} epochs drawn live")
+            assert len(followed) >= TIMED_EPOCHS, "the browser did not follow the run"
     batch_events = [e for e in received if isinstance(e, BatchEnd)]
     assert batch_events, "no events reached the GUI thread through the JobRunner"
 
@@ -238,8 +274,9 @@ def main() -> None:
         f"pairs {cpu_paired:.3f}; target >= 0.95)"
     )
     path = record(
-        "train",
+        "train_follow" if follow else "train",
         {
+            "runs_browser_following": follow,
             "model": "cifar-cnn",
             "train_images": n,
             "batch_size": BATCH,

@@ -1,11 +1,14 @@
-"""Render the real main window with a short dream in the Dream tab and save it as a PNG.
+"""Render the real main window and save it as a PNG: a short dream in the Dream tab (the
+default), a Quick look in the Style tab (``--scene style``), or the keyboard-shortcuts
+sheet (``--scene shortcuts``).
 
     xvfb-run -s "-screen 0 1400x900x24" .venv/bin/python scripts/screenshot.py docs/dream-tab.png
+    .venv/bin/python scripts/screenshot.py --scene style docs/style-tab.png
 
 (Without a display on Linux the script re-runs itself under xvfb-run when it is installed.)
 
-The dream uses an untrained (random-weights) InceptionV3, because pretrained weights cannot
-be assumed on a build machine; the window says so ("untrained"). Settings go to a temporary
+The dream uses an untrained (random-weights) InceptionV3 and the style an untrained VGG19,
+because pretrained weights cannot be assumed on a build machine; the window says so. Settings go to a temporary
 CNN Studio home so the picture does not depend on (or change) the user's settings.
 """
 
@@ -77,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     _reexec_under_xvfb(argv)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("output", type=Path, help="PNG file to write")
+    parser.add_argument("--scene", choices=("dream", "style", "shortcuts"), default="dream")
     parser.add_argument("--steps", type=int, default=12, help="steps per octave")
     parser.add_argument("--size", type=int, default=420, help="max image size")
     parser.add_argument("--width", type=int, default=1360)
@@ -89,15 +93,31 @@ def main(argv: list[str] | None = None) -> int:
 
     from cnnstudio.gui.app import create_app
     from cnnstudio.gui.main_window import MainWindow
+    from cnnstudio.gui.widgets import dialogs
 
+    # the pictures made here are not the user's: closing must not ask to save them
+    dialogs.ask_unsaved_work = lambda *args, **kwargs: dialogs.DISCARD
     app = create_app([sys.argv[0]])
     window = MainWindow(detect_device=True)
     window.resize(args.width, args.height)
     window.show()
-    tab = window.tab_by_key("dream")
-    if tab is None:
-        print("screenshot: no Dream tab", file=sys.stderr)
+    scene = {"dream": dream_scene, "style": style_scene, "shortcuts": shortcuts_scene}
+    shot = scene[args.scene](app, window, args, workdir)
+    if shot is None:
         return 1
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    pixmap = shot.grab()
+    if not pixmap.save(str(args.output), "PNG"):
+        print(f"screenshot: cannot write {args.output}", file=sys.stderr)
+        return 1
+    print(f"wrote {args.output} ({pixmap.width()}x{pixmap.height()})")
+    window.close()
+    return 0
+
+
+def dream_scene(app, window, args, workdir: Path):
+    """A short dream on the sample cat with an untrained InceptionV3."""
+    tab = window.tab_by_key("dream")
     window.tabs.setCurrentWidget(tab)
     tab.ask_restore_params = lambda path: False
     tab.open_image(str(sample_image_path(workdir)))
@@ -107,23 +127,50 @@ def main(argv: list[str] | None = None) -> int:
     tab.form.max_size_spin.setValue(args.size)
     tab.form.seed_spin.setValue(7)
     tab.form.step_size_spin.setValue(0.02)
+    if not _run(app, window, tab):
+        return None
+    tab.split_button.setChecked(True)  # before/after, the divider in the middle
+    wait_until(app, lambda: False, 0.5)  # let the loss plot's timer draw the last points
+    return window
+
+
+def style_scene(app, window, args, workdir: Path):
+    """A Quick look in the Style tab (untrained VGG19), with the run time over Run."""
+    tab = window.tab_by_key("style")
+    window.tabs.setCurrentWidget(tab)
+    tab.ask_restore_params = lambda path: False
+    samples = REPO / "resources" / "samples"
+    tab.open_image(str(sample_image_path(workdir)))
+    tab.add_style_file(str(samples / "coffee.png"))
+    tab.form.weights_picker.set_value("random")
+    tab.form.recipe_combo.activated.emit(tab.form.recipe_combo.findData("quick"))
+    tab.form.seed_spin.setValue(7)
+    # the speed of this computer is measured once the device is known
+    wait_until(app, lambda: "about" in tab.estimate.text(), 300)
+    if not _run(app, window, tab):
+        return None
+    wait_until(app, lambda: False, 0.5)
+    return window
+
+
+def shortcuts_scene(app, window, args, workdir: Path):
+    """Help > Keyboard shortcuts, made from the window's actions."""
+    sheet = window.show_shortcuts()
+    sheet.resize(620, 640)
+    wait_until(app, lambda: False, 0.5)
+    return sheet
+
+
+def _run(app, window, tab) -> bool:
     tab.run_job()
     if not wait_until(app, lambda: not tab.runner.running, 900):
-        print("screenshot: the dream did not finish in 15 minutes", file=sys.stderr)
+        print("screenshot: the job did not finish in 15 minutes", file=sys.stderr)
         tab.shutdown()
-        return 1
+        return False
     if tab.runner.error_message:
-        print(f"screenshot: the dream failed: {tab.runner.error_message}", file=sys.stderr)
+        print(f"screenshot: the job failed: {tab.runner.error_message}", file=sys.stderr)
     wait_until(app, lambda: "detecting" not in window.device_label.text(), 120)
-    wait_until(app, lambda: False, 0.5)  # let the loss plot's timer draw the last points
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    pixmap = window.grab()
-    if not pixmap.save(str(args.output), "PNG"):
-        print(f"screenshot: cannot write {args.output}", file=sys.stderr)
-        return 1
-    print(f"wrote {args.output} ({pixmap.width()}x{pixmap.height()})")
-    window.close()
-    return 0
+    return True
 
 
 if __name__ == "__main__":

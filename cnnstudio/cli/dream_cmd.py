@@ -7,6 +7,9 @@
         [--octave-scale F] [--tile-size N] [--jitter PX] [--max-size N] [--seed N]
         [--overwrite]
 
+``INPUT`` may be a folder: every picture in it is dreamed with the same parameters into
+the folder ``-o`` names (``OUTPUT/<name>-dream.png``; see :mod:`cnnstudio.cli.batch_run`).
+
 ``--model`` dreams with a model of the library (or a ``.keras`` file), loaded as Classify
 loads it; its layers are named by their paths, nested ones included
 (``mobilenetv2_1.00_75/block_6_expand_relu``). Progress goes to stderr: one updating line
@@ -43,8 +46,17 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
             "InceptionV3 mixed3+mixed5, 5 octaves 1.3 apart, 50 steps each)."
         ),
     )
-    parser.add_argument("input", nargs="?", help="image to dream on (omit with --noise)")
-    parser.add_argument("-o", "--output", required=True, help="result file (.png, .jpg, .webp)")
+    parser.add_argument(
+        "input",
+        nargs="?",
+        help="image to dream on, or a folder: each picture in it (omit with --noise)",
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="result file (.png, .jpg, .webp); for a folder INPUT, the folder of results",
+    )
     parser.add_argument("--noise", metavar="WxH", help="start from noise of this size instead")
     parser.add_argument(
         "--preset",
@@ -225,6 +237,8 @@ def run(args: argparse.Namespace) -> int:
 
         model = network.find_library_model(args.model)  # nothing loaded yet
     params = params_from_args(args, model.preprocessing if model is not None else None)
+    if args.input is not None and Path(args.input).expanduser().is_dir():
+        return _run_batch(args, params, model)
     output = Path(args.output).expanduser()
     check_image_output(output, args.overwrite)
     noise_size = parse_size(args.noise) if args.noise else None
@@ -260,3 +274,34 @@ def run(args: argparse.Namespace) -> int:
         f"in {time.monotonic() - reporter.start:.1f}s"
     )
     return 0
+
+
+def _run_batch(args: argparse.Namespace, params: dream.DreamParams, model: Any) -> int:
+    """INPUT is a folder: dream on each of its pictures into the folder ``-o``."""
+    from cnnstudio.cli import batch_run
+    from cnnstudio.core.batch import plan_batch
+
+    if args.noise:
+        raise InputError("give either a folder of pictures or --noise WxH, not both")
+    plan = plan_batch(args.input, args.output, "-dream", overwrite=args.overwrite)
+    from cnnstudio.core import device
+    from cnnstudio.core.dream import job, network
+
+    device.configure_devices()
+    if model is not None and args.layers is None and args.channel is None:
+        params = params.replace(layers=network.library_default_layers(model))
+
+    def dream_one(image, _item):
+        return job.dream(image, params, model=model)
+
+    def metadata(item, result) -> dict:
+        return dream.dream_metadata(
+            params,
+            source=item.source.name,
+            size=(result.shape[1], result.shape[0]),
+            model_name=model.name if model is not None else None,
+        )
+
+    return batch_run.run(
+        "dream", plan, dream_one, metadata, max_side=params.max_size, quiet=args.quiet
+    )

@@ -22,6 +22,7 @@ from cnnstudio.core.errors import StudioError
 JOBS = {
     "dream": "cnnstudio.cli.dream_cmd",
     "style": "cnnstudio.cli.style_cmd",
+    "style-train": "cnnstudio.cli.style_train_cmd",
     "import-weights": "cnnstudio.cli.weights_cmd",
     "classify": "cnnstudio.cli.classify_cmd",
     "train": "cnnstudio.cli.train_cmd",

@@ -1,5 +1,6 @@
 """``cnnstudio style``: neural style transfer from the command line.
 
+    cnnstudio style CONTENT --model NAME -o OUTPUT [--size N] [--preserve-colors]
     cnnstudio style CONTENT STYLE [STYLE ...] -o OUTPUT [--style-blend 0.7,0.3]
         [--weights imagenet|random|PATH] [--size N] [--steps N]
         [--optimizer adam|lbfgs] [--learning-rate F] [--content-weight F]
@@ -8,8 +9,12 @@
         [--init content|noise|style] [--preserve-colors [luminance|match]]
         [--multi-scale] [--lbfgs-evaluations N] [--seed N] [--overwrite] [-q]
 
-Progress goes to stderr: one updating line on a terminal, otherwise about ten lines per
-scale. The result is saved with its parameters embedded.
+With ``--model`` a fast style model of the library (``cnnstudio style-train``) styles the
+picture in one pass (:mod:`cnnstudio.cli.style_model`). Otherwise progress goes to stderr:
+one updating line on a terminal, otherwise about ten lines per scale. The result is saved
+with its parameters embedded. ``CONTENT`` may be a folder: each picture in it is painted
+with the same styles and parameters into the folder ``-o`` names
+(``OUTPUT/<name>-style.png``; see :mod:`cnnstudio.cli.batch_run`).
 """
 
 from __future__ import annotations
@@ -45,9 +50,21 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
             "tutorial's Adam recipe with the TF2 cookbook's layers)."
         ),
     )
-    parser.add_argument("content", help="the picture to repaint")
-    parser.add_argument("styles", nargs="+", metavar="style", help="style image(s)")
-    parser.add_argument("-o", "--output", required=True, help="result file (.png, .jpg, .webp)")
+    parser.add_argument("content", help="the picture to repaint, or a folder: each picture in it")
+    parser.add_argument(
+        "styles", nargs="*", metavar="style", help="style image(s) (not with --model)"
+    )
+    parser.add_argument(
+        "--model",
+        metavar="NAME",
+        help="a fast style model (library name or .keras file): one pass, no style images",
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="result file (.png, .jpg, .webp); for a folder CONTENT, the folder of results",
+    )
     parser.add_argument(
         "--style-blend", metavar="W,W,...", help="one weight per style image (default: equal)"
     )
@@ -215,15 +232,23 @@ class _Reporter(JobReporter):
 
 def run(args: argparse.Namespace) -> int:
     """Run the job; 0 on success (errors are raised for cli.main to report)."""
+    if args.model:
+        from cnnstudio.cli import style_model
+
+        return style_model.run(args)
+    if not args.styles:
+        raise InputError("give at least one style image, or a fast style model with --model NAME")
     params = params_from_args(args)
-    output = Path(args.output).expanduser()
-    check_image_output(output, args.overwrite)
     blend = parse_weights_list("--style-blend", args.style_blend) if args.style_blend else None
     if blend is not None and len(blend) != len(args.styles):
         raise InputError(
             f"--style-blend has {len(blend)} weights for {len(args.styles)} style image(s): "
             "give one weight per style image"
         )
+    if Path(args.content).expanduser().is_dir():
+        return _run_batch(args, params, blend)
+    output = Path(args.output).expanduser()
+    check_image_output(output, args.overwrite)
     # Big photos are shrunk while decoding; stylize then sets the exact working size.
     content = images.load_image(args.content, max_side=params.size)
     style_side = max(
@@ -251,3 +276,34 @@ def run(args: argparse.Namespace) -> int:
         f"{time.monotonic() - reporter.start:.1f}s"
     )
     return 0
+
+
+def _run_batch(
+    args: argparse.Namespace, params: style_params.StyleParams, blend: list[float] | None
+) -> int:
+    """CONTENT is a folder: paint each of its pictures into the folder ``-o``."""
+    from cnnstudio.cli import batch_run
+    from cnnstudio.core.batch import plan_batch
+
+    plan = plan_batch(args.content, args.output, "-style", overwrite=args.overwrite)
+    style_side = max(
+        style_params.VGG19_MIN_SIZE, math.ceil(params.size * max(1.0, params.style_scale))
+    )
+    styles = [images.load_image(path, max_side=style_side) for path in args.styles]
+    from cnnstudio.core import device
+
+    device.configure_devices()
+
+    def paint(content, _item):
+        return job.stylize(content, styles, params, style_weights=blend)
+
+    def metadata(item, result) -> dict:
+        return style_params.style_metadata(
+            params,
+            content=item.source.name,
+            styles=[Path(p).name for p in args.styles],
+            style_blend=blend,
+            output_size=[int(result.shape[1]), int(result.shape[0])],
+        )
+
+    return batch_run.run("style", plan, paint, metadata, max_side=params.size, quiet=args.quiet)

@@ -40,6 +40,8 @@ class DeviceInfo:
     threads: int | None = None
     #: why something asked for could not be done (mixed precision, memory growth), or ""
     note: str = ""
+    #: a GPU of compute capability 7.0 or newer is there: mixed precision can be offered
+    mixed_precision_capable: bool = False
 
     def summary(self) -> str:
         """E.g. "GPU: NVIDIA RTX 3060 (mixed precision)" or "CPU: AMD EPYC (2 threads)"."""
@@ -181,7 +183,12 @@ def configure_devices(mixed_precision: bool = False) -> DeviceInfo:
             first = details[0] if details else {}
             name = first.get("device_name") or gpus[0].name
             return DeviceInfo(
-                "GPU", str(name), use_mixed, gpu_count=len(gpus), note="; ".join(notes)
+                "GPU",
+                str(name),
+                use_mixed,
+                gpu_count=len(gpus),
+                note="; ".join(notes),
+                mixed_precision_capable=capable,
             )
         return DeviceInfo("CPU", cpu_model(), False, threads=cpu_threads(), note="; ".join(notes))
 

@@ -32,6 +32,9 @@ def create_app(argv: list[str] | None = None) -> QApplication:
     if icon is not None:
         app.setWindowIcon(QIcon(str(icon)))
     collect_garbage_in_gui_thread()  # the GUI thread alone collects (gui/garbage.py)
+    from cnnstudio.gui import wheel_guard
+
+    wheel_guard.install(app)
     return app
 
 

@@ -19,6 +19,11 @@ Two reasons, both measured (``bench/bench_stalls.py``, the StallWatchdog):
 What a freeze costs: garbage cycles that exist at that moment are never freed. Right after
 importing TensorFlow there are next to none (a full collection then finds 0), which is
 why that is the moment to freeze.
+
+And no full collection while a job runs: what a session builds after the freeze (networks,
+compiled steps) is scanned by a full collection, which can pass 100 ms on a busy machine;
+so while any JobRunner has a job (:func:`job_started`/:func:`job_ended`) the collector
+stops at the middle generation, and the oldest one waits until the jobs have ended.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from PySide6.QtCore import QObject, QTimer
 INTERVAL_MS = 50
 
 _collector: GuiGarbageCollector | None = None
+_jobs_running = 0  # touched in the GUI thread only (JobRunner's start and end)
 _freeze_lock = threading.Lock()
 _frozen_once = False
 
@@ -54,10 +60,10 @@ class GuiGarbageCollector(QObject):
             return
         if middle <= self.threshold[1]:
             gc.collect(0)
-        elif old <= self.threshold[2]:
+        elif old <= self.threshold[2] or _jobs_running > 0:
             gc.collect(1)
         else:
-            gc.collect(2)  # everything but the frozen heap
+            gc.collect(2)  # everything but the frozen heap, between jobs
 
 
 def collect_garbage_in_gui_thread() -> GuiGarbageCollector:
@@ -66,6 +72,22 @@ def collect_garbage_in_gui_thread() -> GuiGarbageCollector:
     if _collector is None:
         _collector = GuiGarbageCollector()
     return _collector
+
+
+def job_started() -> None:
+    """A JobRunner started a job: hold full collections back until it ends."""
+    global _jobs_running
+    _jobs_running += 1
+
+
+def job_ended() -> None:
+    """A JobRunner's job ended."""
+    global _jobs_running
+    _jobs_running = max(_jobs_running - 1, 0)
+
+
+def jobs_running() -> int:
+    return _jobs_running
 
 
 def freeze_heap() -> bool:

@@ -12,16 +12,15 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings, QTimer
 from PySide6.QtGui import (
-    QAction,
     QCloseEvent,
     QDragEnterEvent,
     QDropEvent,
     QIcon,
-    QKeySequence,
     QShowEvent,
 )
 from PySide6.QtWidgets import (
     QApplication,
+    QDialog,
     QFileDialog,
     QLabel,
     QMainWindow,
@@ -31,6 +30,9 @@ from PySide6.QtWidgets import (
 )
 
 from cnnstudio.gui import about, messages
+from cnnstudio.gui import help as help_pages
+from cnnstudio.gui.messages import capitalized
+from cnnstudio.gui.recent_files import RecentFiles, pruned_notice
 from cnnstudio.gui.settings import (
     app_settings,
     last_folder,
@@ -41,9 +43,18 @@ from cnnstudio.gui.settings import (
 )
 from cnnstudio.gui.tabs import tab_classes
 from cnnstudio.gui.tabs.base import StudioTab
+from cnnstudio.gui.unsaved import confirm_close
+from cnnstudio.gui.wheel_guard import install as install_wheel_guard
 from cnnstudio.gui.widgets import dialogs
-from cnnstudio.gui.widgets.image_view import ImageView, dropped_image_paths
+from cnnstudio.gui.widgets.elided_label import ElidedLabel
+from cnnstudio.gui.widgets.image_view import (
+    ImageView,
+    array_to_qimage,
+    dropped_image_paths,
+    target_view,
+)
 from cnnstudio.gui.widgets.library_dialog import LibraryDialog, show_library
+from cnnstudio.gui.window_menus import build_menus
 from cnnstudio.gui.workers import JobRunner
 
 #: set to "0" to keep the window from loading TensorFlow for the device line (tests)
@@ -51,6 +62,8 @@ DETECT_DEVICE_ENV = "CNNSTUDIO_DETECT_DEVICE"
 DEFAULT_SIZE = (1280, 840)
 #: tab methods that re-list the library's models (Classify, Dream) after the library changed
 LIBRARY_REFRESH_METHODS = ("refresh_models", "refresh_library")
+#: added to a tab's title while its job runs
+BUSY_MARK = "\u2022"
 
 
 def _configure_devices(mixed_precision: bool):
@@ -72,11 +85,14 @@ class MainWindow(QMainWindow):
 
     def __init__(self, detect_device: bool | None = None, parent: QWidget | None = None):
         super().__init__(parent)
+        install_wheel_guard()  # the wheel scrolls panels; it changes focused controls only
         if detect_device is None:
             detect_device = os.environ.get(DETECT_DEVICE_ENV, "1") != "0"
         self._detect_device = detect_device
         self._device_started = False
         self._closed = False
+        #: whether the device can use mixed precision (None: not detected yet)
+        self._mixed_precision_capable: bool | None = None
         # a mixed precision change waits for the running jobs (they keep their networks)
         self._precision_timer = QTimer(self)
         self._precision_timer.setInterval(250)
@@ -94,11 +110,14 @@ class MainWindow(QMainWindow):
         self.tabs.setDocumentMode(True)
         self.setCentralWidget(self.tabs)
         self._status_lines: dict[str, str] = {}
+        self.recent_files = RecentFiles()
         for tab_class in tab_classes():
             tab: StudioTab = tab_class()
             self.tabs.addTab(tab, tab.title or tab_class.__name__)
             tab.status.connect(lambda text, tab=tab: self._on_tab_status(tab, text))
             tab.send_image.connect(self._route_image)
+            tab.recent_file.connect(self.recent_files.add)
+            self._watch_jobs(tab)
         self.tabs.currentChanged.connect(self._on_current_tab_changed)
 
         self._device_runner = JobRunner("device detection", self)
@@ -108,107 +127,25 @@ class MainWindow(QMainWindow):
         self._import_runner.finished.connect(self._on_weights_imported)
         self._import_runner.failed.connect(self._on_weights_import_failed)
 
-        self._build_menus()
+        build_menus(self)
         self._build_status_bar()
         self.restore_settings()
+        self.update_mixed_precision_action()
 
     # -- construction -------------------------------------------------------------------
 
-    def _action(self, text: str, slot, shortcuts=(), name: str = "") -> QAction:
-        action = QAction(text, self)
-        if shortcuts:
-            action.setShortcuts([QKeySequence(s) for s in shortcuts])
-        action.triggered.connect(slot)
-        if name:
-            action.setObjectName(name)
-        self.addAction(action)  # shortcuts work even while the menu bar is hidden
-        return action
-
-    def _build_menus(self) -> None:
-        bar = self.menuBar()
-        file_menu = bar.addMenu("&File")
-        file_menu.setObjectName("fileMenu")
-        self.open_action = self._action(
-            "&Open image...", self.open_image, [QKeySequence.StandardKey.Open], "openAction"
-        )
-        self.save_action = self._action(
-            "&Save result...", self.save_result, [QKeySequence.StandardKey.Save], "saveAction"
-        )
-        # the one owner of Ctrl+V: a second shortcut on the same key (a tab's own) would
-        # make Qt treat the key as ambiguous and trigger neither
-        self.paste_action = self._action(
-            "&Paste image", self.paste_image, [QKeySequence.StandardKey.Paste], "pasteAction"
-        )
-        self.import_weights_action = self._action(
-            "&Import weights...", self.import_weights, name="importWeightsAction"
-        )
-        self.library_action = self._action(
-            "Model &library...", self.open_library, name="libraryAction"
-        )
-        self.quit_action = self._action("&Quit", self.close, ["Ctrl+Q"], "quitAction")
-        self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
-        file_menu.addActions([self.open_action, self.save_action, self.paste_action])
-        file_menu.addSeparator()
-        file_menu.addAction(self.import_weights_action)
-        file_menu.addAction(self.library_action)
-        file_menu.addSeparator()
-        file_menu.addAction(self.quit_action)
-
-        job_menu = bar.addMenu("&Job")
-        job_menu.setObjectName("jobMenu")
-        self.run_action = self._action("&Run", self.run_current, ["F5", "Ctrl+R"], "runAction")
-        self.stop_action = self._action("&Stop", self.stop_current, ["Esc"], "stopAction")
-        job_menu.addActions([self.run_action, self.stop_action])
-
-        view_menu = bar.addMenu("&View")
-        view_menu.setObjectName("viewMenu")
-        view_menu.addAction(
-            self._action("Zoom &in", lambda: self._zoom("in"), ["Ctrl++", "Ctrl+="], "zoomIn")
-        )
-        view_menu.addAction(self._action("Zoom &out", lambda: self._zoom("out"), ["Ctrl+-"]))
-        view_menu.addAction(
-            self._action("&Fit to window", lambda: self._zoom("fit"), ["Ctrl+0"], "zoomFit")
-        )
-        # Ctrl+1..Ctrl+9 choose tabs and Ctrl+0 fits: 1:1 takes Ctrl+Alt+0
-        view_menu.addAction(
-            self._action(
-                "&Actual size (1:1)", lambda: self._zoom("actual"), ["Ctrl+Alt+0"], "zoomActual"
-            )
-        )
-        view_menu.addSeparator()
-        for index in range(self.tabs.count()):
-            shortcut = [f"Ctrl+{index + 1}"] if index < 9 else []
-            view_menu.addAction(
-                self._action(
-                    self.tabs.tabText(index),
-                    lambda checked=False, i=index: self.tabs.setCurrentIndex(i),
-                    shortcut,
-                )
-            )
-        view_menu.addSeparator()
-        self.mixed_precision_action = QAction("Mixed precision on the GPU", self)
-        self.mixed_precision_action.setCheckable(True)
-        self.mixed_precision_action.setToolTip(
-            "float16 compute with float32 losses on GPUs with compute capability 7.0+; "
-            "ignored on the CPU"
-        )
-        self.mixed_precision_action.toggled.connect(self._on_mixed_precision_toggled)
-        view_menu.addAction(self.mixed_precision_action)
-        view_menu.aboutToShow.connect(self._update_mixed_precision_action)
-
-        help_menu = bar.addMenu("&Help")
-        help_menu.setObjectName("helpMenu")
-        self.about_action = self._action("&About CNN Studio", self.show_about, name="aboutAction")
-        self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
-        help_menu.addAction(self.about_action)
-
     def _build_status_bar(self) -> None:
-        self.status_label = QLabel("Ready")
+        # elided to the bar's width: a long message must not widen the window or its panels
+        self.status_label = ElidedLabel("Ready")
         self.status_label.setObjectName("statusText")
         self.device_label = QLabel("Device: detecting...")
         self.device_label.setObjectName("deviceLabel")
         self.statusBar().addWidget(self.status_label, 1)
         self.statusBar().addPermanentWidget(self.device_label)
+
+    def show_status(self, text: str) -> None:
+        """A line in the status bar, as a sentence starts."""
+        self.status_label.setText(capitalized(text))
 
     # -- tabs ---------------------------------------------------------------------------
 
@@ -228,17 +165,40 @@ class MainWindow(QMainWindow):
     def _on_tab_status(self, tab: StudioTab, text: str) -> None:
         self._status_lines[tab.settings_key] = text
         if tab is self.current_tab():
-            self.status_label.setText(text)
+            self.show_status(text)
 
     def _on_current_tab_changed(self, _index: int) -> None:
         tab = self.current_tab()
         text = self._status_lines.get(tab.settings_key, "") if tab else ""
-        self.status_label.setText(text or "Ready")
+        self.show_status(text or "Ready")
+
+    def _watch_jobs(self, tab: StudioTab) -> None:
+        """Mark the tab's title while its job runs ("Dream •"): the runners of the tab
+        say when a job starts and ends, and the tab says whether it is busy."""
+        for runner in tab.findChildren(JobRunner):
+            runner.started.connect(lambda tab=tab: self._update_tab_title(tab))
+            runner.done.connect(lambda tab=tab: self._update_tab_title(tab))
+
+    def _update_tab_title(self, tab: StudioTab) -> None:
+        index = self.tabs.indexOf(tab)
+        if index < 0:
+            return
+        busy = tab.is_busy()
+        title = tab.title or type(tab).__name__
+        self.tabs.setTabText(index, f"{title} {BUSY_MARK}" if busy else title)
+        self.tabs.setTabToolTip(index, f"{title}: a job is running" if busy else "")
+
+    def show_runs(self) -> None:
+        """View > Training runs (Ctrl+Shift+R): the Train tab's Runs page."""
+        tab = self.tab_by_key("train")
+        if tab is not None:
+            self.tabs.setCurrentWidget(tab)
+            tab.show_runs()
 
     def _route_image(self, key: str, image: object, role: str) -> None:
         target = self.tab_by_key(key)
         if target is None:
-            self.status_label.setText(f"No tab named {key!r} to send the image to")
+            self.show_status(f"No tab named {key!r} to send the image to")
             return
         self.tabs.setCurrentWidget(target)
         target.receive_image(image, role)
@@ -269,6 +229,38 @@ class MainWindow(QMainWindow):
         if path:
             tab.open_image(path)
 
+    def fill_recent_menu(self) -> None:
+        """File > Open recent as it opens: files that are gone leave it, with a notice."""
+        gone = self.recent_files.fill_menu(self.recent_menu, self.open_recent)
+        if gone:
+            self.show_status(pruned_notice(gone))
+
+    def open_recent(self, path: str) -> None:
+        tab = self.current_tab()
+        if tab is not None:
+            tab.open_image(path)
+
+    def batch(self) -> None:
+        """File > Batch...: the current tab's job over a folder (Dream and Style)."""
+        tab = self.current_tab()
+        start = getattr(tab, "ask_batch", None)
+        if not callable(start):
+            self.show_status("Batch works in the Dream and Style tabs: switch to one first")
+            return
+        start()
+
+    def copy_picture(self) -> None:
+        """Ctrl+C outside text fields: the current tab's picture to the clipboard."""
+        tab = self.current_tab()
+        picture = tab.copy_picture() if tab is not None else None
+        if picture is None:
+            self.show_status("Nothing to copy yet: open or make a picture first")
+            return
+        QApplication.clipboard().setImage(array_to_qimage(picture))
+        self.show_status(
+            f"Copied the picture ({picture.shape[1]}x{picture.shape[0]}) to the clipboard"
+        )
+
     def paste_image(self) -> None:
         """Ctrl+V outside text fields: the current tab pastes (copied files or a picture)."""
         tab = self.current_tab()
@@ -280,7 +272,7 @@ class MainWindow(QMainWindow):
         if tab is None:
             return
         if not tab.has_result():
-            self.status_label.setText("Nothing to save yet: run a job first")
+            self.show_status("Nothing to save yet: run a job first")
             return
         tab.save_result()
 
@@ -294,7 +286,8 @@ class MainWindow(QMainWindow):
         if tab is not None:
             tab.stop_job()
 
-    def _zoom(self, how: str) -> None:
+    def zoom(self, how: str) -> None:
+        """View > Zoom in/out, Fit, 1:1 on the picture with the focus, else the tab's."""
         view = self._target_view()
         if view is None:
             return
@@ -304,26 +297,16 @@ class MainWindow(QMainWindow):
 
     def _target_view(self) -> ImageView | None:
         """The image view with the keyboard focus, else the first visible one of the tab."""
-        focus = QApplication.focusWidget()
-        while focus is not None:
-            if isinstance(focus, ImageView):
-                return focus
-            focus = focus.parentWidget()
-        tab = self.current_tab()
-        if tab is None:
-            return None
-        views = [v for v in tab.findChildren(ImageView) if v.isVisible()]
-        views = views or tab.findChildren(ImageView)
-        return views[0] if views else None
+        return target_view(QApplication.focusWidget(), self.current_tab())
 
     def import_weights(self) -> None:
         if self._import_runner.running:
-            self.status_label.setText("A weights import is already running")
+            self.show_status("A weights import is already running")
             return
         path = self.ask_weights_file()
         if not path:
             return
-        self.status_label.setText(f"Checking {Path(path).name} against the architectures...")
+        self.show_status(f"Checking {Path(path).name} against the architectures...")
         self._import_runner.run_function(_import_weights, path)
 
     def _on_weights_imported(self, imported) -> None:
@@ -332,7 +315,8 @@ class MainWindow(QMainWindow):
         dialogs.show_info(self, text, "Weights imported")
 
     def _on_weights_import_failed(self, message: str) -> None:
-        self.status_label.setText(message)
+        # the weights in use stay as they were: say so, or the line reads as if half done
+        self.show_status(f"{message} The weights in use are unchanged.")
         dialogs.show_error(self, message, self._import_runner.error_details, "Import failed")
 
     def open_library(self) -> LibraryDialog:
@@ -359,6 +343,12 @@ class MainWindow(QMainWindow):
     def show_about(self) -> QMessageBox:
         return about.show_about(self, self.about_text())
 
+    def show_user_guide(self) -> QDialog:
+        return help_pages.show_user_guide(self)
+
+    def show_shortcuts(self) -> QDialog:
+        return help_pages.show_shortcuts(self)
+
     # -- device -------------------------------------------------------------------------
 
     def showEvent(self, event: QShowEvent) -> None:
@@ -382,6 +372,15 @@ class MainWindow(QMainWindow):
         self.device_label.setText(f"Device: {summary}")
         note = getattr(info, "note", "")
         self.device_label.setToolTip(note or summary)
+        self._mixed_precision_capable = bool(getattr(info, "mixed_precision_capable", False))
+        if not self._mixed_precision_capable and self.mixed_precision_action.isChecked():
+            # a stored "on" from another machine: not applied here, and not shown as on
+            self.mixed_precision_action.blockSignals(True)
+            self.mixed_precision_action.setChecked(False)
+            self.mixed_precision_action.blockSignals(False)
+        self.update_mixed_precision_action()
+        for tab in self.tab_widgets():
+            tab.device_changed(info)
 
     def _on_device_failed(self, message: str) -> None:
         self.device_text = f"unknown ({message})"
@@ -391,11 +390,28 @@ class MainWindow(QMainWindow):
     def any_tab_busy(self) -> bool:
         return any(tab.is_busy() for tab in self.tab_widgets())
 
-    def _update_mixed_precision_action(self) -> None:
-        """Mixed precision is switched between jobs only: greyed out while a job runs."""
-        self.mixed_precision_action.setEnabled(not self.any_tab_busy())
+    def update_mixed_precision_action(self) -> None:
+        """Mixed precision is offered only on a GPU of compute capability 7.0 or newer
+        (unknown until the device is detected) and switched between jobs only: greyed
+        out otherwise, with a tooltip that says why."""
+        capable = self._mixed_precision_capable
+        busy = self.any_tab_busy()
+        self.mixed_precision_action.setEnabled(bool(capable) and not busy)
+        if capable is None:
+            tip = "Offered once the device is known (it is being detected)"
+        elif not capable:
+            tip = (
+                "Needs an NVIDIA GPU of compute capability 7.0 or newer; this machine has "
+                f"none ({self.device_text}), so everything runs in float32"
+            )
+        elif busy:
+            tip = "Changes between jobs: wait for the running job to end"
+        else:
+            tip = "float16 compute with float32 losses: faster on this GPU, same results"
+        self.mixed_precision_action.setToolTip(tip)
+        self.mixed_precision_action.setStatusTip(tip)
 
-    def _on_mixed_precision_toggled(self, _checked: bool) -> None:
+    def on_mixed_precision_toggled(self, _checked: bool) -> None:
         if self._device_started:
             self._apply_mixed_precision()
 
@@ -408,7 +424,7 @@ class MainWindow(QMainWindow):
         if self.any_tab_busy() or self._device_runner.running:
             if not self._precision_timer.isActive():
                 self._precision_timer.start()
-                self.status_label.setText("Mixed precision changes when the running job ends")
+                self.show_status("Mixed precision changes when the running job ends")
             return
         self._precision_timer.stop()
         self.detect_device()
@@ -437,7 +453,8 @@ class MainWindow(QMainWindow):
         current = self.current_tab()
         if current is not None:
             settings.setValue("window/current_tab", current.settings_key)
-        settings.setValue("device/mixed_precision", self.mixed_precision_action.isChecked())
+        if self._mixed_precision_capable is not None:  # unknown: keep what is stored
+            settings.setValue("device/mixed_precision", self.mixed_precision_action.isChecked())
         for tab in self.tab_widgets():
             settings.beginGroup(tab.settings_key or type(tab).__name__)
             try:
@@ -478,8 +495,15 @@ class MainWindow(QMainWindow):
         for runner in (self._import_runner, self._device_runner):
             runner.shutdown()
 
+    def confirm_close(self) -> bool:
+        """Ask before closing when a tab holds work that closing would lose."""
+        return confirm_close(self, self.tab_widgets())
+
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self._closed:
+            if not self.confirm_close():
+                event.ignore()
+                return
             self._closed = True
             self._precision_timer.stop()
             self.save_settings()

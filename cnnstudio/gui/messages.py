@@ -42,6 +42,15 @@ def sentence(text: str) -> str:
     return text if text[-1] in ".!?" else text + "."
 
 
+def capitalized(text: str) -> str:
+    """``text`` with a capital first letter (as :func:`sentence`, without the full stop):
+    for labels and status lines built from a job's lower-case notices."""
+    text = text.strip()
+    if text and re.fullmatch(r"[a-z][a-z'-]*[:,;]?", text.split(maxsplit=1)[0]):
+        return text[0].upper() + text[1:]
+    return text
+
+
 def describe(error: StudioError) -> str:
     """The text a dialog or the status line shows for ``error``."""
     remedy = _remedy(error)

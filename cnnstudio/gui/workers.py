@@ -34,7 +34,7 @@ from PySide6.QtCore import QCoreApplication, QObject, QRunnable, QThreadPool, Si
 
 from cnnstudio.core.errors import StudioError
 from cnnstudio.core.events import Notice, Preview
-from cnnstudio.gui import messages
+from cnnstudio.gui import garbage, messages
 from cnnstudio.gui.garbage import freeze_heap
 
 log = logging.getLogger(__name__)
@@ -240,6 +240,7 @@ class JobRunner(QObject):
         job.signals.preview_ready.connect(self._on_preview_ready)
         job.signals.errored.connect(self._on_errored)
         job.signals.finished.connect(self._on_finished)
+        garbage.job_started()  # no full collection while it runs (gui/garbage.py)
         self.started.emit()
         self._pool.start(job)
 
@@ -279,6 +280,7 @@ class JobRunner(QObject):
             return
         self._on_preview_ready()  # deliver a frame still waiting in the slot
         self._job = None
+        garbage.job_ended()
         self._last_job = job  # keep the runnable alive until its thread has surely left it
         for signal in (
             job.signals.event,

@@ -38,6 +38,8 @@ def test_the_gui_side_imports_no_tensorflow():
         "import sys\n"
         "import cnnstudio.core.style.params, cnnstudio.core.style.memory\n"
         "import cnnstudio.core.style.colors, cnnstudio.core.style.job\n"
+        "import cnnstudio.core.faststyle.params, cnnstudio.core.faststyle.job\n"
+        "import cnnstudio.core.faststyle.models, cnnstudio.core.faststyle.runs\n"
         "print(any(m.split('.')[0] in ('tensorflow', 'keras') for m in sys.modules))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -106,6 +108,25 @@ def test_metadata_says_untrained_and_round_trips():
     assert meta["job"] == "style" and meta["content"] == "cat.png" and meta["steps"] == 4
     assert params_from_metadata(meta) == params
     assert style_metadata(StyleParams())["untrained"] is False
+
+
+def test_weights_saved_before_the_terms_were_normalised_are_not_reused():
+    """A picture or settings saved with the raw-sum loss (content 1e4, style 1e-2, TV 30,
+    Adam epsilon 0.1) would mean content ten million times the style now: those values
+    fall back to today's defaults; the rest is restored."""
+    old = {"job": "style", "content_weight": 1e4, "style_weight": 1e-2, "tv_weight": 30.0}
+    old.update({"beta_1": 0.99, "epsilon": 0.1, "steps": 50, "size": 256})
+    params = params_from_metadata(old)
+    defaults = StyleParams()
+    assert (params.steps, params.size) == (50, 256)
+    assert (params.content_weight, params.style_weight, params.tv_weight) == (
+        defaults.content_weight,
+        defaults.style_weight,
+        defaults.tv_weight,
+    )
+    assert (params.beta_1, params.epsilon) == (defaults.beta_1, defaults.epsilon)
+    mine = _params(content_weight=2.0, style_weight=5.0, tv_weight=0.0)
+    assert params_from_metadata(style_metadata(mine)) == mine
 
 
 # ---------------------------------------------------------------------------------- memory

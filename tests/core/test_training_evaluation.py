@@ -7,7 +7,7 @@ from pathlib import Path
 from training_samples import band_images, run_config, write_npz
 
 from cnnstudio.core.events import Notice
-from cnnstudio.core.training import datasets, evaluation, job, params, recipes
+from cnnstudio.core.training import datasets, evaluation, job, params, predictions, recipes
 from cnnstudio.core.training import events as run_events
 from cnnstudio.core.training.events import BatchEnd
 from cnnstudio.core.training.pipeline import make_pipeline
@@ -54,3 +54,7 @@ def test_stopped_run_tests_a_capped_subset_with_progress(tmp_path, monkeypatch):
     testing = [e for e in seen if isinstance(e, run_events.Testing)]
     assert testing and testing[-1].images == testing[-1].total_images == 15
     assert any(isinstance(e, Notice) and "first 15 of 40" in e.text for e in seen)
+    # every prediction is kept in the run folder: the real counts, not a capped list
+    stored = predictions.load_predictions(tmp_path / "run", "test")
+    assert len(stored) == 15 and stored.total == 40 and "stopped" in stored.model
+    assert (stored.confusion() == done.confusion).all()

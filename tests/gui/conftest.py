@@ -83,3 +83,24 @@ def press_paste(qtbot):
     """``press_paste(widget)``: a real Ctrl+V on ``widget`` (focused first), as a person
     presses it: it reaches the tab through the window's shortcut map."""
     return lambda widget: _press_paste(qtbot, widget)
+
+
+@pytest.fixture(autouse=True)
+def unsaved_questions(monkeypatch):
+    """The Save / Discard / Cancel question never blocks a test: it is recorded as
+    ``(message, can_save)`` and answered from ``answers`` (default: discard). A test that
+    checks the question reads the list and may push answers."""
+    from cnnstudio.gui.widgets import dialogs
+
+    class Questions(list):
+        answers: list[str]
+
+    asked = Questions()
+    asked.answers = []
+
+    def ask(parent, message, can_save, title=dialogs.APP_TITLE):
+        asked.append((message, can_save))
+        return asked.answers.pop(0) if asked.answers else dialogs.DISCARD
+
+    monkeypatch.setattr(dialogs, "ask_unsaved_work", ask)
+    return asked

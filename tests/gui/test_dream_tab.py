@@ -388,3 +388,105 @@ def test_weights_download_shows_in_the_progress_bar(
     assert shown and all(text.startswith(f"downloading {name}: ") for text in shown)
     assert shown[-1].endswith(f"/{round(len(payload) / 2**20)} MB")
     backbones.clear_model_cache()
+
+
+def test_the_bar_eta_follows_the_work_over_octaves(tab):
+    """Later octaves have more pixels, so their steps cost more: the job says so in
+    Progress.fraction and the bar's ETA (the tab's only one) uses it, so it does not
+    underestimate the way a step count would."""
+    from cnnstudio.core.dream.params import octave_sizes
+    from cnnstudio.core.eta import Eta, format_duration, staged_fraction
+    from cnnstudio.core.events import Progress
+
+    params = tab.form.params()  # the TF2 recipe: 5 octaves 1.3 apart, 50 steps each
+    sizes = octave_sizes(375, 500, params, 75)
+    costs = [h * w for h, w in sizes]
+    seconds_per_pixel = 1e-5
+    clock = [0.0]
+    tab.progress.eta = Eta(lambda: clock[0])
+    for step in range(1, 51):  # the first octave
+        clock[0] = step * costs[0] * seconds_per_pixel
+        fraction = staged_fraction(step, 50, costs)
+        tab._on_progress(Progress(step, 250, 1.0, stage=1, stages=5, fraction=fraction))
+    left = sum(costs[1:]) * 50 * seconds_per_pixel
+    assert tab.progress.format() == f"Octave 1/5 - step 50/50 - ETA {format_duration(left)}"
+    assert left > 4 * 200 * costs[0] * seconds_per_pixel  # what a step count would say
+
+
+def test_switching_the_backbone_and_back_keeps_the_layer_choice(tab):
+    form = tab.form
+    form.layer_table.set_weights({"mixed4": 2.0, "mixed6": 0.5})
+    chosen = form.layer_table.weights()
+    form.backbone_combo.setCurrentIndex(form.backbone_combo.findData("vgg19"))
+    assert "block4_conv3" in form.layer_table.weights()
+    form.layer_table.set_weights({"block3_conv1": 1.5})
+    form.backbone_combo.setCurrentIndex(form.backbone_combo.findData("inception_v3"))
+    assert form.layer_table.weights() == chosen
+    form.backbone_combo.setCurrentIndex(form.backbone_combo.findData("vgg19"))
+    assert form.layer_table.weights() == {"block3_conv1": 1.5}
+
+
+def test_send_to_is_not_clipped(qtbot, tab):
+    from PySide6.QtWidgets import QStyle
+
+    button = tab.send_button
+    qtbot.waitExposed(tab)
+    text = button.fontMetrics().horizontalAdvance(button.text())
+    arrow = button.style().pixelMetric(QStyle.PixelMetric.PM_MenuButtonIndicator)
+    assert button.width() >= text + arrow
+    assert button.width() >= button.sizeHint().width()
+    assert button.menu() is not None
+
+
+def choose_in_list(qtbot, combo, key) -> None:
+    """Choose the entry ``key`` as a person does: open the list, go to it, press Enter
+    (which activates it even when it is the entry already shown)."""
+    combo.showPopup()
+    view = combo.view()
+    qtbot.waitUntil(view.isVisible)
+    view.setCurrentIndex(combo.model().index(combo.findData(key), 0))
+    qtbot.keyClick(view, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: not view.isVisible())
+
+
+def test_the_presets_box_never_lies_and_quick_look_is_quick(qtbot, tab):
+    from cnnstudio.core.dream.params import DreamParams
+
+    form = tab.form
+    box = form.preset_combo
+    assert box.current_preset() == "tf2"  # the defaults are the TF2 recipe, and it says so
+    choose_in_list(qtbot, box, "quick")
+    assert box.current_preset() == "quick" and form.steps_spin.value() == 10
+
+    steps = form.steps_spin  # a manual edit, typed: Custom at once
+    steps.setFocus()
+    steps.selectAll()
+    qtbot.keyClicks(steps, "50")
+    qtbot.keyClick(steps, Qt.Key.Key_Tab)
+    assert steps.value() == 50 and box.currentText() == "Custom"
+    form.set_params(DreamParams(steps=250))  # restored settings of a full recipe
+    assert box.current_preset() == ""  # 250 steps is no preset
+    form.set_params(DreamParams())
+    assert box.current_preset() == "tf2"
+
+    # the entry shown chosen again applies it: the box shows Quick look while a control
+    # changed behind its back (as an older version let happen)
+    choose_in_list(qtbot, box, "quick")
+    form.steps_spin.blockSignals(True)
+    form.steps_spin.setValue(250)
+    form.steps_spin.blockSignals(False)
+    assert box.current_preset() == "quick"
+    choose_in_list(qtbot, box, "quick")
+    assert form.steps_spin.value() == 10
+
+    # a Quick look on a big picture really is one: its values reach the job
+    tab.set_source(np.zeros((2400, 3600, 3), np.uint8), "huge.png")
+    form.max_size_spin.setValue(0)  # "original" size
+    form.octaves_spin.setValue(5)
+    assert box.currentText() == "Custom"
+    choose_in_list(qtbot, box, "quick")
+    ran = []
+    tab.runner.run_generator = lambda fn, image, params, **kw: ran.append(params)
+    tab.run_job()
+    (params,) = ran
+    assert (params.steps, params.octaves, params.max_size) == (10, 3, 500)

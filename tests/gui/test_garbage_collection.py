@@ -44,8 +44,29 @@ def test_cycles_holding_widgets_are_collected_by_the_gui_thread(qtbot):
     assert collected_in == []
 
     # push generation 0 over its threshold, and keep it there until the GUI timer looks
-    # (freeing the lists first would bring the count back down)
-    churn = [[] for _ in range(2_000)]
+    # (freeing the lists first would bring the count back down; so would the objects an
+    # earlier test left for Qt to delete, which the wait frees: a margin of many times
+    # the threshold keeps the count above it)
+    churn = [[] for _ in range(20_000)]
     qtbot.waitUntil(lambda: bool(collected_in), timeout=10_000)
     del churn
     assert collected_in == [threading.main_thread().name]
+
+
+def test_no_full_collection_while_a_job_runs(qtbot, monkeypatch):
+    """A full collection scans all a session built since the freeze (networks, compiled
+    steps): it waits until no job runs, so it cannot stall a job's start or run."""
+    from cnnstudio.gui import garbage
+
+    collector = garbage.GuiGarbageCollector(interval_ms=10_000)
+    calls = []
+    monkeypatch.setattr(garbage.gc, "get_count", lambda: (5_000, 50, 50))  # all over
+    monkeypatch.setattr(garbage.gc, "collect", lambda generation=2: calls.append(generation))
+    garbage.job_started()
+    try:
+        collector.check()
+    finally:
+        garbage.job_ended()
+    collector.check()
+    assert calls == [1, 2]
+    assert garbage.jobs_running() == 0

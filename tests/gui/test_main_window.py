@@ -34,18 +34,21 @@ def test_window_has_the_tabs_by_object_name(window):
 
 def test_menus_and_shortcuts(window):
     menus = {m.title().replace("&", ""): m for m in window.menuBar().findChildren(QMenu)}
-    assert {"File", "Help"} <= set(menus)
+    assert {"File", "Edit", "Job", "View", "Help"} <= set(menus)
     file_actions = [a.text().replace("&", "") for a in menus["File"].actions() if a.text()]
     assert file_actions == [
         "Open image...",
+        "Open recent",
+        "Batch...",
         "Save result...",
-        "Paste image",
         "Import weights...",
         "Model library...",
         "Quit",
     ]
-    help_actions = [a.text().replace("&", "") for a in menus["Help"].actions()]
-    assert "About CNN Studio" in help_actions
+    edit_actions = [a.text().replace("&", "") for a in menus["Edit"].actions()]
+    assert edit_actions == ["Copy picture", "Paste image"]
+    help_actions = [a.text().replace("&", "") for a in menus["Help"].actions() if a.text()]
+    assert help_actions == ["User guide", "Keyboard shortcuts", "About CNN Studio"]
 
     def keys(name):
         action = window.findChild(QAction, name)
@@ -54,6 +57,7 @@ def test_menus_and_shortcuts(window):
     assert keys("openAction") == {QKeySequence(QKeySequence.StandardKey.Open).toString()}
     assert "Ctrl+S" in keys("saveAction")
     assert "Ctrl+Q" in keys("quitAction")
+    assert keys("copyAction") == {QKeySequence(QKeySequence.StandardKey.Copy).toString()}
     assert {"F5", "Ctrl+R"} <= keys("runAction")
     assert "Esc" in keys("stopAction")
     assert keys("zoomFit") == {"Ctrl+0"} and keys("zoomActual") == {"Ctrl+Alt+0"}

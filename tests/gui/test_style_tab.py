@@ -109,7 +109,7 @@ def test_drop_run_previews_stop_then_save(tab, qtbot, picture_files, drop_files,
 
 
 def test_finished_run_keeps_snapshots_to_step_back_through_and_save(
-    tab, qtbot, picture_files, drop_files, tmp_path
+    tab, qtbot, picture_files, drop_files, tmp_path, unsaved_questions
 ):
     _loaded_tab(tab, picture_files, drop_files, steps=6)
     tab.form.snapshot_spin.setValue(1)
@@ -129,9 +129,11 @@ def test_finished_run_keeps_snapshots_to_step_back_through_and_save(
     tab.ask_save_path = lambda: str(out)
     tab.save_result()
     assert images.read_params(out)["snapshot_step"] == steps[0]
-    np.testing.assert_array_equal(images.load_image(out), tab.snapshots[0][1])
+    early = tab.snapshots[0][1]
+    np.testing.assert_array_equal(images.load_image(out), early)
 
-    # Opening the saved picture offers its parameters back.
+    # Opening the saved picture offers its parameters back; the final result was not
+    # saved (only a snapshot), so opening another content asks first.
     tab.form.colors_combo.setCurrentIndex(tab.form.colors_combo.findData("none"))
     tab.form.steps_spin.setValue(99)
     asked = []
@@ -139,7 +141,11 @@ def test_finished_run_keeps_snapshots_to_step_back_through_and_save(
     tab.open_image(str(out))
     assert asked == [str(out)]
     assert tab.form.params().preserve_colors == "luminance" and tab.form.params().steps == 6
-    np.testing.assert_array_equal(tab.pictures.content_slot.image(), tab.snapshots[0][1])
+    np.testing.assert_array_equal(tab.pictures.content_slot.image(), early)
+    assert [message for message, _ in unsaved_questions] == [
+        "The styled picture is not saved. Save it before opening early.png?"
+    ]
+    assert tab.snapshots == [] and tab.loss_plot.series_names() == []  # the old run's
 
 
 def test_settings_round_trip_and_presets(tab, qtbot, tmp_path):
@@ -195,7 +201,9 @@ def test_lbfgs_progress_and_stop_respond_within_an_iteration(tab, qtbot, picture
     tab.form.evaluations_spin.setValue(1000)  # one iteration would take ages
     tab.run_button.click()
     qtbot.waitUntil(lambda: "evaluation 3" in tab.progress.format(), timeout=120_000)
-    assert tab.progress.format().startswith("Started - iteration 1/3")
+    # one count: the iteration being worked on, as the form names it ("Iterations")
+    assert tab.progress.format().startswith("Iteration 1/3: evaluation ")
+    assert "step" not in tab.progress.format()
     with qtbot.waitSignal(tab.runner.done, timeout=60_000):
         tab.stop_button.click()
     assert tab.progress.format() == "Stopped" and tab._last_step == 0  # still in iteration 1
@@ -303,4 +311,69 @@ def test_the_bar_is_the_one_eta_and_weighs_the_full_size_scale(tab, picture_file
         fraction = staged_fraction(step, 10, costs)
         tab._on_progress(Progress(step, 30, 1.0, stage=1, stages=3, fraction=fraction))
     left = 10 * costs[1] + 10 * costs[2]  # not 20 more steps of 1/16 s
-    assert tab.progress.format() == f"Scale 1/3 - step 10/30 - ETA {format_duration(left)}"
+    assert tab.progress.format() == f"Scale 1/3 - iteration 10/30 - ETA {format_duration(left)}"
+
+
+def test_presets_quick_look_and_a_box_that_never_lies(tab):
+    from cnnstudio.core.style.params import StyleParams
+
+    box = tab.form.recipe_combo
+    assert box.current_preset() == "cpu"  # where the window starts without a GPU
+    assert (tab.form.size_spin.value(), tab.form.steps_spin.value()) == (384, 150)
+    box.activated.emit(box.findData("quick"))
+    params = tab.form.params()
+    assert (params.size, params.steps, params.learning_rate) == (256, 50, 0.05)
+    assert box.currentText().startswith("Quick look")
+    tab.form.size_spin.setValue(300)
+    assert box.currentText() == "Custom"
+    box.activated.emit(box.findData("quick"))  # chosen again: applied again
+    assert tab.form.size_spin.value() == 256
+    tab.form.set_params(StyleParams())  # restored settings: the tutorial's recipe
+    assert box.current_preset() == "tutorial"
+    tab.form.layer_table.set_layer_weights({"block4_conv2": 1.0}, {"block1_conv1": 1.0})
+    tab.form.layer_table.edited.emit()
+    assert box.current_preset() == "tutorial"  # the recipe does not name the layers
+    box.activated.emit(box.findData("gatys"))
+    assert tab.form.params().optimizer == "lbfgs" and box.current_preset() == "gatys"
+
+
+def test_a_gpu_gets_the_tutorial_recipe_unless_the_user_chose(tab):
+    from cnnstudio.core.device import DeviceInfo
+
+    gpu = DeviceInfo("GPU", "RTX", False, gpu_count=1, mixed_precision_capable=True)
+    tab.device_changed(DeviceInfo("CPU", "cpu", False))
+    assert tab.form.params().size == 384
+    tab.device_changed(gpu)
+    assert (tab.form.params().size, tab.form.params().steps) == (512, 300)
+    tab.form.set_params(tab.form.start_params(gpu=False))
+    tab.form.steps_spin.setValue(120)  # the user's own choice
+    tab.device_changed(gpu)
+    assert tab.form.params().steps == 120
+
+
+def test_the_run_time_shows_next_to_run_before_a_run(tab, qtbot, monkeypatch):
+    from cnnstudio.core.device import DeviceInfo
+    from cnnstudio.core.style import timing
+    from cnnstudio.gui.tabs.style import estimate
+
+    monkeypatch.setattr(estimate, "_session_rate", None)
+    measured = []
+    monkeypatch.setattr(estimate, "_measure", lambda: measured.append(1) or timing.StepRate(10.0))
+    label = tab.estimate.label
+    assert label.text() == "Run time: shown once a content picture is open"
+    tab.set_content(np.zeros((768, 1024, 3), np.uint8), "photo.png")
+    assert "known once this computer's speed is measured" in label.text()
+    with qtbot.waitSignal(tab.estimate.runner.done, timeout=10_000):
+        tab.device_changed(DeviceInfo("CPU", "cpu", False))  # the tab is shown already
+    assert measured == [1]
+    params = tab.form.params()  # 384 px, 150 Adam iterations: 384x288 px
+    seconds = 10.0 * 384 * 288 / 1e6 * 150 * timing.LOOP_OVERHEAD
+    from cnnstudio.core.eta import format_duration
+
+    assert label.text() == f"Run time: about {format_duration(seconds)} on this computer"
+    assert params.size == 384 and label.text() in tab.run_button.toolTip()
+    tab.form.size_spin.setValue(1024)  # the form changes: the line follows
+    tab.form.steps_spin.setValue(1000)
+    assert "long: Quick look (Presets) takes about" in label.text()
+    tab.device_changed(DeviceInfo("CPU", "cpu", False))
+    assert measured == [1]  # once per session

@@ -160,10 +160,10 @@ def test_job_progress_text_and_eta():
     bar.start()
     assert bar.maximum() == 0  # busy until the first step
     bar.update_progress(Progress(step=10, total=61, loss=1.0))
-    assert bar.format() == "step 10/61 - ETA --:--"  # one report: no rate yet
+    assert bar.format() == "Step 10/61 - ETA --:--"  # one report: no rate yet
     clock[0] = 110.0  # 1 s per step measured so far
     bar.update_progress(Progress(step=20, total=61, loss=1.0))
-    assert bar.format() == "step 20/61 - ETA 0:41"
+    assert bar.format() == "Step 20/61 - ETA 0:41"
     # the work done, not the step count, drives it: a job whose later steps cost more
     clock[0] = 120.0
     bar.update_progress(Progress(step=30, total=61, loss=1.0, fraction=0.25))
@@ -176,7 +176,7 @@ def test_job_progress_text_and_eta():
     assert bar.describe(63, 250, 2, 5, None) == "Octave 2/5 - step 13/50 - ETA --:--"
     bar.update_progress(Progress(step=5, total=10, loss=1.0, stage=1, stages=1))
     assert bar.value() == 5 and bar.maximum() == 10
-    assert bar.format().startswith("step 5/10 - ETA")
+    assert bar.format().startswith("Step 5/10 - ETA")
     bar.finish("Stopped")
     assert bar.format() == "Stopped" and bar.value() == 5
     assert format_duration(3700) == "1:01:40"

@@ -19,6 +19,7 @@ from cnnstudio.core.classify import explain
 from cnnstudio.core.classify.params import Prediction, imagenet_class_names
 from cnnstudio.core.errors import InputError
 from cnnstudio.core.events import DownloadProgress
+from cnnstudio.core.faststyle.models import check_not_style_model
 from cnnstudio.core.weights import ensure_weights_events, is_untrained, weights_label
 
 
@@ -194,6 +195,7 @@ def weights_download_events(
 
 
 def _classifier_from_file(path: Path, meta: dict[str, Any], name: str) -> Classifier:
+    check_not_style_model(name, meta)  # from its sidecar, before loading it
     model = library.load_model_file(path)
     if len(getattr(model, "inputs", []) or []) > 1:
         raise InputError(f"{path.name} has several inputs; Classify needs a one-image model")

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from cnnstudio.core import backbones, checks, library
+from cnnstudio.core.faststyle.params import is_style_model
 
 #: thumbnails carried by results (longest side, pixels)
 THUMBNAIL_SIDE = 96
@@ -108,7 +109,11 @@ def model_choices() -> list[tuple[str, str]]:
         (name, f"{backbones.get_backbone(name).label} (ImageNet)")
         for name in backbones.BACKBONE_NAMES
     ]
-    choices += [(str(entry.path), entry.describe()) for entry in library.list_models()]
+    choices += [
+        (str(entry.path), entry.describe())
+        for entry in library.list_models()
+        if not is_style_model(entry.meta)  # style networks paint; they have no classes
+    ]
     return choices
 
 

@@ -260,8 +260,11 @@ def _lbfgs(program, image, args, params: StyleParams, steps: int, evaluations: l
                     jac=True,
                     method="L-BFGS-B",
                     bounds=Bounds(0.0, 1.0),
-                    # the budget is enforced by _CutShort; these only bound scipy
-                    options={"maxfun": 2 * budget + 10, "maxiter": budget},
+                    # the budget is enforced by _CutShort; these only bound scipy. The
+                    # normalised loss is a mean over pixels, so a pixel's gradient is
+                    # tiny at large sizes: scipy's default gradient tolerance (1e-5)
+                    # would end the run at once
+                    options={"maxfun": 2 * budget + 10, "maxiter": budget, "gtol": 1e-14},
                 )
                 requests.put(("done", None))
             except _CutShort:

@@ -56,8 +56,47 @@ OPTIMIZERS = ("adam", "lbfgs")
 INITS = ("content", "noise", "style")
 COLOR_MODES = ("none", "luminance", "match")
 
+#: the loss terms are normalised (core/perceptual.py); version 1 had raw sums
+LOSS_VERSION = 2
+DEFAULT_CONTENT_WEIGHT = 1.0
+DEFAULT_STYLE_WEIGHT = 10.0
+DEFAULT_TV_WEIGHT = 1.0
+#: what was saved with version-1 weights and means something else now
+_VERSION_1_FIELDS = ("content_weight", "style_weight", "tv_weight", "beta_1", "epsilon")
+
 ADAM_DEFAULT_STEPS = 300  # the TF tutorial runs 1000; 300 already looks styled
 LBFGS_DEFAULT_STEPS = 20  # outer iterations, as Practical ML with Python
+
+#: whole recipes (size, optimiser, iterations...): the window's Presets list. "cpu" is
+#: where the window starts on a computer without a GPU: the tutorial's 512 px and 300
+#: iterations take over ten minutes on a 2-core CPU, 384 px and 150 about three (a step
+#: costs in proportion to the pixels); "quick" is a first look in well under a minute.
+STYLE_PRESETS: dict[str, dict[str, object]] = {
+    "tutorial": {
+        "optimizer": "adam", "steps": ADAM_DEFAULT_STEPS, "size": 512, "learning_rate": 0.02,
+        "multi_scale": False,
+    },
+    "cpu": {
+        "optimizer": "adam", "steps": 150, "size": 384, "learning_rate": 0.02,
+        "multi_scale": False,
+    },
+    # few steps need bigger ones: the cookbook's learning rate
+    "quick": {
+        "optimizer": "adam", "steps": 50, "size": 256, "learning_rate": 0.05,
+        "multi_scale": False,
+    },
+    "gatys": {
+        "optimizer": "lbfgs", "steps": LBFGS_DEFAULT_STEPS, "lbfgs_evaluations": 20,
+        "size": 512, "layers": "gatys", "content_layers": None, "style_layers": None,
+        "multi_scale": False,
+    },
+}  # fmt: skip
+STYLE_PRESET_LABELS: dict[str, str] = {
+    "tutorial": "TF tutorial: Adam, 512 px, 300 iterations",
+    "cpu": "CPU-friendly: Adam, 384 px, 150 iterations",
+    "quick": "Quick look: Adam, 256 px, 50 iterations",
+    "gatys": "Gatys: L-BFGS, 512 px, 20 iterations",
+}
 
 #: VGG19 feature layers in order: (name, downsampling factor, channels). Used for the
 #: memory estimate, without building the network.
@@ -89,22 +128,26 @@ VGG19_LAYER_NAMES = tuple(name for name, _, _ in VGG19_LAYERS)
 
 @dataclass
 class StyleParams:
-    """Everything that shapes a style run. Defaults: the TensorFlow tutorial's Adam recipe."""
+    """Everything that shapes a style run. Defaults: Adam on 0..1 pixels with the TF2
+    cookbook's layers and the normalised loss terms of :mod:`cnnstudio.core.perceptual`."""
 
     weights: str = "imagenet"  # "imagenet" | "random" | path to a VGG19 weights file
     layers: str = "cookbook"  # a LAYER_PRESETS key
     # Any layers with a weight each; when set they replace the preset's layers.
     content_layers: dict[str, float] | None = None
     style_layers: dict[str, float] | None = None
-    content_weight: float = 1e4  # TF tutorial
-    style_weight: float = 1e-2  # TF tutorial
-    tv_weight: float = 30.0  # TF tutorial; on 0..1 pixels
+    # Relative importances of the normalised loss terms (core/perceptual.py): the same
+    # for any network and size. Style 10 asks for the style ten times as much as for
+    # the content; TV 1 smooths mildly (0: off).
+    content_weight: float = DEFAULT_CONTENT_WEIGHT
+    style_weight: float = DEFAULT_STYLE_WEIGHT
+    tv_weight: float = DEFAULT_TV_WEIGHT
     optimizer: str = "adam"  # "adam" | "lbfgs"
     steps: int | None = None  # optimiser iterations (per scale); None: the optimiser's default
-    learning_rate: float = 0.02  # Adam, on 0..1 pixels (TF tutorial)
-    beta_1: float = 0.99  # Adam (TF tutorial): heavy momentum smooths the picture
+    learning_rate: float = 0.02  # Adam, on 0..1 pixels (TF tutorial, crowsonkb)
+    beta_1: float = 0.9  # Adam's defaults (as crowsonkb's style-transfer-pytorch) ...
     beta_2: float = 0.999
-    epsilon: float = 0.1  # Adam (TF tutorial): large, so flat regions do not get big steps
+    epsilon: float = 1e-8  # ... so each pixel moves about the learning rate per step
     lbfgs_evaluations: int = 20  # loss evaluations per L-BFGS iteration (Practical ML)
     size: int = 512  # longest side of the output in pixels
     style_scale: float = 1.0  # style image's longest side relative to the output's
@@ -113,6 +156,9 @@ class StyleParams:
     multi_scale: bool = False  # optimise at 1/4, 1/2, then full size
     seed: int | None = None  # for the noise start
     preview_interval: float = 0.1  # seconds between previews (throttled at the source)
+    # which loss the weights above are for: pictures and settings saved before the terms
+    # were normalised (version 1) carry weights that mean something else
+    loss_version: int = LOSS_VERSION
 
     def total_steps(self) -> int:
         """Optimiser iterations per scale."""
@@ -238,6 +284,22 @@ class StyleParams:
         checks.number(self.preview_interval, "preview interval", 0, 3600, param="preview_interval")
 
 
+def preset_params(name: str, base: StyleParams | None = None) -> StyleParams:
+    """``base`` (default: StyleParams()) with the recipe ``name`` of STYLE_PRESETS."""
+    if name not in STYLE_PRESETS:
+        raise InputError(
+            f"unknown style preset {name!r}: choose one of {', '.join(STYLE_PRESETS)}",
+            param="preset",
+        )
+    return dataclasses.replace(base or StyleParams(), **STYLE_PRESETS[name])
+
+
+def matches_preset(name: str, params: StyleParams) -> bool:
+    """Whether ``params`` are what preset ``name`` makes of them (nothing it sets differs)."""
+    ours = dataclasses.replace(params, steps=params.total_steps())
+    return preset_params(name, ours) == ours
+
+
 def _choice(param: str, value: str, choices: Sequence[str]) -> None:
     if value not in choices:
         label = param.replace("_", " ")
@@ -290,11 +352,17 @@ def style_metadata(params: StyleParams, **extra: object) -> dict:
 
 def params_from_metadata(meta: dict) -> StyleParams:
     """StyleParams from a saved picture's parameters (unknown keys ignored), validated:
-    InputError for anything unusable, whatever its type."""
+    InputError for anything unusable, whatever its type. Loss weights saved before the
+    terms were normalised (no ``loss_version`` 2) mean something else now: they, and that
+    Adam's beta_1 and epsilon, are left at today's defaults."""
     if not isinstance(meta, dict):
         raise InputError("saved style parameters are not a dictionary")
     names = {f.name for f in dataclasses.fields(StyleParams)}
     values = {k: v for k, v in meta.items() if k in names}
+    if values.get("loss_version") != LOSS_VERSION:
+        for name in _VERSION_1_FIELDS:
+            values.pop(name, None)
+        values["loss_version"] = LOSS_VERSION
     try:
         params = StyleParams(**values)
         params.validate()

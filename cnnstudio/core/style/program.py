@@ -4,7 +4,8 @@ One :class:`StyleProgram` per choice of layers (and network): VGG19 cut at the d
 layer in use, and three ``tf.function`` s with an input signature of unknown height and
 width and every weight passed as a tensor, so that new sizes, scales, runs and slider
 values never retrace them (:func:`trace_counts` lets the tests check it). The loss inside
-is :func:`.losses.style_transfer_loss`, the plain recipe.
+is :func:`cnnstudio.core.perceptual.perceptual_loss`, the normalised terms that fast
+style training uses too.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 import tensorflow as tf
 
 from cnnstudio.core import backbones, layers
-from cnnstudio.core.style.losses import gram_matrix, style_transfer_loss
+from cnnstudio.core.perceptual import gram_matrix, perceptual_loss
 from cnnstudio.core.style.params import BACKBONE
 
 #: how often each compiled function was traced (tests assert it does not grow)
@@ -62,7 +63,7 @@ class StyleProgram:
 
         def loss_terms(image, content_targets, gram_targets, content_w, style_w, loss_w):
             content_feats, style_feats = features(image)
-            return style_transfer_loss(
+            return perceptual_loss(
                 image,
                 content_feats,
                 style_feats,
@@ -77,7 +78,7 @@ class StyleProgram:
         def targets(image):
             _TRACES["targets"] += 1
             content_feats, style_feats = features(image)
-            return content_feats, [gram_matrix(f) for f in style_feats]
+            return content_feats, [gram_matrix(f)[0] for f in style_feats]
 
         @tf.function(
             input_signature=[

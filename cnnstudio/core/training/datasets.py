@@ -37,6 +37,8 @@ class Dataset:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     #: True when the test set is the validation set (class folders have no test split)
     test_is_val: bool = False
+    #: class folders: the files of x_test, relative to the folder (() for arrays)
+    test_paths: tuple[str, ...] = ()
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
@@ -66,14 +68,18 @@ class Dataset:
         return text
 
 
+def _split_order(count: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The positions kept and held out by a random (seeded) split of ``fraction``."""
+    order = np.random.default_rng(seed).permutation(count)
+    held = min(max(int(round(count * fraction)), 1), count - 1)
+    return order[held:], order[:held]
+
+
 def _split(
     x: np.ndarray, y: np.ndarray, fraction: float, seed: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Random (seeded) split off ``fraction`` of the samples: (x_a, y_a, x_b, y_b)."""
-    order = np.random.default_rng(seed).permutation(len(x))
-    count = int(round(len(x) * fraction))
-    count = min(max(count, 1), len(x) - 1)
-    held, kept = order[:count], order[count:]
+    kept, held = _split_order(len(x), fraction, seed)
     return x[kept], y[kept], x[held], y[held]
 
 
@@ -100,13 +106,18 @@ def load_dataset(
     path = Path(spec_text)
     skipped: list[tuple[str, str]] = []
     test_is_val = False
+    test_paths: tuple[str, ...] = ()
     if spec_text not in BUILTIN_DATASETS and path.is_dir():
         if image_size is None:
             raise InputError("an image folder needs an input size; pick a recipe first")
-        x, y, names, skipped = load_image_folder(path, image_size, channels or 3, on_progress)
+        x, y, names, skipped, files = load_image_folder(
+            path, image_size, channels or 3, on_progress
+        )
         if len(x) < 2:
             raise InputError(f"{path} has only {len(x)} readable image; it needs at least 2")
-        x_train, y_train, x_val, y_val = _split(x, y, val_split or 0.2, seed)
+        kept, held = _split_order(len(x), val_split or 0.2, seed)
+        x_train, y_train, x_val, y_val = x[kept], y[kept], x[held], y[held]
+        test_paths = tuple(files[i] for i in held)
         x_test, y_test, test_is_val = x_val, y_val, True
         name = path.name
     else:
@@ -135,6 +146,17 @@ def load_dataset(
             x_test, y_test = x_test[: max(limit // 4, 1)], y_test[: max(limit // 4, 1)]
         else:
             x_test, y_test = x_val, y_val
+            test_paths = test_paths[: len(x_test)]
     return Dataset(
-        name, list(names), x_train, y_train, x_val, y_val, x_test, y_test, skipped, test_is_val
+        name,
+        list(names),
+        x_train,
+        y_train,
+        x_val,
+        y_val,
+        x_test,
+        y_test,
+        skipped,
+        test_is_val,
+        test_paths,
     )

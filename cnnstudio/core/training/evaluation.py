@@ -18,11 +18,13 @@ from typing import Any
 import keras
 import numpy as np
 
+from cnnstudio.core.errors import InputError
 from cnnstudio.core.events import Notice
 from cnnstudio.core.training import params
 from cnnstudio.core.training.datasets import Dataset
 from cnnstudio.core.training.events import SamplePrediction, Testing, TrainingDone
 from cnnstudio.core.training.pipeline import make_pipeline
+from cnnstudio.core.training.predictions import Predictions, save_predictions
 
 
 class TestingCallback(keras.callbacks.Callback):
@@ -118,6 +120,10 @@ def evaluate(
             confidence=float(probabilities[index, predicted[index]]),
         )
 
+    if Path(run_dir).is_dir():
+        # every prediction, so any confusion-matrix cell can be opened later
+        ended = (epochs_completed, stopped, test_total or len(dataset.y_test))
+        keep_predictions(run_dir, dataset, actual, predicted, probabilities, ended, on_event)
     wrong = np.flatnonzero(predicted != actual)[: params.MISCLASSIFIED_COUNT]
     return TrainingDone(
         test_loss=test_loss,
@@ -134,6 +140,39 @@ def evaluate(
         test_examples=len(actual),
         test_total=test_total or len(dataset.y_test),
     )
+
+
+def keep_predictions(
+    run_dir: Path,
+    dataset: Dataset,
+    actual: np.ndarray,
+    predicted: np.ndarray,
+    probabilities: np.ndarray,
+    ended: tuple[int, bool, int],
+    on_event: Callable[[object], None] | None,
+) -> None:
+    """Write the test's predictions into the run folder; ``ended``: (epochs completed,
+    stopped, images in the whole test set). A full disk: a notice, not an error: the run
+    itself is done."""
+    count = len(actual)
+    epochs_completed, stopped, total = ended
+    how = "stopped" if stopped else "finished"
+    predictions = Predictions(
+        split="validation" if dataset.test_is_val else "test",
+        class_names=tuple(dataset.class_names),
+        index=np.arange(count, dtype=np.int64),
+        true=actual,
+        predicted=predicted.astype(np.int64),
+        confidence=probabilities[np.arange(count), predicted].astype(np.float32),
+        total=total,
+        model=f"the model the run ended with ({how} after {epochs_completed} epochs)",
+        paths=tuple(dataset.test_paths[:count]),
+    )
+    try:
+        save_predictions(run_dir, predictions)
+    except InputError as error:
+        if on_event is not None:
+            on_event(Notice(f"the test's predictions were not kept: {error}"))
 
 
 def evaluate_run(

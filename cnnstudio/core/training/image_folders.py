@@ -18,14 +18,26 @@ from cnnstudio.core import images as image_io
 from cnnstudio.core.errors import InputError
 
 
+def read_folder_image(path: str | Path, image_size: tuple[int, int], channels: int) -> np.ndarray:
+    """One image of a class folder as training sees it: uint8 (h, w, channels), resized
+    to ``image_size`` (h, w). Raises what :func:`cnnstudio.core.images.load_image` raises."""
+    height, width = image_size
+    image = image_io.load_image(path, max_side=max(4 * max(height, width), 256))
+    image = image_io.resize_to(image, width, height)
+    if channels == 1:
+        image = to_grey(image[None])[0]
+    return image
+
+
 def load_image_folder(
     folder: str | Path,
     image_size: tuple[int, int],
     channels: int = 3,
     on_progress: Callable[[int, int], None] | None = None,
-) -> tuple[np.ndarray, np.ndarray, list[str], list[tuple[str, str]]]:
+) -> tuple[np.ndarray, np.ndarray, list[str], list[tuple[str, str]], list[str]]:
     """Images of a folder with one subfolder per class, resized to ``image_size`` (h, w).
-    Returns (x uint8 (N,h,w,channels), y, class names, skipped (path, reason))."""
+    Returns (x uint8 (N,h,w,channels), y, class names, skipped (path, reason), the
+    files of x relative to ``folder``)."""
     folder = Path(folder)
     classes = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
     if len(classes) < 2:
@@ -39,19 +51,14 @@ def load_image_folder(
         for path in sorted(class_dir.rglob("*")):
             if path.is_file() and path.suffix.lower() in suffixes:
                 files.append((path, index))
-    height, width = image_size
 
     def read(item: tuple[Path, int]) -> np.ndarray | str:
         try:
-            image = image_io.load_image(item[0], max_side=max(4 * max(height, width), 256))
-            image = image_io.resize_to(image, width, height)
+            return read_folder_image(item[0], image_size, channels)
         except Exception as error:  # noqa: BLE001 - any unreadable file is listed, not fatal
             return str(error) or type(error).__name__
-        if channels == 1:
-            image = to_grey(image[None])[0]
-        return image
 
-    x_list, y_list, skipped = [], [], []
+    x_list, y_list, skipped, paths = [], [], [], []
     # Pillow releases the GIL while decoding, so a few threads speed large folders up
     with ThreadPoolExecutor(max_workers=4) as pool:
         for done, (item, result) in enumerate(
@@ -62,6 +69,7 @@ def load_image_folder(
             else:
                 x_list.append(result)
                 y_list.append(item[1])
+                paths.append(item[0].relative_to(folder).as_posix())
             if on_progress is not None and (done % 50 == 0 or done == len(files)):
                 on_progress(done, len(files))
     names = [c.name for c in classes]
@@ -71,7 +79,7 @@ def load_image_folder(
         raise InputError(f"{folder} has no readable images in its class subfolders")
     if empty:
         raise InputError(f"{folder}: class folder(s) {', '.join(empty)} have no readable images")
-    return np.stack(x_list), np.asarray(y_list, np.int64), names, skipped
+    return np.stack(x_list), np.asarray(y_list, np.int64), names, skipped, paths
 
 
 def to_grey(x: np.ndarray) -> np.ndarray:

@@ -297,6 +297,9 @@ class _Session:
             "best_val_accuracy": best_so_far(self.run_dir, "val_accuracy"),
             "workers": self.cluster.size if self.cluster else 1,
             "params": self.config.hyperparameters(),
+            # for curves against training steps (the runs browser)
+            "train_images": len(self.dataset.x_train),
+            "steps_per_epoch": math.ceil(len(self.dataset.x_train) / self.config.batch_size),
         }
         self.status = StatusWriter(self.run_dir, fields, previous)
         self.status.start()

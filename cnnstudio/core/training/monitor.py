@@ -54,6 +54,7 @@ class RunInfo:
     duration_seconds: float | None = None
     workers: int = 1
     params: dict[str, Any] = field(default_factory=dict)
+    steps_per_epoch: int | None = None  # batches per epoch (runs from before: None)
 
     @property
     def readable(self) -> bool:
@@ -145,6 +146,7 @@ def read_run(path: str | Path, now: float | None = None) -> RunInfo:
         duration_seconds=_number(state.get("train_seconds")),
         workers=_count(state.get("workers")) or 1,
         params=_params(config),
+        steps_per_epoch=_count(state.get("steps_per_epoch")) or None,
     )
 
 
@@ -289,14 +291,17 @@ def signature(path: Path) -> Signature:
 
 @dataclass
 class RunsChange:
-    """What :meth:`RunsWatcher.poll` found: runs that appeared, went or changed."""
+    """What :meth:`RunsWatcher.poll` found: runs that appeared, went or changed, and
+    ``touched``: the names of the runs whose files changed (a history row appended
+    changes no :class:`RunInfo` field when it beats no best: the curves still move)."""
 
     added: list[RunInfo] = field(default_factory=list)
     changed: list[RunInfo] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+    touched: list[str] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.added or self.changed or self.removed)
+        return bool(self.added or self.changed or self.removed or self.touched)
 
 
 class RunsWatcher:
@@ -334,6 +339,8 @@ class RunsWatcher:
                 change.added.append(info)
             elif info != known[1]:
                 change.changed.append(info)
+            if known is not None and known[0] != marks:
+                change.touched.append(folder.name)
         for name in sorted(set(self._known) - seen):
             del self._known[name]
             change.removed.append(name)

@@ -28,6 +28,8 @@ class StudioTab(QWidget):
     status = Signal(str)
     #: hand an image to another tab: (target tab's settings_key, path or RGB array, role)
     send_image = Signal(str, object, str)
+    #: a file was opened or saved here: File > Open Recent lists it
+    recent_file = Signal(str)
 
     def save_settings(self, settings: QSettings) -> None:
         """Store this tab's parameters (called when the window closes). The main window
@@ -92,6 +94,37 @@ class StudioTab(QWidget):
 
     def shutdown(self) -> None:
         """Stop any running job and wait for it (the window is closing)."""
+
+    # -- work that closing the window would throw away -----------------------------------
+    #
+    # The window asks Save / Discard / Cancel before closing when a tab answers
+    # unsaved_work(); Save calls save_work() on the tabs that can_save_work(). A tab that
+    # holds work of its own (a picture not saved, a model not in the library) overrides
+    # the three; the default covers a running job, which closing stops.
+
+    def unsaved_work(self) -> str | None:
+        """One sentence on what closing would throw away here, or None."""
+        if self.is_busy():
+            return f"{self.title}: a job is running; closing stops it."
+        return None
+
+    def can_save_work(self) -> bool:
+        """Whether :meth:`save_work` can keep what :meth:`unsaved_work` names."""
+        return False
+
+    def save_work(self) -> bool:
+        """Save the unsaved work (asking where, as Save does). False when the user
+        cancelled or saving failed: the window then stays open."""
+        return True
+
+    # -- the window's other hooks --------------------------------------------------------
+
+    def copy_picture(self) -> np.ndarray | None:
+        """The picture Edit > Copy (Ctrl+C) puts on the clipboard (uint8 RGB), or None."""
+        return None
+
+    def device_changed(self, info: object) -> None:
+        """The window has detected the compute device (a ``core.device.DeviceInfo``)."""
 
     # -- messages -----------------------------------------------------------------------
 

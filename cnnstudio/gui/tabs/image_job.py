@@ -16,23 +16,19 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QHBoxLayout,
-    QLabel,
     QLayout,
     QMessageBox,
-    QPushButton,
-    QScrollArea,
-    QSizePolicy,
     QSplitter,
-    QVBoxLayout,
     QWidget,
 )
 
 from cnnstudio.core.errors import ResourceMissingError, StudioError
 from cnnstudio.core.events import DownloadProgress, Preview, Progress
-from cnnstudio.gui.messages import describe, error_text
+from cnnstudio.gui.messages import capitalized, describe, error_text
+from cnnstudio.gui.tabs import image_job_layout as layout_parts
 from cnnstudio.gui.tabs.base import StudioTab
+from cnnstudio.gui.tabs.batch import BatchJob, TabBatch
 from cnnstudio.gui.widgets import dialogs
-from cnnstudio.gui.widgets.image_view import ImageView
 from cnnstudio.gui.widgets.plots import LossPlot
 from cnnstudio.gui.widgets.progress import JobProgress
 from cnnstudio.gui.workers import JobRunner
@@ -59,12 +55,22 @@ class ImageJobTab(StudioTab):
     #: the status line after a stop that left a picture (``{step}`` is its step)
     stopped_text = "Stopped: the picture of step {step} can be saved"
     nothing_to_save = "Nothing to save yet: run the job first"
+    #: what a running job is called in the question before closing ("a dream")
+    running_work = "a job"
+    #: what an unsaved result is called in that question ("the dreamed picture")
+    result_work = "the picture"
+    #: a batch's results are named <picture><batch_suffix>.png
+    batch_suffix = "-result"
 
     runner: JobRunner
     form: QWidget
     _result: np.ndarray | None
     _last_preview: Preview | None
     _last_step: int
+    #: the picture last saved (by identity): a result that is it needs no question
+    _saved_picture: np.ndarray | None = None
+    #: what the preview shows while a run starts, and again if it fails (the source)
+    _run_reference: np.ndarray | None = None
 
     # ------------------------------------------------------------------ construction
 
@@ -81,14 +87,16 @@ class ImageJobTab(StudioTab):
         progress: JobProgress,
         loss_plot: LossPlot,
         under_preview: QLayout | None = None,
+        run_note: QWidget | None = None,
     ) -> None:
         """The form (scrolled, under ``inputs``: the pictures the job paints, if they are
         not part of the preview) over Run/Stop/Save on the left; preview, progress and
-        loss on the right. ``button_tips``: the Run, Stop and Save tool tips."""
+        loss on the right. ``button_tips``: the Run, Stop and Save tool tips;
+        ``run_note``: a line just over the buttons (Style: how long a run will take)."""
         self.form = form
-        left = self._build_form_column(form, inputs, button_tips, extra_buttons)
-        right = self._build_view_column(
-            placeholder, compare_tip, fit_tip, progress, loss_plot, under_preview
+        left = layout_parts.form_column(self, form, inputs, button_tips, extra_buttons, run_note)
+        right = layout_parts.view_column(
+            self, placeholder, compare_tip, fit_tip, progress, loss_plot, under_preview
         )
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(left)
@@ -100,104 +108,18 @@ class ImageJobTab(StudioTab):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(splitter)
 
-    def _build_form_column(
-        self,
-        form: QWidget,
-        inputs: QWidget | None,
-        button_tips: tuple[str, str, str],
-        extra_buttons: tuple[QWidget, ...],
-    ) -> QWidget:
-        """The inputs and the form in a scroll area, the Run, Stop and Save buttons under."""
-        prefix = self.object_prefix
-        scrolled = form
-        if inputs is not None:
-            scrolled = QWidget()
-            column = QVBoxLayout(scrolled)
-            column.setContentsMargins(4, 4, 4, 4)
-            column.addWidget(inputs)
-            column.addWidget(form, 1)
-        scroll = QScrollArea()
-        scroll.setWidget(scrolled)
-        scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(scrolled.sizeHint().width() + 24)
-
-        self.run_button = QPushButton("Run")
-        self.stop_button = QPushButton("Stop")
-        self.save_button = QPushButton("Save...")
-        buttons = QHBoxLayout()
-        for button, name, tip in zip(
-            (self.run_button, self.stop_button, self.save_button),
-            ("RunButton", "StopButton", "SaveButton"),
-            button_tips,
-            strict=True,
-        ):
-            button.setObjectName(prefix + name)
-            button.setToolTip(tip)
-            buttons.addWidget(button)
-        for widget in extra_buttons:
-            buttons.addWidget(widget)
-        left = QWidget()
-        left_layout = QVBoxLayout(left)
-        left_layout.setContentsMargins(0, 0, 0, 0)
-        left_layout.addWidget(scroll, 1)
-        left_layout.addLayout(buttons)
-        return left
-
-    def _build_view_column(
-        self,
-        placeholder: str | None,
-        compare_tip: str,
-        fit_tip: str,
-        progress: JobProgress,
-        loss_plot: LossPlot,
-        under_preview: QLayout | None,
-    ) -> QWidget:
-        """The preview with Hold to compare, Fit and the notice line over the progress
-        bar; the loss plot under them in a splitter."""
-        prefix = self.object_prefix
-        self.preview = ImageView() if placeholder is None else ImageView(placeholder=placeholder)
-        self.preview.setObjectName(f"{prefix}Preview")
-        self.compare_button = QPushButton("Hold to compare")
-        self.compare_button.setObjectName(f"{prefix}CompareButton")
-        self.compare_button.setToolTip(compare_tip)
-        self.fit_button = QPushButton("Fit")
-        self.fit_button.setToolTip(fit_tip)
-        self.notice_label = QLabel("")
-        self.notice_label.setObjectName(f"{prefix}Notice")
-        self.notice_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        view_bar = QHBoxLayout()
-        view_bar.addWidget(self.compare_button)
-        view_bar.addWidget(self.fit_button)
-        view_bar.addWidget(self.notice_label, 1)
-        self.progress = progress
-        self.progress.setObjectName(f"{prefix}Progress")
-        self.loss_plot = loss_plot
-        self.loss_plot.setObjectName(f"{prefix}LossPlot")
-        top = QWidget()
-        top_layout = QVBoxLayout(top)
-        top_layout.setContentsMargins(0, 0, 0, 0)
-        top_layout.addLayout(view_bar)
-        top_layout.addWidget(self.preview, 1)
-        if under_preview is not None:
-            top_layout.addLayout(under_preview)
-        top_layout.addWidget(self.progress)
-        right = QSplitter(Qt.Orientation.Vertical)
-        right.addWidget(top)
-        right.addWidget(self.loss_plot)
-        right.setStretchFactor(0, 4)
-        right.setStretchFactor(1, 1)
-        right.setSizes([600, 170])
-        return right
-
     def _connect_job(self) -> None:
         """Wire the buttons, the preview and the runner to the shared handlers."""
+        self.batch = TabBatch(self)
+        self.preview.accept_folders = True  # a folder dropped: a batch over it
+        self.preview.folder_dropped.connect(self.ask_batch)
         self.run_button.clicked.connect(self.run_job)
         self.stop_button.clicked.connect(self.stop_job)
         self.save_button.clicked.connect(self.save_result)
         self.preview.image_dropped.connect(self.open_image)
         self.compare_button.pressed.connect(lambda: self.preview.set_comparing(True))
         self.compare_button.released.connect(lambda: self.preview.set_comparing(False))
+        self.split_button.toggled.connect(self.preview.set_split)
         self.fit_button.clicked.connect(self.preview.fit)
         self.runner.progress.connect(self._on_progress)
         self.runner.preview.connect(self._on_preview)
@@ -224,8 +146,11 @@ class ImageJobTab(StudioTab):
         """A progress event of the job's own kind (neither a download nor a step)."""
 
     def _on_preview(self, event: Preview) -> None:
+        first = self._last_preview is None
         self._last_preview = event
         self.preview.set_image(event.image)
+        if first:
+            self._update_buttons()  # the picture so far can be saved (Ctrl+S)
 
     def _result_untrained(self) -> bool:
         """Whether the result was made by a network with random weights."""
@@ -250,6 +175,21 @@ class ImageJobTab(StudioTab):
         self.loss_plot.clear()
         self.notice_label.setText("")
         self.preview.set_reference(reference)
+        # the last result must not stay on show as if the new run had made it
+        self._run_reference = reference
+        if reference is not None:
+            self.preview.set_image(reference)
+
+    def _forget_result(self) -> None:
+        """A new picture to work on: the last run's result, loss curves, notice and
+        progress belong to the old one."""
+        self._result = None
+        self._last_preview = None
+        self._last_step = 0
+        self._run_reference = None
+        self.loss_plot.clear()
+        self.notice_label.setText("")
+        self.progress.reset_progress()
 
     def _announce_run(self, label: str, doing: str) -> None:
         """Bar and status line as the run starts: "Preparing <label>...", "<doing> with"."""
@@ -262,6 +202,8 @@ class ImageJobTab(StudioTab):
             self.progress.setFormat(self.progress.format() + " - stopping...")
 
     def _on_progress(self, event: object) -> None:
+        if self.batch.active and self.batch.handle(event):
+            return
         if isinstance(event, DownloadProgress):
             self.progress.show_download(event)  # the weights, before the first step
             self.status.emit(f"{self.job_name}: {event.text}")
@@ -274,10 +216,13 @@ class ImageJobTab(StudioTab):
         self._on_step(event)
 
     def _on_notice(self, text: str) -> None:
-        self.notice_label.setText(text)
+        self.notice_label.setText(capitalized(text))
         self.status.emit(f"{self.job_name}: {text}")
 
     def _on_finished(self, result: object) -> None:
+        if self.batch.active:
+            self.batch.ended("finished", result)
+            return
         image = np.asarray(result)
         self._keep_result(image, stopped_at=None)
         self.progress.finish("Done")
@@ -285,6 +230,9 @@ class ImageJobTab(StudioTab):
         self.status.emit(f"{self.job_name} finished: {image.shape[1]}x{image.shape[0]}{untrained}")
 
     def _on_stopped(self) -> None:
+        if self.batch.active:
+            self.batch.ended("stopped", self.runner.result)
+            return
         self.progress.finish("Stopped")
         if self._last_preview is not None:
             # the picture so far is worth keeping; the saved metadata says where it stopped
@@ -296,8 +244,12 @@ class ImageJobTab(StudioTab):
             self.status.emit("Stopped before the first picture")
 
     def _on_failed(self, message: str) -> None:
+        if self.batch.active:
+            self.batch.ended("failed")
         self.progress.finish("Failed")
         self.status.emit(message)
+        # no picture of the failed run: show what it started from, not an older result
+        self.preview.set_image(self._run_reference)
         if isinstance(getattr(self.runner, "error", None), ResourceMissingError):
             self.show_missing_weights(message)
         else:
@@ -336,7 +288,8 @@ class ImageJobTab(StudioTab):
     # ------------------------------------------------------------------ results out
 
     def has_result(self) -> bool:
-        return self._result is not None
+        """A picture to save: the result, or during a run the picture so far."""
+        return self._result is not None or (self.runner.running and self._last_preview is not None)
 
     def result_image(self) -> np.ndarray | None:
         return self._result
@@ -345,14 +298,22 @@ class ImageJobTab(StudioTab):
         return self.runner.running
 
     def save_result(self) -> None:
-        """Save the picture with its parameters embedded, where the user says."""
+        """Save the picture with its parameters embedded, where the user says (during a
+        run: the picture so far, labelled with its step)."""
+        self._save_shown()
+
+    def _save_shown(self) -> bool:
+        """Save what :meth:`_picture_to_save` gives; False if nothing was saved."""
+        if self.batch.active:
+            self.status.emit("A batch saves each result itself, as soon as it is made")
+            return False
         to_save = self._picture_to_save()
         if to_save is None:
             self.status.emit(self.nothing_to_save)
-            return
+            return False
         path = self.ask_save_path()
         if not path:
-            return
+            return False
         from cnnstudio.core import image_saving
 
         picture, meta = to_save
@@ -363,8 +324,73 @@ class ImageJobTab(StudioTab):
             message = f"{Path(path).name}: not saved ({error_text(error)})"
             self.status.emit(message)
             self.show_error(message)
-            return
-        self.status.emit(f"Saved {saved}")
+            return False
+        self._saved_picture = picture
+        self.recent_file.emit(str(saved))
+        step = meta.get("preview_step")
+        self.status.emit(f"Saved {saved}" + (f" (the picture of step {step})" if step else ""))
+        return True
+
+    def copy_picture(self) -> np.ndarray | None:
+        """Ctrl+C: the picture Save would write (the result, the snapshot shown, the
+        picture so far), else what the preview shows."""
+        to_save = self._picture_to_save()
+        return to_save[0] if to_save is not None else self.preview.image()
+
+    # ------------------------------------------------------------------ unsaved work
+
+    def unsaved_work(self) -> str | None:
+        if self.batch.active:
+            return f"{self.title}: a batch is running; closing stops it (its results stay)."
+        if self.runner.running:
+            return f"{self.title}: {self.running_work} is running; closing stops it."
+        if self._result is not None and self._saved_picture is not self._result:
+            return f"{self.title}: {self.result_work} is not saved."
+        return None
+
+    def can_save_work(self) -> bool:
+        return not self.batch.active and self._picture_to_save() is not None
+
+    def save_work(self) -> bool:
+        return self._save_shown()
+
+    def ask_unsaved(self, message: str, can_save: bool) -> str:
+        """Save / Discard / Cancel (replaced in tests): ``dialogs.SAVE``, ..."""
+        return dialogs.ask_unsaved_work(self, message, can_save, self.title)
+
+    def _may_replace_result(self, new_name: str) -> bool:
+        """Before a new picture replaces an unsaved result: ask, as image editors do.
+        True when the result is saved (now or before) or may go."""
+        if self._result is None or self._saved_picture is self._result:
+            return True
+        answer = self.ask_unsaved(
+            f"{capitalized(self.result_work)} is not saved. Save it before opening {new_name}?",
+            can_save=self.can_save_work(),
+        )
+        if answer == dialogs.SAVE:
+            return self._save_shown()
+        return answer == dialogs.DISCARD
+
+    # ------------------------------------------------------------------ batches
+
+    def ask_batch(self, folder: str = "") -> bool:
+        """File > Batch..., or a folder dropped on the picture: this tab's job over every
+        picture of a folder (:class:`TabBatch`)."""
+        return self.batch.start(folder)
+
+    def batch_job(self) -> BatchJob | None:
+        """What the batch does to each picture, with the tab's settings; None (after
+        saying why) when the settings cannot make one."""
+        return None
+
+    def batch_started(self) -> None:
+        """A batch starts: forget the last result, as a run does."""
+        self._reset_for_run(None)
+        self.preview.set_image(None)
+
+    def show_batch_report(self, message: str) -> None:
+        """The pictures a batch skipped (replaced in tests)."""
+        dialogs.show_info(self, message, f"{self.job_name} batch")
 
     def shutdown(self) -> None:
         self.runner.shutdown()

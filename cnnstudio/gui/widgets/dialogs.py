@@ -86,6 +86,46 @@ def show_info(parent: QWidget | None, message: str, title: str = APP_TITLE) -> Q
     return box
 
 
+#: what :func:`ask_unsaved_work` answers
+SAVE, DISCARD, CANCEL = "save", "discard", "cancel"
+
+
+def unsaved_work_box(
+    parent: QWidget | None, message: str, can_save: bool, title: str = APP_TITLE
+) -> QMessageBox:
+    """The image editors' question before work is thrown away: Save (when it can be
+    saved), Discard, Cancel; Cancel is the default and what Esc answers."""
+    box = QMessageBox(parent)
+    box.setObjectName("unsavedWorkBox")
+    box.setIcon(QMessageBox.Icon.Warning)
+    box.setWindowTitle(title)
+    box.setText(message)
+    buttons = QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel
+    if can_save:
+        buttons |= QMessageBox.StandardButton.Save
+    box.setStandardButtons(buttons)
+    box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+    box.setEscapeButton(QMessageBox.StandardButton.Cancel)
+    return box
+
+
+def ask_unsaved_work(
+    parent: QWidget | None, message: str, can_save: bool, title: str = APP_TITLE
+) -> str:
+    """Ask (blocking) and answer :data:`SAVE`, :data:`DISCARD` or :data:`CANCEL`."""
+    box = unsaved_work_box(parent, message, can_save, title)
+    try:
+        box.exec()
+        clicked = box.standardButton(box.clickedButton()) if box.clickedButton() else None
+    finally:
+        box.deleteLater()
+    if clicked == QMessageBox.StandardButton.Save:
+        return SAVE
+    if clicked == QMessageBox.StandardButton.Discard:
+        return DISCARD
+    return CANCEL
+
+
 def ask_yes_no(parent: QWidget | None, question: str, title: str = APP_TITLE) -> bool:
     """A blocking yes/no question (default: yes)."""
     answer = QMessageBox.question(

@@ -4,7 +4,7 @@ image files), and the helper that reads local paths out of a drag or the clipboa
 from __future__ import annotations
 
 from PySide6.QtCore import QMimeData, Qt, QUrl, Signal
-from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
+from PySide6.QtGui import QDragEnterEvent, QDragLeaveEvent, QDragMoveEvent, QDropEvent
 from PySide6.QtWidgets import QLabel, QWidget
 
 
@@ -20,8 +20,17 @@ def mime_paths(mime: QMimeData | None) -> list[str]:
     return local_paths(mime.urls())
 
 
+_STYLE = "QLabel { border: 2px dashed palette(mid); border-radius: 6px; padding: 8px; }"
+#: while a drop would be taken: the highlight colour, solid, and a tint
+_HIGHLIGHT_STYLE = (
+    "QLabel { border: 2px solid palette(highlight); border-radius: 6px; padding: 8px; "
+    "background: rgba(48, 140, 198, 40); }"
+)
+
+
 class PathDropArea(QLabel):
-    """Announces every local file or folder dropped on it (:attr:`paths_dropped`)."""
+    """Announces every local file or folder dropped on it (:attr:`paths_dropped`), and
+    lights up while something it would take is dragged over it."""
 
     paths_dropped = Signal(list)
 
@@ -31,12 +40,22 @@ class PathDropArea(QLabel):
         self.setAcceptDrops(True)
         self.setMinimumHeight(48)
         self.setWordWrap(True)
-        self.setStyleSheet(
-            "QLabel { border: 2px dashed palette(mid); border-radius: 6px; padding: 8px; }"
-        )
+        self._highlighted = False
+        self.setStyleSheet(_STYLE)
+
+    def _set_highlight(self, on: bool) -> None:
+        if on != self._highlighted:
+            self._highlighted = on
+            self.setProperty("dropHighlight", on)
+            self.setStyleSheet(_HIGHLIGHT_STYLE if on else _STYLE)
+
+    def drop_highlighted(self) -> bool:
+        return self._highlighted
 
     def dragEnterEvent(self, event: QDragEnterEvent | QDragMoveEvent) -> None:
-        if mime_paths(event.mimeData()):
+        accepted = bool(mime_paths(event.mimeData()))
+        self._set_highlight(accepted)
+        if accepted:
             event.acceptProposedAction()
         else:
             event.ignore()
@@ -44,7 +63,12 @@ class PathDropArea(QLabel):
     def dragMoveEvent(self, event: QDragMoveEvent) -> None:
         self.dragEnterEvent(event)
 
+    def dragLeaveEvent(self, event: QDragLeaveEvent) -> None:
+        self._set_highlight(False)
+        super().dragLeaveEvent(event)
+
     def dropEvent(self, event: QDropEvent) -> None:
+        self._set_highlight(False)
         paths = mime_paths(event.mimeData())
         if not paths:
             event.ignore()

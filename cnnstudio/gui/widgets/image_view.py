@@ -1,19 +1,28 @@
-"""ImageView: show an RGB numpy image with zoom, pan, drops and a before/after compare."""
+"""ImageView: show an RGB numpy image with zoom, pan, drops and a before/after compare.
+
+Before/after comes two ways, as in image editors: hold a button to see the "before"
+picture in place of the result (:meth:`ImageView.set_comparing`), or split the view
+(:meth:`ImageView.set_split`): the "before" picture left of a vertical divider that the
+mouse drags over the picture. The zoom percentage shows in a corner of the view.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QRectF, Qt, QUrl, Signal
+from PySide6.QtCore import QPointF, QRectF, Qt, QUrl, Signal
 from PySide6.QtGui import (
+    QColor,
     QDragEnterEvent,
+    QDragLeaveEvent,
     QDragMoveEvent,
     QDropEvent,
     QImage,
     QKeyEvent,
     QMouseEvent,
     QPainter,
+    QPen,
     QPixmap,
     QWheelEvent,
 )
@@ -22,6 +31,7 @@ from PySide6.QtWidgets import QFrame, QGraphicsPixmapItem, QGraphicsScene, QGrap
 PLACEHOLDER_TEXT = "Drop an image here or press Ctrl+O"
 _ZOOM_STEP = 1.25
 _MIN_ZOOM, _MAX_ZOOM = 0.02, 64.0
+_DIVIDER_GRAB_PX = 8  # how near the divider a press grabs it
 
 
 def image_suffixes() -> tuple[str, ...]:
@@ -69,6 +79,28 @@ def dropped_image_paths(urls: list[QUrl]) -> list[str]:
     return image_paths([url.toLocalFile() for url in urls if url.isLocalFile()])
 
 
+def dropped_folder(urls: list[QUrl]) -> str | None:
+    """The first local folder among ``urls``, or None."""
+    for url in urls:
+        if url.isLocalFile() and Path(url.toLocalFile()).is_dir():
+            return url.toLocalFile()
+    return None
+
+
+def target_view(focus: QWidget | None, container: QWidget | None) -> ImageView | None:
+    """The view that zoom keys act on: the one holding (or containing) the keyboard
+    ``focus``, else the first visible view in ``container`` (a tab)."""
+    while focus is not None:
+        if isinstance(focus, ImageView):
+            return focus
+        focus = focus.parentWidget()
+    if container is None:
+        return None
+    views = [v for v in container.findChildren(ImageView) if v.isVisible()]
+    views = views or container.findChildren(ImageView)
+    return views[0] if views else None
+
+
 class ImageView(QGraphicsView):
     """A zoomable, pannable view of one RGB image.
 
@@ -82,7 +114,15 @@ class ImageView(QGraphicsView):
     #: every image file of a drop, in order (emitted right after ``image_dropped``, which
     #: carries only the first, for owners that take one picture)
     images_dropped = Signal(list)
+    #: a folder dropped (only when ``accept_folders`` is set: a batch over it)
+    folder_dropped = Signal(str)
     zoom_changed = Signal(float)
+    #: the split divider moved (its place, 0..1 of the picture's width)
+    split_moved = Signal(float)
+    #: owners that take a folder (Dream and Style batches) set this
+    accept_folders = False
+    #: the zoom percentage in a corner (off for small picture slots)
+    show_zoom = True
 
     def __init__(self, parent: QWidget | None = None, placeholder: str = PLACEHOLDER_TEXT):
         super().__init__(parent)
@@ -96,6 +136,10 @@ class ImageView(QGraphicsView):
         self._reference: np.ndarray | None = None
         self._reference_pixmap = QPixmap()
         self._comparing = False
+        self._split = False
+        self._split_at = 0.5  # the divider, as a share of the picture's width
+        self._dragging_divider = False
+        self._drop_highlight = False
         self._fit_mode = True  # follow the window size until the user zooms
         self._placeholder = placeholder
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
@@ -157,6 +201,60 @@ class ImageView(QGraphicsView):
     def is_comparing(self) -> bool:
         return self._comparing
 
+    def set_split(self, split: bool) -> None:
+        """Show the reference left of a divider and the image right of it."""
+        self._split = bool(split)
+        self.viewport().update()
+
+    def is_split(self) -> bool:
+        return self._split
+
+    def split_position(self) -> float:
+        """The divider's place: 0 (left edge) .. 1 (right edge) of the picture."""
+        return self._split_at
+
+    def set_split_position(self, share: float) -> None:
+        share = min(max(float(share), 0.0), 1.0)
+        if share != self._split_at:
+            self._split_at = share
+            self.split_moved.emit(share)
+            self.viewport().update()
+
+    def _showing_split(self) -> bool:
+        return (
+            self._split
+            and not self._comparing
+            and not self._pixmap.isNull()
+            and not self._reference_pixmap.isNull()
+        )
+
+    def _divider_x(self) -> float:
+        """The divider in scene coordinates (the picture's pixels)."""
+        return self._split_at * self._pixmap.width()
+
+    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
+        super().drawForeground(painter, rect)
+        if not self._showing_split():
+            return
+        height = self._pixmap.height()
+        reference = self._reference_pixmap
+        if reference.size() != self._pixmap.size():
+            reference = reference.scaled(
+                self._pixmap.size(),
+                Qt.AspectRatioMode.IgnoreAspectRatio,
+                Qt.TransformationMode.SmoothTransformation,
+            )
+        divider = self._divider_x()
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+        painter.drawPixmap(QRectF(0, 0, divider, height), reference, QRectF(0, 0, divider, height))
+        for colour, px in ((QColor(0, 0, 0, 160), 3.0), (QColor(255, 255, 255), 1.0)):
+            pen = QPen(colour, px)
+            pen.setCosmetic(True)  # the same on screen at any zoom
+            painter.setPen(pen)
+            painter.drawLine(QPointF(divider, 0), QPointF(divider, height))
+        painter.restore()
+
     def shown_pixmap(self) -> QPixmap:
         """What is on screen now (the image, or the reference while comparing)."""
         return self._item.pixmap()
@@ -179,6 +277,10 @@ class ImageView(QGraphicsView):
 
     def zoom_factor(self) -> float:
         return self.transform().m11()
+
+    def zoom_percent(self) -> int:
+        """The zoom as the view shows it: 100 is one picture pixel per screen pixel."""
+        return round(self.zoom_factor() * 100)
 
     def zoom_by(self, factor: float) -> None:
         current = self.zoom_factor()
@@ -226,6 +328,39 @@ class ImageView(QGraphicsView):
         self.fit()
         event.accept()
 
+    def _near_divider(self, position: QPointF) -> bool:
+        if not self._showing_split():
+            return False
+        x = self.mapFromScene(QPointF(self._divider_x(), 0)).x()
+        return abs(position.x() - x) <= _DIVIDER_GRAB_PX
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton and self._near_divider(event.position()):
+            self._dragging_divider = True  # the divider, not a pan
+            event.accept()
+            return
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        if self._dragging_divider:
+            x = self.mapToScene(event.position().toPoint()).x()
+            self.set_split_position(x / max(self._pixmap.width(), 1))
+            event.accept()
+            return
+        if self._showing_split() and event.buttons() == Qt.MouseButton.NoButton:
+            near = self._near_divider(event.position())
+            self.viewport().setCursor(
+                Qt.CursorShape.SplitHCursor if near else Qt.CursorShape.OpenHandCursor
+            )
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        if self._dragging_divider:
+            self._dragging_divider = False
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
+
     def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
             key = event.key()
@@ -247,10 +382,26 @@ class ImageView(QGraphicsView):
 
     def _accepts(self, event: QDragEnterEvent | QDragMoveEvent | QDropEvent) -> bool:
         mime = event.mimeData()
-        return mime is not None and mime.hasUrls() and bool(dropped_image_paths(mime.urls()))
+        if mime is None or not mime.hasUrls():
+            return False
+        if self.accept_folders and dropped_folder(mime.urls()):
+            return True
+        return bool(dropped_image_paths(mime.urls()))
+
+    def _set_drop_highlight(self, on: bool) -> None:
+        """Show that a drop here would be taken (while a file is dragged over)."""
+        if on != self._drop_highlight:
+            self._drop_highlight = on
+            self.setProperty("dropHighlight", on)
+            self.viewport().update()
+
+    def drop_highlighted(self) -> bool:
+        return self._drop_highlight
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if self._accepts(event):
+        accepted = self._accepts(event)
+        self._set_drop_highlight(accepted)
+        if accepted:
             event.acceptProposedAction()
         else:
             event.ignore()
@@ -261,8 +412,19 @@ class ImageView(QGraphicsView):
         else:
             event.ignore()
 
+    def dragLeaveEvent(self, event: QDragLeaveEvent) -> None:
+        self._set_drop_highlight(False)
+        super().dragLeaveEvent(event)
+
     def dropEvent(self, event: QDropEvent) -> None:
-        paths = dropped_image_paths(event.mimeData().urls()) if event.mimeData() else []
+        self._set_drop_highlight(False)
+        urls = event.mimeData().urls() if event.mimeData() else []
+        folder = dropped_folder(urls) if self.accept_folders else None
+        paths = dropped_image_paths(urls)
+        if folder is not None and not paths:
+            event.acceptProposedAction()
+            self.folder_dropped.emit(folder)
+            return
         if not paths:
             event.ignore()
             return
@@ -274,12 +436,34 @@ class ImageView(QGraphicsView):
 
     def paintEvent(self, event) -> None:
         super().paintEvent(event)
+        painter = QPainter(self.viewport())
+        rect = self.viewport().rect()
         if self._image is None and self._placeholder:
-            painter = QPainter(self.viewport())
             painter.setPen(self.palette().placeholderText().color())
             painter.drawText(
-                self.viewport().rect(),
-                Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
-                self._placeholder,
+                rect, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self._placeholder
             )
-            painter.end()
+        if self._image is not None and self.show_zoom:
+            self._paint_zoom_percent(painter, rect)
+        if self._drop_highlight:
+            highlight = self.palette().highlight().color()
+            fill = QColor(highlight)
+            fill.setAlpha(40)
+            painter.fillRect(rect, fill)
+            painter.setPen(QPen(highlight, 3))
+            painter.drawRect(rect.adjusted(1, 1, -2, -2))
+        painter.end()
+
+    def _paint_zoom_percent(self, painter: QPainter, rect) -> None:
+        """ "37%" in the bottom-left corner, on a translucent plate."""
+        text = f"{self.zoom_percent()}%"
+        metrics = painter.fontMetrics()
+        box = QRectF(
+            rect.left() + 6,
+            rect.bottom() - metrics.height() - 8,
+            metrics.horizontalAdvance(text) + 10,
+            metrics.height() + 4,
+        )
+        painter.fillRect(box, QColor(0, 0, 0, 120))
+        painter.setPen(QColor(255, 255, 255))
+        painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)

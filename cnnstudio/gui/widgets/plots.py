@@ -12,6 +12,18 @@ SERIES_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564
 _REDRAW_MS = 100  # at most ~10 redraws a second
 
 
+def plain_axes(item: pg.PlotItem, names: tuple[str, ...] = ("left", "bottom")) -> None:
+    """Tick values in the data's own units: no SI prefix ("(x0.001)" and ticks 100-900
+    for an accuracy of 0.1-0.9). pyqtgraph 0.14 freezes the prefix it computed when the
+    feature is turned off, so the scale is reset to 1 as well."""
+    for name in names:
+        axis = item.getAxis(name)
+        axis.enableAutoSIPrefix(False)
+        axis.autoSIPrefixScale = 1.0
+        axis.labelUnitPrefix = ""
+        axis.setLabel(axis.labelText, units=axis.labelUnits or None)
+
+
 class _Series:
     """A growable pair of float buffers (amortised O(1) append)."""
 
@@ -33,7 +45,11 @@ class _Series:
 class LossPlot(pg.PlotWidget):
     """Named series with a legend. :meth:`add_point` only appends to numpy buffers; a
     timer redraws the curves that changed, so a job reporting every few milliseconds
-    does not spend the GUI thread on drawing."""
+    does not spend the GUI thread on drawing.
+
+    The legend sits above the plot area, in the row a title would take, entries side by
+    side (wrapping to more rows when they do not fit): inside the plot it covered the
+    curves, whichever corner it took."""
 
     def __init__(
         self,
@@ -49,10 +65,16 @@ class LossPlot(pg.PlotWidget):
         item.showGrid(x=True, y=True, alpha=0.3)
         item.setLabel("bottom", x_label)
         item.setLabel("left", y_label)
+        plain_axes(item)
         if title:
             item.setTitle(title)
-        self._legend = item.addLegend(offset=(10, 10))  # top left: loss curves rise to the right
-        self.setMinimumHeight(120)
+        self._title = title
+        self._legend = item.addLegend(offset=None, colCount=1)
+        self._legend.setParentItem(item)  # the plot item, not its view box: outside the data
+        self._legend.layout.setContentsMargins(2, 0, 2, 0)
+        self._legend.anchor(itemPos=(1, 0), parentPos=(1, 0), offset=(-8, 2))
+        self._legend_rows = 0  # the height given to the legend's row above the plot
+        self.setMinimumHeight(140)
         self._timer = QTimer(self)
         self._timer.setInterval(_REDRAW_MS)
         self._timer.timeout.connect(self.redraw)
@@ -63,15 +85,24 @@ class LossPlot(pg.PlotWidget):
         """Append (x, y) to ``series`` (created on first use). Non-finite y is skipped."""
         if not np.isfinite(y):
             return
-        entry = self._series.get(series)
-        if entry is None:
-            colour = SERIES_COLOURS[len(self._series) % len(SERIES_COLOURS)]
-            curve = self.getPlotItem().plot(name=series, pen=pg.mkPen(colour, width=2))
-            entry = self._series[series] = _Series(curve)
+        entry = self._series.get(series) or self.add_series(series)
         entry.append(float(x), float(y))
         self._dirty.add(series)
         if not self._timer.isActive():
             self._timer.start()
+
+    def add_series(self, series: str, *, symbol: str | None = None, line: bool = True) -> _Series:
+        """Create ``series`` (before its first point) with a ``symbol`` at every point
+        ("o", "x", ...: a curve of one point shows) and with or without its line."""
+        entry = self._series.get(series)
+        if entry is None:
+            colour = SERIES_COLOURS[len(self._series) % len(SERIES_COLOURS)]
+            style = {"symbol": symbol, "symbolSize": 7, "symbolBrush": colour} if symbol else {}
+            pen = pg.mkPen(colour, width=2) if line else None
+            curve = self.getPlotItem().plot(name=series, pen=pen, symbolPen=colour, **style)
+            entry = self._series[series] = _Series(curve)
+            self._arrange_legend()
+        return entry
 
     def redraw(self) -> None:
         """Push the buffered points of changed series to their curves."""
@@ -90,6 +121,40 @@ class LossPlot(pg.PlotWidget):
             self._legend.removeItem(name)
             self.getPlotItem().removeItem(entry.curve)
         self._series.clear()
+        self._arrange_legend()
+
+    def _arrange_legend(self) -> None:
+        """As many entries per row as fit over the plot; the title row grows to the
+        legend's height (back to none without series)."""
+        item = self.getPlotItem()
+        count = len(self._series)
+        height = 30 if self._title else 0
+        if count:
+            available = max(item.width(), 200) - 16
+            for per_row in range(count, 0, -1):  # the fewest rows that fit the width
+                self._legend.setColumnCount(per_row)
+                self._legend.updateSize()
+                if self._legend.width() <= available:
+                    break
+            height = max(height, int(self._legend.height()) + 4)
+        if height != self._legend_rows:
+            self._legend_rows = height
+            item.layout.setRowFixedHeight(0, height)
+            item.titleLabel.setMaximumHeight(height)
+        self._legend.setVisible(count > 0)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if getattr(self, "_series", None):  # (pyqtgraph resizes before our __init__ ends)
+            self._arrange_legend()
+
+    def legend_rect(self):
+        """The legend's box in scene coordinates (tests: it must not cover the data)."""
+        return self._legend.sceneBoundingRect()
+
+    def plot_area_rect(self):
+        """The data area's box in scene coordinates."""
+        return self.getPlotItem().vb.sceneBoundingRect()
 
     def series_names(self) -> list[str]:
         return list(self._series)

@@ -27,13 +27,18 @@ class JobProgress(QProgressBar):
         stage_name: str = "Stage",
         steps_per_stage: bool = False,
         clock: Callable[[], float] = time.monotonic,
+        step_word: str = "step",
     ) -> None:
         """``steps_per_stage``: count steps within the stage ("Octave 2/5 - step 13/50")
         for jobs whose stages all have total/stages steps (dreams); otherwise the step
-        counts over the whole job. ``clock`` times the work (tests pass their own)."""
+        counts over the whole job. ``clock`` times the work (tests pass their own).
+        ``step_word`` names a step as the job's form does ("iteration" for Style)."""
         super().__init__(parent)
         self.stage_name = stage_name
         self.steps_per_stage = steps_per_stage
+        self.step_word = step_word
+        #: put before the text while a batch runs: "Image 2 of 5"
+        self.prefix = ""
         self.eta = Eta(clock)
         self.setTextVisible(True)
         self.reset_progress()
@@ -79,15 +84,31 @@ class JobProgress(QProgressBar):
             self.setValue(self.maximum())
         self.setFormat(text)
 
-    def describe(self, step: int, total: int, stage: int, stages: int, eta: float | None) -> str:
-        """ "Octave 2/5 - step 13/50 - ETA 0:41" (the stage only when there are several)."""
-        parts = []
+    def show_within_step(self, step: int, total: int, stage: int, stages: int, detail: str) -> None:
+        """Work inside step ``step`` (one count, the same as the steps'): "iteration 2/5:
+        evaluation 7 (47 in all) - ETA 0:41", the bar where the last finished step left it."""
+        text = self.describe(step, total, stage, stages, self.eta.seconds_left, detail)
+        self.setFormat(text)
+
+    def describe(
+        self,
+        step: int,
+        total: int,
+        stage: int,
+        stages: int,
+        eta: float | None,
+        detail: str = "",
+    ) -> str:
+        """ "Octave 2/5 - step 13/50 - ETA 0:41" (the stage only when there are several;
+        ``detail`` follows the step: "step 13/50: evaluation 4 - ETA 0:41")."""
+        parts = [self.prefix] if self.prefix else []
         if stages > 1:
             parts.append(f"{self.stage_name} {stage}/{stages}")
             if self.steps_per_stage and total % stages == 0:
                 per_stage = total // stages
                 step = min(max(step - (stage - 1) * per_stage, 0), per_stage)
                 total = per_stage
-        parts.append(f"step {step}/{total}")
+        parts.append(f"{self.step_word} {step}/{total}" + (f": {detail}" if detail else ""))
         parts.append("ETA " + (format_duration(eta) if eta is not None else "--:--"))
-        return " - ".join(parts)
+        text = " - ".join(parts)
+        return text[:1].upper() + text[1:]  # the window's lines start as sentences do

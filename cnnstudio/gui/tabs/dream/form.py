@@ -15,15 +15,11 @@ import os
 
 from PySide6.QtCore import QSettings, Signal
 from PySide6.QtWidgets import (
-    QButtonGroup,
     QCheckBox,
     QComboBox,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
-    QLabel,
-    QPushButton,
-    QRadioButton,
     QVBoxLayout,
     QWidget,
 )
@@ -32,9 +28,11 @@ from cnnstudio.core.backbones import BACKBONE_NAMES, get_backbone
 from cnnstudio.core.dream import params as dream_core
 from cnnstudio.core.dream.params import DREAM_PRESETS, DreamParams
 from cnnstudio.gui.settings import read_params, read_str, restore_spin_box
+from cnnstudio.gui.tabs.dream import groups
 from cnnstudio.gui.tabs.dream.layer_table import LayerWeightsTable
 from cnnstudio.gui.tabs.dream.library_choice import LibraryChoice
-from cnnstudio.gui.widgets.spin_boxes import double_spin_box, spin_box
+from cnnstudio.gui.widgets.preset_box import PresetBox, watch_controls
+from cnnstudio.gui.widgets.spin_boxes import spin_box
 from cnnstudio.gui.widgets.weights_picker import WeightsPicker
 
 log = logging.getLogger(__name__)
@@ -44,7 +42,7 @@ PRESET_LABELS = {
     "tf2": "TF2 recipe: mixed3 + mixed5, 5 octaves",
     "dlwp": "Deep Learning with Python: mixed4-7, L2",
     "tf1-channel": "TF1 recipe: one channel (mixed4 #139)",
-    "quick": "Quick look: 10 steps, 3 octaves",
+    "quick": "Quick look: 10 steps, 3 octaves, 500 px",
 }
 _MAX_CHANNEL = 4095  # the channel picker's top while the network's layers are unknown
 
@@ -62,54 +60,25 @@ class DreamForm(QWidget):
         super().__init__(parent)
         self._layer_channels: dict[str, int] = {}  # channels per layer, once a model is known
         self._top_octave: int | None = None  # not a control: set by presets / restore
+        #: the layer choice last made on each network (backbone name or model file), so
+        #: switching away and back brings it back
+        self._layers_by_network: dict[str, dict[str, float]] = {}
+        self._shown_network = ""  # the network whose layers the table shows
         column = QVBoxLayout(self)
         column.setContentsMargins(4, 4, 4, 4)
-        column.addWidget(self._build_source_group())
+        column.addWidget(groups.source_group(self))
         column.addWidget(self._build_network_group())
         column.addWidget(self._build_objective_group())
-        column.addWidget(self._build_schedule_group())
-        column.addWidget(self._build_size_group())
+        column.addWidget(groups.schedule_group(self))
+        column.addWidget(groups.size_group(self))
         column.addStretch(1)
         self.library = LibraryChoice(self.backbone_combo, self)
         self._connect()
         self._fill_layers(self.backbone())
+        self._shown_network = self._network_key()
         self.set_params(DreamParams())
 
     # ------------------------------------------------------------------ the groups
-
-    def _build_source_group(self) -> QGroupBox:
-        """Start from an image (opened or dropped) or from noise of a chosen size."""
-        box = QGroupBox("Start from")
-        layout = QFormLayout(box)
-        self.from_image = QRadioButton("Image")
-        self.from_image.setObjectName("dreamFromImage")
-        self.from_noise = QRadioButton("Noise")
-        self.from_noise.setObjectName("dreamFromNoise")
-        self.from_image.setChecked(True)
-        group = QButtonGroup(self)
-        group.addButton(self.from_image)
-        group.addButton(self.from_noise)
-        self.open_button = QPushButton("Open image...")
-        self.open_button.setObjectName("dreamOpenButton")
-        row = QHBoxLayout()
-        row.addWidget(self.from_image)
-        row.addWidget(self.open_button)
-        row.addStretch(1)
-        layout.addRow(row)
-        self.source_label = QLabel("No image yet")
-        self.source_label.setObjectName("dreamSourceLabel")
-        self.source_label.setWordWrap(True)
-        layout.addRow(self.source_label)
-        self.noise_width = spin_box(32, 4096, 400, "dreamNoiseWidth", "width of the noise image")
-        self.noise_height = spin_box(32, 4096, 300, "dreamNoiseHeight", "height of the noise image")
-        noise_row = QHBoxLayout()
-        noise_row.addWidget(self.from_noise)
-        noise_row.addWidget(self.noise_width)
-        noise_row.addWidget(QLabel("x"))
-        noise_row.addWidget(self.noise_height)
-        noise_row.addStretch(1)
-        layout.addRow(noise_row)
-        return box
 
     def _build_network_group(self) -> QGroupBox:
         """A backbone (or a library model, listed after them) and its weights."""
@@ -117,6 +86,10 @@ class DreamForm(QWidget):
         layout = QFormLayout(box)
         self.backbone_combo = QComboBox()
         self.backbone_combo.setObjectName("dreamBackbone")
+        self.backbone_combo.setToolTip(
+            "The network that dreams: a pretrained backbone, or a model of your library "
+            "(its own layers are listed)"
+        )
         for name in BACKBONE_NAMES:
             self.backbone_combo.addItem(get_backbone(name).label, name)
         layout.addRow("Backbone", self.backbone_combo)
@@ -129,19 +102,27 @@ class DreamForm(QWidget):
         """Presets, the weighted layers, the objective and the one-channel option."""
         box = QGroupBox("What to amplify")
         layout = QVBoxLayout(box)
-        self.preset_combo = QComboBox()
+        labels = {key: label for key, label in PRESET_LABELS.items() if key in DREAM_PRESETS}
+        # shows the preset the controls match, "Custom" once anything differs
+        self.preset_combo = PresetBox(labels, self._matches_preset)
         self.preset_combo.setObjectName("dreamPreset")
-        self.preset_combo.addItem("Presets...", "")
-        for key, label in PRESET_LABELS.items():
-            if key in DREAM_PRESETS:
-                self.preset_combo.addItem(label, key)
-        layout.addWidget(self.preset_combo)
+        self.preset_combo.setToolTip(
+            "A whole recipe: layers, objective, steps and octaves ('Custom' once you change "
+            "any of them); choosing an entry applies it, the one shown too"
+        )
+        presets = QFormLayout()
+        presets.addRow("Presets", self.preset_combo)
+        layout.addLayout(presets)
         self.layer_table = LayerWeightsTable()
         self.layer_table.setObjectName("dreamLayers")
         layout.addWidget(self.layer_table)
         form = QFormLayout()
         self.objective_combo = QComboBox()
         self.objective_combo.setObjectName("dreamObjective")
+        self.objective_combo.setToolTip(
+            "What grows: the layers' mean activation (TF2 recipe) or the sum of their "
+            "squares without a 2-pixel border (Deep Learning with Python)"
+        )
         self.objective_combo.addItem("Mean activation (TF2)", "mean")
         self.objective_combo.addItem("L2, border cropped (DLwP)", "l2")
         form.addRow("Objective", self.objective_combo)
@@ -153,6 +134,7 @@ class DreamForm(QWidget):
         )
         self.channel_layer = QComboBox()
         self.channel_layer.setObjectName("dreamChannelLayer")
+        self.channel_layer.setToolTip("The layer whose channel is maximised")
         self.channel_index = spin_box(0, _MAX_CHANNEL, 139, "dreamChannelIndex", "channel number")
         channel_row = QHBoxLayout()
         channel_row.addWidget(self.channel_check)
@@ -162,66 +144,11 @@ class DreamForm(QWidget):
         layout.addLayout(form)
         return box
 
-    def _build_schedule_group(self) -> QGroupBox:
-        """Steps, step size, octaves and what ends or smooths them."""
-        box = QGroupBox("Steps and octaves")
-        form = QFormLayout(box)
-        self.steps_spin = spin_box(1, 10000, 50, "dreamSteps", "gradient steps per octave")
-        self.step_size_spin = double_spin_box(
-            0.0001, 100.0, 0.01, 0.005, 4, "dreamStepSize",
-            "step in the network's input units ([-1, 1] for InceptionV3) x normalised gradient",
-        )  # fmt: skip
-        self.octaves_spin = spin_box(1, 12, 5, "dreamOctaves", "number of scales (1: single scale)")
-        self.octave_scale_spin = double_spin_box(
-            1.0, 3.0, 1.3, 0.05, 2, "dreamOctaveScale", "size ratio between octaves"
-        )
-        self.end_at_base = QCheckBox("Largest octave is the image size")
-        self.end_at_base.setObjectName("dreamEndAtBase")
-        self.end_at_base.setToolTip(
-            "On: octaves shrink from the image size (DLwP, TF1). Off: centred on it (TF2)"
-        )
-        self.reinject_check = QCheckBox("Re-inject lost detail after each upscale")
-        self.reinject_check.setObjectName("dreamReinject")
-        self.max_loss_spin = double_spin_box(
-            0.0, 1e6, 0.0, 1.0, 2, "dreamMaxLoss", "end an octave when the loss exceeds this"
-        )
-        self.max_loss_spin.setSpecialValueText("off")
-        self.tv_spin = double_spin_box(
-            0.0, 100.0, 0.0, 0.01, 3, "dreamTvWeight", "total-variation smoothing against noise"
-        )
-        self.tv_spin.setSpecialValueText("off")
-        form.addRow("Steps per octave", self.steps_spin)
-        form.addRow("Step size", self.step_size_spin)
-        form.addRow("Octaves", self.octaves_spin)
-        form.addRow("Octave scale", self.octave_scale_spin)
-        form.addRow(self.end_at_base)
-        form.addRow(self.reinject_check)
-        form.addRow("Max loss", self.max_loss_spin)
-        form.addRow("Smoothing", self.tv_spin)
-        return box
-
-    def _build_size_group(self) -> QGroupBox:
-        """The dreamed size, the gradient tiles and the random roll and seed."""
-        box = QGroupBox("Size, tiles, randomness")
-        form = QFormLayout(box)
-        self.max_size_spin = spin_box(
-            0, 8192, 500, "dreamMaxSize", "longest side of the dreamed image (0: keep the size)"
-        )
-        self.max_size_spin.setSpecialValueText("original")
-        self.tile_spin = spin_box(32, 4096, 512, "dreamTileSize", "gradients tile by tile")
-        self.jitter_spin = spin_box(0, 4096, 512, "dreamJitter", "largest random roll (0: off)")
-        self.jitter_spin.setSpecialValueText("off")
-        self.seed_spin = spin_box(-1, 2**31 - 1, -1, "dreamSeed", "-1: a new seed every run")
-        self.seed_spin.setSpecialValueText("random")
-        form.addRow("Max image size", self.max_size_spin)
-        form.addRow("Tile size", self.tile_spin)
-        form.addRow("Jitter (px)", self.jitter_spin)
-        form.addRow("Seed", self.seed_spin)
-        return box
-
     def _connect(self) -> None:
         self.backbone_combo.currentIndexChanged.connect(self._backbone_changed)
-        self.preset_combo.activated.connect(self._preset_chosen)
+        self.preset_combo.preset_chosen.connect(self.apply_preset)
+        watch_controls(self, self.preset_combo.refresh, skip=(self.preset_combo,))
+        self.layer_table.edited.connect(self.preset_combo.refresh)
         self.channel_check.toggled.connect(self._update_channel_controls)
         self.channel_layer.currentTextChanged.connect(self._update_channel_range)
         self.from_noise.toggled.connect(self._update_source_controls)
@@ -321,9 +248,16 @@ class DreamForm(QWidget):
             return None
         return int(self.noise_width.value()), int(self.noise_height.value())
 
-    def _preset_chosen(self, index: int) -> None:
-        key = self.preset_combo.itemData(index)
-        if not key:
+    def _matches_preset(self, key: str) -> bool:
+        """Whether the controls show preset ``key`` (applying it would change nothing)."""
+        if self.library_path() is not None:
+            return False  # the presets name InceptionV3's layers
+        params = self.params()
+        return dream_core.preset_params(key, base=params) == params
+
+    def apply_preset(self, key: str) -> None:
+        """Preset ``key`` into the controls (what choosing it in the list does)."""
+        if key not in DREAM_PRESETS:
             return
         # presets name InceptionV3 layers: switch to it rather than dream on nothing (and
         # let the preset's step size be InceptionV3's)
@@ -361,7 +295,23 @@ class DreamForm(QWidget):
         """The .keras file of the chosen library model, or None for a backbone."""
         return self.library.path()
 
+    def _network_key(self) -> str:
+        return self.library_path() or self.backbone()
+
+    def _remember_layers(self) -> None:
+        """Keep the table's choice for the network it shows (when the table really shows
+        that network's layers: restoring parameters may have switched the backbone)."""
+        shown, names = self._shown_network, self.layer_table.names()
+        if not shown or not names:
+            return
+        if shown in BACKBONE_NAMES and list(get_backbone(shown).dream_layers) != list(names):
+            return
+        self._layers_by_network[shown] = self.layer_table.weights()
+
     def _backbone_changed(self) -> None:
+        self._remember_layers()
+        self._shown_network = self._network_key()
+        remembered = self._layers_by_network.get(self._shown_network)
         library_model = self.library_path() is not None
         self.weights_picker.setEnabled(not library_model)
         self.weights_picker.set_model_label(self.library.name() if library_model else None)
@@ -371,8 +321,13 @@ class DreamForm(QWidget):
                 self._read_library_layers()
             else:
                 self.library.stale = True  # read when the form shows: no TensorFlow at start
+            if remembered:
+                self.library.keep_weights(remembered)  # ticked when its layers arrive
         else:
-            self._fill_layers(self.backbone())
+            # the choice made here before, else the backbone's own starting layers
+            self._fill_layers(
+                self.backbone(), remembered or dream_core.default_layers(self.backbone())
+            )
             self.tile_spin.setMinimum(get_backbone(self.backbone()).min_size)
         # step sizes are in the network's input units (the core's rule, also the CLI's):
         # a step made for another input range (0.01 on [-1, 1] vs 1.275 on 0..255) is

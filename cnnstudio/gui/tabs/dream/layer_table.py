@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDoubleSpinBox,
@@ -19,6 +19,9 @@ class LayerWeightsTable(QTableWidget):
     """One row per layer of the network: ticked rows are amplified, scaled by their
     weight (a spin box named ``weight_<layer>``)."""
 
+    #: a tick or a weight changed (by the user or by code)
+    edited = Signal()
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(0, 2, parent)
         self.setHorizontalHeaderLabels(["Layer", "Weight"])
@@ -29,6 +32,7 @@ class LayerWeightsTable(QTableWidget):
         self.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.setMinimumHeight(150)
         self.setToolTip("Tick the layers to amplify; the weight scales each one")
+        self.itemChanged.connect(lambda _item: self.edited.emit())
 
     def names(self) -> list[str]:
         """Every layer listed, in order."""
@@ -47,9 +51,11 @@ class LayerWeightsTable(QTableWidget):
             item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(Qt.CheckState.Unchecked)
             self.setItem(row, 0, item)
-            self.setCellWidget(
-                row, 1, double_spin_box(-100.0, 100.0, 1.0, 0.5, 2, f"weight_{name}")
+            spin = double_spin_box(
+                -100.0, 100.0, 1.0, 0.5, 2, f"weight_{name}", f"how much {name} counts"
             )
+            spin.valueChanged.connect(lambda _value: self.edited.emit())
+            self.setCellWidget(row, 1, spin)
         return True
 
     def weights(self, include_unchecked: bool = False) -> dict[str, float]:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QSettings
-from PySide6.QtWidgets import QMenu, QToolButton, QWidget
+from PySide6.QtWidgets import QMenu, QPushButton, QWidget
 
 from cnnstudio.core.backbones import get_backbone
 from cnnstudio.core.dream import params as dream_core
@@ -20,6 +20,7 @@ from cnnstudio.core.dream.params import DreamParams
 from cnnstudio.core.errors import InputError, StudioError
 from cnnstudio.core.events import Preview, Progress
 from cnnstudio.gui.messages import describe, error_text
+from cnnstudio.gui.tabs.batch import BatchJob
 from cnnstudio.gui.tabs.dream.form import DreamForm
 from cnnstudio.gui.tabs.dream.library_model import dream_job
 from cnnstudio.gui.tabs.image_job import ImageJobTab
@@ -47,6 +48,9 @@ class DreamTab(ImageJobTab):
     job_name = "Dream"
     made_verb = "dreamed"
     nothing_to_save = "Nothing to save yet: run a dream first"
+    running_work = "a dream"
+    result_work = "the dreamed picture"
+    batch_suffix = "-dream"
 
     form: DreamForm
 
@@ -85,12 +89,12 @@ class DreamTab(ImageJobTab):
         self._update_buttons()
 
     def _build_send_button(self) -> None:
-        """ "Send to": a menu of the tabs that take the dreamed picture."""
-        self.send_button = QToolButton()
+        """ "Send to": a menu of the tabs that take the dreamed picture. A push button with
+        a menu sizes itself for its arrow (a tool button's instant popup arrow is drawn
+        over its text, which then reads clipped)."""
+        self.send_button = QPushButton("Send to")
         self.send_button.setObjectName("dreamSendButton")
-        self.send_button.setText("Send to")
         self.send_button.setToolTip("Hand the dreamed picture to another tab")
-        self.send_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         menu = QMenu(self.send_button)
         for text, key, role in _SEND_TARGETS:
             action = menu.addAction(text)
@@ -111,7 +115,7 @@ class DreamTab(ImageJobTab):
         running = self.runner.running
         self.run_button.setEnabled(not running and not self.form.library.runner.running)
         self.stop_button.setEnabled(running)
-        self.save_button.setEnabled(self._result is not None and not running)
+        self.save_button.setEnabled(self.has_result())  # during a run: the picture so far
         self.send_button.setEnabled(self._result is not None and not running)
         self.form.setEnabled(not running)
 
@@ -140,10 +144,11 @@ class DreamTab(ImageJobTab):
             self.status.emit("Stop the dream before opening another image")
             return
         image = self._load_picture(path)
-        if image is None:
+        if image is None or not self._may_replace_result(Path(path).name):
             return
         self.set_source(image, Path(path).name)
         self.status.emit(f"Opened {Path(path).name} ({image.shape[1]}x{image.shape[0]})")
+        self.recent_file.emit(str(path))
         self._offer_params_from(path)
 
     def _offer_params_from(self, path: str) -> None:
@@ -174,7 +179,7 @@ class DreamTab(ImageJobTab):
         """Dream on ``image`` (uint8 RGB) from now on."""
         self._source = np.ascontiguousarray(image)
         self._source_name = name
-        self._result = None
+        self._forget_result()  # its octave line, loss curves and progress go with it
         self.form.from_image.setChecked(True)
         self.form.source_label.setText(f"{name} ({image.shape[1]}x{image.shape[0]})")
         self.preview.set_reference(None)
@@ -183,7 +188,14 @@ class DreamTab(ImageJobTab):
 
     def receive_image(self, image: object, role: str) -> None:
         if isinstance(image, np.ndarray):
-            self.set_source(image, role or "image")
+            if self.runner.running:
+                self.status.emit("Stop the dream before opening another image")
+                return
+            name = role or "image"
+            if not self._may_replace_result(f"the {name}"):
+                return
+            self.set_source(image, name)
+            self.status.emit(f"Dreaming on the {name} ({image.shape[1]}x{image.shape[0]})")
         else:
             super().receive_image(image, role)
 
@@ -227,6 +239,31 @@ class DreamTab(ImageJobTab):
         self.runner.run_generator(dream_job, image, params, noise_size=noise_size, model=model_path)
         self._update_buttons()
 
+    def batch_job(self) -> BatchJob | None:
+        """Each picture of a batch dreamed with the form's parameters (and network)."""
+        params = self.form.params()
+        try:
+            dream_core.validate_params(params)
+        except InputError as error:
+            self.show_error(describe(error))
+            return None
+        model_path = self.form.library_path()
+        model_name = Path(model_path).stem if model_path else None
+        self._run_params = params
+
+        def job(image: np.ndarray, _item: object):
+            return dream_job(image, params, model=model_path)
+
+        def metadata(item, result: np.ndarray) -> dict:
+            return dream_core.dream_metadata(
+                params,
+                source=item.source.name,
+                size=(result.shape[1], result.shape[0]),
+                model_name=model_name,
+            )
+
+        return BatchJob(job, metadata, params.max_size, self.batch_suffix)
+
     def _on_step(self, event: Progress) -> None:
         self.loss_plot.add_point("loss", event.step, event.loss)
         if len(event.terms) > 1:
@@ -264,22 +301,37 @@ class DreamTab(ImageJobTab):
 
     def ask_save_path(self) -> str | None:
         """Where to save (replaced in tests). QFileDialog asks before replacing a file."""
-        stem = Path(self._result_source or "dream").stem
-        return dialogs.ask_save_image(self, f"{stem}-dream.png", "Save dream")
+        return dialogs.ask_save_image(self, self.suggested_name(), "Save dream")
+
+    def suggested_name(self) -> str:
+        """``photo-dream.png``; during a run ``photo-dream-step120.png``."""
+        if self.runner.running and self._last_preview is not None:
+            stem = Path(self._run_source or "dream").stem
+            return f"{stem}-dream-step{self._last_preview.step}.png"
+        return f"{Path(self._result_source or 'dream').stem}-dream.png"
 
     def _picture_to_save(self) -> tuple[np.ndarray, dict] | None:
-        if self._result is None or self._result_params is None:
+        """The result, or during a run the latest preview (labelled with its step)."""
+        if self.runner.running:
+            if self._last_preview is None or self._run_params is None:
+                return None
+            picture, params = self._last_preview.image, self._run_params
+            source, model = self._run_source, self._run_model
+        elif self._result is None or self._result_params is None:
             return None
-        height, width = self._result.shape[:2]
+        else:
+            picture, params = self._result, self._result_params
+            source, model = self._result_source, self._result_model
+        height, width = picture.shape[:2]
         meta = dream_core.dream_metadata(
-            self._result_params,
-            source=self._result_source or None,
-            size=(width, height),
-            model_name=self._result_model,
+            params, source=source or None, size=(width, height), model_name=model
         )
-        if self._stopped_at is not None:
+        if self.runner.running:
+            meta["preview_step"] = int(self._last_preview.step)
+            meta["preview_of_steps"] = int(self._last_preview.total)
+        elif self._stopped_at is not None:
             meta["stopped_at_step"] = int(self._stopped_at)
-        return self._result, meta
+        return picture, meta
 
     # ------------------------------------------------------------------ settings, shutdown
 

@@ -13,7 +13,7 @@ import json
 import logging
 from collections.abc import Sequence
 
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -31,6 +31,7 @@ from cnnstudio.core.style.params import LAYER_PRESETS, StyleParams
 from cnnstudio.gui.messages import describe
 from cnnstudio.gui.settings import read_params, restore_spin_box
 from cnnstudio.gui.tabs.style.layer_table import StyleLayerTable
+from cnnstudio.gui.widgets.preset_box import PresetBox, watch_controls
 from cnnstudio.gui.widgets.spin_boxes import double_spin_box, spin_box
 from cnnstudio.gui.widgets.weights_picker import WeightsPicker
 
@@ -47,14 +48,20 @@ _COLOR_LABELS = {
 
 
 class StyleForm(QWidget):
-    """The parameters of a style transfer, in four groups: the network and its layers,
-    the loss weights, the optimiser and the result."""
+    """The parameters of a style transfer: a Presets list of whole recipes over four
+    groups: the network and its layers, the loss weights, the optimiser and the result.
+    It starts with the CPU-friendly recipe (:meth:`use_device_defaults` moves a form
+    nobody has touched to the tutorial's on a GPU)."""
+
+    #: any control changed (the tab re-estimates the time)
+    changed = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._content_shape: tuple[int, ...] | None = None
         column = QVBoxLayout(self)
         column.setContentsMargins(0, 0, 0, 0)
+        column.addLayout(self._build_preset_row())
         column.addWidget(self._build_network_group())
         column.addWidget(self._build_loss_group())
         column.addWidget(self._build_optimiser_group())
@@ -65,7 +72,50 @@ class StyleForm(QWidget):
         self.optimizer_combo.currentIndexChanged.connect(self._optimizer_changed)
         self.size_spin.valueChanged.connect(self._update_memory)
         self.multi_scale_check.toggled.connect(self._update_memory)
-        self.set_params(StyleParams())
+        self.recipe_combo.preset_chosen.connect(self.apply_preset)
+        watch_controls(self, self._controls_changed, skip=(self.recipe_combo,))
+        self.layer_table.edited.connect(self._controls_changed)
+        self.set_params(self.start_params(gpu=False))
+
+    # ------------------------------------------------------------------ recipes
+
+    def _build_preset_row(self) -> QFormLayout:
+        """Whole recipes (size, optimiser, iterations): "Custom" once anything differs."""
+        self.recipe_combo = PresetBox(style_params.STYLE_PRESET_LABELS, self._matches_recipe)
+        self.recipe_combo.setObjectName("stylePreset")
+        self.recipe_combo.setToolTip(
+            "A whole recipe: size, optimiser and iterations ('Custom' once you change any "
+            "of them). Quick look: a first impression in about a minute on a CPU"
+        )
+        row = QFormLayout()
+        row.setContentsMargins(4, 4, 4, 0)
+        row.addRow("Presets", self.recipe_combo)
+        return row
+
+    def _matches_recipe(self, key: str) -> bool:
+        return style_params.matches_preset(key, self.params())
+
+    def apply_preset(self, key: str) -> None:
+        """Recipe ``key`` into the controls (the other values stay)."""
+        self.set_params(style_params.preset_params(key, base=self.params()))
+
+    def _controls_changed(self) -> None:
+        self.recipe_combo.refresh()
+        self.changed.emit()
+
+    @staticmethod
+    def start_params(gpu: bool) -> StyleParams:
+        """Where the form starts: the tutorial's recipe on a GPU; on a CPU, where it
+        would take over ten minutes, the CPU-friendly one (384 px, 150 iterations)."""
+        return style_params.preset_params("tutorial" if gpu else "cpu")
+
+    def use_device_defaults(self, gpu: bool) -> bool:
+        """Once the device is known: a form still at the CPU start moves to the GPU's
+        (True when it changed). Anything the user set, or restored settings, stay."""
+        if not gpu or self.params() != self.start_params(gpu=False):
+            return False
+        self.set_params(self.start_params(gpu=True))
+        return True
 
     # ------------------------------------------------------------------ the groups
 
@@ -96,15 +146,20 @@ class StyleForm(QWidget):
         """How much content, style and smoothness weigh."""
         box = QGroupBox("Loss weights")
         form = QFormLayout(box)
+        # relative importances: the loss terms are normalised (core/perceptual.py)
+        defaults = StyleParams()
         self.content_weight_spin = double_spin_box(
-            0.0, 1e9, 1e4, 1000.0, 2, "styleContentWeight", "how much the content must survive"
-        )
+            0.0, 1e4, defaults.content_weight, 0.1, 3, "styleContentWeight",
+            "how much the content must survive (relative to the style)",
+        )  # fmt: skip
         self.style_weight_spin = double_spin_box(
-            0.0, 1e9, 1e-2, 0.01, 6, "styleStyleWeight", "how strongly the style is painted"
-        )
+            0.0, 1e4, defaults.style_weight, 1.0, 3, "styleStyleWeight",
+            "how strongly the style is painted (10: ten times the content's weight)",
+        )  # fmt: skip
         self.tv_weight_spin = double_spin_box(
-            0.0, 1e9, 30.0, 5.0, 4, "styleTvWeight", "total variation: smooths noise"
-        )
+            0.0, 1e4, defaults.tv_weight, 0.1, 3, "styleTvWeight",
+            "total variation: smooths noise (0: off)",
+        )  # fmt: skip
         form.addRow("Content", self.content_weight_spin)
         form.addRow("Style", self.style_weight_spin)
         form.addRow("Smoothness (TV)", self.tv_weight_spin)
@@ -116,6 +171,10 @@ class StyleForm(QWidget):
         form = QFormLayout(box)
         self.optimizer_combo = QComboBox()
         self.optimizer_combo.setObjectName("styleOptimizer")
+        self.optimizer_combo.setToolTip(
+            "Adam: one compiled step per iteration (TF tutorial). L-BFGS: scipy's "
+            "optimiser, several loss evaluations per iteration, lower loss sooner (Gatys)"
+        )
         for key in style_params.OPTIMIZERS:
             self.optimizer_combo.addItem(_OPTIMIZER_LABELS[key], key)
         self.steps_spin = spin_box(
@@ -145,14 +204,23 @@ class StyleForm(QWidget):
         )  # fmt: skip
         self.init_combo = QComboBox()
         self.init_combo.setObjectName("styleInit")
+        self.init_combo.setToolTip("The picture the optimisation starts from")
         for key in style_params.INITS:
             self.init_combo.addItem(_INIT_LABELS[key], key)
         self.colors_combo = QComboBox()
         self.colors_combo.setObjectName("stylePreserveColors")
+        self.colors_combo.setToolTip(
+            "Keep the content's colours: transfer only the luminance, or recolour the "
+            "style pictures to the content first"
+        )
         for key in style_params.COLOR_MODES:
             self.colors_combo.addItem(_COLOR_LABELS[key], key)
         self.multi_scale_check = QCheckBox("Coarse to fine (1/4, 1/2, full size)")
         self.multi_scale_check.setObjectName("styleMultiScale")
+        self.multi_scale_check.setToolTip(
+            "Optimise at a quarter, then half, then full size: larger brush strokes, and "
+            "the full size starts from a painted picture"
+        )
         self.seed_spin = spin_box(-1, 2**31 - 1, -1, "styleSeed", "-1: a new seed every run")
         self.seed_spin.setSpecialValueText("random")
         self.snapshot_spin = spin_box(

@@ -41,7 +41,10 @@ class StyleLayerTable(QTableWidget):
             item.setFlags(Qt.ItemFlag.ItemIsEnabled)
             self.setItem(row, 0, item)
             for column, kind in _KINDS:
-                spin = double_spin_box(0.0, 100.0, 0.0, 0.5, 2, f"style_{kind}_{name}")
+                spin = double_spin_box(
+                    0.0, 100.0, 0.0, 0.5, 2, f"style_{kind}_{name}",
+                    f"How much {name} counts in the {kind} loss (0 or '-': not used)",
+                )  # fmt: skip
                 spin.setSpecialValueText("-")
                 spin.valueChanged.connect(lambda _value: self.edited.emit())
                 self.setCellWidget(row, column, spin)

@@ -68,6 +68,7 @@ class StylePictures(QGroupBox):
         layout.addWidget(self.style_table)
         self.remove_style_button = QPushButton("Remove style")
         self.remove_style_button.setObjectName("styleRemoveStyleButton")
+        self.remove_style_button.setToolTip("Take the selected style picture out of the list")
         layout.addWidget(self.remove_style_button)
         self.style_table.currentCellChanged.connect(self._style_row_changed)
 
@@ -76,10 +77,15 @@ class StylePictures(QGroupBox):
         column.addWidget(QLabel("Content"))
         self.content_slot = ImageView(placeholder="Drop the content picture")
         self.content_slot.setObjectName("styleContentSlot")
+        self.content_slot.setToolTip(
+            "The picture to repaint: drop one here (a folder: a batch over its pictures)"
+        )
         self.content_slot.setMinimumSize(140, 110)
+        self.content_slot.show_zoom = False
         column.addWidget(self.content_slot, 1)
         self.open_content_button = QPushButton("Open content...")
         self.open_content_button.setObjectName("styleOpenContentButton")
+        self.open_content_button.setToolTip("Choose the picture to repaint (Ctrl+O)")
         column.addWidget(self.open_content_button)
         return column
 
@@ -88,10 +94,13 @@ class StylePictures(QGroupBox):
         column.addWidget(QLabel("Style (drop to add)"))
         self.style_slot = ImageView(placeholder="Drop style pictures")
         self.style_slot.setObjectName("styleStyleSlot")
+        self.style_slot.setToolTip("Drop one or more style pictures here: each is added")
         self.style_slot.setMinimumSize(140, 110)
+        self.style_slot.show_zoom = False
         column.addWidget(self.style_slot, 1)
         self.add_style_button = QPushButton("Add style...")
         self.add_style_button.setObjectName("styleAddStyleButton")
+        self.add_style_button.setToolTip("Choose style pictures to add (several at once)")
         column.addWidget(self.add_style_button)
         return column
 
@@ -113,8 +122,13 @@ class StylePictures(QGroupBox):
         item.setToolTip(f"{name} ({image.shape[1]}x{image.shape[0]})")
         table.setItem(row, 0, item)
         table.setCellWidget(
-            row, 1, double_spin_box(0.0, 100.0, weight, 0.1, 2, f"styleBlend{row}", "blend weight")
-        )
+            row,
+            1,
+            double_spin_box(
+                0.0, 100.0, weight, 0.1, 2, f"styleBlend{row}",
+                "Blend weight: how much of this style goes into the picture",
+            ),
+        )  # fmt: skip
         table.setRowHeight(row, _THUMB + 4)
         table.setCurrentCell(row, 0)
         self.style_slot.set_image(image)

@@ -12,13 +12,10 @@ import dataclasses
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import (
     QFileDialog,
-    QHBoxLayout,
-    QLabel,
     QMessageBox,
-    QSlider,
     QWidget,
 )
 
@@ -30,9 +27,12 @@ from cnnstudio.core.style import params as style_params
 from cnnstudio.core.style.params import StyleParams
 from cnnstudio.gui.messages import describe, error_text
 from cnnstudio.gui.settings import last_folder, remember_folder
+from cnnstudio.gui.tabs.batch import BatchJob
 from cnnstudio.gui.tabs.image_job import ImageJobTab
+from cnnstudio.gui.tabs.style.estimate import RunEstimate
 from cnnstudio.gui.tabs.style.form import StyleForm
 from cnnstudio.gui.tabs.style.pictures import StylePictures
+from cnnstudio.gui.tabs.style.snapshots import Snapshots
 from cnnstudio.gui.widgets import dialogs
 from cnnstudio.gui.widgets.plots import LossPlot
 from cnnstudio.gui.widgets.progress import JobProgress
@@ -52,6 +52,9 @@ class StyleTab(ImageJobTab):
     made_verb = "painted"
     stopped_text = "Stopped at step {step}: the picture so far can be saved"
     nothing_to_save = "Nothing to save yet: run a style transfer first"
+    running_work = "a style transfer"
+    result_work = "the styled picture"
+    batch_suffix = "-style"
 
     form: StyleForm
 
@@ -66,10 +69,13 @@ class StyleTab(ImageJobTab):
         self._last_preview: Preview | None = None
         self._last_step = 0
         self._progress_text = ""  # the bar's text after the latest Progress
-        #: (step, picture) every N steps of the current or last run, the final one last
-        self.snapshots: list[tuple[int, np.ndarray]] = []
+        self.snapshot_bar = Snapshots(self)
+        self.snapshot_slider = self.snapshot_bar.slider
+        self.snapshot_label = self.snapshot_bar.label
         self._next_snapshot = 0
         self.pictures = StylePictures()
+        self.estimate = RunEstimate(self)  # the run time, over Run
+        self._settings_restored = False
         loss_plot = LossPlot(x_label="iteration", y_label="loss (log)")
         loss_plot.set_log_y(True)  # content, style and TV differ by decades
         self._build_job_layout(
@@ -83,26 +89,19 @@ class StyleTab(ImageJobTab):
             placeholder=_HINT,
             compare_tip="Shows the content picture while pressed",
             fit_tip="Fit the picture to the view (the wheel zooms)",
-            progress=JobProgress(stage_name="Scale"),
+            progress=JobProgress(stage_name="Scale", step_word="iteration"),
             loss_plot=loss_plot,
-            under_preview=self._build_snapshot_bar(),
+            under_preview=self.snapshot_bar.bar,
+            run_note=self.estimate.label,
         )
         self._connect()
         self._update_buttons()
 
-    def _build_snapshot_bar(self) -> QHBoxLayout:
-        """A slider through the snapshots of the run, under the preview."""
-        self.snapshot_slider = QSlider(Qt.Orientation.Horizontal)
-        self.snapshot_slider.setObjectName("styleSnapshotSlider")
-        self.snapshot_slider.setRange(0, 0)
-        self.snapshot_slider.setToolTip("Step back through the snapshots (right end: latest)")
-        self.snapshot_label = QLabel("No snapshots yet")
-        self.snapshot_label.setObjectName("styleSnapshotLabel")
-        bar = QHBoxLayout()
-        bar.addWidget(QLabel("Snapshots"))
-        bar.addWidget(self.snapshot_slider, 1)
-        bar.addWidget(self.snapshot_label)
-        return bar
+    @property
+    def snapshots(self) -> list[tuple[int, np.ndarray]]:
+        """(iteration, picture) every N iterations of the current or last run, the
+        final picture last."""
+        return self.snapshot_bar.items
 
     def _connect(self) -> None:
         self._connect_job()
@@ -111,15 +110,22 @@ class StyleTab(ImageJobTab):
         pictures.add_style_button.clicked.connect(self._add_style_clicked)
         pictures.remove_style_button.clicked.connect(self.remove_selected_style)
         pictures.content_slot.image_dropped.connect(self.open_image)
+        pictures.content_slot.accept_folders = True  # a folder of contents: a batch
+        pictures.content_slot.folder_dropped.connect(self.ask_batch)
         # several style pictures may be dropped at once: each becomes a style
         pictures.style_slot.images_dropped.connect(self.add_style_files)
-        self.snapshot_slider.valueChanged.connect(self._show_snapshot)
+        self.snapshot_bar.chosen.connect(self._show_snapshot)
+        self.form.changed.connect(self._update_estimate)
+        self.estimate.text_changed.connect(
+            lambda text: self.run_button.setToolTip(f"Start painting (F5). {text}")
+        )
+        self._update_estimate()
 
     def _update_buttons(self) -> None:
         running = self.runner.running
         self.run_button.setEnabled(not running)
         self.stop_button.setEnabled(running)
-        self.save_button.setEnabled(self.shown_picture() is not None and not running)
+        self.save_button.setEnabled(self.shown_picture() is not None)  # also mid-run
         self.pictures.setEnabled(not running)
         self.form.setEnabled(not running)
 
@@ -152,10 +158,11 @@ class StyleTab(ImageJobTab):
             self.status.emit(_BUSY)
             return
         image = self._load_picture(path)
-        if image is None:
+        if image is None or not self._may_replace_result(Path(path).name):
             return
         self.set_content(image, Path(path).name)
         self.status.emit(f"Content: {Path(path).name} ({image.shape[1]}x{image.shape[0]})")
+        self.recent_file.emit(str(path))
         self._offer_params_from(path)
 
     def _offer_params_from(self, path: str) -> None:
@@ -192,10 +199,13 @@ class StyleTab(ImageJobTab):
     def set_content(self, image: np.ndarray, name: str = "content") -> None:
         """Paint ``image`` (uint8 RGB) from now on."""
         self.pictures.set_content(image, name)
+        # the last run's picture, snapshots, curves and notice belong to the old content
+        self._forget_result()
+        self.snapshot_bar.clear()
         self.preview.set_reference(self.pictures.content)
-        if self._result is None and not self.runner.running:
-            self.preview.set_image(self.pictures.content)
+        self.preview.set_image(self.pictures.content)
         self.form.set_content_shape(image.shape)
+        self._update_estimate()
         self._update_buttons()
 
     def add_style_file(self, path: str) -> None:
@@ -227,10 +237,16 @@ class StyleTab(ImageJobTab):
     def receive_image(self, image: object, role: str) -> None:
         """From another tab: role "style" adds a style, anything else sets the content."""
         if isinstance(image, np.ndarray):
-            if role == "style":
+            if self.runner.running:
+                self.status.emit(_BUSY)
+            elif role == "style":
                 self.add_style(image, "style")
-            else:
+                self.status.emit(f"Style added: the picture ({image.shape[1]}x{image.shape[0]})")
+            elif self._may_replace_result(f"the {role or 'content'}"):
                 self.set_content(image, role or "content")
+                self.status.emit(
+                    f"Content: the {role or 'picture'} ({image.shape[1]}x{image.shape[0]})"
+                )
         elif isinstance(image, str) and role == "style":
             self.add_style_file(image)
         else:
@@ -267,28 +283,74 @@ class StyleTab(ImageJobTab):
             "style_blend": blend,
         }
         self._progress_text = ""
-        self.snapshots = []
+        self.snapshot_bar.clear()
         self._next_snapshot = 1  # the first picture, then every N iterations
-        self._refresh_snapshot_slider(follow=True)
         self._reset_for_run(content)
         from cnnstudio.core.weights import weights_label
 
         self._announce_run(f"VGG19, {weights_label(params.weights)}", "Painting")
+        self.estimate.run_started()
         self.runner.run_generator(
             style_job.stylize, content, [s.image for s in styles], params, style_weights=blend
         )
         self._update_buttons()
 
+    def batch_job(self) -> BatchJob | None:
+        """Each picture of a batch painted as the content, with the styles and blend of
+        the tab and the form's parameters."""
+        styles = list(self.pictures.styles)
+        if not styles:
+            message = "Add at least one style picture: a batch paints every picture with it"
+            self.status.emit(message)
+            self.show_error(message)
+            return None
+        params = self.form.params()
+        blend = self.pictures.style_blend()
+        try:
+            params.validate()
+            if sum(blend) <= 0:
+                raise InputError("every style weight is 0: give at least one style a weight")
+        except InputError as error:
+            self.report_error(error)
+            return None
+        self._run_params = params
+        names = [s.name for s in styles]
+
+        def job(content: np.ndarray, _item: object):
+            return style_job.stylize(
+                content, [s.image for s in styles], params, style_weights=blend
+            )
+
+        def metadata(item, result: np.ndarray) -> dict:
+            size = [int(result.shape[1]), int(result.shape[0])]
+            return style_params.style_metadata(
+                params, content=item.source.name, styles=names, style_blend=blend, output_size=size
+            )
+
+        return BatchJob(job, metadata, params.size, self.batch_suffix)
+
+    def batch_started(self) -> None:
+        super().batch_started()
+        self.snapshot_bar.clear()
+        self._next_snapshot = 2**62  # no snapshots in a batch: each result is saved
+
     def _on_other_progress(self, event: object) -> None:
         if isinstance(event, style_job.LbfgsEvaluation):
-            # inside an L-BFGS iteration: the bar stays, the text follows the evaluations
+            # inside an L-BFGS iteration: the bar stays where the last iteration left it,
+            # the text counts the iteration being worked on and its evaluations
             if self.progress.maximum() != event.total:
                 self.progress.setRange(0, event.total)
                 self.progress.setValue(event.iteration - 1)
-            base = self._progress_text or "Started"
-            self.progress.setFormat(f"{base} - {event.text}")
+            self.progress.show_within_step(
+                event.iteration,
+                event.total,
+                event.stage,
+                event.stages,
+                f"evaluation {event.evaluation} ({event.evaluations} in all)",
+            )
 
     def _on_step(self, event: Progress) -> None:
+        self.estimate.run_progress(event)
         self._progress_text = self.progress.format()
         for name, value in event.terms.items():
             if value > 0:  # log axis: a switched-off term has nothing to show
@@ -297,12 +359,14 @@ class StyleTab(ImageJobTab):
             self.progress.setFormat(f"{self._progress_text} - {event.message}")
 
     def _on_preview(self, event: Preview) -> None:
+        first = self._last_preview is None
         self._last_preview = event
+        if first:
+            self._update_buttons()  # the picture so far can be saved (Ctrl+S)
         if event.step >= self._next_snapshot:
-            self.snapshots.append((event.step, event.image))
+            self.snapshot_bar.add(event.step, event.image)
             every = self.form.snapshot_every()
             self._next_snapshot = (event.step // every + 1) * every
-            self._refresh_snapshot_slider(follow=self._following())
         if self._following():
             self.preview.set_image(event.image)
 
@@ -310,17 +374,17 @@ class StyleTab(ImageJobTab):
         return bool(self._result_meta.get("untrained"))
 
     def _keep_result(self, image: np.ndarray, stopped_at: int | None) -> None:
+        if self._run_params is not None and self.pictures.content is not None:
+            self.estimate.run_ended(self._run_params, self.pictures.content.shape)
         self._result = image
         step = stopped_at if stopped_at is not None else self._last_step
-        if not self.snapshots or self.snapshots[-1][0] != step:
-            self.snapshots.append((step, image))
+        self.snapshot_bar.keep_result(step, image)
         meta = style_params.style_metadata(
             self._run_params, **self._run_meta, output_size=[image.shape[1], image.shape[0]]
         )
         if stopped_at is not None:
             meta["stopped_at_step"] = int(stopped_at)
         self._result_meta = meta
-        self._refresh_snapshot_slider(follow=True)
         self.preview.set_image(image)
 
     def show_memory_error(self, error: style_memory.MemoryTooLargeError) -> QMessageBox:
@@ -342,39 +406,28 @@ class StyleTab(ImageJobTab):
 
     def _following(self) -> bool:
         """True when the slider sits at the latest snapshot (the view follows the run)."""
-        return self.snapshot_slider.value() >= self.snapshot_slider.maximum()
-
-    def _refresh_snapshot_slider(self, follow: bool) -> None:
-        self.snapshot_slider.blockSignals(True)
-        self.snapshot_slider.setRange(0, max(len(self.snapshots) - 1, 0))
-        if follow:
-            self.snapshot_slider.setValue(self.snapshot_slider.maximum())
-        self.snapshot_slider.blockSignals(False)
-        self._update_snapshot_label()
-
-    def _update_snapshot_label(self) -> None:
-        if not self.snapshots:
-            self.snapshot_label.setText("No snapshots yet")
-            return
-        index = self.snapshot_slider.value()
-        step = self.snapshots[index][0]
-        self.snapshot_label.setText(f"{index + 1}/{len(self.snapshots)}: iteration {step}")
+        return self.snapshot_bar.following()
 
     def _show_snapshot(self, index: int) -> None:
         if 0 <= index < len(self.snapshots):
             self.preview.set_image(self.snapshots[index][1])
-        self._update_snapshot_label()
         self._update_buttons()
 
     def select_snapshot(self, index: int) -> None:
         """Show snapshot ``index`` (the slider does the same)."""
-        self.snapshot_slider.setValue(index)
+        self.snapshot_bar.select(index)
 
     def shown_picture(self) -> tuple[int, np.ndarray] | None:
-        """(iteration, picture) that Save writes: the snapshot on show, else the result."""
-        if self.snapshots and not self.runner.running:
-            index = min(self.snapshot_slider.value(), len(self.snapshots) - 1)
-            return self.snapshots[index]
+        """(iteration, picture) that Save writes: the snapshot on show, else the result;
+        during a run the snapshot chosen on the slider, else the latest preview."""
+        if self.runner.running:
+            if self.snapshots and not self._following():
+                return self.snapshot_bar.shown()
+            if self._last_preview is not None:
+                return self._last_preview.step, self._last_preview.image
+            return None
+        if self.snapshots:
+            return self.snapshot_bar.shown()
         if self._result is not None:
             return self._last_step, self._result
         return None
@@ -383,17 +436,30 @@ class StyleTab(ImageJobTab):
 
     def ask_save_path(self) -> str | None:
         """Where to save (replaced in tests). QFileDialog asks before replacing a file."""
+        return dialogs.ask_save_image(self, self.suggested_name(), "Save styled picture")
+
+    def suggested_name(self) -> str:
+        """``content-style.png``; a snapshot or a picture so far: ``content-style-step40.png``."""
         stem = Path(self._run_meta.get("content") or "picture").stem
-        return dialogs.ask_save_image(self, f"{stem}-style.png", "Save styled picture")
+        shown = self.shown_picture()
+        if shown is not None and shown[1] is not self._result:
+            return f"{stem}-style-step{shown[0]}.png"
+        return f"{stem}-style.png"
 
     def _picture_to_save(self) -> tuple[np.ndarray, dict] | None:
         shown = self.shown_picture()
         if shown is None or self._run_params is None:
             return None
         step, picture = shown
-        meta = dict(self._result_meta) or style_params.style_metadata(self._run_params)
+        if self.runner.running or not self._result_meta:
+            meta = style_params.style_metadata(self._run_params, **self._run_meta)
+        else:
+            meta = dict(self._result_meta)
         meta["output_size"] = [int(picture.shape[1]), int(picture.shape[0])]
-        if picture is not self._result:
+        if self.runner.running:
+            meta["preview_step"] = int(step)  # a picture of a run still going
+            meta["preview_of_steps"] = int(self.progress.maximum())
+        elif picture is not self._result:
             meta["snapshot_step"] = int(step)
         return picture, meta
 
@@ -403,4 +469,28 @@ class StyleTab(ImageJobTab):
         self.form.save_settings(settings)
 
     def restore_settings(self, settings: QSettings) -> None:
+        # the user's own settings are never replaced by the device's defaults
+        self._settings_restored = bool(settings.value("params", ""))
         self.form.restore_settings(settings)
+
+    # ------------------------------------------------------------------ device, run time
+
+    def device_changed(self, info: object) -> None:
+        """The device is known: a GPU gets the tutorial's recipe (if the form is still at
+        the CPU start and no settings were restored), and the speed can be measured."""
+        gpu = getattr(info, "kind", "") == "GPU"
+        if not self._settings_restored and self.form.use_device_defaults(gpu):
+            self.status.emit("Style: a GPU is there, so the tutorial's recipe is the start")
+        self.estimate.device_known()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self.estimate.tab_shown()
+
+    def _update_estimate(self) -> None:
+        content = self.pictures.content
+        self.estimate.update(self.form.params(), None if content is None else content.shape)
+
+    def shutdown(self) -> None:
+        super().shutdown()
+        self.estimate.runner.shutdown()

@@ -1,6 +1,11 @@
 """The Train tab's right side: the dataset before training, the live curves, the model
-summary with the files a run skipped, the results (accuracy, samples, confusion matrix) and
-the misclassified pictures."""
+summary with the files a run skipped, the results (accuracy, samples, confusion matrix
+whose cells open their images), the misclassified pictures, and the Runs page (every run,
+:mod:`.runs_page`).
+
+The batch curves are the mean of the batches since the previous point (Keras logs the
+epoch's running mean, which would drop at every epoch's start); epoch values have a dot
+each (one validation point shows), and an epoch cut short by Stop is a cross of its own."""
 
 from __future__ import annotations
 
@@ -9,25 +14,38 @@ import math
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
+    QDialog,
     QLabel,
     QListWidget,
     QListWidgetItem,
     QPlainTextEdit,
     QSplitter,
     QTableWidget,
-    QTableWidgetItem,
     QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from cnnstudio.core.training import events
+from cnnstudio.core.training.curves import BatchValues
 from cnnstudio.core.training.runs import HISTORY_COLUMNS
 from cnnstudio.gui.tabs.train.dataset_page import DatasetPage
+from cnnstudio.gui.tabs.train.run_results import fill_confusion
+from cnnstudio.gui.tabs.train.runs_page import RunsPage
 from cnnstudio.gui.widgets.plots import LossPlot
 from cnnstudio.gui.widgets.thumbnails import thumbnail_icon
 
 _THUMB = 72  # sample thumbnails, pixels
+#: the series of each plot, in the order that gives them their colours
+_SERIES = {
+    "loss": ("loss (batch)", "loss", "val_loss", "loss (partial epoch)"),
+    "accuracy": ("accuracy (batch)", "accuracy", "val_accuracy", "accuracy (partial epoch)"),
+}
+_BATCH_TIP = (
+    "{1} (batch): the mean {0} of the batches since the previous point (every batch when "
+    "batches are slow); {0}: the epoch's mean; val_{0}: the validation set after each "
+    "epoch; a cross: an epoch cut short by Stop (its mean so far)"
+)
 _NO_SKIPPED = "Unreadable files skipped: none"
 _NO_RESULTS = "Results appear when a run ends."
 
@@ -58,14 +76,23 @@ class TrainPages(QTabWidget):
         self.misclassified = _thumb_list("trainMisclassified")
         self.misclassified.setToolTip("Test pictures the model got wrong (actual -> predicted)")
         self.addTab(self.misclassified, "Misclassified")
+        self.runs_page = RunsPage()
+        self.addTab(self.runs_page, "Runs")
+        self.setTabToolTip(
+            self.indexOf(self.runs_page), "Every training run, compared and followed live"
+        )
+        self._batch_values = {"loss": BatchValues(0.0), "accuracy": BatchValues(0.0, 1.0)}
+        self._last_batch_x = 0.0
+        self._done: events.TrainingDone | None = None
+        self._style_series()
 
     def _build_curves_page(self) -> QWidget:
         self.loss_plot = LossPlot(x_label="epoch", y_label="loss")
         self.loss_plot.setObjectName("trainLossPlot")
-        self.loss_plot.setToolTip("The loss per batch and per epoch (lower is better)")
-        self.accuracy_plot = LossPlot(x_label="epoch", y_label="accuracy")
+        self.accuracy_plot = LossPlot(x_label="epoch", y_label="accuracy (0 to 1)")
         self.accuracy_plot.setObjectName("trainAccuracyPlot")
-        self.accuracy_plot.setToolTip("The accuracy per batch and per epoch")
+        self.loss_plot.setToolTip(_BATCH_TIP.format("loss", "Loss"))
+        self.accuracy_plot.setToolTip(_BATCH_TIP.format("accuracy", "Accuracy"))
         page = QWidget()
         column = QVBoxLayout(page)
         column.addWidget(self.loss_plot)
@@ -112,12 +139,17 @@ class TrainPages(QTabWidget):
             "share of each class the model got right"
         )
         self.confusion.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.confusion.cellClicked.connect(self.open_cell)
         page = QWidget()
         column = QVBoxLayout(page)
         column.addWidget(self.result_label)
         column.addWidget(QLabel("Sample predictions (actual -> predicted)"))
         column.addWidget(self.samples)
-        column.addWidget(QLabel("Confusion matrix (rows: actual, columns: predicted)"))
+        column.addWidget(
+            QLabel(
+                "Confusion matrix (rows: actual, columns: predicted; click a cell for its images)"
+            )
+        )
         column.addWidget(self.confusion, 1)
         return page
 
@@ -128,6 +160,7 @@ class TrainPages(QTabWidget):
         of the last run stays to be taken for this one's; the curves come to the front."""
         self.loss_plot.clear()
         self.accuracy_plot.clear()
+        self._style_series()
         self.skipped_list.clear()
         self.skipped_label.setText(_NO_SKIPPED)
         self.summary_text.clear()
@@ -145,12 +178,35 @@ class TrainPages(QTabWidget):
         self.skipped_list.addItem(text)
         self.skipped_label.setText(f"Unreadable files skipped: {self.skipped_list.count()}")
 
+    def _style_series(self) -> None:
+        """Epoch values with a dot each, the partial epoch a cross without a line."""
+        for key, plot in (("loss", self.loss_plot), ("accuracy", self.accuracy_plot)):
+            batch, epoch, val, partial = _SERIES[key]
+            plot.add_series(batch)
+            plot.add_series(epoch, symbol="o")
+            plot.add_series(val, symbol="o")
+            self._batch_values[key].reset()
+
     def plot_batch(self, event: events.BatchEnd) -> None:
         x = event.epoch - 1 + event.batch / max(event.steps, 1)
-        self.loss_plot.add_point("loss (batch)", x, event.loss)
-        self.accuracy_plot.add_point("accuracy (batch)", x, event.accuracy)
+        self._last_batch_x = x
+        for key, plot, mean in (
+            ("loss", self.loss_plot, event.loss),
+            ("accuracy", self.accuracy_plot, event.accuracy),
+        ):
+            value = self._batch_values[key].value(event.epoch, event.batch, mean)
+            plot.add_point(_SERIES[key][0], x, value)
 
     def plot_epoch(self, event: events.EpochEnd) -> None:
+        if event.partial:  # cut short by Stop: where it stopped, not as a whole epoch
+            x = self._last_batch_x if self._last_batch_x > event.epoch - 1 else event.epoch
+            for key, plot, value in (
+                ("loss", self.loss_plot, event.loss),
+                ("accuracy", self.accuracy_plot, event.accuracy),
+            ):
+                plot.add_series(_SERIES[key][3], symbol="x", line=False)
+                plot.add_point(_SERIES[key][3], x, value)
+            return
         self.loss_plot.add_point("loss", event.epoch, event.loss)
         self.accuracy_plot.add_point("accuracy", event.epoch, event.accuracy)
         if event.val_loss is not None:
@@ -176,12 +232,34 @@ class TrainPages(QTabWidget):
             f"{split.capitalize()} accuracy {done.test_accuracy:.2%}, loss {done.test_loss:.4f} "
             f"after {done.epochs_completed} epoch(s){stopped}"
         )
+        self._done = done
+        wrong = int(done.confusion.sum() - done.confusion.trace())  # all, not the shown ones
+        shown = len(done.misclassified)
+        if shown < wrong:
+            self.result_label.setText(
+                f"{self.result_label.text()}; {wrong} misclassified (the first {shown} on the "
+                "Misclassified page; click a cell of the matrix for all of them)"
+            )
         self._fill_thumbs(self.samples, done.samples)
         self._fill_thumbs(self.misclassified, done.misclassified)
-        self._fill_confusion(done)
-        self.setTabText(
-            self.indexOf(self.misclassified), f"Misclassified ({len(done.misclassified)})"
-        )
+        fill_confusion(self.confusion, done.confusion, list(done.class_names))
+        self.setTabText(self.indexOf(self.misclassified), f"Misclassified ({wrong})")
+
+    def open_cell(self, true: int, predicted: int) -> None:
+        """The images of a cell of the last run's confusion matrix, with Grad-CAM."""
+        done = self._done
+        if done is None or predicted >= len(done.class_names):
+            return
+        from cnnstudio.gui.tabs.train.run_results import RunResultsDialog
+
+        split = "validation" if done.test_is_validation else "test"
+        RunResultsDialog(done.run_dir, split, (true, predicted), parent=self).show()
+
+    def shutdown(self) -> None:
+        self.runs_page.shutdown()
+        for dialog in self.findChildren(QDialog):
+            if hasattr(dialog, "shutdown"):
+                dialog.shutdown()
 
     @staticmethod
     def _fill_thumbs(widget: QListWidget, samples) -> None:
@@ -192,29 +270,3 @@ class TrainPages(QTabWidget):
             if sample.actual != sample.predicted:
                 item.setForeground(QBrush(QColor("#c62828")))
             widget.addItem(item)
-
-    def _fill_confusion(self, done: events.TrainingDone) -> None:
-        names = list(done.class_names)
-        matrix = done.confusion
-        table = self.confusion
-        table.clear()
-        table.setRowCount(len(names))
-        table.setColumnCount(len(names) + 1)
-        table.setHorizontalHeaderLabels([*names, "accuracy"])
-        table.setVerticalHeaderLabels(names)
-        totals = matrix.sum(axis=1)
-        for row in range(len(names)):
-            for column in range(len(names)):
-                count = int(matrix[row, column])
-                item = QTableWidgetItem(str(count))
-                share = count / totals[row] if totals[row] else 0.0
-                # heat map: the share of the row's images, blue for hits, red for confusions
-                base = (33, 150, 243) if row == column else (229, 57, 53)
-                item.setBackground(QBrush(QColor(*base, int(round(200 * share)))))
-                item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
-                table.setItem(row, column, item)
-            accuracy = done.per_class_accuracy[row]
-            item = QTableWidgetItem("-" if math.isnan(accuracy) else f"{accuracy:.1%}")
-            item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
-            table.setItem(row, len(names), item)
-        table.resizeColumnsToContents()

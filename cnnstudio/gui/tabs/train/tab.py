@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 from cnnstudio.core.backbones import get_backbone
 from cnnstudio.core.errors import ResourceMissingError
 from cnnstudio.core.events import DownloadProgress, Progress
-from cnnstudio.core.training import events, job, runs
+from cnnstudio.core.training import events, job, monitor, runs
 from cnnstudio.core.training.data_files import BUILTIN_DATASETS, find_dataset_file
 from cnnstudio.core.training.params import get_recipe, untrained_base_warning
 from cnnstudio.core.weights import find_imagenet_weights
@@ -173,6 +173,8 @@ class TrainTab(DatasetInput, StudioTab):
         self.runner.stopped.connect(self._on_stopped)
         self.runner.failed.connect(self._on_failed)
         self.runner.done.connect(self._update_buttons)
+        self.pages.runs_page.resume_requested.connect(self.resume_run)
+        self.pages.runs_page.status.connect(self.status)
 
     # ------------------------------------------------------------------ dialogs (tests replace)
 
@@ -225,6 +227,30 @@ class TrainTab(DatasetInput, StudioTab):
         if run_dir:
             remember_folder(run_dir)
             self._resume(run_dir)
+
+    def resume_run(self, run_dir: str) -> None:
+        """Resume a run chosen in the Runs page up to the epochs it was started for (or
+        the Epochs box, when higher); its curves come up on the Curves page."""
+        if self.runner.running:
+            self.status.emit("A run is training: stop it before resuming another")
+            return
+        info = monitor.read_run(run_dir)
+        done, planned = info.epochs_completed, info.epochs or 0
+        epochs = max(planned, self.form.epochs.value()) if done >= planned else planned
+        if epochs <= done:
+            self.status.emit(
+                f"{info.name} has done its {done} epochs: set Epochs above {done} to "
+                "train it further, then Resume"
+            )
+            return
+        self.form.epochs.setValue(epochs)
+        self.pages.setCurrentIndex(0)
+        self._resume(run_dir)
+
+    def show_runs(self) -> None:
+        """View > Training runs: the Runs page, its table focused."""
+        self.pages.setCurrentWidget(self.pages.runs_page)
+        self.pages.runs_page.table.setFocus()
 
     def _resume(self, run_dir: str) -> None:
         try:
@@ -434,6 +460,7 @@ class TrainTab(DatasetInput, StudioTab):
 
     def shutdown(self) -> None:
         self._survey_timer.stop()
+        self.pages.shutdown()
         self.runner.shutdown()
         self.form.import_runner.shutdown()
         self.pages.dataset_page.shutdown()

@@ -1,0 +1,153 @@
+"""What shapes a fast style training run: :class:`FastStyleParams` (stored as
+``config.json`` in the run folder), its defaults (Johnson et al. 2016), validation, and
+the facts a style model's sidecar carries.
+
+No TensorFlow here: the window imports this module at start.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from cnnstudio.core.errors import InputError
+from cnnstudio.core.style.params import (
+    DEFAULT_CONTENT_WEIGHT,
+    DEFAULT_STYLE_WEIGHT,
+    DEFAULT_TV_WEIGHT,
+    LOSS_VERSION,
+    VGG19_LAYER_NAMES,
+    VGG19_MIN_SIZE,
+)
+
+#: the sidecar ``kind`` of a style network in the model library (classifiers have none)
+STYLE_KIND = "style"
+RECIPE = "fast style"
+RECIPE_LABEL = "Fast style network (Johnson et al. 2016)"
+LOSS_NETWORK = "vgg19"
+#: a photo folder needs at least this many readable pictures
+MIN_PHOTOS = 8
+#: at most this many photos are read (a random choice of them, always the same for a
+#: folder and seed): 2000 at 256 px take ~400 MB; a few thousand steps of batch 4 see
+#: each of them a few times
+MAX_PHOTOS = 2000
+#: sides of a training picture: the network takes multiples of 4
+SIZE_MULTIPLE = 4
+
+#: Johnson et al. 2016 on VGG19: content at relu2_2, style at relu1_2 ... relu4_3
+CONTENT_LAYERS = {"block2_conv2": 1.0}
+STYLE_LAYERS = {
+    "block1_conv2": 1.0,
+    "block2_conv2": 1.0,
+    "block3_conv3": 1.0,
+    "block4_conv3": 1.0,
+}
+DEFAULT_STEPS = 2000  # Johnson et al.: 40k on a GPU; usable after a few thousand
+
+
+@dataclass
+class FastStyleParams:
+    """Everything a training run needs; stored as ``config.json`` in its run folder."""
+
+    styles: list[str] = field(default_factory=list)  # style image files
+    data: str = ""  # a folder of photos (flat, or one subfolder per class)
+    size: int = 256  # training pictures are size x size (Johnson et al.: 256)
+    steps: int = DEFAULT_STEPS  # training steps in all (a resumed run goes on to this)
+    batch_size: int = 4
+    learning_rate: float = 1e-3  # Adam (Johnson et al.)
+    # relative importances of the normalised loss terms (core/perceptual.py), as in the
+    # Style tab: the same numbers mean the same there and here
+    content_weight: float = DEFAULT_CONTENT_WEIGHT
+    style_weight: float = DEFAULT_STYLE_WEIGHT
+    tv_weight: float = DEFAULT_TV_WEIGHT
+    content_layers: dict[str, float] = field(default_factory=lambda: dict(CONTENT_LAYERS))
+    style_layers: dict[str, float] = field(default_factory=lambda: dict(STYLE_LAYERS))
+    weights: str = "imagenet"  # the loss network's (VGG19): imagenet | random | a file
+    style_scale: float = 1.0  # the style's longest side relative to the training size
+    # train on luminance only (Gatys et al. 2016): the model learns strokes and tones, not
+    # the style's colours; styling puts each picture's own colours back
+    preserve_colors: bool = False
+    preview_every: int = 50  # steps between held-out previews (and the best-model check)
+    checkpoint_every: int = 100  # steps between checkpoints (a killed run resumes there)
+    seed: int = 0
+    run_dir: str = ""  # "" = a new folder under paths.runs_dir()
+    loss_version: int = LOSS_VERSION
+
+    def validate(self) -> None:
+        """Raise InputError naming the first value that cannot work (``param``: its field)."""
+        if not self.styles:
+            raise InputError("give at least one style image", param="styles")
+        if not str(self.data).strip():
+            raise InputError("give a folder of photos to train on", param="data")
+        if self.size < VGG19_MIN_SIZE or self.size % SIZE_MULTIPLE:
+            raise InputError(
+                f"training size {self.size} must be a multiple of {SIZE_MULTIPLE} and at "
+                f"least {VGG19_MIN_SIZE} px",
+                param="size",
+            )
+        for param, value, least in (
+            ("steps", self.steps, 1),
+            ("batch_size", self.batch_size, 1),
+            ("preview_every", self.preview_every, 1),
+            ("checkpoint_every", self.checkpoint_every, 1),
+        ):
+            if int(value) != value or value < least:
+                label = param.replace("_", " ")
+                raise InputError(f"{label} {value} must be a whole number >= {least}", param=param)
+        if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
+            raise InputError(
+                f"learning rate {self.learning_rate} must be more than 0", param="learning_rate"
+            )
+        for param, label, value in (
+            ("content_weight", "content weight", self.content_weight),
+            ("style_weight", "style weight", self.style_weight),
+            ("tv_weight", "total-variation weight", self.tv_weight),
+        ):
+            if not math.isfinite(value) or value < 0:
+                raise InputError(f"{label} {value} must be 0 or more", param=param)
+        if self.style_weight <= 0:
+            raise InputError(
+                "style weight must be more than 0 to learn a style", param="style_weight"
+            )
+        for param, kind, layers in (
+            ("content_layers", "content", self.content_layers),
+            ("style_layers", "style", self.style_layers),
+        ):
+            _check_layers(param, kind, layers)
+        if not 0 < self.style_scale <= 4:
+            raise InputError(
+                f"style scale {self.style_scale} must be in (0, 4]", param="style_scale"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FastStyleParams:
+        """Params from a run folder's ``config.json`` (unknown keys ignored)."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def _check_layers(param: str, kind: str, layers: dict[str, float]) -> None:
+    if not layers:
+        raise InputError(f"give at least one {kind} layer", param=param)
+    for name, weight in layers.items():
+        if name not in VGG19_LAYER_NAMES:
+            raise InputError(
+                f"unknown VGG19 layer {name!r}: use names like block2_conv2", param=param
+            )
+        if not math.isfinite(weight) or weight < 0:
+            raise InputError(f"layer weight {weight} for {name} must be 0 or more", param=param)
+    if sum(layers.values()) <= 0:
+        raise InputError(
+            f"every {kind} layer weight is 0: give at least one layer a weight above 0",
+            param=param,
+        )
+
+
+def is_style_model(meta: dict[str, Any] | None) -> bool:
+    """Whether a library sidecar describes a style network (not a classifier)."""
+    return bool(meta) and meta.get("kind") == STYLE_KIND

@@ -1,0 +1,151 @@
+"""``cnnstudio style-train`` and ``cnnstudio style --model``: a few steps on a generated
+photo folder into the library, styling with it, resuming after the training process was
+killed (SIGKILL), and bad input as exit 2 with one line. Loss network: VGG19 with random
+weights; 32 px squares."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from cnnstudio.cli.main import main
+from cnnstudio.core import images, library
+
+
+def _picture(rng, height: int, width: int) -> np.ndarray:
+    t = np.linspace(0.0, 1.0, width)[None, :, None]
+    a, b = rng.uniform(0, 255, 3), rng.uniform(0, 255, 3)
+    picture = a * (1 - t) + b * t + np.zeros((height, 1, 1)) + rng.normal(0, 10, (height, width, 3))
+    return np.clip(picture, 0, 255).astype(np.uint8)
+
+
+@pytest.fixture
+def files(tmp_path):
+    rng = np.random.default_rng(0)
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(9):
+        Image.fromarray(_picture(rng, 48, 60)).save(photos / f"p{i}.jpg")
+    (photos / "notes.png").write_bytes(b"not a picture")
+    style = tmp_path / "style.png"
+    stripes = ((np.arange(48) // 6) % 2)[:, None, None] * np.array([200.0, 120.0, 40.0])
+    Image.fromarray(np.clip(stripes + 30 + np.zeros((1, 48, 1)), 0, 255).astype(np.uint8)).save(
+        style
+    )
+    content = tmp_path / "content.png"
+    Image.fromarray(_picture(rng, 45, 70)).save(content)
+    return {"photos": photos, "style": style, "content": content, "root": tmp_path}
+
+
+def _train_argv(files, *extra: str, steps: int = 4) -> list[str]:
+    return [
+        "style-train", str(files["style"]), "--data", str(files["photos"]), "--size", "32",
+        "--steps", str(steps), "--batch", "2", "--weights", "random", "--preview-every", "2",
+        "--checkpoint-every", "2", "--run-dir", str(files["root"] / "run"), *extra,
+    ]  # fmt: skip
+
+
+def _exit_code(argv: list[str]) -> int:
+    try:
+        return main(argv)
+    except SystemExit as exit_:
+        return int(exit_.code)
+
+
+def test_train_into_the_library_then_style_a_picture_with_it(files, tmp_path, capsys):
+    assert main(_train_argv(files, "-o", "stripes")) == 0
+    err = capsys.readouterr().err
+    assert "8 photos for training, 1 held out" in err
+    assert "notes.png" in err and "skipped" in err
+    assert "held-out loss" in err and "checkpoint saved at step 4" in err
+    assert "saved style model 'stripes'" in err
+    entry = library.find_model("stripes")
+    assert entry.meta["kind"] == "style" and entry.meta["steps"] == 4
+
+    out = tmp_path / "styled.png"
+    assert main(["style", str(files["content"]), "--model", "stripes", "-o", str(out)]) == 0
+    styled = images.load_image(out)
+    assert styled.shape == (45, 70, 3)  # the content's own size
+    assert images.read_params(out)["model"] == "stripes"
+    assert "with style model 'stripes'" in capsys.readouterr().err
+
+    # a style model is not a classifier
+    assert _exit_code(["classify", "stripes", str(files["content"])]) == 2
+    err = capsys.readouterr().err
+    assert "'stripes' is a style model" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_killed_run_resumes_from_its_checkpoint(files, capsys):
+    """SIGKILL the training process after its first checkpoint; the same command goes on
+    from the checkpoint the killed process left."""
+    argv = [sys.executable, "-m", "cnnstudio", *_train_argv(files, "-o", "killed", steps=500)]
+    process = subprocess.Popen(argv, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    seen: list[str] = []
+    try:
+        for line in process.stderr:  # blocks until the process writes: no sleeping
+            seen.append(line)
+            if "checkpoint saved at step" in line:
+                break
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=60)
+        process.stderr.close()
+    assert process.returncode == -signal.SIGKILL
+    latest = json.loads((files["root"] / "run" / "checkpoints" / "latest.json").read_text())
+    step = latest["step"]
+    assert step >= 2 and step % 2 == 0, "".join(seen)
+
+    assert main(_train_argv(files, "-o", "killed", steps=step + 2)) == 0
+    err = capsys.readouterr().err
+    assert f"resuming from the checkpoint at step {step}" in err
+    assert f"step {step + 1}/{step + 2}" in err and f"step {step}/" not in err
+    assert library.find_model("killed").meta["steps"] == step + 2
+
+
+@pytest.mark.parametrize(
+    ("extra", "named"),
+    [
+        (["--batch", "0"], "--batch: batch size 0"),
+        (["--size", "30"], "--size: training size 30"),
+        (["--style-layers", "block9_conv9"], "--style-layers: unknown VGG19 layer"),
+    ],
+)
+def test_bad_training_flags_name_the_flag(files, capsys, extra, named):
+    assert _exit_code([*_train_argv(files, "-o", "x"), *extra]) == 2
+    assert named in capsys.readouterr().err
+
+
+def test_too_few_photos_and_misused_models_are_one_line_each(files, tmp_path, capsys):
+    few = tmp_path / "few"
+    few.mkdir()
+    for path in sorted(files["photos"].glob("p*.jpg"))[:5]:
+        (few / path.name).write_bytes(path.read_bytes())
+    argv = _train_argv(files, "-o", "x")
+    argv[argv.index("--data") + 1] = str(few)
+    assert _exit_code(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "has 5 readable picture(s); training needs at least 8" in err
+    assert len(err.splitlines()) == 1
+
+    import keras
+
+    inputs = keras.Input((8, 8, 3))
+    outputs = keras.layers.Dense(2, activation="softmax")(keras.layers.Flatten()(inputs))
+    library.save_to_library(keras.Model(inputs, outputs), "labels", {"class_names": ["a", "b"]})
+    content, out = str(files["content"]), str(tmp_path / "o.png")
+    for argv, named in (
+        (["style", content, "--model", "labels", "-o", out], "'labels' is a classifier"),
+        (["style", content, "--model", "nothing", "-o", out], "no style model named 'nothing'"),
+        (["style", content, str(files["style"]), "--model", "labels", "-o", out], "leave out"),
+        (["style", content, "--model", "labels", "--steps", "3", "-o", out], "--steps"),
+        (["style", content, "-o", out], "give at least one style image, or"),
+    ):
+        assert _exit_code(argv) == 2, argv
+        err = capsys.readouterr().err.strip()
+        assert named in err and len(err.splitlines()) == 1, err
