@@ -281,7 +281,7 @@ class StyleParams:
         checks.flag(self.multi_scale, "multi-scale", param="multi_scale")
         if self.seed is not None:
             checks.whole(self.seed, "seed", 0, checks.INT32_MAX, param="seed")
-        checks.number(self.preview_interval, "preview interval", 0, 3600, param="preview_interval")
+        checks.number(self.preview_interval, "preview interval", 0, 1e9, param="preview_interval")
 
 
 def preset_params(name: str, base: StyleParams | None = None) -> StyleParams:
