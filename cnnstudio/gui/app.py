@@ -79,6 +79,10 @@ def main(argv: list[str] | None = None) -> int:
     from cnnstudio.gui.main_window import MainWindow
 
     try:
+        from cnnstudio.core import paths
+
+        paths.config_dir()  # the folders the window needs, checked before it is built
+        paths.data_dir()
         window = MainWindow()
     except StudioError as error:  # e.g. CNNSTUDIO_HOME is a file: say so, no traceback
         from PySide6.QtWidgets import QMessageBox

@@ -223,6 +223,7 @@ def test_library_dialog_lists_damaged_entries(qtbot, tmp_path):
     dialog.select("bad")
     assert "damaged: sidecar bad.json: input_size" in dialog.details.text()
     np.testing.assert_equal(len(dialog.entries()), 1)
+    dialog.shutdown()
 
 
 def test_saved_picture_keeps_parameters_within_bounds(tmp_path):
