@@ -16,6 +16,7 @@ from pathlib import Path
 
 from cnnstudio.cli.options import add_common_flags
 from cnnstudio.cli.reporting import DownloadLines
+from cnnstudio.cli.text import printable
 from cnnstudio.core.backbones import BACKBONE_NAMES
 from cnnstudio.core.errors import InputError, StudioError
 
@@ -58,17 +59,21 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def run(args: argparse.Namespace) -> int:
     from cnnstudio.core import files
     from cnnstudio.core.classify import batch, classifier
+    from cnnstudio.core.classify.params import check_top_k
 
-    if args.top < 1:
-        raise InputError(f"--top {args.top}: give at least 1")
+    check_top_k(args.top)
     csv_path = Path(args.csv) if args.csv else None
     if csv_path is not None:
         files.check_output_file(csv_path, overwrite=args.overwrite, param="csv")
     gradcam_dir = Path(args.gradcam) if args.gradcam else None
-    if gradcam_dir is not None:
+    if gradcam_dir is not None:  # checked (and made) before the model loads
         if gradcam_dir.exists() and not gradcam_dir.is_dir():
             raise InputError(f"--gradcam {gradcam_dir}: not a folder")
-        gradcam_dir.mkdir(parents=True, exist_ok=True)
+        files.check_writable_folder(gradcam_dir, param="gradcam")
+        try:
+            gradcam_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise files.write_error(gradcam_dir, error, "gradcam") from None
 
     image_files = batch.expand_paths(args.paths)
     if not image_files:
@@ -85,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
         keras.utils.set_random_seed(args.seed)
     model = classifier.load_classifier(args.model, weights=args.weights)
     if model.untrained:
-        print(f"cnnstudio: note: {model.label}: labels are meaningless", file=sys.stderr)
+        print(f"cnnstudio: note: {printable(model.label)}: labels are meaningless", file=sys.stderr)
 
     results = []
     records = []
@@ -100,12 +105,12 @@ def run(args: argparse.Namespace) -> int:
             except StudioError as error:  # one image's heat map, not the whole batch
                 record["gradcam_error"] = str(error)
                 gradcam_errors[result.file] = str(error)
-                print(f"cnnstudio: Grad-CAM of {result.file}: {error}", file=sys.stderr)
+                print(printable(f"cnnstudio: Grad-CAM of {result.file}: {error}"), file=sys.stderr)
         records.append(record)
         if not args.json and csv_path is None:
             print(_line(result), flush=True)
         elif not result.ok:
-            print(f"cnnstudio: {result.error}", file=sys.stderr)
+            print(f"cnnstudio: {printable(result.error)}", file=sys.stderr)
 
     if args.json:
         json.dump(records, sys.stdout, indent=2)
@@ -115,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
             results, csv_path, gradcam_errors if gradcam_dir else None, overwrite=args.overwrite
         )
         if not args.quiet:
-            print(f"wrote {csv_path} ({len(results)} rows)", file=sys.stderr)
+            print(f"wrote {printable(csv_path)} ({len(results)} rows)", file=sys.stderr)
 
     classified = sum(1 for r in results if r.ok)
     if classified == 0:
@@ -125,10 +130,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _line(result) -> str:
+    """One result as one line; names from files (the image's, the classes') escaped."""
     if not result.ok:
-        return f"{result.file}: error: {result.error}"
-    labels = ", ".join(f"{p.label} {p.probability:.1%}" for p in result.predictions)
-    return f"{result.file}: {labels}"
+        return printable(f"{result.file}: error: {result.error}")
+    labels = ", ".join(f"{printable(p.label)} {p.probability:.1%}" for p in result.predictions)
+    return f"{printable(result.file)}: {labels}"
 
 
 def _save_gradcam(classifier, result, folder: Path, args, used_names: set[str]) -> Path:

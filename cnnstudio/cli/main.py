@@ -8,12 +8,14 @@ and ``run(args) -> int`` (and ``USES_TENSORFLOW = False`` if it never needs Tens
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import sys
 
 from cnnstudio import __version__
 from cnnstudio.cli import messages
+from cnnstudio.cli.text import printable
 from cnnstudio.core.errors import StudioError
 
 #: job name -> module under cnnstudio.cli that implements it
@@ -32,7 +34,7 @@ JOBS = {
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2, no usage dump
-        self.exit(2, f"cnnstudio: {message}\n")
+        self.exit(2, f"cnnstudio: {printable(message)}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,8 +46,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _never_fail_to_print() -> None:
+    """Whatever the terminal's encoding, printing never raises: a character it cannot
+    show is written as an escape (file names are escaped before that, see cli.text)."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(AttributeError, ValueError):
+            stream.reconfigure(errors="backslashreplace")
+
+
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    _never_fail_to_print()
     args = build_parser().parse_args(argv)
     module = importlib.import_module(JOBS[args.job])
     try:
@@ -56,13 +67,26 @@ def main(argv: list[str] | None = None) -> int:
             start_tensorflow()
         return module.run(args)
     except StudioError as error:
-        print(f"cnnstudio: {messages.describe(error)}", file=sys.stderr)
+        print(f"cnnstudio: {printable(messages.describe(error))}", file=sys.stderr)
+        return 2
+    except OSError as error:  # a full disk, a read-only folder: the user's to fix
+        from cnnstudio.core.files import os_error_message
+
+        message = os_error_message(error)
+        if message is None:
+            return _unexpected(error)
+        print(f"cnnstudio: {printable(message)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("cnnstudio: interrupted", file=sys.stderr)
         return 130
     except Exception as error:  # a bug: say what happened, keep the terminal readable
-        print(f"cnnstudio: unexpected error: {type(error).__name__}: {error}", file=sys.stderr)
-        if os.environ.get("CNNSTUDIO_DEBUG"):
-            raise
-        return 1
+        return _unexpected(error)
+
+
+def _unexpected(error: Exception) -> int:
+    text = printable(f"{type(error).__name__}: {error}")
+    print(f"cnnstudio: unexpected error: {text}", file=sys.stderr)
+    if os.environ.get("CNNSTUDIO_DEBUG"):
+        raise error
+    return 1

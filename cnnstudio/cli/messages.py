@@ -30,7 +30,7 @@ def _remedy(error: StudioError) -> str:
     if error.remedy == Remedy.CHOOSE_WEIGHTS:
         return "give --weights imagenet, random or the path of a .weights.h5/.h5 file"
     if error.remedy == Remedy.SMALLER_SIZE and "size" in details:
-        return f"pass --size {details['size']} or less"
+        return f"pass {flag_for(error.param or 'size')} {details['size']} or less"
     return ""
 
 

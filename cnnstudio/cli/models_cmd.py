@@ -11,6 +11,7 @@ import json
 import sys
 from typing import Any
 
+from cnnstudio.cli.text import printable
 from cnnstudio.core import library, paths
 from cnnstudio.core.errors import InputError
 
@@ -45,39 +46,35 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     return parser
 
 
-def _accuracy(entry: library.ModelEntry) -> float | None:
-    value = (entry.meta.get("metrics") or {}).get("test_accuracy")
-    return float(value) if isinstance(value, (int, float)) else None
-
-
 def _row(entry: library.ModelEntry) -> dict[str, Any]:
     return {
         "name": entry.name,
         "recipe": entry.meta.get("recipe"),
         "dataset": entry.meta.get("dataset"),
-        "accuracy": _accuracy(entry),
+        "accuracy": entry.test_accuracy,
         "created": entry.meta.get("created"),
         "classes": len(entry.class_names),
         "input_size": entry.meta.get("input_size"),
         "path": str(entry.path),
+        "damaged": entry.damaged or None,
     }
 
 
 def format_table(entries: list[library.ModelEntry]) -> str:
-    """The entries as an aligned text table (name, recipe, dataset, accuracy, date)."""
+    """The entries as an aligned text table (name, recipe, dataset, accuracy, date); text
+    from the sidecars escaped (see cli.text), a damaged entry marked as such."""
     rows = [list(_COLUMNS)]
     for entry in entries:
-        accuracy = _accuracy(entry)
+        accuracy = entry.test_accuracy
         created = str(entry.meta.get("created") or "-")
-        rows.append(
-            [
-                entry.name,
-                str(entry.meta.get("recipe") or "-"),
-                str(entry.meta.get("dataset") or "-"),
-                "-" if accuracy is None else f"{accuracy:.1%}",
-                created.replace("T", " ")[:16],
-            ]
-        )
+        cells = [
+            entry.name,
+            "DAMAGED" if entry.damaged else str(entry.meta.get("recipe") or "-"),
+            str(entry.meta.get("dataset") or "-"),
+            "-" if accuracy is None else f"{accuracy:.1%}",
+            created.replace("T", " ")[:16],
+        ]
+        rows.append([printable(cell) for cell in cells])
     widths = [max(len(row[i]) for row in rows) for i in range(len(_COLUMNS))]
     return "\n".join(
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
@@ -100,25 +97,31 @@ def run(args: argparse.Namespace) -> int:
         elif entries:
             print(format_table(entries))
         else:
-            print(f"the library is empty ({paths.library_dir()})", file=sys.stderr)
+            print(f"the library is empty ({printable(paths.library_dir())})", file=sys.stderr)
+        for entry in entries:
+            if entry.damaged:
+                print(
+                    printable(f"cnnstudio: '{entry.name}' is damaged: {entry.damaged}"),
+                    file=sys.stderr,
+                )
         return 0
     if args.action == "import":
         entry = library.import_model(args.file)
         if args.name:
             entry = library.rename_model(entry, args.name)
-        print(f"imported {args.file} as '{entry.name}' ({entry.path})")
+        print(printable(f"imported {args.file} as '{entry.name}' ({entry.path})"))
         return 0
     entry = library.find_model(args.name)
     if args.action == "rename":
         renamed = library.rename_model(entry, args.new_name)
-        print(f"renamed '{entry.name}' to '{renamed.name}'")
+        print(printable(f"renamed '{entry.name}' to '{renamed.name}'"))
     elif args.action == "delete":
-        if not args.yes and not _confirm(f"delete '{entry.name}' ({entry.path})?"):
+        if not args.yes and not _confirm(printable(f"delete '{entry.name}' ({entry.path})?")):
             print("nothing deleted", file=sys.stderr)
             return 0
         library.delete_model(entry)
-        print(f"deleted '{entry.name}'")
+        print(printable(f"deleted '{entry.name}'"))
     elif args.action == "export":
         path = library.export_model(entry, args.dest, overwrite=args.overwrite)
-        print(f"exported '{entry.name}' to {path}")
+        print(printable(f"exported '{entry.name}' to {path}"))
     return 0

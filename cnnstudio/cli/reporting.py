@@ -6,6 +6,7 @@ import time
 from collections.abc import Generator
 from typing import Any, TextIO, TypeVar
 
+from cnnstudio.cli.text import printable
 from cnnstudio.core.events import DownloadProgress
 
 _Result = TypeVar("_Result")
@@ -69,7 +70,7 @@ class JobReporter:
     def _line(self, text: str) -> None:
         if self.tty:
             self.stream.write("\r\033[K")
-        self.stream.write(text + "\n")
+        self.stream.write(printable(text) + "\n")  # layer and file names come from files
         self.stream.flush()
 
     def done(self, text: str) -> None:

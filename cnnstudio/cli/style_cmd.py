@@ -30,6 +30,7 @@ from cnnstudio.cli.messages import flag_for
 from cnnstudio.cli.options import add_common_flags, parse_layer_weights
 from cnnstudio.cli.output import check_image_output
 from cnnstudio.cli.reporting import JobReporter
+from cnnstudio.cli.text import printable
 from cnnstudio.core import image_saving, images
 from cnnstudio.core.errors import InputError
 from cnnstudio.core.eta import Eta
@@ -213,13 +214,13 @@ class _Reporter(JobReporter):
         if isinstance(event, job.LbfgsEvaluation):
             # inside an L-BFGS iteration: only the terminal's updating line shows it
             if self.tty:
-                self.stream.write(f"\r\033[Kstyle: {event.text}  loss {event.loss:.4g}")
+                self.stream.write(f"\r\033[Kstyle: {printable(event.text)}  loss {event.loss:.4g}")
                 self.stream.flush()
             return
         if isinstance(event, Progress):
             self.eta.update(event.done)  # every iteration, printed or not
             if self.tty:
-                self.stream.write("\r\033[K" + self._describe(event))
+                self.stream.write("\r\033[K" + printable(self._describe(event)))
                 self.stream.flush()
                 return
             per_stage = max(1, event.total // event.stages)

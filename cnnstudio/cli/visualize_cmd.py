@@ -23,6 +23,7 @@ from typing import Any, TextIO
 from cnnstudio.cli.options import add_common_flags
 from cnnstudio.cli.output import check_image_output
 from cnnstudio.cli.reporting import JobReporter
+from cnnstudio.cli.text import printable
 from cnnstudio.core import backbones
 from cnnstudio.core.eta import Eta
 from cnnstudio.core.events import Notice, Progress
@@ -184,7 +185,7 @@ class _Reporter(JobReporter):
             self.last = event
             if self.tty:
                 self.stream.write(
-                    f"\r\033[Kvisualize: {event.message}  objective {event.loss:.4g}  "
+                    f"\r\033[Kvisualize: {printable(event.message)}  objective {event.loss:.4g}  "
                     f"ETA {self.eta.text()}"
                 )
                 self.stream.flush()
@@ -221,7 +222,7 @@ def run(args: argparse.Namespace) -> int:
         listed = "; ".join(f"{Path(path).name}: {reason}" for path, reason in result.skipped)
         print(
             f"cnnstudio: skipped {len(result.skipped)} file(s) of the examples folder that "
-            f"are not readable images: {listed}",
+            f"are not readable images: {printable(listed)}",
             file=sys.stderr,
         )
     if args.json:

@@ -127,7 +127,10 @@ def check_regular_file(
     except OSError as error:
         raise file_error(path, what, missing_reason(path, error), param) from None
     if not stat.S_ISREG(info.st_mode):
-        raise file_error(path, what, f"is {kind_of(info.st_mode)}, not a file", param)
+        kind = kind_of(info.st_mode)
+        if path.is_symlink():  # say where it leads: "a device (/dev/zero)"
+            kind = f"{kind} ({os.path.realpath(path)})"
+        raise file_error(path, what, f"is {kind}, not a file", param)
     if max_bytes is not None and info.st_size > max_bytes:
         raise file_error(
             path,
@@ -266,6 +269,28 @@ def write_error(path: Path, error: OSError, param: str | None = "output") -> Inp
     return InputError(f"cannot write {path}: {reason}", param=param, path=str(path))
 
 
+#: errors of files and disks that the user causes or can fix, not bugs
+USER_ERRNOS = frozenset(
+    getattr(errno, name)
+    for name in ("ENOSPC", "EDQUOT", "EACCES", "EPERM", "EROFS", "ENOENT", "ENOTDIR",
+                 "EISDIR", "ELOOP", "ENAMETOOLONG", "EEXIST", "EFBIG", "EMFILE", "ENFILE")
+    if hasattr(errno, name)
+)  # fmt: skip
+
+
+def os_error_message(error: OSError) -> str | None:
+    """One line for an OSError the user can fix (a full disk, permissions, a missing or
+    odd file), naming the file; None for any other (a bug to report as such)."""
+    if error.errno not in USER_ERRNOS:
+        return None
+    path = Path(os.fsdecode(error.filename)) if error.filename else None
+    if error.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", -1), errno.EROFS, errno.EFBIG):
+        return str(write_error(path or Path("a file"), error).message)
+    if path is None:
+        return error.strerror or str(error)
+    return f"{path}: {missing_reason(path, error)}"
+
+
 def disk_full(error: BaseException | None) -> OSError | None:
     """The disk-full (or quota) OSError behind ``error``, or None. Libraries wrap it:
     h5py and zipfile inside Keras' savers raise their own errors with the OSError as
@@ -323,6 +348,60 @@ def atomic_write(
         if isinstance(error, OSError) and not isinstance(error, FileExistsError):
             raise write_error(path, error, param) from None
         raise
+
+
+@contextlib.contextmanager
+def temporary_file(
+    path: str | os.PathLike[str], *, suffix: str = ".part", param: str | None = "output"
+) -> Iterator[Path]:
+    """The name of a new, empty, hidden file next to ``path``, for writers that want a name
+    rather than a handle (Keras' ``model.save`` wants one ending in ``.keras``). Removed
+    when the block ends unless :func:`place_file` moved it into place. An OSError in the
+    block (a full disk) becomes the one-line InputError of :func:`write_error`."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+        os.close(fd)
+    except OSError as error:
+        raise write_error(path, error, param) from None
+    temp = Path(temp_name)
+    try:
+        yield temp
+    except BaseException as error:
+        if isinstance(error, (FileExistsError, InputError)):
+            raise
+        full = disk_full(error)  # Keras' savers wrap it in errors of their own
+        if full is not None or isinstance(error, OSError):
+            raise write_error(path, full or error, param) from None
+        raise
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def place_file(temp: Path, path: str | os.PathLike[str], *, overwrite: bool = False) -> None:
+    """Sync ``temp`` to disk, give it the umask's mode (or, replacing a file, that file's
+    mode) and move it to ``path`` in one step; without ``overwrite`` only while ``path`` is
+    free (OutputExistsError otherwise)."""
+    path = Path(path)
+    with open(temp, "rb+") as handle:
+        os.fsync(handle.fileno())
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode) if overwrite else new_file_mode()
+    except OSError:
+        mode = new_file_mode()
+    os.chmod(temp, mode)
+    move_into_place(temp, path, overwrite)
+
+
+def sync_folder(folder: str | os.PathLike[str]) -> None:
+    """Make the renames in ``folder`` durable (a no-op where folders cannot be opened)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 @contextlib.contextmanager

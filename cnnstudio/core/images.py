@@ -30,6 +30,7 @@ from PIL import Image, ImageFile, UnidentifiedImageError
 
 from cnnstudio.core import files, image_diagnosis
 from cnnstudio.core.errors import InputError
+from cnnstudio.core.json_input import nesting_depth
 
 # Pillow's own hard threshold (it raises above 2 x MAX_IMAGE_PIXELS, ~179 Mpx). We apply
 # it ourselves from the header so the check holds even if something in the process has
@@ -62,6 +63,7 @@ IMAGE_FILTER = "Images (" + " ".join(f"*{s}" for s in IMAGE_SUFFIXES) + ")"
 """A file-dialog filter string for the readable suffixes (plain text: no Qt here)."""
 
 PARAMS_KEY = "cnnstudio"  # PNG text-chunk key for the embedded parameters
+PARAMS_MAX_DEPTH = 16  # nesting of the embedded parameters (ours: 4 at most)
 
 EXIF_IFD = 0x8769
 EXIF_USER_COMMENT = 0x9286
@@ -394,12 +396,21 @@ def read_params(path: str | os.PathLike[str]) -> dict[str, Any] | None:
         raise _bomb_error(path, _pixels_in_message(str(exc))) from None
     except (OSError, SyntaxError, EOFError, ValueError, zlib.error, struct.error) as exc:
         raise ImageLoadError(path, image_diagnosis.decode_failure_reason(exc)) from None
-    if not text:
+    if not text or not isinstance(text, str):
         return None
     try:
         params = json.loads(text)
+        too_deep = nesting_depth(params, PARAMS_MAX_DEPTH) > PARAMS_MAX_DEPTH
+    except RecursionError:  # thousands of levels: json gives up before we measure
+        too_deep = True
     except (TypeError, ValueError):
-        return None
+        return None  # not JSON: not our parameters
+    if too_deep:
+        raise InputError(
+            f"{path.name}: its embedded parameters are nested more than {PARAMS_MAX_DEPTH} "
+            "levels deep; they were not read",
+            path=str(path),
+        )
     return params if isinstance(params, dict) else None
 
 

@@ -1,57 +1,57 @@
 """The model library: trained models as ``.keras`` files with a JSON sidecar.
 
 Every model lives in :func:`cnnstudio.core.paths.library_dir` as ``NAME.keras`` next to
-``NAME.json`` (the sidecar): recipe, dataset, class names, input size ``[h, w]``, channels,
-preprocessing (``"none"``: the model takes float 0..255 pixels and rescales itself; or a
-backbone name whose :func:`cnnstudio.core.backbones.preprocess` the caller applies),
-metrics and the creation date. Train writes entries, Classify and Dream read them.
+``NAME.json`` (the sidecar, :mod:`cnnstudio.core.sidecar`): recipe, dataset, class names,
+input size ``[h, w]``, channels, preprocessing (``"none"``: the model takes float 0..255
+pixels and rescales itself; or a backbone name whose
+:func:`cnnstudio.core.backbones.preprocess` the caller applies), metrics and the creation
+date. Train writes entries, Classify and Dream read them.
 
-Models from disk are untrusted: they are loaded with ``safe_mode=True`` only, a file whose
-config holds code (a ``Lambda`` layer, a serialised Python function) is refused before
-Keras sees it, and legacy formats (``.h5``/``.hdf5``, SavedModel folders) that bypass the
-safe loader are refused outright.
+Models and sidecars from disk are untrusted. A model is checked before Keras sees it
+(:mod:`cnnstudio.core.model_check`: a bounded zip without code) and loaded with
+``safe_mode=True`` only; a sidecar is checked against its schema on every read. An entry
+whose sidecar fails, or does not belong to its model file, is *damaged*: it is listed with
+the reason and refused when used, and the rest of the library works on.
+
+Writing is atomic per pair: the model and its sidecar are written to hidden temporary
+files in the same folder, and the sidecar, which records the model file's size and
+SHA-256, is moved into place first, then the model. A reader sees the old pair or the new
+one; a new entry appears only once both are there; a crash between the two moves leaves a
+pair that does not match, which is read as damaged, never as valid.
 """
 
 from __future__ import annotations
 
-import builtins
 import datetime as _dt
-import json
 import os
 import re
-import shutil
 import stat
-import tempfile
-import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cnnstudio.core import files, paths
+from cnnstudio.core import files, model_check, model_pair, paths, sidecar
 from cnnstudio.core.errors import InputError, UnsafeModelError
+from cnnstudio.core.model_check import LEGACY_SUFFIXES, MODEL_SUFFIX  # noqa: F401 - API
 
-MODEL_SUFFIX = ".keras"
 SIDECAR_SUFFIX = ".json"
-LEGACY_SUFFIXES = (".h5", ".hdf5", ".pb", ".tf", ".savedmodel")
-_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
-# Executable payloads in a parsed .keras config: Lambda layers carry marshalled bytecode,
-# "__lambda__" objects are serialised lambdas, "function_type"/"__python_function__" keys
-# are legacy (Keras 2) serialised functions.
-_CODE_CLASSES = ("Lambda", "__lambda__")
-_CODE_KEYS = ("function_type", "__python_function__")
 # Keras' error texts when safe mode stopped a payload it found itself
 _SAFE_MODE_REFUSAL = re.compile(r"safe_mode|enable_unsafe_deserialization|for security")
 _ERROR_CHARS = 200  # a Keras error in our one-line messages is cut to this many characters
 _NAME_BAD_CHARS = re.compile(r"[^A-Za-z0-9._ -]+")
+_CHUNK = 2**20
 
 
 @dataclass
 class ModelEntry:
-    """One model of the library: its display name, its ``.keras`` file, its sidecar."""
+    """One model of the library: its display name, its ``.keras`` file, its checked
+    sidecar (``meta``), and ``damaged``: why it cannot be used ("" when it can)."""
 
     name: str
     path: Path
     meta: dict[str, Any] = field(default_factory=dict)
+    damaged: str = ""
 
     @property
     def sidecar_path(self) -> Path:
@@ -59,37 +59,40 @@ class ModelEntry:
 
     @property
     def class_names(self) -> list[str]:
-        return [str(c) for c in self.meta.get("class_names", [])]
+        return list(self.meta.get("class_names") or [])
 
     @property
     def input_size(self) -> tuple[int, int] | None:
         size = self.meta.get("input_size")
-        return (int(size[0]), int(size[1])) if size else None
+        return (size[0], size[1]) if size else None
 
     @property
     def channels(self) -> int:
-        return int(self.meta.get("channels", 3))
+        return self.meta.get("channels") or 3
 
     @property
     def preprocessing(self) -> str:
-        return str(self.meta.get("preprocessing", "none"))
+        return self.meta.get("preprocessing") or "none"
+
+    @property
+    def test_accuracy(self) -> float | None:
+        return sidecar.finite_or_none((self.meta.get("metrics") or {}).get("test_accuracy"))
 
     def describe(self) -> str:
         """One line for lists: name, recipe, dataset and test accuracy when known."""
+        if self.damaged:
+            return f"{self.name} (damaged: {self.damaged})"
         parts = [self.name]
         recipe = self.meta.get("recipe")
         dataset = self.meta.get("dataset")
         if recipe or dataset:
             parts.append(f"({recipe or '?'} on {dataset or '?'})")
-        accuracy = (self.meta.get("metrics") or {}).get("test_accuracy")
-        if isinstance(accuracy, (int, float)):
-            parts.append(f"test accuracy {accuracy:.1%}")
+        if self.test_accuracy is not None:
+            parts.append(f"test accuracy {self.test_accuracy:.1%}")
         return " ".join(parts)
 
 
-def sidecar_path(model_path: str | Path) -> Path:
-    """The JSON sidecar of a model file: same stem, ``.json``."""
-    return Path(model_path).with_suffix(SIDECAR_SUFFIX)
+sidecar_path = model_pair.sidecar_path
 
 
 def sanitize_name(name: str) -> str:
@@ -98,141 +101,91 @@ def sanitize_name(name: str) -> str:
     return cleaned[:100] or "model"
 
 
+def _taken(path: Path) -> bool:
+    return any(os.path.lexists(p) for p in (path, sidecar_path(path)))
+
+
 def _unique_path(name: str, directory: Path, ignore: Path | None = None) -> Path:
     """``directory/name.keras``, or ``name-2.keras``, ... if that entry exists already."""
     candidate = directory / f"{name}{MODEL_SUFFIX}"
     counter = 2
-    while (candidate.exists() or sidecar_path(candidate).exists()) and candidate != ignore:
+    while _taken(candidate) and candidate != ignore:
         candidate = directory / f"{name}-{counter}{MODEL_SUFFIX}"
         counter += 1
     return candidate
 
 
+# ------------------------------------------------------------------------------ sidecars
+
+
 def read_sidecar(path: str | Path) -> dict[str, Any]:
-    """The sidecar of ``path`` (a ``.keras`` or ``.json`` path); ``{}`` when there is none
-    or it is unreadable (the model itself is still usable without it)."""
-    json_path = sidecar_path(path)
+    """The checked sidecar of ``path`` (a ``.keras`` or ``.json`` path); ``{}`` when there
+    is none or it is damaged (see :func:`check_entry` for the reason)."""
     try:
-        data = json.loads(json_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return sidecar.read(sidecar_path(path)) or {}
+    except InputError:
         return {}
-    return data if isinstance(data, dict) else {}
 
 
 def write_sidecar(model_path: str | Path, meta: dict[str, Any]) -> Path:
-    """Write ``meta`` as the sidecar of ``model_path``."""
+    """Write ``meta`` (checked) as the sidecar of ``model_path``, atomically, with the
+    model file's size and SHA-256 when it exists. :func:`save_model_files` writes a model
+    and its sidecar as one pair."""
     json_path = sidecar_path(model_path)
-    json_path.write_text(json.dumps(_jsonable(meta), indent=2), encoding="utf-8")
+    meta = sidecar.checked_for_writing(model_pair.jsonable(meta))
+    if os.path.isfile(model_path):
+        meta["model_bytes"], meta["model_sha256"] = model_pair.digest(Path(model_path))
+    files.write_bytes(json_path, model_pair.sidecar_bytes(meta), overwrite=True)
     return json_path
 
 
-def _jsonable(value: Any) -> Any:
-    """numpy scalars/arrays and tuples inside meta become plain JSON values."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if hasattr(value, "tolist"):  # numpy arrays and scalars
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    return value
-
-
 def _entry_for(path: Path) -> ModelEntry:
-    return ModelEntry(name=path.stem, path=path, meta=read_sidecar(path))
+    try:
+        info = os.stat(path)
+    except OSError as error:
+        reason = files.missing_reason(path, error)
+        return ModelEntry(name=path.stem, path=path, damaged=f"{path.name} {reason}")
+    if not stat.S_ISREG(info.st_mode):
+        kind = files.kind_of(info.st_mode)
+        return ModelEntry(name=path.stem, path=path, damaged=f"{path.name} is {kind}, not a file")
+    try:
+        meta = sidecar.read(sidecar_path(path)) or {}
+    except InputError as error:
+        return ModelEntry(name=path.stem, path=path, damaged=str(error))
+    mismatch = model_pair.pair_mismatch(path, meta)
+    if mismatch:
+        return ModelEntry(name=path.stem, path=path, damaged=mismatch)
+    return ModelEntry(name=path.stem, path=path, meta=meta)
+
+
+def check_entry(entry: ModelEntry) -> None:
+    """InputError saying why ``entry`` cannot be used, if it is damaged."""
+    if entry.damaged:
+        raise InputError(
+            f"model '{entry.name}' cannot be used: {entry.damaged}",
+            path=str(entry.path),
+        )
+
+
+# ------------------------------------------------------------------------------ listing
 
 
 def list_models() -> list[ModelEntry]:
-    """All models of the library, sorted by name (case-insensitive)."""
+    """All models of the library, sorted by name (case-insensitive); damaged ones too,
+    with their reason. Hidden files (a save in progress) are not entries."""
     directory = paths.library_dir()
-    models = [p for p in directory.glob(f"*{MODEL_SUFFIX}") if p.is_file()]
+    models = [p for p in directory.glob(f"*{MODEL_SUFFIX}") if not p.name.startswith(".")]
     return [_entry_for(p) for p in sorted(models, key=lambda p: p.stem.lower())]
 
 
 def find_model(name: str) -> ModelEntry:
     """The entry called ``name``; InputError listing the library if there is none."""
-    for entry in list_models():
+    entries = list_models()
+    for entry in entries:
         if entry.name == name:
             return entry
-    names = ", ".join(e.name for e in list_models()) or "the library is empty"
+    names = ", ".join(e.name for e in entries) or "the library is empty"
     raise InputError(f"no model named '{name}' in the library ({names})")
-
-
-def save_model_files(
-    model: Any,
-    path: str | Path,
-    meta: dict[str, Any],
-    *,
-    overwrite: bool = False,
-    param: str | None = "output",
-) -> Path:
-    """Save a Keras model as ``path`` (``.keras``) with its sidecar, neither of them
-    ever half-written: both are written whole into temporary files in the same folder,
-    then moved into place one right after the other, the sidecar first, so a model file
-    that appears has its sidecar already. Without ``overwrite`` a model or sidecar that
-    appeared meanwhile is never replaced (OutputExistsError, nothing moved). A failed
-    write (a full disk) raises InputError in one line; the old files stay as they were."""
-    path = Path(path)
-    temps: list[Path] = []
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        model_temp = _temp_file(path, f".part{MODEL_SUFFIX}", temps)
-        model.save(model_temp, overwrite=True)
-        _sync(model_temp)
-        sidecar_temp = _temp_file(path, f".part{SIDECAR_SUFFIX}", temps)
-        sidecar_temp.write_text(json.dumps(_jsonable(meta), indent=2), encoding="utf-8")
-        _sync(sidecar_temp)
-    except BaseException as error:
-        for temp in temps:
-            temp.unlink(missing_ok=True)
-        full = files.disk_full(error)
-        if full is not None:
-            raise files.write_error(path, full, param) from None
-        if isinstance(error, OSError):
-            raise files.write_error(path, error, param) from None
-        raise
-    return _move_pair(model_temp, path, sidecar_temp, sidecar_path(path), overwrite)
-
-
-def _temp_file(path: Path, suffix: str, temps: list[Path]) -> Path:
-    fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix, dir=path.parent)
-    os.close(fd)
-    temps.append(Path(name))
-    return temps[-1]
-
-
-def _sync(path: Path) -> None:
-    with open(path, "rb+") as handle:
-        os.fsync(handle.fileno())
-
-
-def _move_pair(
-    model_temp: Path, path: Path, sidecar_temp: Path, sidecar: Path, overwrite: bool
-) -> Path:
-    try:
-        for temp, target in ((sidecar_temp, sidecar), (model_temp, path)):
-            # a replaced file keeps its mode, a new one gets the user's umask
-            try:
-                mode = stat.S_IMODE(os.stat(target).st_mode) if overwrite else None
-            except OSError:
-                mode = None
-            os.chmod(temp, files.new_file_mode() if mode is None else mode)
-        files.move_into_place(sidecar_temp, sidecar, overwrite)
-        try:
-            files.move_into_place(model_temp, path, overwrite)
-        except BaseException:
-            if not overwrite:  # the sidecar we just placed belongs to no model
-                sidecar.unlink(missing_ok=True)
-            raise
-    except OSError as error:
-        if isinstance(error, FileExistsError):
-            raise
-        raise files.write_error(path, error) from None
-    finally:
-        model_temp.unlink(missing_ok=True)
-        sidecar_temp.unlink(missing_ok=True)
-    return path
 
 
 def resolve_model(spec: str | os.PathLike[str] | ModelEntry) -> ModelEntry | None:
@@ -244,7 +197,7 @@ def resolve_model(spec: str | os.PathLike[str] | ModelEntry) -> ModelEntry | Non
         return spec
     text = os.fspath(spec).strip()
     path = Path(os.path.expanduser(text))
-    if text and path.exists():
+    if text and os.path.lexists(path):
         return _entry_for(path)
     for entry in list_models():
         if entry.name == text:
@@ -254,88 +207,7 @@ def resolve_model(spec: str | os.PathLike[str] | ModelEntry) -> ModelEntry | Non
     return None
 
 
-def save_to_library(model: Any, name: str, meta: dict[str, Any]) -> ModelEntry:
-    """Save a Keras model and its sidecar into the library (atomically, see
-    :func:`save_model_files`); never overwrites an entry (a ``-2``, ``-3``, ... suffix
-    is added to the name instead, also when another process takes the name meanwhile)."""
-    meta = dict(meta)
-    meta.setdefault("created", _dt.datetime.now().isoformat(timespec="seconds"))
-    for _ in range(100):
-        path = _unique_path(sanitize_name(name), paths.library_dir())
-        try:
-            save_model_files(model, path, meta, overwrite=False, param=None)
-        except files.OutputExistsError:
-            continue  # taken since we looked: the next free name
-        return ModelEntry(name=path.stem, path=path, meta=read_sidecar(path))
-    raise InputError(f"no free name for '{name}' in the library")
-
-
-def _check_model_file(path: Path) -> None:
-    """Refuse, before Keras opens it, anything that is not a code-free ``.keras`` zip."""
-    if not path.exists():
-        raise InputError(f"model file not found: {path}")
-    if path.is_dir():
-        if (path / "saved_model.pb").exists() or (path / "keras_metadata.pb").exists():
-            raise UnsafeModelError(
-                f"{path} is a TensorFlow SavedModel folder, a legacy format that can run "
-                "code when loaded; it was refused. Re-save the model as .keras with Keras 3."
-            )
-        raise InputError(f"{path} is a folder, not a .keras model file")
-    suffix = path.suffix.lower()
-    with path.open("rb") as handle:
-        head = handle.read(8)
-    if suffix in LEGACY_SUFFIXES or head == _HDF5_MAGIC:
-        raise UnsafeModelError(
-            f"{path.name} is a legacy HDF5/TensorFlow model file, which the safe loader "
-            "cannot check; it was refused and nothing was run. Re-save it as .keras."
-        )
-    if suffix != MODEL_SUFFIX:
-        raise InputError(f"{path.name} is not a .keras model file; choose a .keras file")
-    if not zipfile.is_zipfile(path):
-        raise InputError(f"{path.name} is not a valid .keras file (not a zip archive)")
-    try:
-        with zipfile.ZipFile(path) as archive:
-            config = json.loads(archive.read("config.json").decode("utf-8", errors="replace"))
-    except KeyError:
-        raise InputError(f"{path.name} is not a valid .keras file (no config.json)") from None
-    except ValueError as error:
-        raise InputError(f"{path.name} is not a valid .keras file (config.json: {error})") from None
-    except (OSError, zipfile.BadZipFile) as error:
-        raise InputError(f"{path.name} could not be read: {error}") from None
-    found = _code_in_config(config)
-    if found is not None:
-        raise UnsafeModelError(
-            f"{path.name} was refused because it contains code ({found}); nothing was run. "
-            "Only load models you trust, rebuilt without Lambda layers or custom functions."
-        )
-
-
-def _code_in_config(node: Any) -> str | None:
-    """What in a parsed ``config.json`` carries code, or None. Only the structure counts
-    (``class_name`` values, serialised-function keys), so a layer merely *named* "Lambda"
-    or a string that reads like a marker is harmless."""
-    if isinstance(node, list):
-        return next((f for f in map(_code_in_config, node) if f is not None), None)
-    if not isinstance(node, dict):
-        return None
-    for key in _CODE_KEYS:
-        if key in node:
-            return f"a serialised Python function ('{key}')"
-    class_name = node.get("class_name")
-    if class_name == "Lambda":
-        return "a Lambda layer"
-    if class_name == "__lambda__":
-        return "a serialised Python lambda"
-    module = node.get("module")
-    if class_name in ("function", None) and isinstance(module, str):
-        name = node.get("config")
-        if not (module == "keras" or module.startswith("keras.") or module == "builtins"):
-            return f"a reference to the Python function {module}.{name}"
-        # Keras serialises its own functions under "builtins" by name; a Python builtin
-        # (exec, eval, open, ...) there is not one of them
-        if module == "builtins" and isinstance(name, str) and hasattr(builtins, name):
-            return f"a reference to the Python function {name}"
-    return next((f for f in map(_code_in_config, node.values()) if f is not None), None)
+# ------------------------------------------------------------------------------ loading
 
 
 def _one_line(text: str) -> str:
@@ -346,66 +218,159 @@ def _one_line(text: str) -> str:
     return line if len(line) <= _ERROR_CHARS else line[: _ERROR_CHARS - 3].rstrip() + "..."
 
 
-def load_model_file(path: str | Path, compile: bool = False) -> Any:
-    """Load a ``.keras`` model with ``safe_mode=True``; refuse legacy formats and files
-    that carry code with :class:`UnsafeModelError`. ``compile=False`` by default because
-    inference needs no optimizer state."""
-    path = Path(path)
-    _check_model_file(path)
+def _keras_load(path: Path, compile: bool, shown: str) -> Any:
+    """Keras' safe loader on a checked file; its errors as one line naming ``shown``."""
     import keras
 
     try:
         return keras.saving.load_model(path, compile=compile, safe_mode=True)
-    except (ValueError, OSError, TypeError, KeyError, AttributeError) as error:
+    except MemoryError:
+        raise InputError(f"{shown} needs more memory than is free to load") from None
+    except Exception as error:  # noqa: BLE001 - any failure of an untrusted file
+        if type(error).__name__ == "ResourceExhaustedError":  # TensorFlow's, not imported
+            raise InputError(f"{shown} needs more memory than is free to load") from None
+        if not isinstance(
+            error,
+            (
+                ValueError,
+                OSError,
+                TypeError,
+                KeyError,
+                AttributeError,
+                IndexError,
+                RuntimeError,
+                EOFError,
+                OverflowError,
+                RecursionError,
+                LookupError,
+            ),
+        ) and type(error).__name__ not in ("BadZipFile", "InvalidArgumentError"):
+            raise
         # Keras wraps a layer's error (safe-mode refusals included) in its model's, each
         # with the whole config: look at all of it, show one line of it
-        text = str(error)
+        text = str(error) or type(error).__name__
         if _SAFE_MODE_REFUSAL.search(text):
             raise UnsafeModelError(
-                f"{path.name} was refused because it contains code (Keras' safe mode "
+                f"{shown} was refused because it contains code (Keras' safe mode "
                 f"stopped it: {_one_line(text)}); nothing was run"
             ) from None
-        raise InputError(f"{path.name} could not be loaded: {_one_line(text)}") from None
+        raise InputError(f"{shown} could not be loaded: {_one_line(text)}") from None
+
+
+def load_model_file(path: str | Path, compile: bool = False) -> Any:
+    """Load a ``.keras`` model with ``safe_mode=True``; refuse legacy formats and files
+    that carry code with :class:`UnsafeModelError`, files beyond the limits of
+    :mod:`cnnstudio.core.model_check` and models whose sidecar is damaged or belongs to
+    another file with InputError. ``compile=False`` by default because inference needs no
+    optimizer state."""
+    path = Path(path)
+    model_check.check_model_file(path)
+    entry = _entry_for(path)
+    check_entry(entry)
+    if entry.meta.get("model_sha256"):
+        mismatch = model_pair.pair_mismatch(path, entry.meta, model_pair.digest(path)[1])
+        if mismatch:
+            raise InputError(f"model '{entry.name}' cannot be used: {mismatch}", path=str(path))
+    return _keras_load(path, compile, path.name)
 
 
 def load_entry(entry: ModelEntry, compile: bool = False) -> Any:
     """Load the model of a library entry (see :func:`load_model_file`)."""
+    check_entry(entry)
     return load_model_file(entry.path, compile=compile)
 
 
+# ------------------------------------------------------------------------------ writing
+
+
+def save_model_files(
+    model: Any,
+    path: str | Path,
+    meta: dict[str, Any],
+    *,
+    overwrite: bool = False,
+    param: str | None = "output",
+) -> Path:
+    """Save a Keras model and its sidecar at ``path`` (a ``.keras`` file) as one pair
+    (``cnnstudio train -o``): the old pair stays whole until the new one is written in
+    full; without ``overwrite`` a file that appeared meanwhile is never replaced
+    (OutputExistsError). A full disk is an InputError in one line naming the file."""
+    path = Path(path)
+    meta = sidecar.checked_for_writing(model_pair.jsonable(meta))
+    return model_pair.write_pair(path, model.save, meta, overwrite=overwrite, param=param)
+
+
+def _new_entry(name: str, write: Callable[[Path], Path]) -> ModelEntry:
+    """Write a new entry under ``name`` (or ``name-2``, ...): never over another entry,
+    even one that appears while we write."""
+    for _attempt in range(100):
+        target = _unique_path(sanitize_name(name), paths.library_dir())
+        try:
+            return _entry_for(write(target))
+        except files.OutputExistsError:
+            continue  # another writer took the name meanwhile: the next free one
+    raise InputError(f"no free name for '{name}' in the library")
+
+
+def save_to_library(model: Any, name: str, meta: dict[str, Any]) -> ModelEntry:
+    """Save a Keras model and its sidecar into the library; never overwrites an entry
+    (a ``-2``, ``-3``, ... suffix is added to the name instead)."""
+    meta = sidecar.checked_for_writing(model_pair.jsonable(meta))
+    meta.setdefault("created", _dt.datetime.now().isoformat(timespec="seconds"))
+    return _new_entry(
+        name, lambda target: model_pair.write_pair(target, model.save, meta, overwrite=False)
+    )
+
+
 def rename_model(entry: ModelEntry, new_name: str) -> ModelEntry:
-    """Rename an entry (model and sidecar); a suffix is added if the name is taken."""
+    """Rename an entry (model and sidecar); a suffix is added if the name is taken. The
+    new names are linked first and the old ones removed after, so a crash leaves the
+    entry twice at worst, never a model without its sidecar."""
     target = _unique_path(sanitize_name(new_name), entry.path.parent, ignore=entry.path)
     if target == entry.path:
         return _entry_for(entry.path)
-    entry.path.rename(target)
-    if entry.sidecar_path.exists():
-        entry.sidecar_path.rename(sidecar_path(target))
+    moves = [(entry.sidecar_path, sidecar_path(target)), (entry.path, target)]
+    for old, new in moves:
+        if not os.path.lexists(old):
+            continue
+        try:
+            os.link(old, new)
+        except FileExistsError:
+            raise files.OutputExistsError(new) from None
+        except OSError:
+            os.rename(old, new)  # a filesystem without hard links
+    for old, new in reversed(moves):
+        if os.path.lexists(old) and os.path.lexists(new):
+            old.unlink()
+    files.sync_folder(target.parent)
     return _entry_for(target)
 
 
 def delete_model(entry: ModelEntry) -> None:
-    """Remove an entry's model file and sidecar."""
+    """Remove an entry's model file, then its sidecar (a sidecar alone is no entry)."""
     entry.path.unlink(missing_ok=True)
     entry.sidecar_path.unlink(missing_ok=True)
 
 
 def export_model(entry: ModelEntry, dest: str | Path, overwrite: bool = False) -> Path:
     """Copy an entry (``.keras`` plus sidecar) to ``dest``: a folder, or a file path that
-    gets the ``.keras`` suffix. Returns the model path written."""
-    dest = Path(dest)
+    gets the ``.keras`` suffix; as one pair, atomically. Returns the model path written."""
+    check_entry(entry)
+    dest = Path(dest).expanduser()
     if dest.is_dir():
         dest = dest / entry.path.name
     elif dest.suffix.lower() != MODEL_SUFFIX:
         dest = dest.with_name(dest.name + MODEL_SUFFIX)
     if not dest.parent.is_dir():
-        raise InputError(f"folder does not exist: {dest.parent}")
-    if not overwrite and (dest.exists() or sidecar_path(dest).exists()):
+        raise InputError(f"folder does not exist: {dest.parent}", param="output")
+    if not overwrite and (os.path.lexists(dest) or os.path.lexists(sidecar_path(dest))):
         raise InputError(f"{dest} exists already; choose another name or allow overwriting")
-    shutil.copyfile(entry.path, dest)
-    if entry.sidecar_path.exists():
-        shutil.copyfile(entry.sidecar_path, sidecar_path(dest))
-    return dest
+    files.check_output_file(dest, overwrite=True, param="output")
+    recorded = entry.meta.get("model_sha256")
+    meta = {k: v for k, v in entry.meta.items() if k not in ("model_bytes", "model_sha256")}
+    return model_pair.write_pair(
+        dest, model_pair.copier(entry.path), meta, overwrite=overwrite, expected_sha256=recorded
+    )
 
 
 def _meta_from_model(model: Any) -> dict[str, Any]:
@@ -413,23 +378,49 @@ def _meta_from_model(model: Any) -> dict[str, Any]:
     meta: dict[str, Any] = {"recipe": "imported", "dataset": "unknown", "preprocessing": "none"}
     shape = tuple(model.input_shape) if hasattr(model, "input_shape") else ()
     if len(shape) == 4:
-        meta["input_size"] = [shape[1], shape[2]]
-        meta["channels"] = shape[3]
+        height, width, channels = shape[1:]
+        if isinstance(height, int) and isinstance(width, int):
+            if 1 <= height <= sidecar.MAX_INPUT_SIDE and 1 <= width <= sidecar.MAX_INPUT_SIDE:
+                meta["input_size"] = [height, width]
+        if channels in (1, 3):
+            meta["channels"] = channels
     outputs = model.output_shape if hasattr(model, "output_shape") else None
     if isinstance(outputs, tuple) and outputs and isinstance(outputs[-1], int):
-        meta["class_names"] = [str(i) for i in range(outputs[-1])]
+        if outputs[-1] <= sidecar.MAX_CLASSES:
+            meta["class_names"] = [str(i) for i in range(outputs[-1])]
     return meta
 
 
 def import_model(path: str | Path) -> ModelEntry:
     """Check a ``.keras`` file with the safe loader and copy it (and its sidecar, if it
-    has one next to it) into the library."""
-    path = Path(path)
-    model = load_model_file(path)  # validates: refuses unsafe files before copying
-    meta = read_sidecar(path) or _meta_from_model(model)
-    meta.setdefault("imported_from", str(path))
-    meta.setdefault("created", _dt.datetime.now().isoformat(timespec="seconds"))
-    target = _unique_path(sanitize_name(path.stem), paths.library_dir())
-    shutil.copyfile(path, target)
-    write_sidecar(target, meta)
-    return _entry_for(target)
+    has one next to it, checked) into the library as a new entry. The copy is what is
+    checked: a file changed meanwhile cannot slip in."""
+    path = Path(path).expanduser()
+    model_check.check_model_file(path)
+    source = _entry_for(path)
+    if source.damaged:
+        raise InputError(
+            f"cannot import {path.name}: {source.damaged}; fix or remove the sidecar",
+            path=str(path),
+        )
+    recorded = source.meta.get("model_sha256")
+    imported_at = _dt.datetime.now().isoformat(timespec="seconds")
+
+    meta: dict[str, Any] = {}
+
+    def copy_and_check(temp: Path) -> None:
+        model_pair.copier(path)(temp)
+        model_check.check_model_file(temp)
+        model = _keras_load(temp, False, path.name)
+        meta.clear()
+        meta.update(source.meta or _meta_from_model(model))
+        meta.setdefault("imported_from", str(path))
+        meta.setdefault("created", imported_at)
+        meta.update(sidecar.checked_for_writing(model_pair.jsonable(meta)))
+
+    return _new_entry(
+        path.stem,
+        lambda target: model_pair.write_pair(
+            target, copy_and_check, meta, overwrite=False, expected_sha256=recorded
+        ),
+    )

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import platformdirs
 
+from cnnstudio.core.errors import InputError
+
 APP_NAME = "CNN Studio"
 APP_AUTHOR = "cnnstudio"
 
@@ -19,41 +21,55 @@ def _home_override() -> Path | None:
     return Path(home) if home else None
 
 
+def _folder(path: Path) -> Path:
+    """``path``, made if missing; InputError naming it (and CNNSTUDIO_HOME when that put
+    it there) if it is not a folder and cannot be made one."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        return path  # a read-only one is fine for reading; a write to it says so itself
+    except FileExistsError:
+        reason = "is a file, not a folder"
+    except NotADirectoryError:
+        reason = "is inside a file, not a folder"
+    except PermissionError:
+        reason = "cannot be made: its parent folder is read-only for you"
+    except OSError as error:
+        reason = f"cannot be made ({error.strerror or error})"
+    home = _home_override()
+    where = f" (CNNSTUDIO_HOME is {home})" if home is not None else ""
+    raise InputError(
+        f"the folder {path} {reason}{where}; point CNNSTUDIO_HOME at a folder you can write to",
+        path=str(path),
+    )
+
+
 def data_dir() -> Path:
     """Models the user trained, imported weights and datasets."""
     home = _home_override()
     path = home / "data" if home else Path(platformdirs.user_data_dir(APP_NAME, APP_AUTHOR))
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return _folder(path)
 
 
 def config_dir() -> Path:
     """Settings (QSettings ini file)."""
     home = _home_override()
     path = home / "config" if home else Path(platformdirs.user_config_dir(APP_NAME, APP_AUTHOR))
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return _folder(path)
 
 
 def weights_dir() -> Path:
     """Pretrained weights imported by the user ("File > Import weights...")."""
-    path = data_dir() / "weights"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return _folder(data_dir() / "weights")
 
 
 def library_dir() -> Path:
     """The model library: trained models with their JSON sidecars."""
-    path = data_dir() / "models"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return _folder(data_dir() / "models")
 
 
 def runs_dir() -> Path:
     """Training run folders (checkpoints, TensorBoard logs)."""
-    path = data_dir() / "runs"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return _folder(data_dir() / "runs")
 
 
 def keras_cache_dir() -> Path:

@@ -75,9 +75,23 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     app = create_app(sys.argv[:1])
     install_error_hook()
+    from cnnstudio.core.errors import StudioError
     from cnnstudio.gui.main_window import MainWindow
 
-    window = MainWindow()
+    try:
+        from cnnstudio.core import paths
+
+        paths.config_dir()  # the folders the window needs, checked before it is built
+        paths.data_dir()
+        window = MainWindow()
+    except StudioError as error:  # e.g. CNNSTUDIO_HOME is a file: say so, no traceback
+        from PySide6.QtWidgets import QMessageBox
+
+        from cnnstudio.gui.messages import describe
+
+        print(f"cnnstudio: {error}", file=sys.stderr)
+        QMessageBox.critical(None, "CNN Studio", describe(error))
+        return 2
     window.show()
     for path in argv:
         if os.path.isfile(path):

@@ -33,7 +33,14 @@ from cnnstudio.gui import about, messages
 from cnnstudio.gui import help as help_pages
 from cnnstudio.gui.messages import capitalized
 from cnnstudio.gui.recent_files import RecentFiles, pruned_notice
-from cnnstudio.gui.settings import app_settings, last_folder, read_bool, read_str, remember_folder
+from cnnstudio.gui.settings import (
+    app_settings,
+    last_folder,
+    read_bool,
+    read_str,
+    remember_folder,
+    take_notices,
+)
 from cnnstudio.gui.tabs import tab_classes
 from cnnstudio.gui.tabs.base import StudioTab
 from cnnstudio.gui.unsaved import confirm_close
@@ -473,6 +480,11 @@ class MainWindow(QMainWindow):
         target = self.tab_by_key(read_str(settings, "window/current_tab", ""))
         if target is not None:
             self.tabs.setCurrentWidget(target)
+        ignored = take_notices()
+        if ignored:  # values out of range or of the wrong type: defaults kept, and said
+            names = "; ".join(name for name, _ in ignored)
+            self.status_label.setText(f"Some settings were not restored: {names}"[:400])
+            self.status_label.setToolTip("\n".join(f"{n}: {why}" for n, why in ignored))
 
     def shutdown(self) -> None:
         """Stop every job and wait for it: no thread outlives the window."""

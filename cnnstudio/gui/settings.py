@@ -7,14 +7,22 @@ read typed values through :func:`read_int`, :func:`read_float`, :func:`read_bool
 
 from __future__ import annotations
 
+import math
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 from PySide6.QtCore import QSettings
 
 from cnnstudio.core import paths
+from cnnstudio.core.errors import InputError, StudioError
+from cnnstudio.core.json_input import parse_json
 
 SETTINGS_FILE = "cnnstudio.ini"
+_MAX_PARAMS_TEXT = 1_000_000  # characters of one JSON setting
+_BAD_VALUE = (StudioError, ValueError, TypeError, OverflowError, AttributeError, KeyError)
+_Params = TypeVar("_Params")
 _LAST_FOLDER_KEY = "paths/last_folder"
 
 
@@ -33,18 +41,112 @@ def read_str(settings: QSettings, key: str, default: str = "") -> str:
     return default if value is None else str(value)
 
 
-def read_int(settings: QSettings, key: str, default: int) -> int:
-    try:
-        return int(float(settings.value(key, default)))
-    except (TypeError, ValueError):
-        return default
+#: (what, why) of each value of the settings file that could not be used since the
+#: last take_notices()
+_notices: list[tuple[str, str]] = []
 
 
-def read_float(settings: QSettings, key: str, default: float) -> float:
+def _ignored(settings: QSettings, key: str, value: object, reason: str) -> None:
+    shown = repr(value) if len(repr(value)) <= 30 else repr(value)[:27] + "..."
+    group = settings.group()
+    _notices.append((f"{group + '/' if group else ''}{key}", f"{shown}: {reason}"))
+
+
+def take_notices() -> list[tuple[str, str]]:
+    """(setting, why) of the settings ignored since the last call (the window names them
+    in its status bar after restoring, with the reasons in its tooltip)."""
+    notices = list(_notices)
+    _notices.clear()
+    return notices
+
+
+def read_int(
+    settings: QSettings,
+    key: str,
+    default: int,
+    minimum: int = -(2**31),
+    maximum: int = 2**31 - 1,
+) -> int:
+    """A whole number from ``minimum`` to ``maximum`` (Qt's spin boxes take 32 bits);
+    ``default``, with a notice, for anything else the file holds."""
+    value = settings.value(key, default)
     try:
-        return float(settings.value(key, default))
-    except (TypeError, ValueError):
+        number = float(value)
+        if not math.isfinite(number) or number != int(number):
+            raise ValueError
+        result = int(number)
+    except (TypeError, ValueError, OverflowError):
+        _ignored(settings, key, value, "not a whole number")
         return default
+    if not minimum <= result <= maximum:
+        _ignored(settings, key, value, f"not from {minimum} to {maximum}")
+        return default
+    return result
+
+
+def read_float(
+    settings: QSettings,
+    key: str,
+    default: float,
+    minimum: float = -1e300,
+    maximum: float = 1e300,
+) -> float:
+    """A finite number from ``minimum`` to ``maximum``; ``default``, with a notice, else."""
+    value = settings.value(key, default)
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        number = math.nan
+    if not math.isfinite(number) or not minimum <= number <= maximum:
+        _ignored(settings, key, value, f"not a number from {minimum:g} to {maximum:g}")
+        return default
+    return number
+
+
+def restore_spin_box(settings: QSettings, key: str, box: Any) -> None:
+    """Set a spin box from ``key`` when the file holds a whole number within the box's
+    range; otherwise leave it, with a notice (see :func:`read_int`)."""
+    box.setValue(read_int(settings, key, box.value(), box.minimum(), box.maximum()))
+
+
+def read_params(
+    settings: QSettings, key: str, build: Callable[[dict[str, Any]], _Params]
+) -> _Params | None:
+    """Parameters saved as JSON under ``key``, rebuilt by ``build`` (a params module's
+    ``params_from_dict``: it validates, and raises StudioError, ValueError or TypeError).
+    Values that fail are left at their defaults one by one, with a notice; None when the
+    text is unusable as a whole (or there is none)."""
+    text = read_str(settings, key, "")
+    if not text:
+        return None
+    try:
+        data = parse_json(text[:_MAX_PARAMS_TEXT], label=key, max_depth=8)
+    except InputError as error:
+        _ignored(settings, key, text, str(error)[:80])
+        return None
+    if not isinstance(data, dict):
+        _ignored(settings, key, text, "not a JSON object")
+        return None
+    try:
+        return build(data)
+    except _BAD_VALUE as error:
+        first = error
+    kept: dict[str, Any] = {}
+    dropped = []
+    for name, value in data.items():
+        try:
+            build({**kept, name: value})
+        except _BAD_VALUE:
+            dropped.append(name)
+            continue
+        kept[name] = value
+    group = settings.group()
+    ignored = ", ".join(dropped) or "all"
+    _notices.append((f"{group + '/' if group else ''}{key} {ignored}", str(first)[:120]))
+    try:
+        return build(kept)
+    except _BAD_VALUE:
+        return None
 
 
 def read_bool(settings: QSettings, key: str, default: bool) -> bool:

@@ -84,7 +84,10 @@ def test_style_lbfgs_blend_and_colours_report_loss_evaluations(pictures, tmp_pat
         (["--size", "8"], "size 8"),
         (["--style-layers", "block7_conv1"], "block7_conv1"),
         (["--optimizer", "sgd"], "sgd"),
-        (["--size", "100000"], "GB is available; pass --size "),  # memory, before any work
+        (["--size", "8000"], "GB is available; pass --size "),  # memory, before any work
+        (["--size", "100000"], "size 100000 must be a whole number from 1 to 8192"),
+        (["--seed", str(2**31)], "seed 2147483648 must be a whole number from 0 to"),
+        (["--learning-rate", "1e308"], "learning rate 1e+308 must be a number above 0 to 100"),
         (["--style-layers", "block1_conv1=0,block2_conv1=0"], "--style-layers"),
         (["--content-layers", "block4_conv2=0"], "--content-layers"),
     ],

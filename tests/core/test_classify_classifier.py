@@ -7,7 +7,7 @@ import numpy as np
 import payloads
 import pytest
 
-from cnnstudio.core import images, library
+from cnnstudio.core import images, library, model_check
 from cnnstudio.core.classify.classifier import load_classifier, to_probabilities
 from cnnstudio.core.classify.params import imagenet_class_names, imagenet_synsets
 from cnnstudio.core.errors import InputError, UnsafeModelError
@@ -85,7 +85,7 @@ def test_malicious_keras_file_is_refused_and_its_code_never_runs(tmp_path, monke
     with pytest.raises(UnsafeModelError):
         load_classifier(str(path))
     # defence in depth: with the file scan disabled, Keras' safe mode still refuses it
-    monkeypatch.setattr(library, "_code_in_config", lambda config: None)
+    monkeypatch.setattr(model_check, "code_in_config", lambda config: None)
     with pytest.raises(UnsafeModelError):
         library.load_model_file(path)
     assert not marker.exists()

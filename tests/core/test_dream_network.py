@@ -4,6 +4,7 @@ grey inputs), as the Dream tab and ``cnnstudio dream --model`` use them."""
 
 from __future__ import annotations
 
+import json
 import os
 
 import numpy as np
@@ -213,8 +214,9 @@ def test_the_sidecars_preprocessing_decides_the_input_units():
     assert np.allclose(net.deprocess(np.array([[[-1.0, 0.0, 1.0]]])), [[[0.0, 127.5, 255.0]]])
     assert network.library_network(save_flat_model("pixels")).preprocess(3.0) == 3.0
     odd = save_flat_model("odd")
-    library.write_sidecar(odd.path, {**odd.meta, "preprocessing": "sepia"})
-    with pytest.raises(InputError, match=r"odd\.keras: unknown preprocessing 'sepia'"):
+    # a hand-made sidecar (the app writes none such): the entry is damaged, and says why
+    odd.sidecar_path.write_text(json.dumps({**odd.meta, "preprocessing": "sepia"}))
+    with pytest.raises(InputError, match=r"sidecar odd\.json: preprocessing is 'sepia'"):
         run(dream(picture(), QUICK.replace(layers={"conv_b": 1.0}), model="odd"))
 
 

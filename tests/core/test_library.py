@@ -9,7 +9,7 @@ import numpy as np
 import payloads
 import pytest
 
-from cnnstudio.core import library, paths
+from cnnstudio.core import library, model_check, paths
 from cnnstudio.core.errors import InputError, UnsafeModelError
 
 
@@ -112,7 +112,7 @@ def test_keras_safe_mode_backs_up_the_scan(tmp_path, monkeypatch):
     payload does not run."""
     marker = tmp_path / "ran.txt"
     path = payloads.model_with_code(monkeypatch, tmp_path, marker, input_shape=(4,))
-    monkeypatch.setattr(library, "_code_in_config", lambda config: None)
+    monkeypatch.setattr(model_check, "code_in_config", lambda config: None)
     with pytest.raises(UnsafeModelError, match="contains code"):
         library.load_model_file(path)
     assert not marker.exists()
@@ -190,7 +190,7 @@ def test_function_payloads_are_refused_in_one_line(tmp_path, monkeypatch, activa
     assert "\n" not in message and len(message) < 300
 
     # without the scan, Keras' own error (kilobytes of nested configs) is still one line
-    monkeypatch.setattr(library, "_code_in_config", lambda config: None)
+    monkeypatch.setattr(model_check, "code_in_config", lambda config: None)
     with pytest.raises(InputError) as failed:
         library.load_model_file(evil)
     message = str(failed.value)
@@ -208,7 +208,7 @@ def test_keras_safe_mode_refusal_names_the_file_in_one_line(tmp_path, monkeypatc
     outputs = keras.layers.Lambda(lambda t: t * 3.0)(x)
     path = tmp_path / "nested_lambda.keras"
     keras.Model(inputs, outputs).save(path)
-    monkeypatch.setattr(library, "_code_in_config", lambda config: None)
+    monkeypatch.setattr(model_check, "code_in_config", lambda config: None)
     with pytest.raises(UnsafeModelError) as refused:
         library.load_model_file(path)
     message = str(refused.value)

@@ -133,7 +133,8 @@ def write_csv(
 ) -> Path:
     """One row per image: file, then label/probability pairs, best first, then the error;
     with ``gradcam_errors`` ({file: message}) a last ``gradcam_error`` column too. The
-    file is written whole or not at all (an existing one only with ``overwrite``)."""
+    file is written whole or not at all (an existing one only with ``overwrite``). UTF-8;
+    a file name that is not UTF-8 keeps its own bytes (PEP 383), so it names the file."""
     results = list(results)
     k = max((len(r.predictions) for r in results), default=0)
     header = ["file"]
@@ -159,5 +160,9 @@ def write_csv(
         writer.writerow(row)
     path = Path(path)
     with files.atomic_write(path, overwrite=overwrite, param="csv") as handle:
-        handle.write(text.getvalue().encode("utf-8"))
+        try:
+            data = text.getvalue().encode("utf-8", errors="surrogateescape")
+        except UnicodeEncodeError:  # a surrogate that is no file-name byte: shown escaped
+            data = text.getvalue().encode("utf-8", errors="backslashreplace")
+        handle.write(data)
     return path

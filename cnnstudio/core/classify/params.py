@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from cnnstudio.core import backbones, library
+from cnnstudio.core import backbones, checks, library
 from cnnstudio.core.faststyle.params import is_style_model
 
 #: thumbnails carried by results (longest side, pixels)
@@ -21,6 +21,8 @@ THUMBNAIL_SIDE = 96
 WORKING_SIDE = 1024
 #: how many images go through the model at once in a batch job
 BATCH_SIZE = 8
+#: labels per image at most (the Classify tab offers up to 20)
+MAX_TOP_K = 1000
 #: heat-map methods: Grad-CAM (Selvaraju et al. 2017) and HiResCAM (Draelos & Carin 2020)
 CAM_METHODS = ("gradcam", "hirescam")
 
@@ -113,3 +115,8 @@ def model_choices() -> list[tuple[str, str]]:
         if not is_style_model(entry.meta)  # style networks paint; they have no classes
     ]
     return choices
+
+
+def check_top_k(top_k: object) -> int:
+    """``top_k`` if it is a whole number from 1 to MAX_TOP_K; InputError otherwise."""
+    return checks.whole(top_k, "top-k", 1, MAX_TOP_K, param="top")

@@ -21,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from cnnstudio.core import backbones, images
-from cnnstudio.core.dream import network, recipe, tiled_step
+from cnnstudio.core.dream import memory, network, recipe, tiled_step
 from cnnstudio.core.dream.params import (
     DreamParams,
     clip_bounds,
@@ -91,6 +91,11 @@ def dream(
     """
     validate_params(params)
     base = start_image(image, params, noise_size)
+    # the largest octave must fit in memory: checked before any network or download
+    # (its size does not depend on the network's minimum, which only enlarges small ones)
+    memory.check_memory(
+        octave_sizes(*base.shape[:2], params, 1), params.tile_size, max(base.shape[:2])
+    )
     if model is None:
         # fetch missing ImageNet weights first, as events: the window and the terminal
         # show the download, and Stop abandons it between chunks
@@ -106,6 +111,8 @@ def dream(
             f"pixels: use {net.min_size} or more (512 is typical)"
         )
 
+    base_hw = base.shape[:2]
+    sizes = octave_sizes(base_hw[0], base_hw[1], params, net.min_size)
     stepper = tiled_step.get_tiled_step(
         net.model,
         layer_names,
@@ -115,8 +122,6 @@ def dream(
         net.grayscale,
         max(1, net.min_size if net.fixed_size is None else 1),
     )
-    base_hw = base.shape[:2]
-    sizes = octave_sizes(base_hw[0], base_hw[1], params, net.min_size)
     stages = len(sizes)
     total = params.steps * stages
     pixels = [height * width for height, width in sizes]  # what a step costs per octave

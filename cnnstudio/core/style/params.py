@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from cnnstudio.core import checks
 from cnnstudio.core.errors import InputError
 from cnnstudio.core.weights import is_untrained, weights_label
 
@@ -44,6 +45,13 @@ LAYER_PRESETS: dict[str, LayerPreset] = {
     "cookbook": LayerPreset("TF2 cookbook", ("block4_conv2", "block5_conv2"), _BLOCK_CONV1),
 }
 
+#: upper bounds (the Style tab's controls reach them; beyond them a value is refused)
+MAX_STEPS = 100_000
+MAX_EVALUATIONS = 1000
+MAX_SIZE = 8192  # longest side of the output (the memory check refuses what does not fit)
+MAX_LOSS_WEIGHT = 1e9
+MAX_LAYER_WEIGHT = 100.0
+MAX_LEARNING_RATE = 100.0
 OPTIMIZERS = ("adam", "lbfgs")
 INITS = ("content", "noise", "style")
 COLOR_MODES = ("none", "luminance", "match")
@@ -179,7 +187,9 @@ class StyleParams:
         return content, style
 
     def validate(self) -> None:
-        """Raise InputError naming the first value that cannot work (``param``: its field)."""
+        """Raise InputError naming the first value that cannot work (``param``: its field).
+        Types first, with an upper bound for every number (the MAX_* constants)."""
+        self._check_types_and_bounds()
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         _choice("init", self.init, INITS)
         _choice("preserve_colors", self.preserve_colors, COLOR_MODES)
@@ -237,6 +247,41 @@ class StyleParams:
                 "L-BFGS needs at least 1 loss evaluation per iteration",
                 param="lbfgs_evaluations",
             )
+
+    def _check_types_and_bounds(self) -> None:
+        checks.text(self.weights, "weights", param="weights")
+        checks.text(self.layers, "layer preset", 100, param="layers")
+        for param in ("content_layers", "style_layers"):
+            layers = getattr(self, param)
+            if layers is None:
+                continue
+            if not isinstance(layers, dict) or len(layers) > len(VGG19_LAYERS):
+                raise InputError(f"{param.replace('_', ' ')} must map layer names to weights",
+                                 param=param)  # fmt: skip
+            for name, weight in layers.items():
+                checks.text(name, "layer name", 100, param=param)
+                checks.number(weight, f"weight of {name}", 0, MAX_LAYER_WEIGHT, param=param)
+        for param, label in (
+            ("content_weight", "content weight"),
+            ("style_weight", "style weight"),
+            ("tv_weight", "total-variation weight"),
+        ):
+            checks.number(getattr(self, param), label, 0, MAX_LOSS_WEIGHT, param=param)
+        if self.steps is not None:
+            checks.whole(self.steps, "steps", 1, MAX_STEPS, param="steps")
+        checks.number(self.learning_rate, "learning rate", 0, MAX_LEARNING_RATE,
+                      param="learning_rate", above_low=True)  # fmt: skip
+        checks.number(self.beta_1, "beta_1", 0, 1, param="beta_1")
+        checks.number(self.beta_2, "beta_2", 0, 1, param="beta_2")
+        checks.number(self.epsilon, "epsilon", 0, 1e3, param="epsilon", above_low=True)
+        checks.whole(self.lbfgs_evaluations, "L-BFGS evaluations", 1, MAX_EVALUATIONS,
+                     param="lbfgs_evaluations")  # fmt: skip
+        checks.whole(self.size, "size", 1, MAX_SIZE, param="size")
+        checks.number(self.style_scale, "style scale", 0, 4, param="style_scale", above_low=True)
+        checks.flag(self.multi_scale, "multi-scale", param="multi_scale")
+        if self.seed is not None:
+            checks.whole(self.seed, "seed", 0, checks.INT32_MAX, param="seed")
+        checks.number(self.preview_interval, "preview interval", 0, 1e9, param="preview_interval")
 
 
 def preset_params(name: str, base: StyleParams | None = None) -> StyleParams:
@@ -306,13 +351,23 @@ def style_metadata(params: StyleParams, **extra: object) -> dict:
 
 
 def params_from_metadata(meta: dict) -> StyleParams:
-    """StyleParams from a saved picture's parameters (unknown keys ignored). Loss weights
-    saved before the terms were normalised (no ``loss_version`` 2) mean something else
-    now: they, and that Adam's beta_1 and epsilon, are left at today's defaults."""
+    """StyleParams from a saved picture's parameters (unknown keys ignored), validated:
+    InputError for anything unusable, whatever its type. Loss weights saved before the
+    terms were normalised (no ``loss_version`` 2) mean something else now: they, and that
+    Adam's beta_1 and epsilon, are left at today's defaults."""
+    if not isinstance(meta, dict):
+        raise InputError("saved style parameters are not a dictionary")
     names = {f.name for f in dataclasses.fields(StyleParams)}
     values = {k: v for k, v in meta.items() if k in names}
     if values.get("loss_version") != LOSS_VERSION:
         for name in _VERSION_1_FIELDS:
             values.pop(name, None)
         values["loss_version"] = LOSS_VERSION
-    return StyleParams(**values)
+    try:
+        params = StyleParams(**values)
+        params.validate()
+    except InputError:
+        raise
+    except (TypeError, ValueError, AttributeError, OverflowError, KeyError) as error:
+        raise InputError(f"saved style parameters are not usable: {error}"[:200]) from None
+    return params

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import pickle
 import shutil
 import tarfile
@@ -22,10 +23,12 @@ from pathlib import Path
 
 import numpy as np
 
-from cnnstudio.core import files, paths
+from cnnstudio.core import files, npz_files, paths
 from cnnstudio.core.errors import InputError, Remedy, ResourceMissingError
 
 BUILTIN_DATASETS = ("mnist", "cifar10")
+MAX_CLASSES = 10_000  # labels of a dataset file (a label of 10^9 would mean 10^9 names)
+MAX_CLASS_NAME = 200  # characters
 MNIST_CLASSES = [str(i) for i in range(10)]
 CIFAR10_CLASSES = [
     "airplane",
@@ -160,8 +163,9 @@ def import_dataset_file(path: str | Path) -> tuple[str, Path]:
     """Install a dataset file the user brings (``mnist.npz`` or ``cifar-10-python.tar.gz``)
     into the app's data folder. Returns (dataset name, installed path)."""
     path = Path(path)
-    if not path.is_file():
+    if not os.path.lexists(path):
         raise InputError(f"dataset file not found: {path}")
+    files.check_regular_file(path, what="dataset file", max_bytes=npz_files.MAX_FILE_BYTES)
     target_dir = paths.data_dir() / "datasets"
     if tarfile.is_tarfile(path):
         arrays = _cifar_arrays_from_archive(path)
@@ -188,19 +192,9 @@ def import_dataset_file(path: str | Path) -> tuple[str, Path]:
 
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
-    """A Keras-layout ``.npz`` checked for keys and shapes; pickles are never loaded."""
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {key: data[key] for key in data.files}
-    except ValueError as error:
-        if "pickle" in str(error):
-            raise InputError(
-                f"{path.name} holds Python objects (pickles), which are refused; save "
-                "plain numeric arrays with numpy.savez"
-            ) from None
-        raise InputError(f"{path.name} is not a readable .npz file: {error}") from None
-    except (OSError, EOFError) as error:
-        raise InputError(f"{path.name} is not a readable .npz file: {error}") from None
+    """A Keras-layout ``.npz`` checked for keys, shapes and sizes (npz_files.read_npz:
+    regular files, bounded, no pickles) and labels below MAX_CLASSES."""
+    arrays = npz_files.read_npz(path)
     missing = [k for k in ("x_train", "y_train") if k not in arrays]
     if missing:
         raise InputError(
@@ -226,6 +220,12 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
                 y = y.astype(np.int64)
             else:
                 raise InputError(f"{path.name}: y_{split} must be integer class indices >= 0")
+        if len(y) and y.max() >= MAX_CLASSES:
+            raise InputError(
+                f"{path.name}: y_{split} holds label {int(y.max())}, more than the limit of "
+                f"{MAX_CLASSES} classes",
+                param="data",
+            )
         arrays[f"x_{split}"], arrays[f"y_{split}"] = x, y.astype(np.int64)
     return arrays
 
@@ -272,14 +272,19 @@ def load_arrays(dataset: str) -> tuple[dict[str, np.ndarray], list[str]]:
         names = MNIST_CLASSES if dataset == "mnist" else CIFAR10_CLASSES
         return arrays, list(names)
     path = Path(dataset)
-    if not path.exists():
+    if not os.path.lexists(path):  # a broken link or a loop is named by read_npz
         raise InputError(
             f"dataset '{dataset}' not found: use mnist, cifar10, a .npz file or a folder "
             "with one subfolder per class"
         )
     arrays = _read_npz(path)
     if "class_names" in arrays and arrays["class_names"].dtype.kind in "US":
-        names = [str(n) for n in arrays["class_names"].tolist()]
+        names = [str(n)[:MAX_CLASS_NAME] for n in arrays["class_names"].ravel()[: MAX_CLASSES + 1]]
+        if len(names) > MAX_CLASSES:
+            raise InputError(
+                f"{path.name}: class_names holds more than the limit of {MAX_CLASSES} names",
+                param="data",
+            )
     else:
         labels = [arrays["y_train"]] + ([arrays["y_test"]] if "y_test" in arrays else [])
         count = int(max(int(lab.max()) for lab in labels if len(lab))) + 1

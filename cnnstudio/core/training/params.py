@@ -10,11 +10,19 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from cnnstudio.core import checks
 from cnnstudio.core.backbones import get_backbone
 from cnnstudio.core.errors import InputError
 from cnnstudio.core.weights import is_untrained
 
 SCHEDULES = ("constant", "exponential", "cosine")
+#: upper bounds (the Train tab's controls reach them; beyond them a value is refused)
+MAX_EPOCHS = 10_000
+MAX_PATIENCE = 1000
+MAX_BATCH_SIZE = 8192
+MAX_LEARNING_RATE = 10.0
+MAX_IMAGE_SIZE = 1024
+MAX_FINE_TUNE = 500  # layers of a backbone (InceptionV3: 311)
 #: how many sample predictions and misclassified examples TrainingDone carries
 SAMPLE_COUNT = 6  # the cookbook plots six
 MISCLASSIFIED_COUNT = 24
@@ -131,8 +139,32 @@ class TrainConfig:
     limit: int = 0  # use at most this many training images; 0 = all
     throttle_seconds: float = 0.1  # BatchEnd events at most this often
 
+    def check_values(self) -> None:
+        """Types and upper bounds of every field (0 still means "the recipe's default");
+        InputError naming the first bad one. Ints stay below 2^31 (Qt, TensorFlow)."""
+        for name in ("recipe", "data", "schedule", "backbone", "weights", "run_dir"):
+            checks.text(getattr(self, name), name.replace("_", " "), param=name)
+        # lower bounds: resolved() says "at least 1" once the recipe's defaults are in
+        checks.at_most(self.epochs, "epochs", MAX_EPOCHS, param="epochs")
+        checks.at_most(self.batch_size, "batch size", MAX_BATCH_SIZE, param="batch_size")
+        checks.number(self.learning_rate, "learning rate", -MAX_LEARNING_RATE,
+                      MAX_LEARNING_RATE, param="learning_rate")  # fmt: skip
+        checks.whole(self.early_stopping, "early stopping", 0, MAX_PATIENCE, param="early_stopping")
+        checks.whole(self.image_size, "image size", 0, MAX_IMAGE_SIZE, param="image_size")
+        checks.number(self.val_split, "validation split", 0, 0.99, param="val_split")
+        if self.augment is not None:
+            checks.flag(self.augment, "augment", param="augment")
+        for name in ("augment_crop", "augment_flip", "augment_contrast"):
+            checks.flag(getattr(self, name), name.replace("_", " "), param=name)
+        checks.number(self.augment_brightness, "brightness", 0, 1, param="augment_brightness")
+        checks.at_most(self.fine_tune, "fine-tune layer count", MAX_FINE_TUNE, param="fine_tune")
+        checks.whole(self.seed, "seed", 0, checks.INT32_MAX, param="seed")
+        checks.whole(self.limit, "image limit", 0, checks.INT32_MAX, param="limit")
+        checks.number(self.throttle_seconds, "throttle", 0, 60, param="throttle_seconds")
+
     def resolved(self) -> TrainConfig:
         """A copy with the recipe's defaults filled in and values checked."""
+        self.check_values()
         spec = get_recipe(self.recipe)
         config = dataclasses.replace(
             self,

@@ -187,8 +187,12 @@ class LibraryDialog(QDialog):
                 ),
                 _SortItem(format_date(meta), str(meta.get("created") or "")),
             )
+            if entry.damaged:  # listed, with the reason; it cannot be used until fixed
+                cells[1].setText("Damaged")
+                for cell in cells:
+                    cell.setToolTip(entry.describe())
             cells[0].setData(_ENTRY_ROLE, row)
-            cells[0].setToolTip(str(entry.path))
+            cells[0].setToolTip(entry.describe() if entry.damaged else str(entry.path))
             for column, item in enumerate(cells):
                 self.table.setItem(row, column, item)
         self.table.setSortingEnabled(True)

@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QComboBox, QFileDialog, QFormLayout, QSpinBox, QWi
 
 from cnnstudio.core.backbones import BACKBONE_NAMES
 from cnnstudio.core.classify import params as classify
-from cnnstudio.gui.settings import last_folder, read_int, read_str, remember_folder
+from cnnstudio.gui.settings import last_folder, read_str, remember_folder, restore_spin_box
 from cnnstudio.gui.widgets.weights_picker import WeightsPicker
 
 OPEN_FILE = "<open .keras file>"
@@ -132,4 +132,4 @@ class ClassifyForm(QWidget):
         if spec:
             self.set_model_spec(spec)
         self.weights.set_value(read_str(settings, "weights", "imagenet"))
-        self.top_k.setValue(read_int(settings, "top_k", 5))
+        restore_spin_box(settings, "top_k", self.top_k)

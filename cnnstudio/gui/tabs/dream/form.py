@@ -27,8 +27,7 @@ from PySide6.QtWidgets import (
 from cnnstudio.core.backbones import BACKBONE_NAMES, get_backbone
 from cnnstudio.core.dream import params as dream_core
 from cnnstudio.core.dream.params import DREAM_PRESETS, DreamParams
-from cnnstudio.core.errors import StudioError
-from cnnstudio.gui.settings import read_int, read_str
+from cnnstudio.gui.settings import read_params, read_str, restore_spin_box
 from cnnstudio.gui.tabs.dream import groups
 from cnnstudio.gui.tabs.dream.layer_table import LayerWeightsTable
 from cnnstudio.gui.tabs.dream.library_choice import LibraryChoice
@@ -196,7 +195,17 @@ class DreamForm(QWidget):
         return self._top_octave if self._top_octave is not None else 0
 
     def set_params(self, params: DreamParams) -> None:
-        """Show ``params`` in the controls."""
+        """Show ``params`` in the controls, all or nothing: they are validated first
+        (InputError, nothing changed), and a failure half-way puts the old ones back."""
+        dream_core.validate_params(params)
+        previous = self.params()
+        try:
+            self._show_params(params)
+        except Exception:
+            self._show_params(previous)
+            raise
+
+    def _show_params(self, params: DreamParams) -> None:
         if self.library.layers_pending():
             self.library.keep_weights(params.layers)  # ticked when the layers arrive
         elif self.library_path() is not None:
@@ -411,14 +420,12 @@ class DreamForm(QWidget):
         if model_path and os.path.isfile(model_path):
             self.refresh_library()
             self.library.select_path(model_path)  # its layers are read when the form shows
-        text = read_str(settings, "params", "")
-        if text:
-            try:
-                self.set_params(dream_core.params_from_dict(json.loads(text)))
-            except (ValueError, StudioError) as error:
-                log.warning("dream settings not restored: %s", error)
-        self.noise_width.setValue(read_int(settings, "noise_width", self.noise_width.value()))
-        self.noise_height.setValue(read_int(settings, "noise_height", self.noise_height.value()))
+        # each value validated (a bad one is ignored with a notice), then set all at once
+        params = read_params(settings, "params", dream_core.params_from_dict)
+        if params is not None:
+            self.set_params(params)
+        restore_spin_box(settings, "noise_width", self.noise_width)
+        restore_spin_box(settings, "noise_height", self.noise_height)
         if read_str(settings, "source", "image") == "noise":
             self.from_noise.setChecked(True)
         self._update_source_controls()

@@ -89,7 +89,8 @@ class LibraryChoice(QObject):
                 log.warning("model library not listed: %s", error)
                 entries = []
             for entry in entries:
-                combo.addItem(f"Library: {entry.name}", LIBRARY_PREFIX + str(entry.path))
+                damaged = " (damaged)" if entry.damaged else ""  # the tooltip says why
+                combo.addItem(f"Library: {entry.name}{damaged}", LIBRARY_PREFIX + str(entry.path))
                 combo.setItemData(combo.count() - 1, entry.describe(), Qt.ItemDataRole.ToolTipRole)
             combo.setCurrentIndex(max(combo.findData(chosen), 0))
         finally:

@@ -29,7 +29,7 @@ from cnnstudio.core.style import memory as style_memory
 from cnnstudio.core.style import params as style_params
 from cnnstudio.core.style.params import LAYER_PRESETS, StyleParams
 from cnnstudio.gui.messages import describe
-from cnnstudio.gui.settings import read_int, read_str
+from cnnstudio.gui.settings import read_params, restore_spin_box
 from cnnstudio.gui.tabs.style.layer_table import StyleLayerTable
 from cnnstudio.gui.widgets.preset_box import PresetBox, watch_controls
 from cnnstudio.gui.widgets.spin_boxes import double_spin_box, spin_box
@@ -291,7 +291,17 @@ class StyleForm(QWidget):
         )
 
     def set_params(self, params: StyleParams) -> None:
-        """Show ``params`` in the controls."""
+        """Show ``params`` in the controls, all or nothing: they are validated first
+        (InputError, nothing changed), and a failure half-way puts the old ones back."""
+        params.validate()
+        previous = self.params()
+        try:
+            self._show_params(params)
+        except Exception:
+            self._show_params(previous)
+            raise
+
+    def _show_params(self, params: StyleParams) -> None:
         self.weights_picker.set_value(params.weights)
         content, style = params.layer_weights()
         self.layer_table.set_layer_weights(content, style)
@@ -371,14 +381,8 @@ class StyleForm(QWidget):
         settings.setValue("snapshot_every", self.snapshot_spin.value())
 
     def restore_settings(self, settings: QSettings) -> None:
-        text = read_str(settings, "params", "")
-        if text:
-            try:
-                params = style_params.params_from_metadata(json.loads(text))
-                params.validate()
-                self.set_params(params)
-            except (ValueError, TypeError, StudioError) as error:
-                log.warning("style settings not restored: %s", error)
-        self.snapshot_spin.setValue(
-            read_int(settings, "snapshot_every", self.snapshot_spin.value())
-        )
+        # each value validated (a bad one is ignored with a notice), then set all at once
+        params = read_params(settings, "params", style_params.params_from_metadata)
+        if params is not None:
+            self.set_params(params)
+        restore_spin_box(settings, "snapshot_every", self.snapshot_spin)

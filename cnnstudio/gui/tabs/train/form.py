@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 from cnnstudio.core.backbones import BACKBONE_NAMES, get_backbone
 from cnnstudio.core.training import params as train_params
 from cnnstudio.core.training.params import RECIPES, get_recipe
-from cnnstudio.gui.settings import last_folder, read_str, remember_folder
+from cnnstudio.gui.settings import last_folder, read_params, remember_folder
 from cnnstudio.gui.widgets import dialogs
 from cnnstudio.gui.widgets.dataset_field import DatasetField
 from cnnstudio.gui.widgets.spin_boxes import double_spin_box, spin_box
@@ -255,7 +255,18 @@ class TrainForm(QWidget):
         )
 
     def set_config(self, config: train_params.TrainConfig) -> None:
-        """Show a run's settings in the controls (restored settings, a resumed run)."""
+        """Show a run's settings in the controls (restored settings, a resumed run), all
+        or nothing: checked first (InputError, nothing changed), and a failure half-way
+        puts the old ones back."""
+        config.check_values()
+        previous = self.config()
+        try:
+            self._show_config(config)
+        except Exception:
+            self._show_config(previous)
+            raise
+
+    def _show_config(self, config: train_params.TrainConfig) -> None:
         self.set_recipe(config.recipe)
         self.dataset_edit.setText(config.data)
         for box, value in (
@@ -363,9 +374,13 @@ class TrainForm(QWidget):
         settings.setValue("config", json.dumps(self.config().to_dict()))
 
     def restore_settings(self, settings: QSettings) -> None:
-        text = read_str(settings, "config", "")
-        if text:
-            try:
-                self.set_config(train_params.TrainConfig.from_dict(json.loads(text)))
-            except (ValueError, TypeError) as error:
-                log.warning("train settings not restored: %s", error)
+        # each value checked (a bad one is ignored with a notice), then set all at once
+        config = read_params(settings, "config", _checked_config)
+        if config is not None:
+            self.set_config(config)
+
+
+def _checked_config(data: dict) -> train_params.TrainConfig:
+    config = train_params.TrainConfig.from_dict(data)
+    config.check_values()
+    return config
