@@ -164,6 +164,9 @@ class VideoParams:
 
     temporal: bool = True
     flow: str = "dis"
+    #: Dream (and a fast style model): the share of the previous output, warped onto the
+    #: frame, blended in where the flow is reliable (DeepDreamVideo's flow mode)
+    blend: float = 0.5
     #: process only the first N frames (None: all)
     max_frames: int | None = None
     #: longest side of the frames processed (None: the video's own size)
@@ -175,6 +178,8 @@ class VideoParams:
                 f"optical flow '{self.flow}' is not one of {', '.join(FLOW_METHODS)}",
                 param="flow",
             )
+        if not (isinstance(self.blend, (int, float)) and 0.0 <= self.blend <= 1.0):
+            raise InputError(f"blend {self.blend!r} must be between 0 and 1", param="blend")
         if self.max_frames is not None and not 1 <= self.max_frames <= MAX_FRAMES:
             raise InputError(
                 f"frame limit {self.max_frames} must be between 1 and {MAX_FRAMES}",
