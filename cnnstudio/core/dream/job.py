@@ -155,9 +155,7 @@ class DreamSession:
         low_np, high_np = clip_bounds(net.preprocess)
         self.low, self.high = tf.constant(low_np), tf.constant(high_np)
         weights = params.objective_layers()
-        self.layer_weights = tf.constant(
-            [float(weights[n]) for n in self.layer_names], tf.float32
-        )
+        self.layer_weights = tf.constant([float(weights[n]) for n in self.layer_names], tf.float32)
         if params.step_size is not None:
             step_value = float(params.step_size)
         else:

@@ -345,13 +345,10 @@ def _validate_guide(params: DreamParams) -> None:
     if params.guide is not None and not has_guide:
         raise InputError(f"guide {params.guide!r}: give the path of a picture", param="guide")
     if params.objective == "guide" and not has_guide:
-        raise InputError(
-            "the guide objective needs a guide picture to dream toward", param="guide"
-        )
+        raise InputError("the guide objective needs a guide picture to dream toward", param="guide")
     if has_guide and params.objective != "guide":
         raise InputError(
-            f"a guide picture ({params.guide}) needs the guide objective, not "
-            f"'{params.objective}'",
+            f"a guide picture ({params.guide}) needs the guide objective, not '{params.objective}'",
             param="objective",
         )
     if has_guide and params.channel is not None:

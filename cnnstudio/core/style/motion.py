@@ -7,14 +7,12 @@
   mean(mask x (x - warped)^2)``, where the forward-backward consistency mask says the flow
   is reliable (not at disocclusions and motion boundaries); without it every frame is
   painted alone, from ``params.init``.
-- :func:`fast_style_video`: a fast style model of the library styles each frame in one
-  pass; with ``temporal`` its output is blended with the warped previous output where the
-  mask trusts the flow (``VideoParams.blend``).
+(A fast style model on a video: :func:`cnnstudio.core.faststyle.video.fast_style_video`.)
 
-Both drive :func:`cnnstudio.core.video.perframe.process_video`: frames streamed in and
+It drives :func:`cnnstudio.core.video.perframe.process_video`: frames streamed in and
 out, every finished frame in the frames folder, progress over the whole video, a Stop
 that writes the video so far, a resume that continues at the next frame. The network is
-built once (VGG19 and its compiled steps are cached; a style model is loaded once).
+built once (VGG19 and its compiled steps are cached).
 """
 
 from __future__ import annotations
@@ -26,17 +24,16 @@ from typing import Any
 import numpy as np
 
 from cnnstudio.core import backbones
-from cnnstudio.core.events import Notice, Progress
+from cnnstudio.core.events import Notice
 from cnnstudio.core.style import job
 from cnnstudio.core.style.params import BACKBONE, StyleParams, style_metadata
 from cnnstudio.core.video.events import MotionResult
 from cnnstudio.core.video.outputs import MotionOutput, finish, open_outputs
 from cnnstudio.core.video.params import VideoInfo, VideoParams
-from cnnstudio.core.video.perframe import blend_warped, frame_count, process_video
+from cnnstudio.core.video.perframe import frame_count, process_video
 from cnnstudio.core.weights import ensure_weights_events
 
 VIDEO_JOB = "style-video"
-FAST_VIDEO_JOB = "style-video-fast"
 
 
 def frame_params(params: StyleParams, size: tuple[int, int]) -> StyleParams:
@@ -149,51 +146,3 @@ def _fingerprint(picture: np.ndarray) -> str:
     import hashlib
 
     return hashlib.sha256(np.ascontiguousarray(picture).tobytes()).hexdigest()[:16]
-
-
-def fast_style_video(
-    info: VideoInfo,
-    model: Any,
-    video: VideoParams,
-    where: MotionOutput,
-    *,
-    preserve_colors: bool = False,
-    measure_flicker: bool = False,
-) -> Generator[Any, None, MotionResult]:
-    """Every frame of ``info`` styled in one pass by the fast style model ``model`` (a
-    library name, entry or ``.keras`` file); with ``video.temporal`` the warped previous
-    output is blended in by ``video.blend`` where the flow is reliable."""
-    from cnnstudio.core.faststyle import apply  # TensorFlow: loaded here
-
-    video.validate()
-    style_model = apply.load_style_model(model)
-    size = video.frame_size(info)
-    frames = frame_count(info, video)
-    described = {
-        "mode": "fast style model",
-        "model": style_model.name,
-        "model_styles": style_model.meta.get("styles"),
-        "preserve_colors": preserve_colors or style_model.trained_on_luminance,
-    }
-    folder, writer = open_outputs(
-        where,
-        job=FAST_VIDEO_JOB,
-        frame_params={**described, **video.frame_params()},
-        params={"style": {"job": "style", **described}, "video": video.metadata()},
-        fps=info.fps,
-        frames=frames,
-        size=size,
-        source=info.path,
-        audio_from=info.path if info.has_audio else None,
-    )
-
-    def one_pass(frame, _init, warped, mask):
-        styled = apply.stylize(style_model, frame, preserve_colors=preserve_colors)
-        yield Progress(step=1, total=1, loss=0.0, message="one pass")
-        return blend_warped(styled, warped, mask, video.blend)
-
-    result = yield from process_video(
-        info, one_pass, video, folder=folder, writer=writer, measure_flicker=measure_flicker
-    )
-    finish(where, folder, complete=result.frames >= frames)
-    return result

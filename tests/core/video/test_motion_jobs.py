@@ -137,11 +137,12 @@ def test_style_video_ties_each_frame_to_the_warped_previous_output(tmp_path):
 def test_fast_style_video_styles_each_frame_in_one_pass(tmp_path, clip):
     from cnnstudio.core.faststyle import models, network
     from cnnstudio.core.faststyle.params import STYLE_KIND
+    from cnnstudio.core.faststyle.video import fast_style_video
 
     models.save_style_model(network.build_style_network(seed=0), "plain", {"kind": STYLE_KIND})
     info = probe(clip)
     where = MotionOutput.for_video(tmp_path / "fast.mp4")
-    events, result = run(style_motion.fast_style_video(info, "plain", VideoParams(), where))
+    events, result = run(fast_style_video(info, "plain", VideoParams(), where))
     assert result.frames == info.frames == len(of(events, FrameDone))
     assert all(e.frame_steps == 1 for e in of(events, FrameProgress))
     assert read_metadata(tmp_path / "fast.mp4")["params"]["style"]["model"] == "plain"
