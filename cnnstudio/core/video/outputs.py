@@ -20,9 +20,14 @@ from typing import Any
 
 from cnnstudio.core import paths
 from cnnstudio.core.errors import InputError
-from cnnstudio.core.video.frames import FramesFolder, source_identity
+from cnnstudio.core.video.events import WrittenVideo
+from cnnstudio.core.video.frames import FramesFolder, assemble, source_identity
 from cnnstudio.core.video.params import OUTPUT_SUFFIXES, default_frames_dir, video_metadata
 from cnnstudio.core.video.writer import VideoWriter, read_metadata
+
+#: manifest keys: the parameters a video of the frames carries, the file its sound is from
+VIDEO_PARAMS = "video_params"
+AUDIO_FROM = "audio_from"
 
 
 @dataclass(frozen=True)
@@ -106,6 +111,9 @@ def open_outputs(
     folder = FramesFolder.open(
         where.frames_dir, job=job, params=frame_params, fps=fps, frames=frames, source=source
     )
+    # what the video of these frames carries, for a video saved later (the window's Save)
+    folder.describe_video(VIDEO_PARAMS, params)
+    folder.describe_video(AUDIO_FROM, str(Path(audio_from).resolve()) if audio_from else None)
     if where.video is not None:
         writer = VideoWriter(where.video, **writer_args)
     return folder, writer
@@ -116,6 +124,33 @@ def check_video_output(video: Path, overwrite: bool) -> None:
     from cnnstudio.core import files
 
     files.check_output_file(video, overwrite=overwrite, suffixes=OUTPUT_SUFFIXES, example="out.mp4")
+
+
+def save_video(
+    frames_dir: str | os.PathLike[str], video: str | os.PathLike[str], *, overwrite: bool = False
+) -> WrittenVideo | None:
+    """The video of the frames in ``frames_dir`` (every frame finished so far), written
+    to ``video`` with the parameters of the job that made them (MP4 metadata and the
+    JSON beside it, ``complete`` false when the job has frames still to make) and the
+    source's sound. The window's Save; the frames stay where they are."""
+    folder = FramesFolder.existing(frames_dir)
+    manifest = folder.manifest
+    complete = folder.complete
+    source = (manifest.get("source") or {}).get("name")
+    metadata = video_metadata(
+        str(manifest.get("job")),
+        manifest.get(VIDEO_PARAMS) or {},
+        fps=float(manifest["fps"]),
+        frames=folder.done,
+        source=source,
+        complete=complete,
+    )
+    audio = manifest.get(AUDIO_FROM)
+    if audio and not Path(audio).is_file():
+        audio = None  # the source moved: the video is made without its sound
+    return assemble(
+        folder, video, audio_from=audio, metadata=metadata, overwrite=overwrite, complete=complete
+    )
 
 
 def finish(where: MotionOutput, folder: FramesFolder, complete: bool) -> bool:
