@@ -1,7 +1,8 @@
 """MotionController: what the Dream and Style tabs delegate motion to.
 
-A tab (an ``ImageJobTab``) owns one and answers :meth:`motion_spec` (the job to run, from
-its form). The controller opens a video dropped on the tab (probed on a worker; a file
+A tab (an ``ImageJobTab``) owns one; its ``host`` (the tab, or a helper of the tab's)
+answers ``motion_spec(video_params)`` (the job to run, from the form), ``motion_started``,
+``use_smaller_size``, ``video_opened``, ``video_closed`` and ``zoom_enabled``. The controller opens a video dropped on the tab (probed on a worker; a file
 that is not a readable video is refused in a message naming it), asks before a long or
 4K-class job (the smaller size as a button) and before frames made earlier are continued
 or made again, runs the job on the tab's runner, shows each finished frame in the strip
@@ -64,9 +65,10 @@ def is_motion_file(path: str) -> bool:
 class MotionController(QObject):
     """Motion in one tab: the video in, the questions, the job's events, Save video."""
 
-    def __init__(self, tab: ImageJobTab, kind: str) -> None:
+    def __init__(self, tab: ImageJobTab, kind: str, host: Any = None) -> None:
         super().__init__(tab)
         self.tab = tab
+        self.host = host if host is not None else tab
         self.panel = MotionPanel(kind)
         self.panel.setObjectName(f"{kind}MotionPanel")
         self.panel.hide()
@@ -137,7 +139,7 @@ class MotionController(QObject):
         self.panel.strip.clear()
         self.frames_dir, self.result, self.saved = None, None, True
         self.show_panel(video=True)
-        self.tab.video_opened(opened)
+        self.host.video_opened(opened)
         self.tab.recent_file.emit(info.path)
         message = f"Video {text}"
         if info.variable_rate:
@@ -150,7 +152,7 @@ class MotionController(QObject):
         if self.tab.runner.running:
             return
         self.leave_video()
-        self.tab.video_closed()
+        self.host.video_closed()
 
     def leave_video(self) -> None:
         """The tab has a picture to work on again (no call back into the tab)."""
@@ -159,7 +161,7 @@ class MotionController(QObject):
         self.video = None
         self.panel.source_label.setText("")
         self.panel.set_video_mode(False)
-        if not self.tab.zoom_enabled():
+        if not self.host.zoom_enabled():
             self.panel.hide()
         self._update()
 
@@ -173,7 +175,7 @@ class MotionController(QObject):
 
     def start(self) -> bool:
         """Ask what needs asking, then run the tab's motion job; False if it did not."""
-        spec = self.tab.motion_spec(self.panel.video_params())
+        spec = self.host.motion_spec(self.panel.video_params())
         if spec is None:
             return False
         workload = plan_workload(spec.frames, *spec.size, spec.seconds_per_megapixel / self.speedup)
@@ -183,8 +185,8 @@ class MotionController(QObject):
             if answer == questions.CANCEL:
                 return False
             if answer == questions.SMALLER:
-                self.tab.use_smaller_size(side)
-                spec = self.tab.motion_spec(self.panel.video_params())
+                self.host.use_smaller_size(side)
+                spec = self.host.motion_spec(self.panel.video_params())
                 if spec is None:
                     return False
         frames_dir = session_frames_dir(spec.job, spec.source, spec.identity)
@@ -194,7 +196,7 @@ class MotionController(QObject):
         self.running = True
         self.panel.strip.clear()
         self.show_panel(video=self.active())
-        self.tab.motion_started(spec)
+        self.host.motion_started(spec)
         self.tab.runner.run_generator(
             jobs.motion_events, spec.make, MotionOutput(frames_dir), frames_dir=frames_dir
         )
