@@ -9,7 +9,7 @@ import signal
 
 import numpy as np
 import pytest
-from video_clips import with_sine_audio, write_clip
+from video_clips import ffmpeg, with_sine_audio, write_clip
 
 from cnnstudio.cli import motion_run
 from cnnstudio.cli.main import main
@@ -158,3 +158,15 @@ def test_guide_flag_dreams_toward_a_picture(tmp_path, picture, capsys):
     missing = ["dream", "--noise", "80x80", "--guide", str(tmp_path / "nope.png"), "-o", "x.png"]
     assert main(missing) == 2
     assert "nope.png" in err_lines(capsys)[-1]
+
+
+def test_a_variable_frame_rate_is_said_naming_the_file(tmp_path, clip, capsys):
+    vfr = tmp_path / "vfr.mp4"
+    ffmpeg(
+        "-i", str(clip), "-vf", "setpts='(N+if(gt(N,2),4,0))/12/TB'", "-fps_mode", "vfr", str(vfr)
+    )  # fmt: skip
+    out = tmp_path / "out.mp4"
+    assert main(["dream", str(vfr), "-o", str(out), "--max-frames", "2", *DREAM]) == 0
+    lines = err_lines(capsys)
+    assert any(line.startswith("dream: video vfr.mp4 has a variable frame rate") for line in lines)
+    assert probe(out).frames == 2

@@ -75,9 +75,7 @@ def test_a_video_dropped_on_dream_is_dreamed_into_the_strip_and_saved(
     assert dream.unsaved_work() is None
 
 
-def test_a_stopped_zoom_keeps_its_frames_and_run_continues_it(
-    qtbot, dream, tmp_path, monkeypatch
-):
+def test_a_stopped_zoom_keeps_its_frames_and_run_continues_it(qtbot, dream, tmp_path, monkeypatch):
     dream.set_source(texture(64, 80, seed=3), "texture")
     dream.form.zoom_group.setChecked(True)
     dream.form.zoom_group.frames_spin.setValue(3)
@@ -136,7 +134,7 @@ def test_a_long_job_asks_first_and_offers_a_smaller_size(qtbot, dream, tmp_path,
         estimate.STEP_SECONDS_PER_MEGAPIXEL = 6e4  # a slow machine: over two hours
         dream.run_job()
         assert not dream.runner.running
-        (text, side), = asked
+        ((text, side),) = asked
         assert text.startswith("wide.mp4: 2 frames at 320x240: about 2:") and side < 320
         dream.motion.ask_workload = lambda text, side: questions.SMALLER
         run(qtbot, dream)

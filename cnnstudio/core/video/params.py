@@ -170,7 +170,8 @@ class VideoParams:
     temporal: bool = True
     flow: str = "dis"
     #: Dream (and a fast style model): the share of the previous output, warped onto the
-    #: frame, blended in where the flow is reliable (DeepDreamVideo's flow mode)
+    #: frame, blended in where the flow is reliable (DeepDreamVideo's flow mode; Dream
+    #: blends it into each frame's input and again into its result)
     blend: float = 0.5
     #: process only the first N frames (None: all)
     max_frames: int | None = None

@@ -154,3 +154,25 @@ def test_the_windows_frames_folder_is_one_per_job_source_and_parameters(tmp_path
     assert first == session_frames_dir("dream-video", clip, {"steps": 1})
     assert first != session_frames_dir("dream-video", clip, {"steps": 2})
     assert first != session_frames_dir("style-video", clip, {"steps": 1})
+
+
+def test_the_windows_save_writes_the_video_of_a_frames_folder_with_its_parameters(
+    tmp_path, clip_with_audio
+):
+    from cnnstudio.core.video.outputs import save_video
+
+    info = probe(clip_with_audio)
+    frames_dir = tmp_path / "frames"
+    job = dream_motion.dream_video(info, FRAME, VideoParams(), MotionOutput(frames_dir))
+    for event in job:
+        if isinstance(event, FrameDone) and event.index == 2:
+            break
+    job.close()  # stopped after 3 of 12 frames: no video yet, the frames are kept
+    assert sorted(p.name for p in tmp_path.glob("*.mp4")) == ["clip-audio.mp4", "clip.mp4"]
+    video = save_video(frames_dir, tmp_path / "so-far.mp4")
+    assert video.frames == 3
+    meta = read_metadata(tmp_path / "so-far.mp4")
+    assert meta["job"] == "dream-video" and meta["complete"] is False and meta["frames"] == 3
+    assert meta["params"]["dream"]["params"]["steps"] == 1 and meta["source"] == info.name
+    out = probe(tmp_path / "so-far.mp4")
+    assert out.has_audio and out.fps == info.fps
