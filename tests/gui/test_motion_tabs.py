@@ -73,6 +73,10 @@ def test_a_video_dropped_on_dream_is_dreamed_into_the_strip_and_saved(
     assert meta["job"] == "dream-video" and meta["complete"] is True
     assert meta["source"] == "clip.mp4" and meta["params"]["video"]["temporal"] is True
     assert dream.unsaved_work() is None
+    frames_dir = dream.motion.frames_dir
+    assert len(list(frames_dir.glob("frame_*.png"))) == 4  # kept until the tab moves on
+    dream.motion.discard_saved_frames()  # a new run, a new video, closing: saved: they go
+    assert not frames_dir.exists()
 
 
 def test_a_stopped_zoom_keeps_its_frames_and_run_continues_it(qtbot, dream, tmp_path, monkeypatch):

@@ -122,6 +122,7 @@ class MotionController(QObject):
             return
         if not self.may_discard(f"opening {Path(path).name}"):
             return
+        self.discard_saved_frames()
         self.tab.status.emit(f"Reading {Path(path).name}...")
         self.probe_runner.run_function(jobs.open_video, path)
 
@@ -190,6 +191,8 @@ class MotionController(QObject):
                 if spec is None:
                     return False
         frames_dir = session_frames_dir(spec.job, spec.source, spec.identity)
+        if frames_dir != self.frames_dir:
+            self.discard_saved_frames()
         if not self._resume_or_restart(frames_dir, spec):
             return False
         self.spec, self.frames_dir, self.result, self.saved = spec, frames_dir, None, False
@@ -305,6 +308,22 @@ class MotionController(QObject):
         self.tab.recent_file.emit(str(video.path))
         self.tab.status.emit(f"Saved {video.path} ({video.frames} frames){running}")
 
+    def discard_saved_frames(self) -> None:
+        """The frames of a finished job whose video is saved are not needed any more:
+        their folder goes (a stopped job's stay, so that Run can continue it)."""
+        complete = self.result is not None and self.spec is not None
+        complete = complete and self.result.frames >= self.spec.frames
+        if self.frames_dir is None or self.running or not (self.saved and complete):
+            return
+        from cnnstudio.core.video.frames import FramesFolder
+
+        try:
+            FramesFolder.existing(self.frames_dir).remove()
+        except (StudioError, OSError):
+            pass  # already gone, or not ours to remove
+        self.frames_dir, self.result = None, None
+        self.panel.strip.clear()
+
     def unsaved_work(self) -> str | None:
         """One sentence when finished frames are in no saved video."""
         if self.running or self.saved or not self.has_frames():
@@ -344,3 +363,4 @@ class MotionController(QObject):
     def shutdown(self) -> None:
         self.probe_runner.shutdown()
         self.save_runner.shutdown()
+        self.discard_saved_frames()

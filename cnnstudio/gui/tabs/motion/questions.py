@@ -34,6 +34,15 @@ def ask_open_media(parent: QWidget | None, title: str) -> str | None:
     return path
 
 
+def ask_open_for(parent: QWidget | None, tab: object) -> str | None:
+    """File > Open: a picture or a video for a tab that makes videos, else a picture."""
+    if getattr(tab, "motion", None) is not None:
+        return ask_open_media(parent, "Open a picture or a video")
+    from cnnstudio.gui.widgets.dialogs import ask_open_image
+
+    return ask_open_image(parent)
+
+
 def ask_save_video(parent: QWidget | None, suggested_name: str, title: str) -> str | None:
     """Where to save a video (.mp4 or .gif; the dialog confirms replacing a file)."""
     path, chosen = QFileDialog.getSaveFileName(
