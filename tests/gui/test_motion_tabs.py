@@ -198,3 +198,15 @@ def test_the_guide_slot_sets_the_guide_objective(qtbot, dream, tmp_path):
     form.set_params(params)
     assert form.params() == params
     np.testing.assert_array_equal(form.guide_slot.view.image().shape, (40, 40, 3))
+
+
+def test_ticking_the_zoom_turns_a_preset_into_motion_frames(qtbot, window):
+    form = window.tab_by_key("dream").form
+    form.apply_preset("tf2")  # 5 octaves of 50 steps: ages for every frame
+    form.zoom_group.setChecked(True)
+    assert form.preset_combo.current_preset() == "motion"
+    assert (form.params().octaves, form.params().steps) == (1, 10)
+    form.zoom_group.setChecked(False)
+    form.steps_spin.setValue(7)  # settings of one's own stay
+    form.zoom_group.setChecked(True)
+    assert form.params().steps == 7

@@ -268,13 +268,20 @@ class DreamTab(ImageJobTab):
     def _zoom_toggled(self, on: bool) -> None:
         if on:
             self.motion.show_panel(video=self.motion.active())
-            if not self.form.preset_combo.currentData() == "motion":
-                self.status.emit(
-                    "Zoom animation: each frame is dreamed for a few steps; the preset "
-                    "'Motion frames' (1 octave, 10 steps) suits it"
-                )
+            self._suit_motion()
         elif not self.motion.active() and not self.motion.has_frames():
             self.motion.panel.hide()
+
+    def _suit_motion(self) -> None:
+        """A recipe for one picture (5 octaves of 50 steps) on every frame would take
+        ages: a preset shown gives way to 'Motion frames'; settings of one's own stay."""
+        shown = self.form.preset_combo.current_preset()
+        if shown and shown != "motion":
+            self.form.apply_preset("motion")
+            self.status.emit(
+                "Each frame is dreamed with the preset 'Motion frames' (1 octave, 10 steps); "
+                "choose another preset to dream each frame longer"
+            )
 
     def motion_spec(self, video) -> MotionSpec | None:
         return dream_motion.motion_spec(self, video)
@@ -304,6 +311,7 @@ class DreamTab(ImageJobTab):
         self.form.source_label.setText(f"{info.name} (video, {info.frames} frames)")
         self.preview.set_reference(None)
         self.preview.set_image(opened.first)
+        self._suit_motion()
         self._update_buttons()
 
     def video_closed(self) -> None:
