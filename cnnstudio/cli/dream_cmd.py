@@ -3,12 +3,17 @@
     cnnstudio dream [INPUT | --noise WxH] -o OUTPUT
         [--backbone NAME --weights imagenet|random|PATH | --model NAME_OR_PATH]
         [--layers mixed3,mixed5 | mixed4=0,mixed5=3,mixed6=2,mixed7=1.5 | tf2 | dlwp]
-        [--channel LAYER:INDEX] [--steps N] [--step-size F] [--octaves N]
+        [--channel LAYER:INDEX | --guide IMAGE] [--steps N] [--step-size F] [--octaves N]
         [--octave-scale F] [--tile-size N] [--jitter PX] [--max-size N] [--seed N]
         [--overwrite]
+    cnnstudio dream INPUT --zoom-frames N [--zoom 1.05] [--rotate DEG] [--shift DX,DY]
+        -o OUT.mp4|OUT.gif [--frames-dir DIR]
+    cnnstudio dream VIDEO -o OUT.mp4 [--no-temporal] [--frames-dir DIR] [--size N]
 
 ``INPUT`` may be a folder: every picture in it is dreamed with the same parameters into
 the folder ``-o`` names (``OUTPUT/<name>-dream.png``; see :mod:`cnnstudio.cli.batch_run`).
+A zoom or a video in makes a video (:mod:`cnnstudio.cli.motion_run`); ``--guide``
+dreams toward the features of a guide picture.
 
 ``--model`` dreams with a model of the library (or a ``.keras`` file), loaded as Classify
 loads it; its layers are named by their paths, nested ones included
@@ -25,10 +30,11 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
+from cnnstudio.cli import motion_flags
 from cnnstudio.cli.options import add_common_flags, parse_layer_weights
 from cnnstudio.cli.output import check_image_output
 from cnnstudio.cli.reporting import JobReporter
-from cnnstudio.core import backbones, image_saving, images
+from cnnstudio.core import backbones, files, image_saving, images
 from cnnstudio.core.dream import params as dream
 from cnnstudio.core.errors import InputError
 from cnnstudio.core.eta import Eta
@@ -80,7 +86,15 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         + ", ".join(dream.LAYER_PRESETS),
     )
     parser.add_argument("--channel", metavar="LAYER:INDEX", help="maximise one channel")
-    parser.add_argument("--objective", choices=dream.OBJECTIVES, help="mean (default) or l2")
+    parser.add_argument(
+        "--guide",
+        metavar="IMAGE",
+        help="dream toward the features of this picture (each position pulled toward the "
+        "guide feature it matches best)",
+    )
+    parser.add_argument(
+        "--objective", choices=dream.OBJECTIVES, help="mean (default), l2 or guide (--guide)"
+    )
     parser.add_argument("--steps", type=int, help=f"steps per octave ({defaults.steps})")
     parser.add_argument(
         "--step-size",
@@ -109,6 +123,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--max-size", type=int, help=f"longest side of the working image ({defaults.max_size})"
     )
+    motion_flags.add_zoom_flags(parser)
+    motion_flags.add_video_flags(parser, job="dream")
     add_common_flags(parser)  # -q, --overwrite, --seed (the rolls and the noise start)
     return parser
 
@@ -142,7 +158,12 @@ def params_from_args(
     """The DreamParams the flags describe (preset first, then explicit flags).
     ``model_preprocessing``: the sidecar's preprocessing of the ``--model`` (its backbone
     decides the presets' step sizes)."""
-    params = dream.preset_params(args.preset) if args.preset else dream.DreamParams()
+    if args.preset:
+        params = dream.preset_params(args.preset)
+    elif args.zoom_frames is not None:  # a zoom's frames: one octave, a few steps each
+        params = dream.preset_params("motion")
+    else:
+        params = dream.DreamParams()
     changes: dict[str, Any] = {}
     if model_preprocessing is not None:
         changes["backbone"] = dream.library_backbone(model_preprocessing)
@@ -180,6 +201,15 @@ def params_from_args(
             changes[name] = value
     if args.no_reinject:
         changes["reinject_detail"] = False
+    if args.guide is not None:
+        if args.objective not in (None, "guide"):
+            raise InputError(
+                f"--guide dreams toward a picture: leave out --objective {args.objective}"
+            )
+        guide = Path(args.guide).expanduser()
+        files.check_regular_file(guide, what="guide picture", param="guide")
+        changes["objective"] = "guide"
+        changes["guide"] = str(guide.resolve())
     params = params.replace(**changes)
     dream.validate_params(params)
     return params
@@ -239,6 +269,15 @@ def run(args: argparse.Namespace) -> int:
     params = params_from_args(args, model.preprocessing if model is not None else None)
     if args.input is not None and Path(args.input).expanduser().is_dir():
         return _run_batch(args, params, model)
+    if motion_flags.is_video_job(args.input, args.output, args.zoom_frames):
+        from cnnstudio.cli import motion_run
+
+        return motion_run.run_dream(
+            args, params, model, parse_size(args.noise) if args.noise else None
+        )
+    motion_flags.refuse_video_flags(args)
+    if args.size is not None:
+        raise InputError("--size: only for a video or a zoom; a picture's is --max-size")
     output = Path(args.output).expanduser()
     check_image_output(output, args.overwrite)
     noise_size = parse_size(args.noise) if args.noise else None

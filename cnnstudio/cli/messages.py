@@ -27,6 +27,8 @@ def _remedy(error: StudioError) -> str:
         return "pass --overwrite to replace it, or choose another name"
     if error.remedy == Remedy.OTHER_RUN_FOLDER:
         return "choose another --run-dir, or run with the same settings"
+    if error.remedy == Remedy.OTHER_FRAMES_FOLDER:
+        return "give another --frames-dir, or run the job that made those frames"
     if error.remedy == Remedy.CHOOSE_WEIGHTS:
         return "give --weights imagenet, random or the path of a .weights.h5/.h5 file"
     if error.remedy == Remedy.SMALLER_SIZE and "size" in details:

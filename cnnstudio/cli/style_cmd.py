@@ -9,8 +9,12 @@
         [--init content|noise|style] [--preserve-colors [luminance|match]]
         [--multi-scale] [--lbfgs-evaluations N] [--seed N] [--overwrite] [-q]
 
+    cnnstudio style VIDEO STYLE... -o OUT.mp4 [--no-temporal] [--frames-dir DIR]
+    cnnstudio style VIDEO --model NAME -o OUT.mp4
+
 With ``--model`` a fast style model of the library (``cnnstudio style-train``) styles the
-picture in one pass (:mod:`cnnstudio.cli.style_model`). Otherwise progress goes to stderr:
+picture in one pass (:mod:`cnnstudio.cli.style_model`). A video in makes a video
+(:mod:`cnnstudio.cli.motion_run`). Otherwise progress goes to stderr:
 one updating line on a terminal, otherwise about ten lines per scale. The result is saved
 with its parameters embedded. ``CONTENT`` may be a folder: each picture in it is painted
 with the same styles and parameters into the folder ``-o`` names
@@ -26,6 +30,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
+from cnnstudio.cli import motion_flags
 from cnnstudio.cli.messages import flag_for
 from cnnstudio.cli.options import add_common_flags, parse_layer_weights
 from cnnstudio.cli.output import check_image_output
@@ -127,6 +132,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         type=int,
         help=f"loss evaluations per L-BFGS iteration ({defaults.lbfgs_evaluations})",
     )
+    motion_flags.add_video_flags(parser, job="style")
     add_common_flags(parser)  # -q, --overwrite, --seed (the noise start)
     return parser
 
@@ -162,6 +168,7 @@ def params_from_args(args: argparse.Namespace) -> style_params.StyleParams:
         "init",
         "lbfgs_evaluations",
         "seed",
+        "temporal_weight",  # a video's
     )
     for name in simple:
         value = getattr(args, name)
@@ -232,6 +239,12 @@ class _Reporter(JobReporter):
 
 def run(args: argparse.Namespace) -> int:
     """Run the job; 0 on success (errors are raised for cli.main to report)."""
+    if motion_flags.is_video_job(args.content, args.output):
+        from cnnstudio.cli import motion_run
+
+        blend = parse_weights_list("--style-blend", args.style_blend) if args.style_blend else None
+        return motion_run.run_style(args, params_from_args, blend)
+    motion_flags.refuse_video_flags(args)
     if args.model:
         from cnnstudio.cli import style_model
 

@@ -30,11 +30,12 @@ _GATYS_FLAGS = (
     "style_scale",
     "init",
     "lbfgs_evaluations",
+    "temporal_weight",
 )
 
 
-def run(args: argparse.Namespace) -> int:
-    """Style ``args.content`` with ``args.model``; 0 on success."""
+def check_fast_flags(args: argparse.Namespace) -> None:
+    """The flags of a style transfer from style images mean nothing with ``--model``."""
     if args.styles:
         raise InputError(
             f"--model {args.model} styles without style images; leave out "
@@ -45,6 +46,11 @@ def run(args: argparse.Namespace) -> int:
         given += ["multi_scale"] if getattr(args, "multi_scale", False) else []
         flags = ", ".join("--" + name.replace("_", "-") for name in given)
         raise InputError(f"{flags}: only for style transfer from style images, not --model")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Style ``args.content`` with ``args.model``; 0 on success."""
+    check_fast_flags(args)
     if args.size is not None and args.size < 8:
         raise InputError(f"--size {args.size} must be at least 8")
     output = check_image_output(Path(args.output).expanduser(), args.overwrite)

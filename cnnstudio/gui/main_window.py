@@ -43,6 +43,7 @@ from cnnstudio.gui.settings import (
 )
 from cnnstudio.gui.tabs import tab_classes
 from cnnstudio.gui.tabs.base import StudioTab
+from cnnstudio.gui.tabs.motion.questions import ask_open_for
 from cnnstudio.gui.unsaved import confirm_close
 from cnnstudio.gui.wheel_guard import install as install_wheel_guard
 from cnnstudio.gui.widgets import dialogs
@@ -206,8 +207,8 @@ class MainWindow(QMainWindow):
     # -- menu actions -------------------------------------------------------------------
 
     def ask_open_image(self) -> str | None:
-        """The image to open (replaced in tests)."""
-        return dialogs.ask_open_image(self)
+        """The image (in Dream and Style: or a video) to open (replaced in tests)."""
+        return ask_open_for(self, self.current_tab())
 
     def ask_weights_file(self) -> str | None:
         """The weights file to import (replaced in tests)."""

@@ -20,6 +20,8 @@ def _remedy(error: StudioError) -> str:
         return "Choose another name, or confirm that it may be replaced."
     if error.remedy == Remedy.OTHER_RUN_FOLDER:
         return "Choose another run folder, or start with the same settings."
+    if error.remedy == Remedy.OTHER_FRAMES_FOLDER:
+        return "Choose another frames folder, or run the job that made those frames."
     if error.remedy == Remedy.CHOOSE_WEIGHTS:
         return (
             'Choose "ImageNet (pretrained)", "Untrained (random weights)" or another file '

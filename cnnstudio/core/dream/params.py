@@ -46,8 +46,10 @@ def default_layers(backbone: str) -> dict[str, float]:
     return dict(BACKBONE_DEFAULT_LAYERS[backbones.get_backbone(backbone).name])
 
 
-#: "mean": mean activation (TF2); "l2": sum of squares without a border / size (DLwP)
-OBJECTIVES: tuple[str, ...] = ("mean", "l2")
+#: "mean": mean activation (TF2); "l2": sum of squares without a border / size (DLwP);
+#: "guide": at each position, the dot product with the best-matching feature of a guide
+#: picture (Google's deepdream notebook, neural-dream): dream toward that picture
+OBJECTIVES: tuple[str, ...] = ("mean", "l2", "guide")
 
 
 def _tf2_layers() -> dict[str, float]:
@@ -74,7 +76,8 @@ class DreamParams:
     weights: str = "imagenet"  # "imagenet" | "random" (untrained) | path of a weights file
     layers: dict[str, float] = field(default_factory=_tf2_layers)  # layer -> weight
     channel: tuple[str, int] | None = None  # (layer, index): maximise one channel instead
-    objective: str = "mean"  # "mean" (TF2) or "l2" (DLwP: squares, 2-px border cropped)
+    objective: str = "mean"  # "mean" (TF2), "l2" (DLwP: squares, 2-px border cropped), "guide"
+    guide: str | None = None  # the guide picture's file (objective "guide" only)
     steps: int = 50  # gradient steps per octave (TF2 recipe: 50)
     step_size: float | None = None  # input units x gradient / std; None: the network's default
     octaves: int = 5  # number of scales (TF2 recipe: 5, exponents -2..2)
@@ -228,6 +231,20 @@ DREAM_PRESETS: dict[str, dict[str, Any]] = {
         "max_loss": None,
         "max_size": 500,
     },
+    # a frame of a zoom or a video: one octave and a few steps, since every frame starts
+    # from the dreamed frame before it (zoomed, or warped by the optical flow) and the
+    # dream grows from frame to frame
+    "motion": {
+        "layers": LAYER_PRESETS["tf2"],
+        "channel": None,
+        "objective": "mean",
+        "steps": 10,
+        "step_size": 0.02,
+        "octaves": 1,
+        "octave_scale": 1.3,
+        "top_octave": None,
+        "max_loss": None,
+    },
 }
 
 
@@ -246,6 +263,8 @@ def preset_params(name: str, base: DreamParams | None = None, **changes: Any) ->
         values["step_size"] = round(
             values["step_size"] * default_step_size(backbone) / BASE_STEP_SIZE, 6
         )
+    if values.get("objective") not in (None, "guide"):
+        values["guide"] = None  # a preset's own objective: the guide picture is not used
     values.update(changes)
     return replace(base, **values)
 
@@ -309,6 +328,7 @@ def validate_params(params: DreamParams) -> None:
             raise InputError("every layer weight is 0: give at least one layer a weight")
     if params.objective not in OBJECTIVES:
         raise InputError(f"objective {params.objective!r}: choose one of {', '.join(OBJECTIVES)}")
+    _validate_guide(params)
     if not _is_int(params.steps) or params.steps < 1:
         raise InputError(f"steps {params.steps!r} must be a whole number of at least 1")
     if params.step_size is not None and (not _is_number(params.step_size) or params.step_size <= 0):
@@ -367,6 +387,25 @@ def _check_upper_bounds(params: DreamParams) -> None:
         checks.whole(params.max_size, "max size", 1, MAX_SIZE, param="max_size")
     if params.seed is not None:
         checks.whole(params.seed, "seed", 0, MAX_SEED, param="seed")
+
+
+def _validate_guide(params: DreamParams) -> None:
+    """The guide objective and a guide picture come together, on whole layers."""
+    has_guide = isinstance(params.guide, str) and bool(params.guide.strip())
+    if params.guide is not None and not has_guide:
+        raise InputError(f"guide {params.guide!r}: give the path of a picture", param="guide")
+    if params.objective == "guide" and not has_guide:
+        raise InputError("the guide objective needs a guide picture to dream toward", param="guide")
+    if has_guide and params.objective != "guide":
+        raise InputError(
+            f"a guide picture ({params.guide}) needs the guide objective, not '{params.objective}'",
+            param="objective",
+        )
+    if has_guide and params.channel is not None:
+        raise InputError(
+            "a guide picture guides whole layers, not one channel: choose layers instead",
+            param="guide",
+        )
 
 
 # -------------------------------------------------------------------------------- octaves

@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import tensorflow as tf
 
 #: pixels cropped from each side of an activation by the "l2" objective (Deep Learning
@@ -39,29 +40,25 @@ def compute_loss(
     channel: Any = None,
     input_size: tuple[int, int] | None = None,
     grayscale: bool = False,
+    guides: Sequence[Any] | None = None,
 ) -> Any:
     """The weighted objective term of each layer for one image: a float32 tensor with one
     value per output of ``features_model``; their sum is the loss the dream climbs.
 
-    ``objective``: "mean" (TF tutorial) or "l2" (keras-io: squares without an
-    :data:`L2_BORDER`-pixel border, over the activation's size). ``channel`` (an int
+    ``objective``: "mean" (TF tutorial), "l2" (keras-io: squares without an
+    :data:`L2_BORDER`-pixel border, over the activation's size) or "guide" (each
+    position's best match among the guide's features, ``guides``: one
+    :func:`guide_features` per output, see :func:`guide_match`). ``channel`` (an int
     tensor, or None for whole layers): the one channel to amplify (the TF1 recipe).
     ``input_size``: a model with a fixed input size sees the image resized to it;
     ``grayscale``: a grey model sees the mean of the three channels.
     """
-    # expand_dims, not image[None]: the gradient of an indexing op is a full-size
-    # StridedSliceGrad (about 1% of a step), of expand_dims a free reshape
-    batch = tf.expand_dims(image, 0)
-    if input_size is not None:
-        batch = tf.image.resize(batch, input_size)
-    if grayscale:
-        batch = tf.reduce_mean(batch, axis=-1, keepdims=True)
-    activations = features_model(batch, training=False)
-    if not isinstance(activations, (list, tuple)):
-        activations = [activations]
+    activations = layer_activations(features_model, image, input_size, grayscale)
     terms = []
-    for activation in activations:
-        activation = tf.cast(activation, tf.float32)  # mixed precision: losses in float32
+    for index, activation in enumerate(activations):
+        if objective == "guide":
+            terms.append(guide_match(activation, guides[index]))
+            continue
         if channel is not None:
             activation = tf.gather(activation, channel, axis=-1)
         if objective == "l2":
@@ -74,6 +71,59 @@ def compute_loss(
         else:
             terms.append(tf.reduce_mean(activation))
     return tf.stack(terms) * layer_weights
+
+
+def layer_activations(
+    features_model: Any,
+    image: Any,
+    input_size: tuple[int, int] | None = None,
+    grayscale: bool = False,
+) -> list[Any]:
+    """The outputs of ``features_model`` for one image (height, width, 3; network units),
+    as float32 (mixed precision: losses in float32): resized first for a model with a
+    fixed ``input_size``, made grey for a ``grayscale`` model."""
+    # expand_dims, not image[None]: the gradient of an indexing op is a full-size
+    # StridedSliceGrad (about 1% of a step), of expand_dims a free reshape
+    batch = tf.expand_dims(image, 0)
+    if input_size is not None:
+        batch = tf.image.resize(batch, input_size)
+    if grayscale:
+        batch = tf.reduce_mean(batch, axis=-1, keepdims=True)
+    activations = features_model(batch, training=False)
+    if not isinstance(activations, (list, tuple)):
+        activations = [activations]
+    return [tf.cast(activation, tf.float32) for activation in activations]
+
+
+#: the most guide positions kept per layer: the match is a (positions x guide
+#: positions) product per tile, so a large guide is thinned to this many positions
+GUIDE_POSITIONS = 2048
+
+
+def guide_features(activation: Any, max_positions: int = GUIDE_POSITIONS, seed: int = 0) -> Any:
+    """A guide picture's features at one layer, as the guide objective uses them: one row
+    per position (positions, channels), at most ``max_positions`` of them (an even random
+    choice), divided by their mean squared length, so a position whose features equal
+    the guide's scores about 1 on any layer."""
+    channels = int(activation.shape[-1])
+    rows = np.asarray(activation, np.float32).reshape(-1, channels)
+    if len(rows) > max_positions:
+        keep = np.random.default_rng(seed).choice(len(rows), max_positions, replace=False)
+        rows = rows[np.sort(keep)]
+    scale = float(np.mean(np.sum(np.square(rows, dtype=np.float64), axis=1))) + 1e-12
+    return tf.constant(rows / scale, tf.float32)
+
+
+def guide_match(activation: Any, guide: Any) -> Any:
+    """The guide objective of one layer (Google's deepdream notebook, ``objective_guide``;
+    neural-dream's guide mode): for each position of ``activation``, the dot product with
+    the guide feature it matches best, averaged over the positions. Its gradient at a
+    position is that best guide feature, so every position is pulled toward the guide
+    feature it already resembles most."""
+    channels = tf.shape(activation)[-1]
+    positions = tf.reshape(activation, [-1, channels])
+    dots = tf.matmul(positions, guide, transpose_b=True)
+    return tf.reduce_mean(tf.reduce_max(dots, axis=1))
 
 
 def normalised_gradient(gradients: Any, step_size: Any) -> Any:

@@ -63,6 +63,12 @@ class TiledStep:
         self.min_tile = min_tile
         self.traces = 0  # traces of the tile gradient (the network); tests count them
         self.finish_traces = 0
+        # the guide objective: each layer's guide features (positions, channels), any
+        # number of positions, so a new guide picture reuses the compiled step
+        guide_specs = tuple(
+            tf.TensorSpec([None, int(output.shape[-1])], tf.float32)
+            for output in (features.outputs if objective == "guide" else ())
+        )
         self._tile_gradient = tf.function(
             self._tile_gradient_graph,
             input_signature=(
@@ -70,6 +76,7 @@ class TiledStep:
                 tf.TensorSpec([4], tf.int32),  # tile bounds y0, y1, x0, x1
                 tf.TensorSpec([layer_count], tf.float32),  # layer weights
                 tf.TensorSpec([], tf.int32),  # channel index (channel mode only)
+                guide_specs,  # guide features per layer (guide objective only)
             ),
         )
         self._finish = tf.function(
@@ -103,9 +110,12 @@ class TiledStep:
         low: Any,
         high: Any,
         channel: Any,
+        guides: tuple[Any, ...] = (),
     ) -> tuple[Any, Any]:
         """One gradient-ascent step on ``image`` (height, width, 3; network units): the
-        updated image and the weighted objective term of each layer (tensors)."""
+        updated image and the weighted objective term of each layer (tensors).
+        ``guides``: the guide objective's features, one per layer
+        (:func:`~cnnstudio.core.dream.recipe.guide_features`)."""
         height, width = int(image.shape[0]), int(image.shape[1])
         tile = int(tile_size)
         rows_n = self._tile_count(height, tile)
@@ -121,7 +131,9 @@ class TiledStep:
             for col in range(cols_n):
                 x0, x1 = col * width // cols_n, (col + 1) * width // cols_n
                 bounds = tf.constant([y0, y1, x0, x1], tf.int32)
-                gradient, tile_terms = self._tile_gradient(rolled, bounds, layer_weights, channel)
+                gradient, tile_terms = self._tile_gradient(
+                    rolled, bounds, layer_weights, channel, tuple(guides)
+                )
                 cols.append(gradient)
                 terms = tile_terms if terms is None else terms + tile_terms
             rows.append(cols[0] if cols_n == 1 else tf.concat(cols, axis=1))
@@ -129,7 +141,7 @@ class TiledStep:
         updated = self._finish(image, gradients, shift, step_size, tv_weight, low, high)
         return updated, terms
 
-    def _tile_gradient_graph(self, rolled, bounds, layer_weights, channel):
+    def _tile_gradient_graph(self, rolled, bounds, layer_weights, channel, guides):
         global _traces
         with _trace_lock:  # Python side effect: runs only while tracing
             _traces += 1
@@ -151,6 +163,7 @@ class TiledStep:
                     channel=channel if self.channel_mode else None,
                     input_size=self.fixed_size,
                     grayscale=self.grayscale,
+                    guides=guides,
                 )
                 * share
             )

@@ -18,6 +18,7 @@ from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from PIL import Image
 
 from cnnstudio.core import backbones, images
 from cnnstudio.core.errors import InputError
@@ -65,6 +66,8 @@ def stylize(
     *,
     style_weights: Sequence[float] | None = None,
     model=None,
+    start: np.ndarray | None = None,
+    temporal: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Generator[Progress | Preview | Notice, None, np.ndarray]:
     """Paint ``content`` in the style of ``styles`` (uint8 RGB arrays, e.g. from
     ``images.load_image``); yields Progress every iteration (``fraction``: the work done,
@@ -73,6 +76,13 @@ def stylize(
 
     ``style_weights`` blends several styles (their Gram targets are averaged with these
     weights). ``model`` is a VGG19 without top to use instead of building one.
+
+    A video frame (:mod:`cnnstudio.core.style.motion`): ``start`` is the picture to start
+    from instead of ``params.init`` (the previous output warped by the optical flow), and
+    ``temporal`` = (that warped output, uint8 RGB; the consistency mask, float HxW, 1
+    where the flow is reliable) adds the temporal term of Ruder et al. 2016,
+    ``params.temporal_weight`` x mean(mask x (picture - warped)^2), to the loss (its
+    value is the Progress term "temporal").
     """
     params = params or StyleParams()
     params.validate()
@@ -116,6 +126,10 @@ def stylize(
         # the result's luminance in every preview and in the result.
         styles = [luminance_image(s, content) for s in styles]
         content = luminance_image(content)
+        if start is not None:  # a video frame's start and temporal target: grey too
+            start = luminance_image(start)
+        if temporal is not None:
+            temporal = (luminance_image(temporal[0]), temporal[1])
     stages = stage_sizes(height, width, params.multi_scale)
     steps = params.total_steps()
     total = steps * len(stages)
@@ -155,6 +169,8 @@ def stylize(
 
         if image is not None:
             image = compiled.resize(image, h, w)
+        elif start is not None:
+            image = _to_float(images.resize_to(_check_image("start picture", start), w, h))
         elif params.init == "content":
             image = _to_float(stage_content)
         elif params.init == "style":
@@ -164,10 +180,15 @@ def stylize(
             image = rng.uniform(0.0, 1.0, (1, h, w, 3)).astype(np.float32)
 
         args = (content_targets, gram_targets, content_w_t, style_w_t, loss_w_t)
-        if params.optimizer == "adam":
-            updates = _adam(program, image, args, params, steps)
+        if temporal is not None:
+            step_fns = (program.adam_step_temporal, program.loss_and_grad_temporal)
+            extra = _temporal_args(temporal, h, w, params.temporal_weight)
         else:
-            updates = _lbfgs(program, image, args, params, steps, evaluations)
+            step_fns, extra = (program.adam_step, program.loss_and_grad), ()
+        if params.optimizer == "adam":
+            updates = _adam(step_fns[0], image, args, extra, params, steps)
+        else:
+            updates = _lbfgs(step_fns[1], image, args, extra, params, steps, evaluations)
         for kind, current, terms, message in updates:
             now = time.monotonic()
             if kind == "evaluation":
@@ -192,7 +213,7 @@ def stylize(
                 step=step,
                 total=total,
                 loss=float(terms[0]),
-                terms={"content": float(terms[1]), "style": float(terms[2]), "tv": float(terms[3])},
+                terms=_term_values(terms),
                 stage=stage,
                 stages=len(stages),
                 message=message,
@@ -205,7 +226,25 @@ def stylize(
     return preview_of(image, stage_colour)
 
 
-def _adam(program, image, args, params: StyleParams, steps: int):
+def _term_values(terms) -> dict[str, float]:
+    """The weighted loss terms by name ("temporal" too for a video frame)."""
+    names = ("content", "style", "tv", "temporal")
+    return {name: float(value) for name, value in zip(names, terms[1:], strict=False)}
+
+
+def _temporal_args(temporal, height: int, width: int, weight: float) -> tuple:
+    """The warped previous output (1, h, w, 3) in 0..1, the mask (1, h, w, 1) and the
+    weight, at the scale being optimised."""
+    warped, mask = temporal
+    warped = _to_float(images.resize_to(_check_image("warped frame", warped), width, height))
+    mask = np.asarray(mask, np.float32)
+    if mask.shape != (height, width):
+        resized = Image.fromarray(mask, mode="F").resize((width, height), Image.BILINEAR)
+        mask = np.asarray(resized, np.float32)
+    return warped, mask[None, ..., None], np.float32(weight)
+
+
+def _adam(step_fn, image, args, extra, params: StyleParams, steps: int):
     """Yield ("step", image, loss terms, message) after each Adam step."""
     m = np.zeros(tuple(image.shape), np.float32)
     v = np.zeros(tuple(image.shape), np.float32)
@@ -213,7 +252,7 @@ def _adam(program, image, args, params: StyleParams, steps: int):
         hp = np.asarray(
             [params.learning_rate, params.beta_1, params.beta_2, params.epsilon, t], np.float32
         )
-        image, m, v, terms = program.adam_step(image, *args, m, v, hp)
+        image, m, v, terms = step_fn(image, *args, m, v, hp, *extra)
         yield "step", image, terms.numpy(), ""
 
 
@@ -222,7 +261,7 @@ class _CutShort(Exception):
     spent or the job was closed. scipy does not catch it."""
 
 
-def _lbfgs(program, image, args, params: StyleParams, steps: int, evaluations: list[int]):
+def _lbfgs(loss_fn, image, args, extra, params: StyleParams, steps: int, evaluations: list[int]):
     """Yield ("evaluation", best pixels so far, their terms, evaluations this iteration)
     after each loss evaluation and ("step", image, terms, message) after each outer
     iteration: one run of scipy's L-BFGS-B with ``lbfgs_evaluations`` loss evaluations
@@ -289,9 +328,7 @@ def _lbfgs(program, image, args, params: StyleParams, steps: int, evaluations: l
                     # scipy's maxfun), else a small budget would never move the picture.
                     replies.put(None)
                     continue
-                terms, grad = program.loss_and_grad(
-                    payload.reshape(shape).astype(np.float32), *args
-                )
+                terms, grad = loss_fn(payload.reshape(shape).astype(np.float32), *args, *extra)
                 terms = terms.numpy()
                 spent += 1
                 evaluations[0] += 1

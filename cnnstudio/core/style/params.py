@@ -61,6 +61,10 @@ LOSS_VERSION = 2
 DEFAULT_CONTENT_WEIGHT = 1.0
 DEFAULT_STYLE_WEIGHT = 10.0
 DEFAULT_TV_WEIGHT = 1.0
+#: the temporal term is a mean squared pixel difference (0..1 pixels, ~0.01 for a frame
+#: that drifted 25 levels): at this weight a drift of 8 levels counts about as much as
+#: the style term does
+DEFAULT_TEMPORAL_WEIGHT = 1000.0
 #: what was saved with version-1 weights and means something else now
 _VERSION_1_FIELDS = ("content_weight", "style_weight", "tv_weight", "beta_1", "epsilon")
 
@@ -142,6 +146,9 @@ class StyleParams:
     content_weight: float = DEFAULT_CONTENT_WEIGHT
     style_weight: float = DEFAULT_STYLE_WEIGHT
     tv_weight: float = DEFAULT_TV_WEIGHT
+    # videos only: how strongly a frame keeps to the previous output warped by the optical
+    # flow where the flow is reliable (Ruder et al. 2016; core/perceptual.temporal_loss)
+    temporal_weight: float = DEFAULT_TEMPORAL_WEIGHT
     optimizer: str = "adam"  # "adam" | "lbfgs"
     steps: int | None = None  # optimiser iterations (per scale); None: the optimiser's default
     learning_rate: float = 0.02  # Adam, on 0..1 pixels (TF tutorial, crowsonkb)
@@ -225,6 +232,7 @@ class StyleParams:
             ("content_weight", "content weight", self.content_weight),
             ("style_weight", "style weight", self.style_weight),
             ("tv_weight", "total-variation weight", self.tv_weight),
+            ("temporal_weight", "temporal weight", self.temporal_weight),
         ):
             if not math.isfinite(value) or value < 0:
                 raise InputError(f"{label} {value} must be 0 or more", param=param)

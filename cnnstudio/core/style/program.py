@@ -5,7 +5,9 @@ layer in use, and three ``tf.function`` s with an input signature of unknown hei
 width and every weight passed as a tensor, so that new sizes, scales, runs and slider
 values never retrace them (:func:`trace_counts` lets the tests check it). The loss inside
 is :func:`cnnstudio.core.perceptual.perceptual_loss`, the normalised terms that fast
-style training uses too.
+style training uses too. A video frame's steps (``adam_step_temporal``,
+``loss_and_grad_temporal``) add the temporal term of Ruder et al. 2016
+(:func:`~cnnstudio.core.perceptual.temporal_loss`); they are traced on their first use.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 import tensorflow as tf
 
 from cnnstudio.core import backbones, layers
-from cnnstudio.core.perceptual import gram_matrix, perceptual_loss
+from cnnstudio.core.perceptual import gram_matrix, perceptual_loss, temporal_loss
 from cnnstudio.core.style.params import BACKBONE
 
 #: how often each compiled function was traced (tests assert it does not grow)
@@ -80,34 +82,61 @@ class StyleProgram:
             content_feats, style_feats = features(image)
             return content_feats, [gram_matrix(f)[0] for f in style_feats]
 
-        @tf.function(
-            input_signature=[
-                image_spec,
-                content_specs,
-                gram_specs,
-                *weight_specs,
-                image_spec,  # Adam first moment
-                image_spec,  # Adam second moment
-                tf.TensorSpec([5], tf.float32),  # learning rate, beta_1, beta_2, epsilon, t
-            ]
-        )
-        def adam_step(image, content_targets, gram_targets, content_w, style_w, loss_w, m, v, hp):
+        adam_specs = [
+            image_spec,  # Adam first moment
+            image_spec,  # Adam second moment
+            tf.TensorSpec([5], tf.float32),  # learning rate, beta_1, beta_2, epsilon, t
+        ]
+        # a video frame's temporal term (Ruder et al. 2016): the previous output warped
+        # by the optical flow, the consistency mask, the term's weight
+        temporal_specs = [
+            image_spec,
+            tf.TensorSpec([1, None, None, 1], tf.float32),
+            tf.TensorSpec([], tf.float32),
+        ]
+
+        def with_temporal(image, args, warped, mask, weight):
+            """[total, content, style, tv, temporal]: the still terms and the temporal
+            one, which the total includes."""
+            terms = loss_terms(image, *args)
+            temporal = temporal_loss(image, warped, mask, weight)
+            return tf.concat([[terms[0] + temporal], terms[1:], [temporal]], axis=0)
+
+        def adam_update(image, grad, m, v, hp):
             # A functional Adam (Keras 3's update rule) so that its state can change shape
             # between scales without new variables or a retrace.
+            lr, beta_1, beta_2, epsilon, t = hp[0], hp[1], hp[2], hp[3], hp[4]
+            m = m + (grad - m) * (1.0 - beta_1)
+            v = v + (tf.square(grad) - v) * (1.0 - beta_2)
+            alpha = lr * tf.sqrt(1.0 - tf.pow(beta_2, t)) / (1.0 - tf.pow(beta_1, t))
+            image = tf.clip_by_value(image - alpha * m / (tf.sqrt(v) + epsilon), 0.0, 1.0)
+            return image, m, v
+
+        loss_specs = [image_spec, content_specs, gram_specs, *weight_specs]
+
+        @tf.function(input_signature=[*loss_specs, *adam_specs])
+        def adam_step(image, content_targets, gram_targets, content_w, style_w, loss_w, m, v, hp):
             _TRACES["adam"] += 1
             with tf.GradientTape() as tape:
                 tape.watch(image)
                 terms = loss_terms(image, content_targets, gram_targets, content_w, style_w, loss_w)
                 total = terms[0]  # sliced inside the tape so the slice is recorded
             grad = tape.gradient(total, image)
-            lr, beta_1, beta_2, epsilon, t = hp[0], hp[1], hp[2], hp[3], hp[4]
-            m = m + (grad - m) * (1.0 - beta_1)
-            v = v + (tf.square(grad) - v) * (1.0 - beta_2)
-            alpha = lr * tf.sqrt(1.0 - tf.pow(beta_2, t)) / (1.0 - tf.pow(beta_1, t))
-            image = tf.clip_by_value(image - alpha * m / (tf.sqrt(v) + epsilon), 0.0, 1.0)
+            image, m, v = adam_update(image, grad, m, v, hp)
             return image, m, v, terms
 
-        @tf.function(input_signature=[image_spec, content_specs, gram_specs, *weight_specs])
+        @tf.function(input_signature=[*loss_specs, *adam_specs, *temporal_specs])
+        def adam_step_temporal(image, ct, gt, cw, sw, lw, m, v, hp, warped, mask, weight):
+            _TRACES["adam_temporal"] += 1
+            with tf.GradientTape() as tape:
+                tape.watch(image)
+                terms = with_temporal(image, (ct, gt, cw, sw, lw), warped, mask, weight)
+                total = terms[0]
+            grad = tape.gradient(total, image)
+            image, m, v = adam_update(image, grad, m, v, hp)
+            return image, m, v, terms
+
+        @tf.function(input_signature=loss_specs)
         def loss_and_grad(image, content_targets, gram_targets, content_w, style_w, loss_w):
             _TRACES["lbfgs"] += 1
             with tf.GradientTape() as tape:
@@ -116,9 +145,20 @@ class StyleProgram:
                 total = terms[0]
             return terms, tape.gradient(total, image)
 
+        @tf.function(input_signature=[*loss_specs, *temporal_specs])
+        def loss_and_grad_temporal(image, ct, gt, cw, sw, lw, warped, mask, weight):
+            _TRACES["lbfgs_temporal"] += 1
+            with tf.GradientTape() as tape:
+                tape.watch(image)
+                terms = with_temporal(image, (ct, gt, cw, sw, lw), warped, mask, weight)
+                total = terms[0]
+            return terms, tape.gradient(total, image)
+
         self.targets = targets
         self.adam_step = adam_step
         self.loss_and_grad = loss_and_grad
+        self.adam_step_temporal = adam_step_temporal
+        self.loss_and_grad_temporal = loss_and_grad_temporal
 
 
 _PROGRAMS: OrderedDict[tuple, tuple[object, StyleProgram]] = OrderedDict()

@@ -55,6 +55,25 @@ def estimate_seconds(params: StyleParams, content_shape: Sequence[int], rate: St
     return work_units(params, content_shape) * rate.seconds_per_megapixel
 
 
+#: a compiled Adam step of VGG19 per megapixel on the 2-core CPU the benchmarks run on
+#: (bench_motion), for a video's estimate when no step was measured in this session
+CPU_STEP_SECONDS_PER_MEGAPIXEL = 6.0
+#: a fast style network's one pass per megapixel, same machine
+FAST_STYLE_SECONDS_PER_MEGAPIXEL = 0.5
+
+
+def video_frame_seconds(params: StyleParams, rate: StepRate | None = None) -> float:
+    """Seconds a video frame of one megapixel takes to paint with ``params`` (every
+    frame at one scale, its iterations and, for L-BFGS, its loss evaluations), on the
+    machine ``rate`` was measured on (default: the benchmarks' 2-core CPU). Optical flow
+    is extra (:data:`cnnstudio.core.video.params.FLOW_SECONDS_PER_MEGAPIXEL`)."""
+    per_iteration = 1.0
+    if params.optimizer == "lbfgs":
+        per_iteration = params.lbfgs_evaluations * LBFGS_EVALUATION_COST
+    seconds = rate.seconds_per_megapixel if rate is not None else CPU_STEP_SECONDS_PER_MEGAPIXEL
+    return params.total_steps() * per_iteration * LOOP_OVERHEAD * seconds
+
+
 def rate_from_run(
     params: StyleParams, content_shape: Sequence[int], fraction_done: float, seconds: float
 ) -> StepRate | None:

@@ -103,6 +103,23 @@ class FramesFolder:
         self._save_manifest()
         return self
 
+    @classmethod
+    def existing(cls, folder: str | os.PathLike[str]) -> FramesFolder:
+        """An existing frames folder as it is (to save its video, to show its frames),
+        whichever job made it; InputError naming it when it holds no frames manifest."""
+        folder = Path(folder).expanduser()
+        if not (folder / MANIFEST).is_file():
+            raise _folder_error(folder, "holds no frames of a motion job")
+        self = cls(folder, _read_manifest(folder / MANIFEST))
+        self.done = self._count_done()
+        return self
+
+    def describe_video(self, key: str, value: Any) -> None:
+        """Keep ``value`` under ``key`` in the manifest (what the video of these frames
+        carries: its parameters, the file its sound comes from)."""
+        self.manifest[key] = value
+        self._save_manifest()
+
     @property
     def frames(self) -> int:
         """How many frames the job has (may be an estimate for a video)."""
@@ -199,9 +216,11 @@ def assemble(
     audio_from: str | os.PathLike[str] | None = None,
     metadata: dict[str, Any] | None = None,
     overwrite: bool = False,
+    complete: bool = True,
 ) -> WrittenVideo | None:
     """Write the video of the frames done so far (all of them after a finished job; the
-    ones before a Stop or a crash otherwise), one frame in memory at a time."""
+    ones before a Stop or a crash otherwise: ``complete`` False, which the metadata
+    says), one frame in memory at a time."""
     if folder.done == 0:
         return None
     width, height = folder.manifest.get("size") or folder.read(0).shape[1::-1]
@@ -219,4 +238,4 @@ def assemble(
     except BaseException:
         writer.abort()
         raise
-    return writer.close()
+    return writer.close(complete=complete)

@@ -34,6 +34,11 @@ SUGGESTED_MAX_SIDE = 1280
 DEFAULT_BUDGET_SECONDS = 2 * 3600.0
 #: the smallest longest side suggested (smaller frames are of no use to a CNN)
 MIN_SUGGESTED_SIDE = 128
+#: how much faster than the 2-core CPU the jobs' rates were measured on a GPU runs a
+#: motion job's steps (a rough figure: the estimate only decides whether to ask first)
+GPU_SPEEDUP = 10.0
+#: optical flow both ways and the consistency mask, per megapixel frame (DIS, 2-core CPU)
+FLOW_SECONDS_PER_MEGAPIXEL = 0.1
 
 
 def is_video_path(path: str | Path) -> bool:
@@ -164,6 +169,10 @@ class VideoParams:
 
     temporal: bool = True
     flow: str = "dis"
+    #: Dream (and a fast style model): the share of the previous output, warped onto the
+    #: frame, blended in where the flow is reliable (DeepDreamVideo's flow mode; Dream
+    #: blends it into each frame's input and again into its result)
+    blend: float = 0.5
     #: process only the first N frames (None: all)
     max_frames: int | None = None
     #: longest side of the frames processed (None: the video's own size)
@@ -175,6 +184,8 @@ class VideoParams:
                 f"optical flow '{self.flow}' is not one of {', '.join(FLOW_METHODS)}",
                 param="flow",
             )
+        if not (isinstance(self.blend, (int, float)) and 0.0 <= self.blend <= 1.0):
+            raise InputError(f"blend {self.blend!r} must be between 0 and 1", param="blend")
         if self.max_frames is not None and not 1 <= self.max_frames <= MAX_FRAMES:
             raise InputError(
                 f"frame limit {self.max_frames} must be between 1 and {MAX_FRAMES}",
@@ -307,16 +318,37 @@ def check_workload(
     width, height = size or (info.width, info.height)
     count = frames if frames is not None else info.frames
     workload = plan_workload(count, width, height, seconds_per_megapixel, budget_seconds)
+    counted = "" if info.frames_exact or frames is not None else "about "
+    return _refuse_if_long(workload, f"video {info.name}", counted, param, info.path)
+
+
+def check_zoom_workload(
+    source: str,
+    frames: int,
+    size: tuple[int, int],
+    seconds_per_megapixel: float,
+    *,
+    budget_seconds: float = DEFAULT_BUDGET_SECONDS,
+    param: str = "size",
+) -> Workload:
+    """:func:`check_workload` for a zoom of ``frames`` frames of ``size`` from the
+    picture ``source`` (its file name, or "noise")."""
+    workload = plan_workload(frames, *size, seconds_per_megapixel, budget_seconds)
+    return _refuse_if_long(workload, f"zoom of {source}", "", param, None)
+
+
+def _refuse_if_long(
+    workload: Workload, label: str, counted: str, param: str, path: str | None
+) -> Workload:
     if workload.suggested_size is None:
         return workload
     what = "a 4K-class video" if workload.large_frames else "a long job"
-    counted = "" if info.frames_exact or frames is not None else "about "
     raise InputError(
-        f"video {info.name}: {what}, {counted}{workload.text()}",
+        f"{label}: {what}, {counted}{workload.text()}",
         param=param,
         remedy=Remedy.SMALLER_SIZE,
         size=max(workload.suggested_size),
         seconds=workload.seconds,
         suggested_seconds=workload.suggested_seconds,
-        path=info.path,
+        path=path,
     )

@@ -36,6 +36,20 @@ from cnnstudio.core.video.writer import VideoWriter
 FrameProcessor = Callable[[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None], FrameJob]
 
 
+def blend_warped(
+    frame: np.ndarray, warped: np.ndarray | None, mask: np.ndarray | None, blend: float
+) -> np.ndarray:
+    """``frame`` with the previous output (``warped`` onto it by the optical flow) blended
+    in by ``blend`` where the consistency ``mask`` trusts the flow; elsewhere (what came
+    into view, motion boundaries) the frame as it is. DeepDreamVideo's flow mode blends a
+    dream's input this way; a fast style model's output is blended so."""
+    if warped is None or mask is None or blend <= 0:
+        return frame
+    weight = blend * np.asarray(mask, np.float32)[..., None]
+    mixed = frame.astype(np.float32) * (1.0 - weight) + warped.astype(np.float32) * weight
+    return np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
+
+
 def frame_count(info: VideoInfo, params: VideoParams) -> int:
     """How many frames the job makes: the video's, or fewer with ``max_frames``."""
     return min(info.frames, params.max_frames) if params.max_frames else info.frames

@@ -28,6 +28,7 @@ from cnnstudio.gui.messages import capitalized, describe, error_text
 from cnnstudio.gui.tabs import image_job_layout as layout_parts
 from cnnstudio.gui.tabs.base import StudioTab
 from cnnstudio.gui.tabs.batch import BatchJob, TabBatch
+from cnnstudio.gui.tabs.motion.controller import MotionController, is_motion_file
 from cnnstudio.gui.widgets import dialogs
 from cnnstudio.gui.widgets.plots import LossPlot
 from cnnstudio.gui.widgets.progress import JobProgress
@@ -71,6 +72,8 @@ class ImageJobTab(StudioTab):
     _saved_picture: np.ndarray | None = None
     #: what the preview shows while a run starts, and again if it fails (the source)
     _run_reference: np.ndarray | None = None
+    #: motion (a video in, Dream's zoom): set by the tabs that have it
+    motion: MotionController | None = None
 
     # ------------------------------------------------------------------ construction
 
@@ -204,6 +207,8 @@ class ImageJobTab(StudioTab):
     def _on_progress(self, event: object) -> None:
         if self.batch.active and self.batch.handle(event):
             return
+        if self._motion_running() and self.motion.handle(event):
+            return
         if isinstance(event, DownloadProgress):
             self.progress.show_download(event)  # the weights, before the first step
             self.status.emit(f"{self.job_name}: {event.text}")
@@ -223,6 +228,9 @@ class ImageJobTab(StudioTab):
         if self.batch.active:
             self.batch.ended("finished", result)
             return
+        if self._motion_running():
+            self.motion.ended("finished", result)
+            return
         image = np.asarray(result)
         self._keep_result(image, stopped_at=None)
         self.progress.finish("Done")
@@ -232,6 +240,9 @@ class ImageJobTab(StudioTab):
     def _on_stopped(self) -> None:
         if self.batch.active:
             self.batch.ended("stopped", self.runner.result)
+            return
+        if self._motion_running():
+            self.motion.ended("stopped")
             return
         self.progress.finish("Stopped")
         if self._last_preview is not None:
@@ -246,6 +257,8 @@ class ImageJobTab(StudioTab):
     def _on_failed(self, message: str) -> None:
         if self.batch.active:
             self.batch.ended("failed")
+        if self._motion_running():
+            self.motion.ended("failed")
         self.progress.finish("Failed")
         self.status.emit(message)
         # no picture of the failed run: show what it started from, not an older result
@@ -288,7 +301,10 @@ class ImageJobTab(StudioTab):
     # ------------------------------------------------------------------ results out
 
     def has_result(self) -> bool:
-        """A picture to save: the result, or during a run the picture so far."""
+        """A picture to save: the result, or during a run the picture so far (or the
+        frames of a video or a zoom)."""
+        if self.motion_mode():
+            return self.motion.has_frames()
         return self._result is not None or (self.runner.running and self._last_preview is not None)
 
     def result_image(self) -> np.ndarray | None:
@@ -307,6 +323,8 @@ class ImageJobTab(StudioTab):
         if self.batch.active:
             self.status.emit("A batch saves each result itself, as soon as it is made")
             return False
+        if self.motion_mode():
+            return self.motion.save_video()
         to_save = self._picture_to_save()
         if to_save is None:
             self.status.emit(self.nothing_to_save)
@@ -344,15 +362,44 @@ class ImageJobTab(StudioTab):
             return f"{self.title}: a batch is running; closing stops it (its results stay)."
         if self.runner.running:
             return f"{self.title}: {self.running_work} is running; closing stops it."
+        motion = self.motion.unsaved_work() if self.motion is not None else None
+        if motion is not None:
+            return motion
         if self._result is not None and self._saved_picture is not self._result:
             return f"{self.title}: {self.result_work} is not saved."
         return None
 
     def can_save_work(self) -> bool:
+        if self.motion is not None and self.motion.has_frames() and not self.motion.saved:
+            return not self.batch.active
         return not self.batch.active and self._picture_to_save() is not None
 
     def save_work(self) -> bool:
+        if self.motion is not None and self.motion.has_frames() and not self.motion.saved:
+            return self.motion.save_video(wait=True)
         return self._save_shown()
+
+    # ------------------------------------------------------------------ motion
+
+    def _motion_running(self) -> bool:
+        return self.motion is not None and self.motion.running
+
+    def motion_mode(self) -> bool:
+        """A video or a zoom is the job (Save saves its video)."""
+        motion = self.motion
+        return motion is not None and (motion.running or motion.active() or self.zoom_enabled())
+
+    def zoom_enabled(self) -> bool:
+        """Dream's zoom animation is ticked (the other tabs have none)."""
+        return False
+
+    def open_motion_file(self, path: str) -> bool:
+        """``path`` is a video (or an animated GIF): open it as the input; True when it
+        was one (the tab opens pictures itself)."""
+        if self.motion is None or not is_motion_file(path):
+            return False
+        self.motion.open_video(path)
+        return True
 
     def ask_unsaved(self, message: str, can_save: bool) -> str:
         """Save / Discard / Cancel (replaced in tests): ``dialogs.SAVE``, ..."""
@@ -394,3 +441,5 @@ class ImageJobTab(StudioTab):
 
     def shutdown(self) -> None:
         self.runner.shutdown()
+        if self.motion is not None:
+            self.motion.shutdown()

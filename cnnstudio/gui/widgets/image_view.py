@@ -79,6 +79,16 @@ def dropped_image_paths(urls: list[QUrl]) -> list[str]:
     return image_paths([url.toLocalFile() for url in urls if url.isLocalFile()])
 
 
+def dropped_video_paths(urls: list[QUrl]) -> list[str]:
+    """Local files among ``urls`` whose suffix is a video format (an animated GIF is
+    dropped as a picture: its owner decides)."""
+    from cnnstudio.core.video.params import VIDEO_SUFFIXES
+
+    local = [url.toLocalFile() for url in urls if url.isLocalFile()]
+    suffixes = set(VIDEO_SUFFIXES) - {".gif"}
+    return [path for path in local if Path(path).suffix.lower() in suffixes]
+
+
 def dropped_folder(urls: list[QUrl]) -> str | None:
     """The first local folder among ``urls``, or None."""
     for url in urls:
@@ -116,11 +126,14 @@ class ImageView(QGraphicsView):
     images_dropped = Signal(list)
     #: a folder dropped (only when ``accept_folders`` is set: a batch over it)
     folder_dropped = Signal(str)
+    #: a video file dropped (only when ``accept_videos`` is set: a motion job on it)
+    video_dropped = Signal(str)
     zoom_changed = Signal(float)
     #: the split divider moved (its place, 0..1 of the picture's width)
     split_moved = Signal(float)
     #: owners that take a folder (Dream and Style batches) set this
     accept_folders = False
+    accept_videos = False
     #: the zoom percentage in a corner (off for small picture slots)
     show_zoom = True
 
@@ -386,6 +399,8 @@ class ImageView(QGraphicsView):
             return False
         if self.accept_folders and dropped_folder(mime.urls()):
             return True
+        if self.accept_videos and dropped_video_paths(mime.urls()):
+            return True
         return bool(dropped_image_paths(mime.urls()))
 
     def _set_drop_highlight(self, on: bool) -> None:
@@ -420,6 +435,11 @@ class ImageView(QGraphicsView):
         self._set_drop_highlight(False)
         urls = event.mimeData().urls() if event.mimeData() else []
         folder = dropped_folder(urls) if self.accept_folders else None
+        videos = dropped_video_paths(urls) if self.accept_videos else []
+        if videos:
+            event.acceptProposedAction()
+            self.video_dropped.emit(videos[0])
+            return
         paths = dropped_image_paths(urls)
         if folder is not None and not paths:
             event.acceptProposedAction()

@@ -31,6 +31,7 @@ from cnnstudio.gui.settings import read_params, read_str, restore_spin_box
 from cnnstudio.gui.tabs.dream import groups
 from cnnstudio.gui.tabs.dream.layer_table import LayerWeightsTable
 from cnnstudio.gui.tabs.dream.library_choice import LibraryChoice
+from cnnstudio.gui.tabs.dream.motion_groups import GuideSlot, ZoomGroup
 from cnnstudio.gui.widgets.preset_box import PresetBox, watch_controls
 from cnnstudio.gui.widgets.spin_boxes import spin_box
 from cnnstudio.gui.widgets.weights_picker import WeightsPicker
@@ -43,6 +44,7 @@ PRESET_LABELS = {
     "dlwp": "Deep Learning with Python: mixed4-7, L2",
     "tf1-channel": "TF1 recipe: one channel (mixed4 #139)",
     "quick": "Quick look: 10 steps, 3 octaves, 500 px",
+    "motion": "Motion frames: 1 octave, 10 steps (zoom, video)",
 }
 _MAX_CHANNEL = 4095  # the channel picker's top while the network's layers are unknown
 
@@ -67,6 +69,8 @@ class DreamForm(QWidget):
         column = QVBoxLayout(self)
         column.setContentsMargins(4, 4, 4, 4)
         column.addWidget(groups.source_group(self))
+        self.zoom_group = ZoomGroup()
+        column.addWidget(self.zoom_group)
         column.addWidget(self._build_network_group())
         column.addWidget(self._build_objective_group())
         column.addWidget(groups.schedule_group(self))
@@ -125,7 +129,10 @@ class DreamForm(QWidget):
         )
         self.objective_combo.addItem("Mean activation (TF2)", "mean")
         self.objective_combo.addItem("L2, border cropped (DLwP)", "l2")
+        self.objective_combo.addItem("Guide picture (match its features)", "guide")
         form.addRow("Objective", self.objective_combo)
+        self.guide_slot = GuideSlot()
+        form.addRow(self.guide_slot)
         self.channel_check = QCheckBox("One channel only")
         self.channel_check.setObjectName("dreamChannelEnabled")
         self.channel_check.setToolTip(
@@ -152,6 +159,7 @@ class DreamForm(QWidget):
         self.channel_check.toggled.connect(self._update_channel_controls)
         self.channel_layer.currentTextChanged.connect(self._update_channel_range)
         self.from_noise.toggled.connect(self._update_source_controls)
+        self.guide_slot.changed.connect(self._guide_changed)
         self.library.layers_read.connect(self._set_layer_names)
         self.library.status.connect(self.status)
         self.library.failed.connect(self.failed)
@@ -168,12 +176,14 @@ class DreamForm(QWidget):
             layers = {channel[0]: 1.0}
         max_loss = self.max_loss_spin.value()
         seed = self.seed_spin.value()
+        objective = str(self.objective_combo.currentData())
         return DreamParams(
             backbone=self.backbone(),
             weights=self.weights_picker.value(),
             layers=layers,
             channel=channel,
-            objective=str(self.objective_combo.currentData()),
+            objective=objective,
+            guide=(self.guide_slot.path or None) if objective == "guide" else None,
             steps=int(self.steps_spin.value()),
             step_size=float(self.step_size_spin.value()),
             octaves=int(self.octaves_spin.value()),
@@ -221,6 +231,8 @@ class DreamForm(QWidget):
         self.objective_combo.setCurrentIndex(
             max(self.objective_combo.findData(params.objective), 0)
         )
+        if params.guide:
+            self.guide_slot.set_path(params.guide)
         self.channel_check.setChecked(params.channel is not None)
         if params.channel is not None:
             self.channel_layer.setCurrentText(str(params.channel[0]))
@@ -270,6 +282,14 @@ class DreamForm(QWidget):
             self.backbone_combo.setCurrentIndex(self.backbone_combo.findData("inception_v3"))
         self.set_params(params)
         self.status.emit(f"Preset: {PRESET_LABELS.get(key, key)}")
+
+    def _guide_changed(self, path: str) -> None:
+        """A guide picture chosen: dream toward it; cleared: back to the mean."""
+        guide = self.objective_combo.findData("guide")
+        if path:
+            self.objective_combo.setCurrentIndex(guide)
+        elif self.objective_combo.currentIndex() == guide:
+            self.objective_combo.setCurrentIndex(self.objective_combo.findData("mean"))
 
     def _update_channel_controls(self) -> None:
         on = self.channel_check.isChecked()

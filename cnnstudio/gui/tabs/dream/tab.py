@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QSettings
-from PySide6.QtWidgets import QMenu, QPushButton, QWidget
+from PySide6.QtWidgets import QMenu, QPushButton, QVBoxLayout, QWidget
 
 from cnnstudio.core.backbones import get_backbone
 from cnnstudio.core.dream import params as dream_core
@@ -21,16 +21,19 @@ from cnnstudio.core.errors import InputError, StudioError
 from cnnstudio.core.events import Preview, Progress
 from cnnstudio.gui.messages import describe, error_text
 from cnnstudio.gui.tabs.batch import BatchJob
+from cnnstudio.gui.tabs.dream import motion as dream_motion
 from cnnstudio.gui.tabs.dream.form import DreamForm
 from cnnstudio.gui.tabs.dream.library_model import dream_job
 from cnnstudio.gui.tabs.image_job import ImageJobTab
+from cnnstudio.gui.tabs.motion import questions
+from cnnstudio.gui.tabs.motion.controller import MotionController, MotionSpec
 from cnnstudio.gui.widgets import dialogs
 from cnnstudio.gui.widgets.plots import LossPlot
 from cnnstudio.gui.widgets.progress import JobProgress
 from cnnstudio.gui.workers import JobRunner
 
-_LOAD_HINT = "Open or drop an image (Ctrl+O), or choose 'Noise' to dream from scratch"
-_DROP_HINT = "Drop an image here or press Ctrl+O"
+_LOAD_HINT = "Open or drop an image or a video (Ctrl+O), or choose 'Noise' to dream from scratch"
+_DROP_HINT = "Drop an image or a video here, or press Ctrl+O"
 #: where the Send to button hands the dreamed picture: (menu text, tab key, role)
 _SEND_TARGETS = (
     ("Classify it", "classify", "dream result"),
@@ -60,6 +63,7 @@ class DreamTab(ImageJobTab):
         self.runner = JobRunner("Dream", self)
         self._source: np.ndarray | None = None  # the picture to dream on (uint8 RGB)
         self._source_name = ""  # its file name, for the saved metadata
+        self._source_path: str | None = None  # its file (None: pasted or sent)
         self._result: np.ndarray | None = None
         self._result_params: DreamParams | None = None
         self._result_source = ""
@@ -71,6 +75,9 @@ class DreamTab(ImageJobTab):
         self._run_model: str | None = None  # library model of the running dream
         self._result_model: str | None = None
         self._build_send_button()
+        self.motion = MotionController(self, "dream")
+        under_preview = QVBoxLayout()
+        under_preview.addWidget(self.motion.panel)
         self._build_job_layout(
             DreamForm(),
             button_tips=(
@@ -84,6 +91,7 @@ class DreamTab(ImageJobTab):
             fit_tip="Fit the picture to the view (Ctrl+0; wheel zooms)",
             progress=JobProgress(stage_name="Octave", steps_per_stage=True),
             loss_plot=LossPlot(x_label="step", y_label="loss"),
+            under_preview=under_preview,
         )
         self._connect()
         self._update_buttons()
@@ -105,6 +113,9 @@ class DreamTab(ImageJobTab):
 
     def _connect(self) -> None:
         self._connect_job()
+        self.preview.accept_videos = True  # a video dropped: dream every frame of it
+        self.preview.video_dropped.connect(self.motion.open_video)
+        self.form.zoom_group.toggled.connect(self._zoom_toggled)
         self.form.open_button.clicked.connect(self._open_clicked)
         self.form.status.connect(self.status.emit)
         self.form.failed.connect(self._on_form_failed)
@@ -130,8 +141,8 @@ class DreamTab(ImageJobTab):
     # ------------------------------------------------------------------ images in
 
     def ask_open_path(self) -> str | None:
-        """An image file from a dialog (replaced in tests)."""
-        return dialogs.ask_open_image(self, "Image to dream on")
+        """A picture or a video from a dialog (replaced in tests)."""
+        return questions.ask_open_media(self, "Picture or video to dream on")
 
     def _open_clicked(self) -> None:
         path = self.ask_open_path()
@@ -143,10 +154,15 @@ class DreamTab(ImageJobTab):
         if self.runner.running:
             self.status.emit("Stop the dream before opening another image")
             return
+        if self.open_motion_file(path):
+            return  # a video (or an animated GIF): dreamed frame by frame
         image = self._load_picture(path)
         if image is None or not self._may_replace_result(Path(path).name):
             return
+        if not self.motion.may_discard(f"opening {Path(path).name}"):
+            return
         self.set_source(image, Path(path).name)
+        self._source_path = str(path)
         self.status.emit(f"Opened {Path(path).name} ({image.shape[1]}x{image.shape[0]})")
         self.recent_file.emit(str(path))
         self._offer_params_from(path)
@@ -177,8 +193,10 @@ class DreamTab(ImageJobTab):
 
     def set_source(self, image: np.ndarray, name: str = "image") -> None:
         """Dream on ``image`` (uint8 RGB) from now on."""
+        self.motion.leave_video()  # a picture to dream on, not the video any more
         self._source = np.ascontiguousarray(image)
         self._source_name = name
+        self._source_path = None
         self._forget_result()  # its octave line, loss curves and progress go with it
         self.form.from_image.setChecked(True)
         self.form.source_label.setText(f"{name} ({image.shape[1]}x{image.shape[0]})")
@@ -206,6 +224,9 @@ class DreamTab(ImageJobTab):
 
     def run_job(self) -> None:
         if self.runner.running or self.form.library.runner.running:
+            return
+        if self.motion.active() or self.zoom_enabled():
+            self.motion.start()  # asks what needs asking, then motion_started
             return
         params = self.form.params()
         try:
@@ -238,6 +259,79 @@ class DreamTab(ImageJobTab):
         # None for the backbone of the params
         self.runner.run_generator(dream_job, image, params, noise_size=noise_size, model=model_path)
         self._update_buttons()
+
+    # ------------------------------------------------------------------ motion
+
+    def zoom_enabled(self) -> bool:
+        return self.form.zoom_group.isChecked()
+
+    def _zoom_toggled(self, on: bool) -> None:
+        if on:
+            self.motion.show_panel(video=self.motion.active())
+            self._suit_motion()
+        elif not self.motion.active() and not self.motion.has_frames():
+            self.motion.panel.hide()
+
+    def _suit_motion(self) -> None:
+        """A recipe for one picture (5 octaves of 50 steps) on every frame would take
+        ages: a preset shown gives way to 'Motion frames'; settings of one's own stay."""
+        shown = self.form.preset_combo.current_preset()
+        if shown and shown != "motion":
+            self.form.apply_preset("motion")
+            self.status.emit(
+                "Each frame is dreamed with the preset 'Motion frames' (1 octave, 10 steps); "
+                "choose another preset to dream each frame longer"
+            )
+
+    def motion_spec(self, video) -> MotionSpec | None:
+        return dream_motion.motion_spec(self, video)
+
+    def motion_started(self, spec: MotionSpec) -> None:
+        """The motion job is about to run: forget the last result, say what runs."""
+        self._run_params = self.form.params()
+        self._run_source = spec.label
+        self._run_model = None
+        reference = self.motion.video.first if self.motion.active() else self._source
+        self._reset_for_run(reference)
+        self._announce_run(spec.label, "Dreaming")
+
+    def use_smaller_size(self, side: int) -> None:
+        """The smaller size offered before a long job: the video's frames, or the
+        zoom's picture."""
+        if self.motion.active():
+            self.motion.panel.size_spin.setValue(side)
+        else:
+            self.form.max_size_spin.setValue(side)
+
+    def video_opened(self, opened) -> None:
+        """Dream every frame of this video from now on."""
+        self._forget_result()
+        self.form.from_image.setChecked(True)
+        info = opened.info
+        self.form.source_label.setText(f"{info.name} (video, {info.frames} frames)")
+        self.preview.set_reference(None)
+        self.preview.set_image(opened.first)
+        self._suit_motion()
+        self._update_buttons()
+
+    def video_closed(self) -> None:
+        if self._source is not None:
+            self.form.source_label.setText(
+                f"{self._source_name} ({self._source.shape[1]}x{self._source.shape[0]})"
+            )
+            self.preview.set_image(self._source)
+        else:
+            self.form.source_label.setText("No image yet")
+            self.preview.set_image(None)
+
+    def source_path(self) -> str | None:
+        return self._source_path
+
+    def source_name(self) -> str:
+        return self._source_name
+
+    def device_changed(self, info: object) -> None:
+        self.motion.device_changed(info)
 
     def batch_job(self) -> BatchJob | None:
         """Each picture of a batch dreamed with the form's parameters (and network)."""
@@ -337,9 +431,13 @@ class DreamTab(ImageJobTab):
 
     def save_settings(self, settings: QSettings) -> None:
         self.form.save_settings(settings)
+        self.form.zoom_group.save_settings(settings)
+        self.motion.panel.save_settings(settings)
 
     def restore_settings(self, settings: QSettings) -> None:
         self.form.restore_settings(settings)
+        self.form.zoom_group.restore_settings(settings)
+        self.motion.panel.restore_settings(settings)
 
     def shutdown(self) -> None:
         super().shutdown()

@@ -13,11 +13,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QSettings
-from PySide6.QtWidgets import (
-    QFileDialog,
-    QMessageBox,
-    QWidget,
-)
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QVBoxLayout, QWidget
 
 from cnnstudio.core.errors import InputError, StudioError
 from cnnstudio.core.events import Preview, Progress
@@ -29,10 +25,14 @@ from cnnstudio.gui.messages import describe, error_text
 from cnnstudio.gui.settings import last_folder, remember_folder
 from cnnstudio.gui.tabs.batch import BatchJob
 from cnnstudio.gui.tabs.image_job import ImageJobTab
+from cnnstudio.gui.tabs.motion.controller import MotionController
+from cnnstudio.gui.tabs.motion.questions import ask_open_media
+from cnnstudio.gui.tabs.style.batch_job import style_batch_job
 from cnnstudio.gui.tabs.style.estimate import RunEstimate
 from cnnstudio.gui.tabs.style.form import StyleForm
 from cnnstudio.gui.tabs.style.pictures import StylePictures
 from cnnstudio.gui.tabs.style.snapshots import Snapshots
+from cnnstudio.gui.tabs.style.video import StyleVideo
 from cnnstudio.gui.widgets import dialogs
 from cnnstudio.gui.widgets.plots import LossPlot
 from cnnstudio.gui.widgets.progress import JobProgress
@@ -76,6 +76,10 @@ class StyleTab(ImageJobTab):
         self.pictures = StylePictures()
         self.estimate = RunEstimate(self)  # the run time, over Run
         self._settings_restored = False
+        self.motion = MotionController(self, "style", StyleVideo(self))  # a video as content
+        under_preview = QVBoxLayout()
+        under_preview.addLayout(self.snapshot_bar.bar)
+        under_preview.addWidget(self.motion.panel)
         loss_plot = LossPlot(x_label="iteration", y_label="loss (log)")
         loss_plot.set_log_y(True)  # content, style and TV differ by decades
         self._build_job_layout(
@@ -91,7 +95,7 @@ class StyleTab(ImageJobTab):
             fit_tip="Fit the picture to the view (the wheel zooms)",
             progress=JobProgress(stage_name="Scale", step_word="iteration"),
             loss_plot=loss_plot,
-            under_preview=self.snapshot_bar.bar,
+            under_preview=under_preview,
             run_note=self.estimate.label,
         )
         self._connect()
@@ -112,6 +116,8 @@ class StyleTab(ImageJobTab):
         pictures.content_slot.image_dropped.connect(self.open_image)
         pictures.content_slot.accept_folders = True  # a folder of contents: a batch
         pictures.content_slot.folder_dropped.connect(self.ask_batch)
+        pictures.content_slot.accept_videos = True  # a video: painted frame by frame
+        pictures.content_slot.video_dropped.connect(self.motion.open_video)
         # several style pictures may be dropped at once: each becomes a style
         pictures.style_slot.images_dropped.connect(self.add_style_files)
         self.snapshot_bar.chosen.connect(self._show_snapshot)
@@ -132,8 +138,8 @@ class StyleTab(ImageJobTab):
     # ------------------------------------------------------------------ pictures in
 
     def ask_open_path(self, title: str = "Content picture") -> str | None:
-        """An image file from a dialog (replaced in tests)."""
-        return dialogs.ask_open_image(self, title)
+        """A picture or a video from a dialog (replaced in tests)."""
+        return ask_open_media(self, title)
 
     def ask_open_paths(self, title: str = "Style pictures") -> list[str]:
         """Image files from a dialog that allows several (replaced in tests)."""
@@ -157,9 +163,12 @@ class StyleTab(ImageJobTab):
         if self.runner.running:
             self.status.emit(_BUSY)
             return
+        if self.open_motion_file(path):
+            return  # a video (or an animated GIF): painted frame by frame
         image = self._load_picture(path)
         if image is None or not self._may_replace_result(Path(path).name):
             return
+        self.motion.leave_video()
         self.set_content(image, Path(path).name)
         self.status.emit(f"Content: {Path(path).name} ({image.shape[1]}x{image.shape[0]})")
         self.recent_file.emit(str(path))
@@ -243,6 +252,7 @@ class StyleTab(ImageJobTab):
                 self.add_style(image, "style")
                 self.status.emit(f"Style added: the picture ({image.shape[1]}x{image.shape[0]})")
             elif self._may_replace_result(f"the {role or 'content'}"):
+                self.motion.leave_video()
                 self.set_content(image, role or "content")
                 self.status.emit(
                     f"Content: the {role or 'picture'} ({image.shape[1]}x{image.shape[0]})"
@@ -256,6 +266,9 @@ class StyleTab(ImageJobTab):
 
     def run_job(self) -> None:
         if self.runner.running:
+            return
+        if self.motion.active():
+            self.motion.start()  # every frame of the video (style/video.py)
             return
         content, styles = self.pictures.content, self.pictures.styles
         if content is None or not styles:
@@ -296,38 +309,8 @@ class StyleTab(ImageJobTab):
         self._update_buttons()
 
     def batch_job(self) -> BatchJob | None:
-        """Each picture of a batch painted as the content, with the styles and blend of
-        the tab and the form's parameters."""
-        styles = list(self.pictures.styles)
-        if not styles:
-            message = "Add at least one style picture: a batch paints every picture with it"
-            self.status.emit(message)
-            self.show_error(message)
-            return None
-        params = self.form.params()
-        blend = self.pictures.style_blend()
-        try:
-            params.validate()
-            if sum(blend) <= 0:
-                raise InputError("every style weight is 0: give at least one style a weight")
-        except InputError as error:
-            self.report_error(error)
-            return None
-        self._run_params = params
-        names = [s.name for s in styles]
-
-        def job(content: np.ndarray, _item: object):
-            return style_job.stylize(
-                content, [s.image for s in styles], params, style_weights=blend
-            )
-
-        def metadata(item, result: np.ndarray) -> dict:
-            size = [int(result.shape[1]), int(result.shape[0])]
-            return style_params.style_metadata(
-                params, content=item.source.name, styles=names, style_blend=blend, output_size=size
-            )
-
-        return BatchJob(job, metadata, params.size, self.batch_suffix)
+        """Each picture of a batch painted as the content (style/batch_job.py)."""
+        return style_batch_job(self)
 
     def batch_started(self) -> None:
         super().batch_started()
@@ -467,17 +450,20 @@ class StyleTab(ImageJobTab):
 
     def save_settings(self, settings: QSettings) -> None:
         self.form.save_settings(settings)
+        self.motion.panel.save_settings(settings)
 
     def restore_settings(self, settings: QSettings) -> None:
         # the user's own settings are never replaced by the device's defaults
         self._settings_restored = bool(settings.value("params", ""))
         self.form.restore_settings(settings)
+        self.motion.panel.restore_settings(settings)
 
     # ------------------------------------------------------------------ device, run time
 
     def device_changed(self, info: object) -> None:
         """The device is known: a GPU gets the tutorial's recipe (if the form is still at
         the CPU start and no settings were restored), and the speed can be measured."""
+        self.motion.device_changed(info)
         gpu = getattr(info, "kind", "") == "GPU"
         if not self._settings_restored and self.form.use_device_defaults(gpu):
             self.status.emit("Style: a GPU is there, so the tutorial's recipe is the start")

@@ -1,5 +1,6 @@
-"""Tiny videos made by the tests: a still textured background with a textured square
-moving across it (what the optical flow must follow), written with imageio or ffmpeg."""
+"""Tiny videos made by the tests (core, CLI and window tests import it): a still textured
+background with a textured square moving across it (what the optical flow must follow),
+written with imageio or ffmpeg."""
 
 from __future__ import annotations
 

@@ -1,0 +1,172 @@
+"""``cnnstudio dream --zoom-frames``, ``cnnstudio dream VIDEO`` and ``cnnstudio style
+VIDEO`` on tiny generated videos: outputs with their parameters, Ctrl+C that keeps the
+video so far and a second run that continues, bad input in one line naming the file."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import numpy as np
+import pytest
+from video_clips import ffmpeg, with_sine_audio, write_clip
+
+from cnnstudio.cli import motion_run
+from cnnstudio.cli.main import main
+from cnnstudio.core import image_saving
+from cnnstudio.core.dream import estimate
+from cnnstudio.core.video.events import FrameDone
+from cnnstudio.core.video.reader import probe
+from cnnstudio.core.video.writer import read_metadata
+
+DREAM = ["--weights", "random", "--steps", "1", "--layers", "mixed2", "--jitter", "0"]
+DREAM += ["--seed", "1", "--octaves", "1"]
+STYLE = ["--weights", "random", "--steps", "2"]
+
+
+@pytest.fixture
+def clip(tmp_path):
+    return write_clip(tmp_path / "clip.mp4", count=6)
+
+
+@pytest.fixture
+def picture(tmp_path):
+    rng = np.random.default_rng(2)
+    return image_saving.save_image(
+        tmp_path / "pic.png", rng.integers(0, 256, (60, 80, 3), dtype=np.uint8)
+    )
+
+
+def err_lines(capsys) -> list[str]:
+    return [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+
+
+def test_zoom_to_a_gif_with_its_parameters(tmp_path, picture, capsys):
+    out = tmp_path / "zoom.gif"
+    code = main(
+        ["dream", str(picture), "--zoom-frames", "3", "--zoom", "1.1", "--rotate", "2",
+         "--shift", "1,0", "-o", str(out), *DREAM]
+    )  # fmt: skip
+    assert code == 0
+    assert probe(out).frames == 3
+    meta = read_metadata(out)
+    assert meta["job"] == "dream-zoom" and meta["params"]["zoom"]["rotate"] == 2.0
+    assert meta["params"]["zoom"]["shift_x"] == 1.0 and meta["source"] == "pic.png"
+    lines = err_lines(capsys)
+    assert lines[0] == "dream: zoom of pic.png, 3 frames at 80x60: under 0:01"
+    assert "dream: frame 3/3 done" in lines[-2]
+    assert lines[-1].startswith(f"dream: wrote {out} (3 frames at 12 fps)")
+
+
+def test_dream_a_video_with_sound_and_style_it(tmp_path, clip, picture, capsys):
+    with_audio = with_sine_audio(clip, tmp_path / "clip-audio.mp4")
+    out = tmp_path / "dreamed.mp4"
+    assert main(["dream", str(with_audio), "-o", str(out), "--max-frames", "3", *DREAM]) == 0
+    info = probe(out)
+    assert (info.frames, info.size, info.has_audio) == (3, (64, 48), True)
+    assert read_metadata(out)["params"]["video"]["max_frames"] == 3
+    styled = tmp_path / "styled.mp4"
+    args = ["style", str(clip), str(picture), "-o", str(styled), "--no-temporal", "--size", "32"]
+    assert main([*args, *STYLE, "--max-frames", "2"]) == 0
+    assert probe(styled).size == (32, 24)
+    meta = read_metadata(styled)
+    assert meta["job"] == "style-video" and meta["params"]["video"]["temporal"] is False
+    assert meta["params"]["style"]["styles"] == ["pic.png"]
+
+
+def test_ctrl_c_keeps_the_video_so_far_and_the_same_command_continues(
+    tmp_path, clip, monkeypatch, capsys
+):
+    out, frames = tmp_path / "out.mp4", tmp_path / "frames"
+    argv = ["dream", str(clip), "-o", str(out), "--frames-dir", str(frames), *DREAM]
+    original = motion_run.MotionReporter.event
+
+    def press_ctrl_c_after_two_frames(self, event):
+        original(self, event)
+        if isinstance(event, FrameDone) and event.index == 1:
+            os.kill(os.getpid(), signal.SIGINT)  # as the terminal does
+
+    monkeypatch.setattr(motion_run.MotionReporter, "event", press_ctrl_c_after_two_frames)
+    assert main(argv) == 130
+    assert probe(out).frames == 2 and read_metadata(out)["complete"] is False
+    last = err_lines(capsys)[-1]
+    assert "stopped after 2 of 6 frames" in last and "run the same command again" in last
+    monkeypatch.setattr(motion_run.MotionReporter, "event", original)
+    assert main(argv) == 0  # replaces the unfinished video, continues at frame 3
+    lines = err_lines(capsys)
+    assert any("continuing clip.mp4 at frame 3 of 6" in line for line in lines)
+    assert probe(out).frames == 6 and read_metadata(out)["complete"] is True
+    assert len(list(frames.glob("frame_*.png"))) == 6  # named by the user: kept
+
+
+def test_a_long_job_is_refused_before_it_starts_with_a_size_that_fits(
+    tmp_path, monkeypatch, capsys
+):
+    clip = write_clip(tmp_path / "wide.mp4", count=3, size=(320, 240))
+    # a slow machine: about 2.5 hours at this size, over the 2 hours a job may take unasked
+    monkeypatch.setattr(estimate, "STEP_SECONDS_PER_MEGAPIXEL", 4e4)
+    out = tmp_path / "out.mp4"
+    assert main(["dream", str(clip), "-o", str(out), *DREAM]) == 2
+    (line,) = err_lines(capsys)
+    assert line.startswith("cnnstudio: video wide.mp4: a long job, 3 frames at 320x240: about 2:")
+    assert "; at 282x212 about 1:" in line and line.endswith("pass --size 282 or less")
+    assert not out.exists() and not (tmp_path / "out.frames").exists()
+    # an explicit --size is the user's decision: the job goes ahead, its estimate said first
+    assert main(["dream", str(clip), "-o", str(out), "--size", "64", *DREAM]) == 0
+    assert err_lines(capsys)[0] == "dream: wide.mp4: 3 frames at 64x48: about 6:09"
+
+
+@pytest.mark.parametrize(
+    ("make", "fragment"),
+    [
+        (lambda p: p.write_bytes(b"not a video at all"), "video broken.mp4: "),
+        (lambda p: p.write_bytes(b""), "video broken.mp4: "),
+    ],
+)
+def test_bad_videos_are_one_line_naming_the_file(tmp_path, capsys, make, fragment):
+    bad = tmp_path / "broken.mp4"
+    make(bad)
+    assert main(["dream", str(bad), "-o", str(tmp_path / "o.mp4"), *DREAM]) == 2
+    (line,) = err_lines(capsys)
+    assert fragment in line
+
+
+def test_flags_that_do_not_fit_are_one_line(tmp_path, clip, picture, capsys):
+    cases = [
+        (["dream", str(clip), "-o", str(tmp_path / "o.png")], "writes a video"),
+        (["dream", str(picture), "-o", str(tmp_path / "o.png"), "--no-temporal"], "--no-temporal"),
+        (["dream", str(clip), "-o", str(tmp_path / "o.mp4"), "--rotate", "3"], "--zoom-frames"),
+        (["style", str(clip), "-o", str(tmp_path / "o.mp4")], "at least one style image"),
+        (["dream", str(picture), "--zoom-frames", "2", "--zoom", "9", "-o", "z.gif"], "--zoom:"),
+    ]
+    for argv, fragment in cases:
+        assert main(argv) == 2, argv
+        (line,) = err_lines(capsys)
+        assert fragment in line, line
+
+
+def test_guide_flag_dreams_toward_a_picture(tmp_path, picture, capsys):
+    out = tmp_path / "guided.png"
+    argv = ["dream", "--noise", "80x80", "--guide", str(picture), "-o", str(out), *DREAM]
+    assert main(argv) == 0
+    from cnnstudio.core.images import read_params
+
+    params = read_params(out)["params"]
+    assert params["objective"] == "guide" and params["guide"] == str(picture.resolve())
+    assert main([*argv[: -len(DREAM)], "--objective", "l2", *DREAM, "--overwrite"]) == 2
+    assert "leave out --objective l2" in err_lines(capsys)[-1]
+    missing = ["dream", "--noise", "80x80", "--guide", str(tmp_path / "nope.png"), "-o", "x.png"]
+    assert main(missing) == 2
+    assert "nope.png" in err_lines(capsys)[-1]
+
+
+def test_a_variable_frame_rate_is_said_naming_the_file(tmp_path, clip, capsys):
+    vfr = tmp_path / "vfr.mp4"
+    ffmpeg(
+        "-i", str(clip), "-vf", "setpts='(N+if(gt(N,2),4,0))/12/TB'", "-fps_mode", "vfr", str(vfr)
+    )  # fmt: skip
+    out = tmp_path / "out.mp4"
+    assert main(["dream", str(vfr), "-o", str(out), "--max-frames", "2", *DREAM]) == 0
+    lines = err_lines(capsys)
+    assert any(line.startswith("dream: video vfr.mp4 has a variable frame rate") for line in lines)
+    assert probe(out).frames == 2
