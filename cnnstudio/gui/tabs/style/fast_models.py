@@ -71,13 +71,14 @@ def style_with_model(
 
     start = time.monotonic()
     model = apply.load_style_model(model_path)
+    model.warm_up(quick=True)  # tracing (and choosing the preview's pass) is loading
     loaded = time.monotonic()
     width, height = target_size(picture.shape, side)
     source = images.resize_to(picture, width, height)
     small = images.resize_max_side(source, PREVIEW_SIDE)
     begin = time.monotonic()
-    styled = apply.stylize(model, small, preserve_colors=preserve_colors)
-    full = max(source.shape[:2]) <= PREVIEW_SIDE
+    full = max(source.shape[:2]) <= PREVIEW_SIDE  # the preview is the result itself
+    styled = apply.stylize(model, small, preserve_colors=preserve_colors, quick=not full)
     quick = StyledPicture(
         styled, full, time.monotonic() - begin, loaded - start, model.name, model.meta
     )
