@@ -270,9 +270,8 @@ class FastTrainPanel(QWidget):
                 f"The run had done its {event.start_step} steps: raise Steps to train it further"
             )
         else:
-            self.status.emit(
-                f"Training a fast style model: step {event.start_step + 1} of {event.total}"
-            )
+            going_on = f", going on from step {event.start_step}" if event.start_step else ""
+            self.status.emit(f"Training a fast style model: {event.total} steps{going_on}")
 
     def _on_preview(self, event: Preview) -> None:
         self.preview.set_image(event.image)

@@ -240,7 +240,7 @@ class StyleModes:
     def _train_work(self) -> str:
         panel = self.train_panel
         if panel.runner.running:
-            return "a fast style model is training; closing stops it (its run folder keeps it)"
+            return "a fast style model is training; closing stops it (Resume goes on later)"
         if panel.unsaved():
             return "the trained style model is not in the library"
         return ""
