@@ -192,10 +192,14 @@ def test_use_styles_a_preview_then_full_size_saves_and_reopens(tab, qtbot, style
     assert meta["mode"] == "fast style model" and meta["model"] == "swirls"
     assert meta["preserve_colors"] is True and meta["output_size"] == [600, 400]
 
-    # any size: a smaller result
+    # any size: a smaller result; Save pressed while it is being made writes it once made
+    use.size_spin.setValue(128)
+    small = tmp_path / "small.png"
+    use.ask_save_path = lambda: str(small)
     with qtbot.waitSignal(use.runner.finished, timeout=60_000):
-        use.size_spin.setValue(128)
+        assert use.save() and not small.exists()
     assert use.result.image.shape == (85, 128, 3)
+    np.testing.assert_array_equal(images.load_image(small), use.result.image)
 
     # the saved picture, opened again: the same model and options come back
     use.colors_check.setChecked(False)

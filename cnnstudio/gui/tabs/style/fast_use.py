@@ -71,6 +71,7 @@ class FastUsePanel(QWidget):
         self.runner = JobRunner("Fast style", self)
         self.content: np.ndarray | None = None
         self.content_name = ""
+        self._content_version = 0  # which content a picture was made of
         self.shown: StyledPicture | None = None  # the latest picture (preview or full)
         self.result: StyledPicture | None = None  # the full-size picture of ``result_key``
         self.result_key: tuple | None = None
@@ -78,6 +79,7 @@ class FastUsePanel(QWidget):
         self._job_key: tuple | None = None
         self._again = False  # another picture is asked for once the running job stops
         self._save_path = ""  # Save pressed while the full-size picture was being made
+        self._save_key: tuple | None = None  # ... of this picture
         self._timer = QTimer(self, singleShot=True)
         self._timer.timeout.connect(self._render)
         splitter = QSplitter(Qt.Orientation.Horizontal)
@@ -217,6 +219,7 @@ class FastUsePanel(QWidget):
         """The picture to style (the tab's content picture)."""
         self.content = image
         self.content_name = name
+        self._content_version += 1
         self.content_slot.set_image(image)
         self.preview.set_reference(image)
         self.request()
@@ -237,13 +240,17 @@ class FastUsePanel(QWidget):
         if not path or self.content is None:
             return None
         side = int(self.size_spin.value())
-        return (path, id(self.content), self.colors_check.isChecked(), side)
+        return (path, self._content_version, self.colors_check.isChecked(), side)
 
     # ------------------------------------------------------------------ the job
 
     def _render(self) -> None:
         key = self._key()
+        if self._save_path and key != self._save_key:
+            self.status.emit(f"{Path(self._save_path).name} not saved: the picture changed")
+            self._save_path = ""
         if key is None:
+            self.runner.stop()
             self._show(None)
             self.info_label.setText("")
             return
@@ -261,6 +268,8 @@ class FastUsePanel(QWidget):
         self.runner.run_callbacks(style_with_model, path, self.content, preserve, side)
 
     def _on_event(self, event: object) -> None:
+        if self._job_key != self._key():
+            return  # a picture nobody wants any more (a new one is on its way)
         if isinstance(event, StyledPicture):
             self._show(event)
             height, width = event.image.shape[:2]
@@ -276,14 +285,14 @@ class FastUsePanel(QWidget):
             self.progress.update_progress(event)
 
     def _on_finished(self, result: object) -> None:
-        if not isinstance(result, StyledPicture):
+        if not isinstance(result, StyledPicture) or self._job_key != self._key():
             return
         self.result, self.result_key = result, self._job_key
         self._show(result)
         height, width = result.image.shape[:2]
         self.progress.finish(f"{width}x{height}: styled by {result.model}")
         self.status.emit(f"Styled with '{result.model}': {width}x{height}")
-        if self._save_path and self._key() == self.result_key:
+        if self._save_path and self._save_key == self.result_key:
             path, self._save_path = self._save_path, ""
             self._write(path)
 
@@ -342,7 +351,7 @@ class FastUsePanel(QWidget):
             return False
         if key == self.result_key and self.result is not None:
             return self._write(path)
-        self._save_path = path
+        self._save_path, self._save_key = path, key
         self.status.emit(f"{Path(path).name} is saved once the full-size picture is made")
         if not self.runner.running:
             self.request()
