@@ -33,6 +33,7 @@ bench: $(VENV)/.installed
 screenshot: $(VENV)/.installed
 	$(PY) scripts/screenshot.py docs/dream-tab.png
 	$(PY) scripts/screenshot.py --scene style docs/style-tab.png
+	$(PY) scripts/screenshot.py --scene faststyle --train-shot docs/faststyle-train-tab.png docs/faststyle-use-tab.png
 	$(PY) scripts/screenshot.py --scene shortcuts docs/shortcuts.png
 	$(PY) scripts/screenshot_runs.py docs/runs-browser.png
 

@@ -1,6 +1,8 @@
 """Render the real main window and save it as a PNG: a short dream in the Dream tab (the
-default), a Quick look in the Style tab (``--scene style``), or the keyboard-shortcuts
-sheet (``--scene shortcuts``).
+default), a Quick look in the Style tab (``--scene style``), a fast style model trained in
+the Style tab and then used on the sample cat (``--scene faststyle``; ``--train-shot
+FILE`` also saves the training under way), or the keyboard-shortcuts sheet (``--scene
+shortcuts``).
 
     xvfb-run -s "-screen 0 1400x900x24" .venv/bin/python scripts/screenshot.py docs/dream-tab.png
     .venv/bin/python scripts/screenshot.py --scene style docs/style-tab.png
@@ -80,7 +82,11 @@ def main(argv: list[str] | None = None) -> int:
     _reexec_under_xvfb(argv)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("output", type=Path, help="PNG file to write")
-    parser.add_argument("--scene", choices=("dream", "style", "shortcuts"), default="dream")
+    parser.add_argument(
+        "--scene", choices=("dream", "style", "faststyle", "shortcuts"), default="dream"
+    )
+    parser.add_argument("--train-shot", type=Path, help="faststyle: also the training, here")
+    parser.add_argument("--fast-steps", type=int, default=200, help="faststyle: training steps")
     parser.add_argument("--steps", type=int, default=12, help="steps per octave")
     parser.add_argument("--size", type=int, default=420, help="max image size")
     parser.add_argument("--width", type=int, default=1360)
@@ -101,7 +107,12 @@ def main(argv: list[str] | None = None) -> int:
     window = MainWindow(detect_device=True)
     window.resize(args.width, args.height)
     window.show()
-    scene = {"dream": dream_scene, "style": style_scene, "shortcuts": shortcuts_scene}
+    scene = {
+        "dream": dream_scene,
+        "style": style_scene,
+        "faststyle": faststyle_scene,
+        "shortcuts": shortcuts_scene,
+    }
     shot = scene[args.scene](app, window, args, workdir)
     if shot is None:
         return 1
@@ -149,6 +160,64 @@ def style_scene(app, window, args, workdir: Path):
     wait_until(app, lambda: "about" in tab.estimate.text(), 300)
     if not _run(app, window, tab):
         return None
+    wait_until(app, lambda: False, 0.5)
+    return window
+
+
+def _photo_crops(workdir: Path, count: int = 18) -> Path:
+    """A folder of photos: squares cut from the sample pictures at seeded places."""
+    import numpy as np
+
+    from cnnstudio.core import images
+    from cnnstudio.core.image_saving import save_image
+
+    folder = workdir / "photos"
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    samples = [images.load_image(p) for p in sorted((REPO / "resources" / "samples").glob("*.*g"))]
+    for index in range(count):
+        picture = samples[index % len(samples)]
+        height, width = picture.shape[:2]
+        side = int(min(height, width) * rng.uniform(0.45, 0.8))
+        top, left = rng.integers(0, height - side + 1), rng.integers(0, width - side + 1)
+        save_image(folder / f"crop{index:02d}.png", picture[top : top + side, left : left + side])
+    return folder
+
+
+def faststyle_scene(app, window, args, workdir: Path):
+    """A style model trained in "Train a fast style model" (untrained VGG19, the made-up
+    style of docs/faststyle-style.png, crops of the sample pictures), saved to the
+    library, then "Use a fast style model" on the sample cat, before/after split."""
+    tab = window.tab_by_key("style")
+    window.tabs.setCurrentWidget(tab)
+    tab.ask_restore_params = lambda path: False
+    tab.set_mode("train")
+    panel = tab.train_panel
+    panel.add_style_files([str(REPO / "docs" / "faststyle-style.png")])
+    panel.set_photo_folder(str(_photo_crops(workdir)))
+    form = panel.form
+    form.weights_picker.set_value("random")
+    form.size_spin.setValue(128)
+    form.steps_spin.setValue(args.fast_steps)
+    form.preview_spin.setValue(10)
+    panel.start()
+    if args.train_shot is not None:
+        wait_until(app, lambda: panel.progress.value() >= args.fast_steps // 2, 1800)
+        wait_until(app, lambda: False, 0.5)
+        args.train_shot.parent.mkdir(parents=True, exist_ok=True)
+        window.grab().save(str(args.train_shot), "PNG")
+        print(f"wrote {args.train_shot}")
+    if not wait_until(app, lambda: not panel.runner.running, 3600) or panel.result is None:
+        print(f"screenshot: training failed: {panel.runner.error_message}", file=sys.stderr)
+        return None
+    panel.ask_model_name = lambda suggested: "swirls"
+    panel.save_to_library()
+    tab.set_mode("use")
+    tab.open_image(str(sample_image_path(workdir)))
+    use = tab.use_panel
+    wait_until(app, lambda: use.result is not None, 120)
+    wait_until(app, lambda: "detecting" not in window.device_label.text(), 120)
+    use.split_button.setChecked(True)  # before/after, the divider in the middle
     wait_until(app, lambda: False, 0.5)
     return window
 

@@ -116,6 +116,9 @@ def test_loss_plot_buffers_and_redraws(qtbot):
     assert plot.drawn_points("loss") == 0
     qtbot.waitUntil(lambda: plot.drawn_points("loss") == 1000, timeout=3000)
     assert len(plot.data("tv")[0]) == 500
+    # a curve of a thousand steps is a line, not a thousand circles; a symbol on request
+    assert plot._series["loss"].curve.opts["symbol"] is None
+    assert plot.add_series("checks", symbol="o").curve.opts["symbol"] == "o"
     plot.clear()
     assert plot.series_names() == []
     assert len(plot.data("loss")[0]) == 0

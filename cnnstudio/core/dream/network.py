@@ -25,6 +25,7 @@ from typing import Any
 from cnnstudio.core import backbones, layers, library
 from cnnstudio.core.dream.params import DreamParams, identity, model_default_layers
 from cnnstudio.core.errors import InputError
+from cnnstudio.core.faststyle.models import check_not_style_model
 
 #: smallest side for a custom model whose input size is free (a few poolings deep)
 CUSTOM_MODEL_MIN_SIZE = 32
@@ -105,6 +106,7 @@ def find_library_model(spec: str | os.PathLike[str] | library.ModelEntry) -> lib
     InputError naming the library's models when it names none."""
     entry = library.resolve_model(spec)
     if entry is not None:
+        check_not_style_model(entry.name, entry.meta, "be dreamed with")
         return entry
     names = ", ".join(e.name for e in library.list_models()) or "the library is empty"
     raise InputError(

@@ -24,6 +24,7 @@ import tensorflow as tf
 from cnnstudio.core import backbones, layers, library
 from cnnstudio.core.errors import InputError
 from cnnstudio.core.events import DownloadProgress
+from cnnstudio.core.faststyle.models import check_not_style_model
 from cnnstudio.core.visualize.params import VisualizeParams
 from cnnstudio.core.weights import ensure_weights_events, is_untrained, weights_label
 
@@ -100,9 +101,11 @@ def load_network(params: VisualizeParams) -> Network:
         )
     path = Path(os.path.expanduser(spec))
     if path.exists():
+        check_not_style_model(path.stem, _sidecar(path), "have its features visualised")
         return network_from_model(library.load_model_file(path), path.stem, _sidecar(path))
     for entry in library.list_models():
         if entry.name == spec:
+            check_not_style_model(entry.name, entry.meta, "have its features visualised")
             return network_from_model(library.load_entry(entry), entry.name, dict(entry.meta))
     if path.suffix.lower() in (library.MODEL_SUFFIX,) + library.LEGACY_SUFFIXES:
         raise InputError(f"model file not found: {path}", param="model")

@@ -97,9 +97,14 @@ class LossPlot(pg.PlotWidget):
         entry = self._series.get(series)
         if entry is None:
             colour = SERIES_COLOURS[len(self._series) % len(SERIES_COLOURS)]
-            style = {"symbol": symbol, "symbolSize": 7, "symbolBrush": colour} if symbol else {}
+            # pyqtgraph draws circles when any symbol option is given: only with a symbol
+            style = (
+                {"symbol": symbol, "symbolSize": 7, "symbolBrush": colour, "symbolPen": colour}
+                if symbol
+                else {}
+            )
             pen = pg.mkPen(colour, width=2) if line else None
-            curve = self.getPlotItem().plot(name=series, pen=pen, symbolPen=colour, **style)
+            curve = self.getPlotItem().plot(name=series, pen=pen, **style)
             entry = self._series[series] = _Series(curve)
             self._arrange_legend()
         return entry

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QComboBox
 from cnnstudio.core.backbones import BACKBONE_NAMES
 from cnnstudio.core.dream.params import model_default_layers
 from cnnstudio.core.errors import StudioError
+from cnnstudio.core.faststyle.params import is_style_model
 from cnnstudio.gui.tabs.dream.library_model import LIBRARY_PREFIX, library_layers
 from cnnstudio.gui.workers import JobRunner
 
@@ -89,6 +90,8 @@ class LibraryChoice(QObject):
                 log.warning("model library not listed: %s", error)
                 entries = []
             for entry in entries:
+                if is_style_model(entry.meta):
+                    continue  # a style network paints pictures: nothing to dream with
                 damaged = " (damaged)" if entry.damaged else ""  # the tooltip says why
                 combo.addItem(f"Library: {entry.name}{damaged}", LIBRARY_PREFIX + str(entry.path))
                 combo.setItemData(combo.count() - 1, entry.describe(), Qt.ItemDataRole.ToolTipRole)

@@ -30,6 +30,8 @@ from cnnstudio.gui.tabs.motion.questions import ask_open_media
 from cnnstudio.gui.tabs.style.batch_job import style_batch_job
 from cnnstudio.gui.tabs.style.estimate import RunEstimate
 from cnnstudio.gui.tabs.style.form import StyleForm
+from cnnstudio.gui.tabs.style.memory_box import show_memory_error
+from cnnstudio.gui.tabs.style.modes import StyleModes
 from cnnstudio.gui.tabs.style.pictures import StylePictures
 from cnnstudio.gui.tabs.style.snapshots import Snapshots
 from cnnstudio.gui.tabs.style.video import StyleVideo
@@ -42,7 +44,7 @@ _HINT = "Drop a content picture and at least one style picture, then press Run"
 _BUSY = "Stop the run before changing the pictures"
 
 
-class StyleTab(ImageJobTab):
+class StyleTab(StyleModes, ImageJobTab):
     """Neural style transfer: pictures and parameters left, live result right."""
 
     title = "Style"
@@ -99,6 +101,7 @@ class StyleTab(ImageJobTab):
             run_note=self.estimate.label,
         )
         self._connect()
+        self._build_modes()  # the mode switch: this page, fast style training and use
         self._update_buttons()
 
     @property
@@ -160,6 +163,8 @@ class StyleTab(ImageJobTab):
 
     def open_image(self, path: str) -> None:
         """Use ``path`` as the content picture; offer to restore embedded parameters."""
+        if self.open_in_mode(path):  # "Train a fast style model": a style picture
+            return
         if self.runner.running:
             self.status.emit(_BUSY)
             return
@@ -181,7 +186,7 @@ class StyleTab(ImageJobTab):
             meta = images.read_params(path)
         except (StudioError, OSError):
             return
-        if not meta or meta.get("job") != "style":
+        if not meta or meta.get("job") != "style" or self.offer_fast_model(meta, path):
             return
         try:
             params = style_params.params_from_metadata(meta)
@@ -214,6 +219,7 @@ class StyleTab(ImageJobTab):
         self.preview.set_reference(self.pictures.content)
         self.preview.set_image(self.pictures.content)
         self.form.set_content_shape(image.shape)
+        self.content_changed(image, name)  # "Use a fast style model" styles it
         self._update_estimate()
         self._update_buttons()
 
@@ -265,7 +271,7 @@ class StyleTab(ImageJobTab):
     # ------------------------------------------------------------------ the job
 
     def run_job(self) -> None:
-        if self.runner.running:
+        if self.run_in_mode() or self.runner.running:
             return
         if self.motion.active():
             self.motion.start()  # every frame of the video (style/video.py)
@@ -372,18 +378,7 @@ class StyleTab(ImageJobTab):
 
     def show_memory_error(self, error: style_memory.MemoryTooLargeError) -> QMessageBox:
         """The run will not fit: say so and offer the size that fits as a button."""
-        size = error.suggested_size
-        box = dialogs.show_error(
-            self,
-            f"The result at {error.size} px needs about {error.needed / 2**30:.1f} GB of "
-            f"memory but {error.available / 2**30:.1f} GB is free. A size of {size} px "
-            "fits: press the button to use it, or close other programs.",
-            title="Not enough memory",
-        )
-        use = box.addButton(f"Use {size} px", QMessageBox.ButtonRole.ActionRole)
-        use.setObjectName("styleUseSuggestedSize")
-        use.clicked.connect(lambda: self.form.size_spin.setValue(size))
-        return box
+        return show_memory_error(self, error, self.form.size_spin.setValue)
 
     # ------------------------------------------------------------------ snapshots
 
@@ -451,12 +446,14 @@ class StyleTab(ImageJobTab):
     def save_settings(self, settings: QSettings) -> None:
         self.form.save_settings(settings)
         self.motion.panel.save_settings(settings)
+        self.save_mode_settings(settings)
 
     def restore_settings(self, settings: QSettings) -> None:
         # the user's own settings are never replaced by the device's defaults
         self._settings_restored = bool(settings.value("params", ""))
         self.form.restore_settings(settings)
         self.motion.panel.restore_settings(settings)
+        self.restore_mode_settings(settings)
 
     # ------------------------------------------------------------------ device, run time
 
