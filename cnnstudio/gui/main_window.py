@@ -37,6 +37,7 @@ from cnnstudio.gui.settings import app_settings, last_folder, read_bool, read_st
 from cnnstudio.gui.tabs import tab_classes
 from cnnstudio.gui.tabs.base import StudioTab
 from cnnstudio.gui.unsaved import confirm_close
+from cnnstudio.gui.visualize.launcher import VisualizeLauncher
 from cnnstudio.gui.wheel_guard import install as install_wheel_guard
 from cnnstudio.gui.widgets import dialogs
 from cnnstudio.gui.widgets.elided_label import ElidedLabel
@@ -120,6 +121,7 @@ class MainWindow(QMainWindow):
         self._import_runner.finished.connect(self._on_weights_imported)
         self._import_runner.failed.connect(self._on_weights_import_failed)
 
+        self.visualize = VisualizeLauncher(self)  # View > Feature visualisation...
         build_menus(self)
         self._build_status_bar()
         self.restore_settings()
@@ -262,12 +264,10 @@ class MainWindow(QMainWindow):
 
     def save_result(self) -> None:
         tab = self.current_tab()
-        if tab is None:
-            return
-        if not tab.has_result():
+        if tab is not None and not tab.has_result():
             self.show_status("Nothing to save yet: run a job first")
-            return
-        tab.save_result()
+        elif tab is not None:
+            tab.save_result()
 
     def run_current(self) -> None:
         tab = self.current_tab()
@@ -284,9 +284,9 @@ class MainWindow(QMainWindow):
         view = self._target_view()
         if view is None:
             return
-        zoom = {"in": view.zoom_in, "out": view.zoom_out, "fit": view.fit}
-        zoom["actual"] = view.zoom_actual
-        zoom[how]()
+        {"in": view.zoom_in, "out": view.zoom_out, "fit": view.fit, "actual": view.zoom_actual}[
+            how
+        ]()
 
     def _target_view(self) -> ImageView | None:
         """The image view with the keyboard focus, else the first visible one of the tab."""
@@ -482,10 +482,11 @@ class MainWindow(QMainWindow):
             dialog.shutdown()
         for runner in (self._import_runner, self._device_runner):
             runner.shutdown()
+        self.visualize.shutdown()
 
     def confirm_close(self) -> bool:
         """Ask before closing when a tab holds work that closing would lose."""
-        return confirm_close(self, self.tab_widgets())
+        return confirm_close(self, [*self.tab_widgets(), *self.visualize.views()])
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self._closed:
