@@ -49,7 +49,7 @@ def view(qtbot, window, entries):
     choose(view, str(entries[0].path), "detect", **QUICK)
     window.visualize_action.trigger()
     assert view.isVisible()
-    qtbot.waitUntil(lambda: "7 channels" in view.form.layer_info.text(), timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: "7 channels" in view.form.layers.info.text(), timeout=TIMEOUT_MS)
     return view
 
 
@@ -115,9 +115,9 @@ def test_classify_explain_panel_opens_the_view_on_the_clicked_channel(
     assert view.panel.chosen_record().channel == 2  # the channel asked about is shown
     assert view.panel.image_view.image() is not None
     # the layer list comes from the model: its layers and channel counts
-    qtbot.waitUntil(lambda: view.form.layer_list.count() == 2, timeout=TIMEOUT_MS)
-    assert view.form.layer_list.item(0).text() == "detect  (7 channels)"
-    assert view.form.layer_info.text() == "7 channels (0-6)"
+    qtbot.waitUntil(lambda: view.form.layers.list.count() == 2, timeout=TIMEOUT_MS)
+    assert view.form.layers.list.item(0).text() == "detect  (7 channels)"
+    assert view.form.layers.info.text() == "7 channels (0-6)"
 
 
 # ------------------------------------------------------------------ live, Stop and Save

@@ -13,19 +13,13 @@ import json
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import (
-    QCheckBox,
     QComboBox,
-    QCompleter,
     QFileDialog,
     QFormLayout,
     QGroupBox,
-    QHBoxLayout,
-    QLabel,
     QLineEdit,
-    QListWidget,
-    QPushButton,
     QVBoxLayout,
     QWidget,
 )
@@ -37,6 +31,8 @@ from cnnstudio.core.visualize import params as vparams
 from cnnstudio.core.visualize.params import VisualizeParams
 from cnnstudio.gui.settings import last_folder, read_str, remember_folder
 from cnnstudio.gui.tabs.base import ChannelRef
+from cnnstudio.gui.visualize import groups
+from cnnstudio.gui.visualize.layers import LayerPicker
 from cnnstudio.gui.widgets.spin_boxes import double_spin_box, spin_box
 from cnnstudio.gui.widgets.weights_picker import WeightsPicker
 
@@ -53,27 +49,22 @@ _OBJECTIVES = (
 class VisualizeForm(QWidget):
     """Model, weights, layer, what to optimise, the recipe and the examples folder."""
 
-    #: the model or its weights changed: the view reads the layers again
-    model_changed = Signal()
-
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.layers_known: dict[str, int] = {}  # channels per layer of the model shown
-        self.classes: int | None = None
         column = QVBoxLayout(self)
         column.setContentsMargins(4, 4, 4, 4)
         column.addWidget(self._build_model_group())
         column.addWidget(self._build_objective_group())
-        column.addWidget(self._build_recipe_group())
-        column.addWidget(self._build_examples_group())
+        column.addWidget(groups.recipe_group(self))
+        column.addWidget(groups.examples_group(self))
         column.addStretch(1)
         self.refresh_models()
         self.set_params(VisualizeParams(model="inception_v3"))
         self.model_combo.activated.connect(self._on_model_activated)
         self.model_combo.currentIndexChanged.connect(self._on_model_changed)
-        self.weights.value_changed.connect(lambda _value: self.model_changed.emit())
-        self.layer_list.currentTextChanged.connect(self._on_layer_picked)
-        self.layer_edit.textChanged.connect(self._show_layer_info)
+        self.weights.value_changed.connect(self._on_model_changed)
+        self.layers.layers_read.connect(lambda layers: self.set_fixed_size(layers.fixed_size))
+        self.layers.edit.textChanged.connect(self._update_controls)
         self.objective_combo.currentIndexChanged.connect(self._update_controls)
         self.per_channel_spin.valueChanged.connect(self._update_controls)
 
@@ -89,20 +80,11 @@ class VisualizeForm(QWidget):
         )
         self.weights = WeightsPicker()
         self.weights.setObjectName("visualizeWeights")
-        self.layer_edit = QLineEdit(objectName="visualizeLayer")
-        self.layer_edit.setToolTip(
-            "The layer whose channels to show: pick one in the list, or type any layer "
-            "path (a nested model's layer as outer/inner)"
-        )
-        self.layer_info = QLabel("", objectName="visualizeLayerInfo")
-        self.layer_list = QListWidget(objectName="visualizeLayerList")
-        self.layer_list.setToolTip("The model's layers with feature maps, and their channels")
-        self.layer_list.setMinimumHeight(120)
+        self.layers = LayerPicker()
+        self.layer_edit = self.layers.edit  # the layer path (any layer of the model)
         form.addRow("Model", self.model_combo)
         form.addRow("Weights", self.weights)
-        form.addRow("Layer", self.layer_edit)
-        form.addRow("", self.layer_info)
-        form.addRow(self.layer_list)
+        form.addRow("Layer", self.layers)
         return box
 
     def _build_objective_group(self) -> QGroupBox:
@@ -134,76 +116,6 @@ class VisualizeForm(QWidget):
         form.addRow("Channels", self.channels_edit)
         form.addRow("Images per channel", self.per_channel_spin)
         form.addRow("Diversity", self.diversity_spin)
-        return box
-
-    def _build_recipe_group(self) -> QGroupBox:
-        box = QGroupBox("Recipe")
-        form = QFormLayout(box)
-        d = VisualizeParams()
-        self.size_spin = spin_box(
-            vparams.MIN_SIZE, vparams.MAX_SIZE, d.size, "visualizeSize",
-            "Side of each image in pixels (a model with a fixed input size uses its own)",
-        )  # fmt: skip
-        self.steps_spin = spin_box(
-            1, vparams.MAX_STEPS, d.steps, "visualizeSteps", "Optimisation steps per image"
-        )
-        self.seed_spin = spin_box(
-            0, 2**31 - 1, d.seed, "visualizeSeed", "The same seed gives the same grid"
-        )
-        self.rate_spin = double_spin_box(
-            0.001, vparams.MAX_LEARNING_RATE, d.learning_rate, 0.01, 3, "visualizeRate",
-            "Adam's learning rate on the image's parameters",
-        )  # fmt: skip
-        self.jitter_spin = spin_box(
-            0, vparams.MAX_JITTER, d.jitter, "visualizeJitter",
-            "Largest random shift in pixels at every step (robustness)",
-        )  # fmt: skip
-        self.scale_spin = double_spin_box(
-            0.0, vparams.MAX_SCALE, d.scale, 0.05, 2, "visualizeScale",
-            "Largest random scale change at every step (0.1: 0.9 to 1.1)",
-        )  # fmt: skip
-        self.rotation_spin = double_spin_box(
-            0.0, vparams.MAX_ROTATION, d.rotation, 1.0, 1, "visualizeRotation",
-            "Largest random rotation in degrees at every step",
-        )  # fmt: skip
-        self.fourier_check = QCheckBox("Fourier parameterisation", objectName="visualizeFourier")
-        self.fourier_check.setToolTip(
-            "Optimise a spectrum scaled by 1/frequency (off: plain pixels, noisier images)"
-        )
-        self.decorrelate_check = QCheckBox("Decorrelated colours", objectName="visualizeColours")
-        self.decorrelate_check.setToolTip("Optimise colours through ImageNet's colour matrix")
-        form.addRow("Size", self.size_spin)
-        form.addRow("Steps", self.steps_spin)
-        form.addRow("Seed", self.seed_spin)
-        form.addRow("Learning rate", self.rate_spin)
-        form.addRow("Jitter", self.jitter_spin)
-        form.addRow("Scale", self.scale_spin)
-        form.addRow("Rotation", self.rotation_spin)
-        form.addRow(self.fourier_check)
-        form.addRow(self.decorrelate_check)
-        return box
-
-    def _build_examples_group(self) -> QGroupBox:
-        box = QGroupBox("Dataset examples")
-        form = QFormLayout(box)
-        self.examples_edit = QLineEdit(objectName="visualizeExamplesFolder")
-        self.examples_edit.setPlaceholderText("none")
-        self.examples_edit.setToolTip(
-            "A folder of pictures: each channel also gets the ones that excite it most, "
-            "with the region that does (files that are not pictures are skipped and listed)"
-        )
-        self.examples_button = QPushButton("Choose...", objectName="visualizeExamplesButton")
-        self.examples_button.setToolTip("Choose the folder of pictures")
-        self.examples_button.clicked.connect(self._choose_folder)
-        self.top_spin = spin_box(
-            1, vparams.MAX_TOP, VisualizeParams().top, "visualizeTop",
-            "How many of the folder's pictures each channel gets, best first",
-        )  # fmt: skip
-        row = QHBoxLayout()
-        row.addWidget(self.examples_edit, 1)
-        row.addWidget(self.examples_button)
-        form.addRow("Folder", row)
-        form.addRow("Top", self.top_spin)
         return box
 
     # ------------------------------------------------------------------ the model
@@ -273,56 +185,11 @@ class VisualizeForm(QWidget):
             return  # "Open .keras file...": the dialog decides
         backbone = spec in BACKBONE_NAMES
         self.weights.set_model_label(None if backbone else self.model_name())
-        self.set_layers(list(get_backbone(spec).conv_layers) if backbone else [], {}, None)
-        self.model_changed.emit()
-
-    # ------------------------------------------------------------------ layers
-
-    def set_layers(self, names: list[str], channels: dict[str, int], classes: int | None):
-        """List ``names`` (with their channel counts from ``channels`` where known); the
-        layer field completes any layer of ``channels``."""
-        self.layers_known = dict(channels)
-        self.classes = classes
-        self.layer_list.blockSignals(True)
-        self.layer_list.clear()
-        for name in names:
-            count = channels.get(name)
-            self.layer_list.addItem(f"{name}  ({count} channels)" if count else name)
-            self.layer_list.item(self.layer_list.count() - 1).setData(
-                Qt.ItemDataRole.UserRole, name
-            )
-        self.layer_list.blockSignals(False)
-        completer = QCompleter(sorted(set(names) | set(channels)), self.layer_edit)
-        completer.setFilterMode(Qt.MatchFlag.MatchContains)
-        self.layer_edit.setCompleter(completer)
-        self._show_layer_info()
+        self.layers.set_model(spec, self.weights.value(), self.model_name())
+        self.set_fixed_size(None)
 
     def layer(self) -> str:
-        return self.layer_edit.text().strip()
-
-    def _on_layer_picked(self, _text: str) -> None:
-        item = self.layer_list.currentItem()
-        if item is not None:
-            self.layer_edit.setText(str(item.data(Qt.ItemDataRole.UserRole)))
-
-    def _show_layer_info(self, *_args) -> None:
-        layer = self.layer()
-        count = self.layers_known.get(layer)
-        for row in range(self.layer_list.count()):
-            item = self.layer_list.item(row)
-            if item.data(Qt.ItemDataRole.UserRole) == layer:
-                self.layer_list.blockSignals(True)
-                self.layer_list.setCurrentRow(row)
-                self.layer_list.blockSignals(False)
-                break
-        if count:
-            text = f"{count} channels (0-{count - 1})"
-        elif self.layers_known and layer:
-            text = f"{self.model_name()} has no layer '{layer}' with a feature map"
-        else:
-            text = ""
-        self.layer_info.setText(text)
-        self._update_controls()
+        return self.layers.layer()
 
     def _update_controls(self, *_args) -> None:
         objective = self.objective_combo.currentData()
@@ -338,7 +205,7 @@ class VisualizeForm(QWidget):
             else "Side of each image in pixels (a model with a fixed input size uses its own)"
         )
 
-    def _choose_folder(self) -> None:
+    def choose_folder(self) -> None:
         folder = self.ask_folder()
         if folder:
             self.examples_edit.setText(folder)

@@ -31,7 +31,7 @@ def with_hint(message: str, error: Any, form: Any = None) -> str:
     if param == "channels":
         count = details.get("count")
         if count is None and form is not None:
-            count = form.layers_known.get(form.layer())
+            count = form.layers.channels.get(form.layer())
         hint = (
             f"In Channels, give numbers from 0 to {int(count) - 1} (e.g. 0-15), or leave it "
             "empty for the first ones."

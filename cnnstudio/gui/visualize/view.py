@@ -12,12 +12,11 @@ examples. The job is ``core.visualize.job.visualize`` on the view's runner; its
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QSettings, Qt, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QMessageBox,
@@ -29,7 +28,6 @@ from PySide6.QtWidgets import (
 )
 
 from cnnstudio.core import image_saving
-from cnnstudio.core.backbones import BACKBONE_NAMES
 from cnnstudio.core.errors import InputError, ResourceMissingError, StudioError
 from cnnstudio.core.eta import format_duration
 from cnnstudio.core.events import DownloadProgress, Progress
@@ -40,7 +38,8 @@ from cnnstudio.gui.tabs.base import ChannelRef
 from cnnstudio.gui.visualize import hints
 from cnnstudio.gui.visualize.form import VisualizeForm
 from cnnstudio.gui.visualize.panel import ChannelPanel
-from cnnstudio.gui.visualize.work import read_layers, visualize_job
+from cnnstudio.gui.visualize.saving import grid_metadata, suggested_name
+from cnnstudio.gui.visualize.work import visualize_job
 from cnnstudio.gui.widgets import dialogs
 from cnnstudio.gui.widgets.elided_label import ElidedLabel
 from cnnstudio.gui.widgets.progress import JobProgress
@@ -62,9 +61,6 @@ class VisualizeWindow(QWidget):
         self.setObjectName("visualizeWindow")
         self.setWindowTitle(f"{TITLE} - CNN Studio")
         self.runner = JobRunner(TITLE, self)
-        self.layers_runner = JobRunner("Reading the model's layers", self)
-        self._layers_stale = True  # read when shown: no TensorFlow before it is needed
-        self._layers_read_for: tuple[str, str] | None = None
         self._run_params: vparams.VisualizeParams | None = None
         self._run_name = ""
         self._grid: np.ndarray | None = None
@@ -74,6 +70,7 @@ class VisualizeWindow(QWidget):
         self._want_channel: int | None = None  # a channel asked for: chosen once done
         self._started = 0.0
         self.form = VisualizeForm()
+        self.layers_runner = self.form.layers.runner
         self.panel = ChannelPanel()
         self._build()
         self._connect()
@@ -149,7 +146,7 @@ class VisualizeWindow(QWidget):
         self.panel.send_button.clicked.connect(self.send_to_dream)
         self.panel.chosen.connect(self.choose)
         self.grid_view.tile_clicked.connect(self.choose)
-        self.form.model_changed.connect(self._model_changed)
+        self.form.layers.status.connect(self.show_status)
         self.runner.started.connect(self._update_buttons)
         self.runner.progress.connect(self._on_event)
         self.runner.preview.connect(self._on_preview)
@@ -158,9 +155,6 @@ class VisualizeWindow(QWidget):
         self.runner.failed.connect(self._on_failed)
         self.runner.stopped.connect(self._on_stopped)
         self.runner.done.connect(self._update_buttons)
-        self.layers_runner.finished.connect(self._on_layers)
-        self.layers_runner.failed.connect(self._on_layers_failed)
-        self.layers_runner.done.connect(self._on_layers_done)
 
     # ------------------------------------------------------------------ requests
 
@@ -320,9 +314,8 @@ class VisualizeWindow(QWidget):
 
     def ask_save_path(self) -> str | None:
         """Where to save the grid (replaced in tests)."""
-        params = self._run_params
-        name = f"{Path(self._run_name).stem}-{params.layer or 'classes'}.png".replace("/", "_")
-        return dialogs.ask_save_image(self, name.replace(" ", "_"), "Save grid")
+        name = suggested_name(self._run_name, self._run_params)
+        return dialogs.ask_save_image(self, name, "Save grid")
 
     def save_grid(self) -> bool:
         """Save the grid shown (finished, or as far as it got) with its parameters."""
@@ -343,24 +336,9 @@ class VisualizeWindow(QWidget):
         return True
 
     def metadata(self) -> dict[str, Any]:
-        """What a saved grid carries (the CLI's too): parameters, records, skipped files."""
-        result, params = self._result, self._run_params
-        records = result.records if result is not None else self.panel.records
-        if result is not None:
-            label, untrained, tile = result.model_label, result.untrained, result.tile_size
-            params = result.params
-        else:
-            untrained = params.model in BACKBONE_NAMES and params.weights == "random"
-            label = self._run_name
-            tile = tuple(records[0].image_boxes[0][2:]) if records else (0, 0)
-        return vparams.visualize_metadata(
-            params,
-            model_label=label,
-            untrained=untrained,
-            tile_size=tile,
-            records=[record.to_dict() for record in records],
-            skipped=self._skipped,
-        )
+        """What a saved grid carries (as the CLI's): parameters, records, skipped files."""
+        records = self.panel.records
+        return grid_metadata(self._result, self._run_params, records, self._run_name, self._skipped)
 
     def _may_replace_grid(self) -> bool:
         """Before a new grid replaces one not saved: Save / Discard / Cancel."""
@@ -391,45 +369,6 @@ class VisualizeWindow(QWidget):
         self.show()
         self.raise_()
         return self.save_grid()
-
-    # ------------------------------------------------------------------ the layers
-
-    def showEvent(self, event: QShowEvent) -> None:
-        super().showEvent(event)
-        if self._layers_stale:
-            self.read_layers()
-
-    def _model_changed(self) -> None:
-        if self.isVisible():
-            self.read_layers()
-        else:
-            self._layers_stale = True
-
-    def read_layers(self) -> None:
-        """Read the chosen model's layers on the worker (the latest choice wins)."""
-        self._layers_stale = False
-        key = (self.form.model_spec(), self.form.weights.value())
-        if not key[0] or key == self._layers_read_for or self.layers_runner.running:
-            return
-        self._layers_read_for = key
-        self.form.layer_info.setText("Reading the model's layers...")
-        self.layers_runner.run_function(read_layers, *key)
-
-    def _on_layers(self, layers: Any) -> None:
-        if layers.model != self.form.model_spec():
-            return  # another model was chosen meanwhile: read when done
-        self.form.set_layers(list(layers.suggested), layers.channels, layers.classes)
-        self.form.set_fixed_size(layers.fixed_size)
-        self.show_status(f"{layers.label}: {len(layers.channels)} layers with feature maps")
-
-    def _on_layers_failed(self, message: str) -> None:
-        self._layers_read_for = None
-        self.form.layer_info.setText("The layers could not be read")
-        self.show_status(message)
-
-    def _on_layers_done(self) -> None:
-        if self._layers_read_for != (self.form.model_spec(), self.form.weights.value()):
-            self.read_layers()
 
     # ------------------------------------------------------------------ the rest
 
@@ -489,5 +428,5 @@ class VisualizeWindow(QWidget):
     def shutdown(self) -> None:
         """Stop the jobs and wait for them (the main window is closing)."""
         self.runner.shutdown()
-        self.layers_runner.shutdown()
+        self.form.layers.shutdown()
         self.panel.shutdown()
