@@ -17,9 +17,9 @@ from cnnstudio.core import images
 from cnnstudio.core.visualize.grid import Box, Example
 
 _ORIENTATION_TAG = 0x0112
-#: the outline: a bright yellow, two pixels of a 256 px picture (thicker on larger ones)
+#: the outline: a bright yellow, three pixels of a 256 px picture (at least two)
 OUTLINE = (255, 214, 0)
-OUTLINE_SHARE = 1 / 128
+OUTLINE_SHARE = 1 / 80
 
 
 def oriented_size(path: str | Path) -> tuple[int, int]:

@@ -133,7 +133,9 @@ class VisualizeForm(QWidget):
             log.warning("model library not listed: %s", error)
             choices = [(n, get_backbone(n).label) for n in BACKBONE_NAMES]
         for spec, text in choices:
-            combo.addItem(text if spec in BACKBONE_NAMES else f"Library: {text}", spec)
+            # a backbone by its name alone: its weights are chosen below
+            shown = get_backbone(spec).label if spec in BACKBONE_NAMES else f"Library: {text}"
+            combo.addItem(shown, spec)
             combo.setItemData(combo.count() - 1, spec, Qt.ItemDataRole.ToolTipRole)
         combo.addItem("Open .keras file...", OPEN_FILE)
         combo.blockSignals(False)

@@ -9,6 +9,10 @@ from typing import Any
 
 from cnnstudio.gui.messages import capitalized
 
+NO_EXAMPLES = (
+    "Dataset examples: choose a folder of pictures under Dataset examples and Run, and "
+    "each channel shows the ones that excite it most"
+)
 #: skipped example files named in the note before "and N more"
 LISTED_FILES = 8
 

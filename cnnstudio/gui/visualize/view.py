@@ -191,6 +191,7 @@ class VisualizeWindow(QWidget):
         self._skipped = ()
         self.grid_view.set_image(None)
         self.grid_view.set_tiles([])
+        self.grid_view.set_labels([])
         self.panel.clear()
         self.grid_view.set_placeholder_text("Loading the model...")
         self.progress.start("Loading the model...")
@@ -227,6 +228,7 @@ class VisualizeWindow(QWidget):
         chosen = self.grid_view.chosen()
         self.panel.set_records(records)
         self.grid_view.set_tiles([record.box for record in records])
+        self.grid_view.set_labels([str(record.channel) for record in records])
         if chosen is None:
             wanted = [i for i, r in enumerate(records) if r.channel == self._want_channel]
             chosen = wanted[0] if wanted else (0 if records else None)
@@ -238,6 +240,8 @@ class VisualizeWindow(QWidget):
         self._grid = result.grid
         self.grid_view.set_image(result.grid)
         self._add_records(list(result.records))
+        if not result.params.examples_folder:
+            self.panel.set_examples_note(hints.NO_EXAMPLES)
         self.progress.finish("Done")
         took = format_duration(time.monotonic() - self._started)
         untrained = " (untrained weights: the images mean little)" if result.untrained else ""

@@ -4,7 +4,9 @@ where a click chooses a tile.
 The owner says where the tiles are (``set_tiles``: boxes ``(x, y, width, height)`` in the
 picture's pixels, as the core's grids give them); a click (a press and a release without
 dragging: dragging still pans) on a tile chooses it, outlines it and emits
-:attr:`TileView.tile_clicked`. Zoom, pan and the rest are ImageView's.
+:attr:`TileView.tile_clicked`; ``set_labels`` names the tiles in their corners (the
+channel numbers), at the same size on screen at any zoom. Zoom, pan and the rest are
+ImageView's.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPen
+from PySide6.QtGui import QColor, QFontMetrics, QMouseEvent, QPainter, QPen
 
 from cnnstudio.gui.widgets.image_view import ImageView
 
@@ -31,6 +33,7 @@ class TileView(ImageView):
     def __init__(self, parent=None, placeholder: str = "") -> None:
         super().__init__(parent, placeholder)
         self._boxes: list[Box] = []
+        self._labels: list[str] = []
         self._chosen: int | None = None
         self._pressed_at: QPoint | None = None
 
@@ -41,6 +44,14 @@ class TileView(ImageView):
         if self._chosen is not None and self._chosen >= len(self._boxes):
             self._chosen = None
         self.viewport().update()
+
+    def set_labels(self, labels: Sequence[str]) -> None:
+        """A short text in the top-left corner of each tile (as many as there are)."""
+        self._labels = [str(label) for label in labels]
+        self.viewport().update()
+
+    def labels(self) -> list[str]:
+        return list(self._labels)
 
     def tiles(self) -> list[Box]:
         return list(self._boxes)
@@ -90,7 +101,10 @@ class TileView(ImageView):
 
     def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
         super().drawForeground(painter, rect)
-        if self._chosen is None or self.image() is None:
+        if self.image() is None:
+            return
+        self._draw_labels(painter)
+        if self._chosen is None:
             return
         left, top, width, height = self._boxes[self._chosen]
         painter.save()
@@ -99,4 +113,24 @@ class TileView(ImageView):
             pen.setCosmetic(True)  # the same on screen at any zoom
             painter.setPen(pen)
             painter.drawRect(QRectF(left - 0.5, top - 0.5, width + 1, height + 1))
+        painter.restore()
+
+    def _draw_labels(self, painter: QPainter) -> None:
+        """Each tile's label on a dark plate in its corner, in screen pixels; none when
+        the tiles are too small on screen to carry one."""
+        if not self._labels:
+            return
+        metrics = QFontMetrics(painter.font())
+        scale = self.zoom_factor()
+        painter.save()
+        painter.resetTransform()  # screen pixels from here on
+        for (left, top, width, _height), label in zip(self._boxes, self._labels, strict=False):
+            plate = QRectF(metrics.boundingRect(label)).adjusted(-3, -1, 3, 1)
+            if width * scale < plate.width() + 4:
+                continue
+            corner = self.mapFromScene(QPointF(left, top))
+            plate.moveTopLeft(QPointF(corner.x() + 1, corner.y() + 1))
+            painter.fillRect(plate, QColor(0, 0, 0, 170))
+            painter.setPen(QColor(255, 255, 255))
+            painter.drawText(plate, Qt.AlignmentFlag.AlignCenter, label)
         painter.restore()

@@ -313,6 +313,7 @@ class DetailsPanel(QWidget):
         A channel chosen in the layer's maps stays chosen for the next pictures."""
         self.feature_view.set_image(grid)
         self.feature_view.set_tiles(map_boxes(grid, count) if grid is not None else [])
+        self.feature_view.set_labels([str(i) for i in range(count)])
         self._map_caption = info
         self._maps_shown = shown if grid is not None else None
         self.feature_view.set_chosen(self.chosen_channel())
