@@ -99,6 +99,7 @@ def test_classify_explain_panel_opens_the_view_on_the_clicked_channel(
         details.detail_tabs.setCurrentIndex(1)
     maps = details.feature_view
     assert len(maps.tiles()) == 7  # the seven channels of "detect", one tile each
+    assert maps.labels() == [str(i) for i in range(7)]
     qtbot.mouseClick(maps.viewport(), Qt.MouseButton.LeftButton, pos=maps.tile_center(2))
     assert maps.chosen() == 2 and "channel 2 chosen" in details.feature_info.text()
     assert details.look_button.text() == "What does #2 look for?"
@@ -123,7 +124,9 @@ def test_classify_explain_panel_opens_the_view_on_the_clicked_channel(
 # ------------------------------------------------------------------ live, Stop and Save
 
 
-def test_the_grid_grows_live_and_stop_keeps_it_for_saving(qtbot, view, tmp_path):
+def test_the_grid_grows_live_and_stop_keeps_it_for_saving(
+    qtbot, window, view, tmp_path, unsaved_questions
+):
     choose(view, view.form.model_spec(), "detect", "0-6", steps_spin=4096)
     view.form.per_channel_spin.setValue(4)
     grids = []
@@ -138,6 +141,11 @@ def test_the_grid_grows_live_and_stop_keeps_it_for_saving(qtbot, view, tmp_path)
     assert view.progress.format() == "Stopped"
     assert "Stopped" in view.status_line.text() and view.run_button.isEnabled()
     assert view.grid_view.image() is not None and view.unsaved_work()
+    asked = unsaved_questions
+    assert window.confirm_close()  # Quit asks about the grid; the answer here: Discard
+    assert "Feature visualisation: the grid is not saved" in asked[-1][0] and asked[-1][1]
+    asked.answers.append("cancel")
+    assert not window.confirm_close()
 
     out = tmp_path / "stopped.png"
     view.ask_save_path = lambda: str(out)
@@ -164,6 +172,7 @@ def test_a_finished_grid_has_objectives_per_channel_and_saves_its_records(qtbot,
     best = max(records, key=lambda r: r.objective).channel
     assert table.item(0, 0).data(Qt.ItemDataRole.DisplayRole) == best
     assert view.grid_view.tiles() == [r.box for r in records]
+    assert view.grid_view.labels() == [str(c) for c in range(7)]
     assert view.progress.format() == "Done" and "Done: 7 channels" in view.status_line.text()
 
     # a click on a tile chooses its channel
@@ -287,3 +296,19 @@ def test_every_control_of_the_view_has_a_tooltip(view):
     from test_tooltips import controls_without_tooltip
 
     assert controls_without_tooltip(view) == []
+
+
+def test_the_view_remembers_its_settings(qtbot, view, tmp_path):
+    from cnnstudio.gui.visualize.view import VisualizeWindow
+
+    choose(view, view.form.model_spec(), "detect", "1,3-5", steps_spin=77)
+    view.form.examples_edit.setText(str(tmp_path))
+    view.close()  # hides it, keeping the settings
+    again = VisualizeWindow()
+    qtbot.addWidget(again)
+    again.restore_settings()
+    form = again.form
+    assert form.model_spec() == view.form.model_spec() and form.layer() == "detect"
+    assert form.channels_edit.text() == "1,3-5" and form.steps_spin.value() == 77
+    assert form.examples_edit.text() == str(tmp_path) and form.size_spin.value() == 32
+    again.shutdown()
