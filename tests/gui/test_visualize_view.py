@@ -312,3 +312,21 @@ def test_the_view_remembers_its_settings(qtbot, view, tmp_path):
     assert form.channels_edit.text() == "1,3-5" and form.steps_spin.value() == 77
     assert form.examples_edit.text() == str(tmp_path) and form.size_spin.value() == 32
     again.shutdown()
+
+
+def test_a_backbone_without_its_imagenet_weights_offers_the_ways_out(qtbot, view, monkeypatch):
+    from cnnstudio.gui.widgets import dialogs
+
+    offered = []
+    monkeypatch.setattr(
+        dialogs, "show_missing_weights", lambda parent, message, use: offered.append((message, use))
+    )
+    form = view.form
+    choose(view, "vgg19", "block3_conv2", "0-3")
+    form.weights.set_value("imagenet")
+    assert form.weights.isEnabled()  # a backbone: its weights are a choice
+    run(qtbot, view)  # offline (tests never download): the file is missing
+    assert offered and "vgg19" in offered[0][0].lower() and "Import weights" in offered[0][0]
+    assert offered[0][1] == view._use_untrained  # "Use untrained" runs it untrained
+    assert view.progress.format() == "Failed"
+    view.layers_runner.wait()

@@ -128,7 +128,7 @@ class VisualizeWindow(QWidget):
     def _actions(self) -> None:
         """The view's keys (it is a window of its own: the main window's do not reach)."""
         for text, keys, slot in (
-            ("Run", ["F5", "Ctrl+R"], self.run_job),
+            ("Run", ["F5", "Ctrl+R"], lambda: self.run_job()),  # not clicked(bool)
             ("Stop", ["Esc"], self.stop_job),
             ("Save grid", [QKeySequence.StandardKey.Save], self.save_grid),
             ("Send to Dream", ["Ctrl+D"], self.send_to_dream),
@@ -140,7 +140,7 @@ class VisualizeWindow(QWidget):
             self.addAction(action)
 
     def _connect(self) -> None:
-        self.run_button.clicked.connect(self.run_job)
+        self.run_button.clicked.connect(lambda: self.run_job())
         self.stop_button.clicked.connect(self.stop_job)
         self.save_button.clicked.connect(self.save_grid)
         self.panel.send_button.clicked.connect(self.send_to_dream)
@@ -167,14 +167,14 @@ class VisualizeWindow(QWidget):
         if not self.form.set_request(ref):
             self.show_error(f"{ref.name or ref.model} is not a model this view can open.")
             return
-        self._want_channel = ref.channel
         self.show_status(f"{ref.name or self.form.model_name()}: layer {ref.layer}")
         if run:
-            self.run_job()
+            self.run_job(want_channel=ref.channel)
 
     # ------------------------------------------------------------------ the job
 
-    def run_job(self) -> None:
+    def run_job(self, want_channel: int | None = None) -> None:
+        """Make the grid the form describes (``want_channel``: show that one first)."""
         if self.runner.running:
             return
         try:
@@ -186,6 +186,7 @@ class VisualizeWindow(QWidget):
         if not self._may_replace_grid():
             return
         self._run_params = params
+        self._want_channel = want_channel
         self._run_name = self.form.model_name()
         self._grid = self._result = None
         self._skipped = ()
