@@ -11,13 +11,7 @@ import os
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings, QTimer
-from PySide6.QtGui import (
-    QCloseEvent,
-    QDragEnterEvent,
-    QDropEvent,
-    QIcon,
-    QShowEvent,
-)
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QIcon, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
     QDialog,
@@ -264,10 +258,12 @@ class MainWindow(QMainWindow):
 
     def save_result(self) -> None:
         tab = self.current_tab()
-        if tab is not None and not tab.has_result():
+        if tab is None:
+            return
+        if not tab.has_result():
             self.show_status("Nothing to save yet: run a job first")
-        elif tab is not None:
-            tab.save_result()
+            return
+        tab.save_result()
 
     def run_current(self) -> None:
         tab = self.current_tab()
@@ -284,9 +280,9 @@ class MainWindow(QMainWindow):
         view = self._target_view()
         if view is None:
             return
-        {"in": view.zoom_in, "out": view.zoom_out, "fit": view.fit, "actual": view.zoom_actual}[
-            how
-        ]()
+        zoom = {"in": view.zoom_in, "out": view.zoom_out, "fit": view.fit}
+        zoom["actual"] = view.zoom_actual
+        zoom[how]()
 
     def _target_view(self) -> ImageView | None:
         """The image view with the keyboard focus, else the first visible one of the tab."""

@@ -322,11 +322,16 @@ def test_a_backbone_without_its_imagenet_weights_offers_the_ways_out(qtbot, view
         dialogs, "show_missing_weights", lambda parent, message, use: offered.append((message, use))
     )
     form = view.form
-    choose(view, "vgg19", "block3_conv2", "0-3")
+    choose(view, "mobilenet_v2", "block_3_expand_relu", "0-3")
     form.weights.set_value("imagenet")
     assert form.weights.isEnabled()  # a backbone: its weights are a choice
     run(qtbot, view)  # offline (tests never download): the file is missing
-    assert offered and "vgg19" in offered[0][0].lower() and "Import weights" in offered[0][0]
-    assert offered[0][1] == view._use_untrained  # "Use untrained" runs it untrained
+    assert offered and "mobilenet" in offered[0][0].lower() and "Import weights" in offered[0][0]
     assert view.progress.format() == "Failed"
+
+    with qtbot.waitSignal(view.runner.done, timeout=TIMEOUT_MS):
+        offered[0][1]()  # "Use untrained": the same grid on random weights
+    assert form.weights.value() == "random"
+    assert [r.channel for r in view.panel.records] == [0, 1, 2, 3]
+    assert "untrained" in view.status_line.text()
     view.layers_runner.wait()
