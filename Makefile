@@ -36,6 +36,7 @@ screenshot: $(VENV)/.installed
 	$(PY) scripts/screenshot.py --scene faststyle --train-shot docs/faststyle-train-tab.png docs/faststyle-use-tab.png
 	$(PY) scripts/screenshot.py --scene shortcuts docs/shortcuts.png
 	$(PY) scripts/screenshot_runs.py docs/runs-browser.png
+	$(PY) scripts/screenshot_visualize.py docs/visualize-view.jpg docs/visualize-grid.jpg
 
 # The bundle lands in dist/cnnstudio/ (build/ holds PyInstaller's work files); both are
 # gitignored. See packaging/README.md.

@@ -11,13 +11,7 @@ import os
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings, QTimer
-from PySide6.QtGui import (
-    QCloseEvent,
-    QDragEnterEvent,
-    QDropEvent,
-    QIcon,
-    QShowEvent,
-)
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QIcon, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
     QDialog,
@@ -45,6 +39,7 @@ from cnnstudio.gui.tabs import tab_classes
 from cnnstudio.gui.tabs.base import StudioTab
 from cnnstudio.gui.tabs.motion.questions import ask_open_for
 from cnnstudio.gui.unsaved import confirm_close
+from cnnstudio.gui.visualize.launcher import VisualizeLauncher
 from cnnstudio.gui.wheel_guard import install as install_wheel_guard
 from cnnstudio.gui.widgets import dialogs
 from cnnstudio.gui.widgets.elided_label import ElidedLabel
@@ -128,6 +123,7 @@ class MainWindow(QMainWindow):
         self._import_runner.finished.connect(self._on_weights_imported)
         self._import_runner.failed.connect(self._on_weights_import_failed)
 
+        self.visualize = VisualizeLauncher(self)  # View > Feature visualisation...
         build_menus(self)
         self._build_status_bar()
         self.restore_settings()
@@ -495,10 +491,11 @@ class MainWindow(QMainWindow):
             dialog.shutdown()
         for runner in (self._import_runner, self._device_runner):
             runner.shutdown()
+        self.visualize.shutdown()
 
     def confirm_close(self) -> bool:
         """Ask before closing when a tab holds work that closing would lose."""
-        return confirm_close(self, self.tab_widgets())
+        return confirm_close(self, [*self.tab_widgets(), *self.visualize.views()])
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self._closed:

@@ -1,9 +1,10 @@
 """The question before work is thrown away when the window closes (Ctrl+Q, the close
 button): Save / Discard / Cancel, as image editors ask it.
 
-Each tab says what closing would lose (``StudioTab.unsaved_work``: a running job, a
-picture not saved, a model not in the library) and whether it can save it
-(``can_save_work`` / ``save_work``); this module asks once for all of them.
+Each tab (and the feature visualisation view, a window of its own) says what closing
+would lose (``StudioTab.unsaved_work``: a running job, a picture not saved, a model not in
+the library) and whether it can save it (``can_save_work`` / ``save_work``); this module
+asks once for all of them.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def confirm_close(window: QMainWindow, tabs: Sequence[StudioTab]) -> bool:
     if answer == dialogs.SAVE:
         tab_widget = getattr(window, "tabs", None)
         for tab in savable:
-            if tab_widget is not None:
+            if tab_widget is not None and tab_widget.indexOf(tab) >= 0:
                 tab_widget.setCurrentWidget(tab)  # the save dialog belongs to it
             if not tab.save_work():
                 if status:

@@ -174,6 +174,11 @@ def _build_view_menu(window: MainWindow) -> None:
         "Every training run: compare their curves, follow them live",
     )  # fmt: skip
     menu.addAction(window.runs_action)
+    window.visualize_action = make_action(
+        window, "&Feature visualisation...", window.visualize.show_view, ["Ctrl+Shift+F"],
+        "visualizeAction", "What each channel of a layer looks for: an image made to excite it",
+    )  # fmt: skip
+    menu.addAction(window.visualize_action)
     menu.addSeparator()
     window.mixed_precision_action = QAction("Mixed precision on the GPU", window)
     window.mixed_precision_action.setObjectName("mixedPrecisionAction")

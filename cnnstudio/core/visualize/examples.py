@@ -19,12 +19,12 @@ from typing import Any
 
 import numpy as np
 import tensorflow as tf
-from PIL import Image
 
 from cnnstudio.core import images
 from cnnstudio.core.errors import InputError
 from cnnstudio.core.visualize.grid import Box, Example
 from cnnstudio.core.visualize.network import Network, features_function
+from cnnstudio.core.visualize.pictures import oriented_size, scaled_region
 
 #: images per forward pass
 BATCH = 16
@@ -34,7 +34,6 @@ FREE_SIDE = 224
 LOAD_SIDE = 1024
 #: a region is at least this share of the image's side, and two map cells wide
 MIN_REGION = 0.25
-_ORIENTATION_TAG = 0x0112
 
 
 def list_folder(folder: str | Path) -> list[Path]:
@@ -60,14 +59,6 @@ def examples_size(net: Network) -> tuple[int, int]:
         return net.fixed_size
     side = max(FREE_SIDE, net.min_size)
     return side, side
-
-
-def _oriented_size(path: Path) -> tuple[int, int]:
-    """(width, height) of the file as shown (EXIF orientation applied), header only."""
-    with Image.open(path) as img:
-        width, height = img.size
-        orientation = img.getexif().get(_ORIENTATION_TAG, 1)
-    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
 
 
 class _Scorer:
@@ -141,7 +132,7 @@ def scan(
         for path in files[start : start + BATCH]:
             try:
                 image = images.load_image(path, max_side=LOAD_SIDE)
-                kept.append((path, _oriented_size(path)))
+                kept.append((path, oriented_size(path)))
             except (InputError, OSError) as error:
                 skipped.append((str(path), getattr(error, "reason", str(error))))
                 continue
@@ -169,14 +160,9 @@ def crop(example: Example, tile: tuple[int, int]) -> np.ndarray | None:
     the file can no longer be read."""
     try:
         image = images.load_image(example.file, max_side=LOAD_SIDE)
-        full_width, full_height = _oriented_size(Path(example.file))
+        full_size = oriented_size(example.file)
     except (InputError, OSError):
         return None
-    height, width = image.shape[:2]
-    x, y, w, h = example.region
     # the region is in the file's pixels; the image was loaded at most LOAD_SIDE wide
-    fx, fy = width / full_width, height / full_height
-    left, top = int(x * fx), int(y * fy)
-    right = max(left + 1, int(round((x + w) * fx)))
-    bottom = max(top + 1, int(round((y + h) * fy)))
-    return images.resize_to(image[top:bottom, left:right], tile[0], tile[1])
+    left, top, w, h = scaled_region(example.region, full_size, (image.shape[1], image.shape[0]))
+    return images.resize_to(image[top : top + h, left : left + w], tile[0], tile[1])

@@ -1,8 +1,9 @@
-"""What every tab offers the main window (menus, settings, shutdown, cross-tab images,
-paste)."""
+"""What every tab offers the main window (menus, settings, shutdown, cross-tab images
+and channels, paste)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,21 @@ from cnnstudio.gui.clipboard import read_clipboard
 from cnnstudio.gui.messages import describe
 from cnnstudio.gui.widgets import dialogs
 from cnnstudio.gui.widgets.image_view import image_paths
+
+
+@dataclass(frozen=True)
+class ChannelRef:
+    """A layer of a model, and maybe one of its channels: what Classify asks the feature
+    visualisation view to show, and what the view sends to Dream. ``model`` is a backbone
+    name or a ``.keras`` path (a library model's file), ``weights`` a backbone's
+    ("imagenet" | "random" | a file; "" for a model with its own), ``name`` the model
+    as the window names it."""
+
+    model: str
+    layer: str
+    channel: int | None = None
+    weights: str = ""
+    name: str = ""
 
 
 class StudioTab(QWidget):
@@ -30,6 +46,8 @@ class StudioTab(QWidget):
     send_image = Signal(str, object, str)
     #: a file was opened or saved here: File > Open Recent lists it
     recent_file = Signal(str)
+    #: ask the window's feature visualisation view to show a layer's channels (ChannelRef)
+    show_channels = Signal(object)
 
     def save_settings(self, settings: QSettings) -> None:
         """Store this tab's parameters (called when the window closes). The main window
@@ -45,6 +63,21 @@ class StudioTab(QWidget):
         """An image sent by another tab (a path or an RGB array); role e.g. 'content'."""
         if isinstance(image, str):
             self.open_image(image)
+
+    def receive_channel(self, ref: ChannelRef) -> bool:
+        """A channel sent by the feature visualisation view ("Send to Dream"): a tab whose
+        form can maximise one channel (``set_channel_objective``) takes it. Returns
+        whether it did (else the status line says why not)."""
+        take = getattr(getattr(self, "form", None), "set_channel_objective", None)
+        if not callable(take) or ref.channel is None:
+            self.status.emit(f"The {self.title} tab takes no channel")
+            return False
+        problem = take(ref.layer, ref.channel, ref.model, ref.weights)
+        if problem:
+            self.status.emit(problem)
+            return False
+        self.status.emit(f"One channel only: {ref.layer} #{ref.channel} of {ref.name or ref.model}")
+        return True
 
     # -- paste: the window's File > Paste image (Ctrl+V) is the one owner of the key ----
 

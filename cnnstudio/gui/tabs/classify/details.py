@@ -1,5 +1,7 @@
 """The Classify tab's right side: the selected picture with its top-k bars and Grad-CAM
-options, its feature maps, and the buttons that hand it to Dream or Style.
+options, its feature maps (a click chooses a channel: "What does this channel look for?"
+asks the window's feature visualisation view about it), and the buttons that hand the
+picture to Dream or Style.
 
 The full-size picture, its heat map and the feature-map grid are made by :func:`explain`
 on the panel's own worker (``explain_runner``); while one is being made, only the latest
@@ -9,6 +11,7 @@ request waits (the selection or an option may change many times meanwhile).
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 import numpy as np
@@ -29,7 +32,9 @@ from PySide6.QtWidgets import (
 
 from cnnstudio.core import images
 from cnnstudio.core.classify import params as classify
+from cnnstudio.gui.tabs.base import ChannelRef
 from cnnstudio.gui.widgets.image_view import ImageView
+from cnnstudio.gui.widgets.tile_view import TileView
 from cnnstudio.gui.workers import JobRunner
 
 log = logging.getLogger(__name__)
@@ -37,6 +42,8 @@ log = logging.getLogger(__name__)
 AUTO_LAYER = ""  # "last convolution, found automatically"
 _METHODS = (("gradcam", "Grad-CAM"), ("hirescam", "HiResCAM (flatten heads)"))
 _FEATURE_PAGE = 1
+_MAX_MAPS = 64  # feature maps shown, one tile each
+_MAP_PAD = 1  # pixels between the tiles (explain.tile_channels)
 
 
 class DetailsPanel(QWidget):
@@ -45,12 +52,15 @@ class DetailsPanel(QWidget):
 
     #: a line for the status bar (what the heat map shows, why it could not be made)
     status = Signal(str)
+    #: "What does this channel look for?": a ChannelRef for the visualisation view
+    show_channels = Signal(object)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.explain_runner = JobRunner("Grad-CAM", self)
         self._result: Any = None  # the selected ClassifyResult
         self._classifier: Any = None  # the Classifier that made it
+        self._model_key: tuple[str, str] = ("", "")  # its (model, weights) in the form
         self._pending: tuple | None = None  # the latest request while one runs
         self.image: np.ndarray | None = None  # the selected picture, full size (uint8 RGB)
         self.overlay: np.ndarray | None = None  # its heat map over it
@@ -77,6 +87,8 @@ class DetailsPanel(QWidget):
         for combo in (self.cam_layer, self.cam_method, self.cam_class):
             combo.currentIndexChanged.connect(self._on_cam_option_changed)
         self.feature_layer.currentIndexChanged.connect(self._request_explain)
+        self.feature_view.tile_clicked.connect(self._on_channel_clicked)
+        self.look_button.clicked.connect(self.ask_what_channel_looks_for)
         self.detail_tabs.currentChanged.connect(self._request_explain)
         self.explain_runner.finished.connect(self._on_explained)
         self.explain_runner.failed.connect(self._on_explain_failed)
@@ -127,11 +139,22 @@ class DetailsPanel(QWidget):
     def _build_feature_page(self) -> QWidget:
         self.feature_layer = QComboBox(objectName="classifyFeatureLayer")
         self.feature_layer.setToolTip("The layer whose channels are shown, one tile each")
-        self.feature_view = ImageView(placeholder="Pick a layer to see its channels")
+        self.feature_view = TileView(placeholder="Pick a layer to see its channels")
         self.feature_view.setObjectName("classifyFeatureMaps")
-        self.feature_view.setToolTip("What each channel of the layer sees in the picture")
+        self.feature_view.setToolTip(
+            "What each channel of the layer sees in the picture; click one to choose it"
+        )
         self.feature_info = QLabel("", objectName="classifyFeatureInfo")
+        self.look_button = QPushButton(_LOOK_LAYER, objectName="classifyLookInside")
+        self.look_button.setEnabled(False)  # until a model's layers are listed
+        self.look_button.setToolTip(
+            "What does this channel look for? Feature visualisation: an image made to "
+            "excite the channel clicked in the maps (none clicked: the layer's first "
+            "channels), next to the pictures of a folder that excite it most"
+        )
         self._maps_shown: tuple[str, str] | None = None  # (file, layer) of the maps shown
+        self._map_caption = ""
+        self._chosen_map: tuple[str, int] | None = None  # (layer, channel) clicked
         page = QWidget()
         layout = QVBoxLayout(page)
         row = QHBoxLayout()
@@ -140,6 +163,7 @@ class DetailsPanel(QWidget):
         layout.addLayout(row)
         layout.addWidget(self.feature_view, 1)
         layout.addWidget(self.feature_info)
+        layout.addWidget(self.look_button)
         return page
 
     def send_buttons(self) -> tuple[QPushButton, QPushButton, QPushButton]:
@@ -182,10 +206,11 @@ class DetailsPanel(QWidget):
         showing_cam = self.gradcam_toggle.isChecked() and self.overlay is not None
         self.image_view.set_image(self.overlay if showing_cam else self.image)
 
-    def set_classifier(self, classifier: Any | None) -> None:
-        """Explain with ``classifier`` from now on; its model's layers fill the Grad-CAM
-        and feature-map pickers."""
+    def set_classifier(self, classifier: Any | None, key: tuple[str, str] = ("", "")) -> None:
+        """Explain with ``classifier`` from now on (``key``: its (model, weights) as the
+        form names them); its model's layers fill the Grad-CAM and feature-map pickers."""
         self._classifier = classifier
+        self._model_key = key
         layers = classifier.conv_layers() if classifier is not None else []
         try:
             auto = classifier.last_conv_layer() if classifier is not None else ""
@@ -257,7 +282,8 @@ class DetailsPanel(QWidget):
         self.overlay = overlay
         self._show_picture()
         if maps is not None:
-            self.show_feature_maps(maps, info.get("maps", ""), (info["file"], info["layer"]))
+            shown = (info["file"], info["layer"])
+            self.show_feature_maps(maps, info.get("maps", ""), shown, info.get("count", 0))
         if overlay is not None:
             self.status.emit(info.get("cam", ""))
 
@@ -276,13 +302,77 @@ class DetailsPanel(QWidget):
         self.explain_runner.shutdown()
 
     def show_feature_maps(
-        self, grid: np.ndarray | None, info: str = "", shown: tuple[str, str] | None = None
+        self,
+        grid: np.ndarray | None,
+        info: str = "",
+        shown: tuple[str, str] | None = None,
+        count: int = 0,
     ) -> None:
-        """Show a feature-map grid with its caption (None: none, and no caption but
-        ``info``); ``shown`` is the (file, layer) the grid belongs to."""
+        """Show a feature-map grid of ``count`` channels with its caption (None: none,
+        and no caption but ``info``); ``shown`` is the (file, layer) the grid belongs to.
+        A channel chosen in the layer's maps stays chosen for the next pictures."""
         self.feature_view.set_image(grid)
-        self.feature_info.setText(info)
+        self.feature_view.set_tiles(map_boxes(grid, count) if grid is not None else [])
+        self.feature_view.set_labels([str(i) for i in range(count)])
+        self._map_caption = info
         self._maps_shown = shown if grid is not None else None
+        self.feature_view.set_chosen(self.chosen_channel())
+        self._show_chosen_channel()
+
+    def chosen_channel(self) -> int | None:
+        """The channel clicked in the maps of the layer picked now, or None."""
+        chosen = self._chosen_map
+        if chosen is None or chosen[0] != self.feature_layer.currentData():
+            return None
+        return chosen[1]
+
+    def _on_channel_clicked(self, index: int) -> None:
+        self._chosen_map = (self.feature_layer.currentData(), index)
+        self._show_chosen_channel()
+
+    def _show_chosen_channel(self) -> None:
+        chosen = self.chosen_channel()
+        caption = self._map_caption
+        if chosen is not None:
+            caption += f" - channel {chosen} chosen"
+        self.feature_info.setText(caption)
+        self.look_button.setText(_LOOK_LAYER if chosen is None else _LOOK_CHANNEL.format(chosen))
+        self.look_button.setEnabled(self.feature_layer.count() > 0)
+
+    def ask_what_channel_looks_for(self) -> None:
+        """The visualisation view for the feature maps' layer (and the channel chosen)."""
+        layer = self.feature_layer.currentData()
+        model, weights = self._model_key
+        if not layer or not model or self._classifier is None:
+            self.status.emit("Classify a picture first: its model's layers are listed then")
+            return
+        ref = ChannelRef(model, layer, self.chosen_channel(), weights, self._classifier.name)
+        self.show_channels.emit(ref)
+
+
+# short: the panel stays narrow beside the table (the tooltip says the rest)
+_LOOK_LAYER = "What do they look for?"
+_LOOK_CHANNEL = "What does #{} look for?"
+
+
+def map_boxes(grid: np.ndarray, count: int) -> list[tuple[int, int, int, int]]:
+    """The tiles of ``count`` feature maps in a grid made by ``explain.tile_channels``
+    (square-ish, one pixel apart), as (x, y, width, height)."""
+    if count < 1:
+        return []
+    columns = math.ceil(math.sqrt(count))
+    rows = math.ceil(count / columns)
+    height = (grid.shape[0] - _MAP_PAD) // rows - _MAP_PAD
+    width = (grid.shape[1] - _MAP_PAD) // columns - _MAP_PAD
+    return [
+        (
+            _MAP_PAD + (i % columns) * (width + _MAP_PAD),
+            _MAP_PAD + (i // columns) * (height + _MAP_PAD),
+            width,
+            height,
+        )
+        for i in range(count)
+    ]
 
 
 def explain(
@@ -297,7 +387,7 @@ def explain(
     """Worker thread: the selected picture, its Grad-CAM overlay and a feature-map grid."""
     image = images.load_image(path, max_side=classify.WORKING_SIDE)
     overlay = None
-    info: dict[str, str] = {"file": path}
+    info: dict[str, Any] = {"file": path}
     if want_cam:
         cam = classifier.gradcam(image, class_index=class_index, layer=layer, method=method)
         overlay = cam.overlay(image)
@@ -308,9 +398,10 @@ def explain(
         activations = classifier.feature_maps(image, feature_layer)
         from cnnstudio.core.classify import explain  # imports TensorFlow: in the worker
 
-        maps = explain.tile_channels(activations, max_channels=64, cell=64)
+        maps = explain.tile_channels(activations, max_channels=_MAX_MAPS, cell=64)
         info["layer"] = feature_layer
-        shown = min(64, activations.shape[-1])
+        shown = min(_MAX_MAPS, activations.shape[-1])
+        info["count"] = shown
         info["maps"] = (
             f"{feature_layer}: {activations.shape[1]}x{activations.shape[0]}, "
             f"{shown} of {activations.shape[-1]} channels"

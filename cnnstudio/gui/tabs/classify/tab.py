@@ -157,6 +157,7 @@ class ClassifyTab(StudioTab):
         self.export_button.clicked.connect(self.export_csv)
         self.table.itemSelectionChanged.connect(self._on_selection_changed)
         details.status.connect(self.status)
+        details.show_channels.connect(self.show_channels)  # "What does this channel look for?"
         details.explain_runner.done.connect(self._update_buttons)
         details.dream_button.clicked.connect(lambda: self._send("dream", "image"))
         details.content_button.clicked.connect(lambda: self._send("style", "content"))
@@ -291,7 +292,7 @@ class ClassifyTab(StudioTab):
             if self._classifier is not event.classifier:
                 self._classifier = event.classifier
                 self._classifier_key = self._job_key
-                self.details.set_classifier(self._classifier)
+                self.details.set_classifier(self._classifier, self._job_key)
         elif isinstance(event, classify.ClassifyResult):
             self.table.add_result(event)
             self._update_buttons()

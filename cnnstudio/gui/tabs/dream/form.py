@@ -376,6 +376,38 @@ class DreamForm(QWidget):
         """Choose the backbone ``name`` (a saved dream's network)."""
         self.backbone_combo.setCurrentIndex(self.backbone_combo.findData(name))
 
+    def set_channel_objective(
+        self, layer: str, index: int, network: str = "", weights: str = ""
+    ) -> str | None:
+        """Maximise channel ``index`` of ``layer`` ("Send to Dream" of the feature
+        visualisation), on ``network`` (a backbone name, with ``weights``, or a library
+        model's .keras file) when given; None when done, else why not (one sentence)."""
+        if network in BACKBONE_NAMES:
+            self.select_backbone(network)
+            self.weights_picker.set_value(weights or self.weights_picker.value())
+        elif network:
+            self.refresh_library()
+            if not self.library.select_path(network):
+                return f"{os.path.basename(network)} is not in the model library: add it first"
+
+        def apply(*_args) -> None:
+            if waiting:
+                self.library.layers_read.disconnect(apply)
+            if self.channel_layer.findText(layer) < 0:
+                self.channel_layer.addItem(layer)  # a layer the table does not list
+            self.channel_layer.setCurrentText(layer)
+            self.channel_index.setValue(int(index))
+            self.channel_check.setChecked(True)
+            self._update_channel_controls()
+
+        # a library model's layers arrive from a worker (after the form has listed them)
+        waiting = self.library.layers_pending()
+        if waiting:
+            self.library.layers_read.connect(apply)
+        else:
+            apply()
+        return None
+
     def showEvent(self, event) -> None:
         super().showEvent(event)
         self.refresh_library()
