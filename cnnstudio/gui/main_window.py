@@ -7,6 +7,7 @@ only inside their jobs.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -53,6 +54,8 @@ from cnnstudio.gui.widgets.library_dialog import LibraryDialog, show_library
 from cnnstudio.gui.window_menus import build_menus
 from cnnstudio.gui.workers import JobRunner
 
+log = logging.getLogger(__name__)
+
 #: set to "0" to keep the window from loading TensorFlow for the device line (tests)
 DETECT_DEVICE_ENV = "CNNSTUDIO_DETECT_DEVICE"
 DEFAULT_SIZE = (1280, 840)
@@ -67,6 +70,14 @@ def _configure_devices(mixed_precision: bool):
     from cnnstudio.core.device import configure_devices
 
     return configure_devices(mixed_precision=mixed_precision)
+
+
+def _warm_up() -> None:
+    """Worker job: TensorFlow's one-time machinery warmed before the first Run, so that
+    starting a job does not stall the window (core/warmup.py)."""
+    from cnnstudio.core.warmup import warm_up
+
+    warm_up()
 
 
 def _import_weights(path: str):
@@ -119,6 +130,8 @@ class MainWindow(QMainWindow):
         self._device_runner = JobRunner("device detection", self)
         self._device_runner.finished.connect(self._on_device_detected)
         self._device_runner.failed.connect(self._on_device_failed)
+        self._warm_runner = JobRunner("warm-up", self)
+        self._warm_runner.failed.connect(lambda message: log.info("warm-up: %s", message))
         self._import_runner = JobRunner("weights import", self)
         self._import_runner.finished.connect(self._on_weights_imported)
         self._import_runner.failed.connect(self._on_weights_import_failed)
@@ -378,6 +391,8 @@ class MainWindow(QMainWindow):
         self.update_mixed_precision_action()
         for tab in self.tab_widgets():
             tab.device_changed(info)
+        if not self._closed and not self._warm_runner.running:
+            self._warm_runner.run_function(_warm_up)
 
     def _on_device_failed(self, message: str) -> None:
         self.device_text = f"unknown ({message})"
@@ -489,7 +504,7 @@ class MainWindow(QMainWindow):
             tab.shutdown()
         for dialog in self.findChildren(LibraryDialog):
             dialog.shutdown()
-        for runner in (self._import_runner, self._device_runner):
+        for runner in (self._import_runner, self._device_runner, self._warm_runner):
             runner.shutdown()
         self.visualize.shutdown()
 
