@@ -77,7 +77,9 @@ def _gatys_step_seconds(vgg, content: np.ndarray, style: np.ndarray) -> tuple[fl
         np.ones(len(style_w), np.float32),
         np.array([params.content_weight, params.style_weight, params.tv_weight], np.float32),
     )
-    steps = job._adam(compiled, content[None].astype(np.float32) / 255.0, args, params, 10**6)
+    steps = job._adam(
+        compiled.adam_step, content[None].astype(np.float32) / 255.0, args, (), params, 10**6
+    )
     next(steps)  # warm-up: the trace
     times = [_clock(lambda: next(steps)) for _ in range(GATYS_TIMED)]
     return _median([t[0] for t in times]), _median([t[1] for t in times])

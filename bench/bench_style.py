@@ -152,7 +152,9 @@ def _app_loop(model, content: np.ndarray, style_image: np.ndarray):
 
     def run(steps: int) -> float:
         loss = None
-        for _, image, terms, _ in job._adam(compiled, state["image"], args, params, steps):
+        for _, image, terms, _ in job._adam(
+            compiled.adam_step, state["image"], args, (), params, steps
+        ):
             state["image"], loss = image, float(terms[0])
         return loss
 
