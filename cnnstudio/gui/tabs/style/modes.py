@@ -125,6 +125,7 @@ class StyleModes:
         when it is a video's first frame)."""
         self.use_panel.set_content(image, name)
         self.use_panel.video_note.set_video(name if self.motion.active() else "")
+        self.motion.host.update_estimate()  # the video's time, or the picture's again
 
     def style_every_frame(self) -> bool:
         """Paint every frame of the open video with the style model chosen in "Use", on

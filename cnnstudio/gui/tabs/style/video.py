@@ -61,7 +61,37 @@ class StyleVideo:
         tab.runner.started.connect(lambda: painter.setEnabled(False))
         tab.runner.done.connect(lambda: painter.setEnabled(True))
         self.painter = painter
+        # the run time over Run follows what decides it
+        painter.changed.connect(self.update_estimate)
+        tab.motion.panel.size_spin.valueChanged.connect(self.update_estimate)
+        tab.form.changed.connect(self.update_estimate)
+        tab.estimate.runner.finished.connect(self.update_estimate)
         return painter
+
+    def frame_seconds(self) -> float:
+        """A frame's seconds per megapixel with the painter chosen (flow included), on the
+        benchmarks' CPU or at the speed measured in this session."""
+        if self.painter is not None and self.painter.model_name():
+            return timing.FAST_STYLE_SECONDS_PER_MEGAPIXEL + FLOW_SECONDS_PER_MEGAPIXEL
+        frame = timing.video_frame_seconds(self.tab.form.params(), session_rate())
+        return frame + FLOW_SECONDS_PER_MEGAPIXEL
+
+    def update_estimate(self) -> None:
+        """The line over Run: the whole video's time while one is open."""
+        from cnnstudio.core.video.params import plan_workload
+        from cnnstudio.core.video.perframe import frame_count
+
+        motion = self.tab.motion
+        if not motion.active():
+            self.tab.estimate.set_video(None)
+            return
+        info, video = motion.video.info, motion.panel.video_params()
+        workload = plan_workload(
+            frame_count(info, video), *video.frame_size(info), self.frame_seconds() / motion.speedup
+        )
+        painter = self.painter.model_name() if self.painter is not None else ""
+        by = f"the style model '{painter}'" if painter else "the optimisation"
+        self.tab.estimate.set_video(f"Video, painted by {by}: {workload.text()} on this computer")
 
     def zoom_enabled(self) -> bool:
         return False
@@ -153,9 +183,7 @@ class StyleVideo:
             label=info.name,
             frames=frame_count(info, video),
             size=video.frame_size(info),
-            # as `cnnstudio style VIDEO --model` estimates it
-            seconds_per_megapixel=timing.FAST_STYLE_SECONDS_PER_MEGAPIXEL
-            + FLOW_SECONDS_PER_MEGAPIXEL,
+            seconds_per_megapixel=self.frame_seconds(),  # as `cnnstudio style --model`
             suggested_name=f"{Path(info.name).stem}-{name}.mp4",
         )
 
