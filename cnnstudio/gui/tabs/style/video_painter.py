@@ -174,7 +174,7 @@ class EveryFrameNote(QWidget):
     def set_video(self, name: str) -> None:
         """The content is the first frame of the video ``name`` ("": a picture)."""
         self.label.setText(
-            f"This is the first frame of {name}, styled. Style every frame (F5) paints the "
+            f"The content is the first frame of {name}. Style every frame (F5) paints the "
             "whole video with the chosen model."
             if name
             else ""
