@@ -192,6 +192,10 @@ class MotionController(QObject):
                     return False
         frames_dir = session_frames_dir(spec.job, spec.source, spec.identity)
         if frames_dir != self.frames_dir:
+            # other settings (or another painter): the strip moves on to other frames,
+            # so the last job's unsaved ones are offered for saving first
+            if not self.may_discard("a job with other settings starts"):
+                return False
             self.discard_saved_frames()
         if not self._resume_or_restart(frames_dir, spec):
             return False
