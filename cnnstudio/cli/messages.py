@@ -28,7 +28,11 @@ def _remedy(error: StudioError) -> str:
     if error.remedy == Remedy.OTHER_RUN_FOLDER:
         return "choose another --run-dir, or run with the same settings"
     if error.remedy == Remedy.OTHER_FRAMES_FOLDER:
-        return "give another --frames-dir, or run the job that made those frames"
+        folder = details.get("path") or "the folder"
+        return (
+            f"pass --overwrite to delete them and start again, delete {folder} yourself, "
+            "or give another --frames-dir"
+        )
     if error.remedy == Remedy.CHOOSE_WEIGHTS:
         return "give --weights imagenet, random or the path of a .weights.h5/.h5 file"
     if error.remedy == Remedy.SMALLER_SIZE and "size" in details:

@@ -127,11 +127,7 @@ def _finish(
     """The last lines: where the video is, or how to go on after a stop."""
     elapsed = time.monotonic() - reporter.start
     if result is None:
-        reporter.done(
-            f"{job}: stopped after {reporter.frames_done} of {reporter.frames} frames in "
-            f"{format_duration(elapsed)}; {where.video} holds them and {where.frames_dir} "
-            "keeps every frame: run the same command again to continue"
-        )
+        reporter.done(_stopped_text(reporter, where, job, format_duration(elapsed)))
         return 130
     for notice in result.notices:
         reporter._line(f"{job}: {notice}")
@@ -145,6 +141,27 @@ def _finish(
         f"in {format_duration(elapsed)}; parameters in {video.path.name}.json{kept}"
     )
     return 0
+
+
+def _stopped_text(reporter: MotionReporter, where: MotionOutput, job: str, elapsed: str) -> str:
+    """What a stop left: the frames on disk (made by this run or an earlier one) and the
+    video of them, or nothing when it came before the first frame."""
+    from cnnstudio.core.video.frames import FramesFolder
+
+    try:
+        folder = FramesFolder.existing(where.frames_dir)
+    except InputError:
+        folder = None  # removed: no frame was finished
+    if folder is None or folder.done == 0:
+        return (
+            f"{job}: stopped after {elapsed}, before the first frame was finished; "
+            "nothing was written"
+        )
+    holds = f"{where.video} holds them and " if where.video and where.video.is_file() else ""
+    return (
+        f"{job}: stopped after {folder.done} of {folder.frames} frames in {elapsed}; "
+        f"{holds}{where.frames_dir} keeps every frame: run the same command again to continue"
+    )
 
 
 # ------------------------------------------------------------------------------- dream

@@ -170,3 +170,60 @@ def test_a_variable_frame_rate_is_said_naming_the_file(tmp_path, clip, capsys):
     lines = err_lines(capsys)
     assert any(line.startswith("dream: video vfr.mp4 has a variable frame rate") for line in lines)
     assert probe(out).frames == 2
+
+
+def test_a_run_that_fails_before_its_first_frame_does_not_block_the_next(tmp_path, picture, capsys):
+    out = tmp_path / "z.mp4"
+    argv = ["dream", str(picture), "--zoom-frames", "2", "--size", "64", "-o", str(out)]
+    untrained = DREAM[:2]
+    assert untrained == ["--weights", "random"]
+    # no ImageNet weights on this machine: the network cannot be built
+    assert main([*argv, *DREAM[2:]]) == 2
+    assert "--weights random" in err_lines(capsys)[-1]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pic.png"]
+    # what a kill -9 while the network was built leaves: a manifest without a frame
+    from cnnstudio.core.video.frames import FramesFolder
+
+    FramesFolder.open(tmp_path / "z.frames", job="dream-zoom", params={}, fps=12, frames=2)
+    assert main([*argv, *DREAM]) == 0
+    assert probe(out).frames == 2 and not (tmp_path / "z.frames").exists()
+
+
+def test_other_settings_are_named_and_overwrite_starts_again(tmp_path, picture, capsys):
+    frames = tmp_path / "kept"
+    argv = ["dream", str(picture), "--zoom-frames", "2", "--frames-dir", str(frames), *DREAM]
+    assert main([*argv, "-o", str(tmp_path / "z.gif")]) == 0
+    out = tmp_path / "turned.gif"
+    argv += ["-o", str(out), "--rotate", "3"]
+    assert main(argv) == 2
+    (line,) = err_lines(capsys)[-1:]
+    assert line == (
+        f"cnnstudio: frames folder {frames} holds 2 frames of dream-zoom of pic.png made with "
+        f"other settings: rotate 0.0 (now 3.0); pass --overwrite to delete them and start "
+        f"again, delete {frames} yourself, or give another --frames-dir"
+    )
+    assert main([*argv, "--overwrite"]) == 0
+    lines = err_lines(capsys)
+    assert not any("continuing" in line for line in lines)  # started again, not continued
+    assert read_metadata(out)["params"]["zoom"]["rotate"] == 3.0
+    assert len(list(frames.glob("frame_*.png"))) == 2
+
+
+def test_ctrl_c_before_the_first_frame_leaves_nothing_and_says_so(
+    tmp_path, clip, monkeypatch, capsys
+):
+    out = tmp_path / "out.mp4"
+    original = motion_run.MotionReporter.event
+
+    def press_ctrl_c_at_once(self, event):
+        original(self, event)
+        if not self.stop_requested:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(motion_run.MotionReporter, "event", press_ctrl_c_at_once)
+    assert main(["dream", str(clip), "-o", str(out), *DREAM]) == 130
+    last = err_lines(capsys)[-1]
+    assert last.startswith("dream: stopped after ") and last.endswith(
+        "before the first frame was finished; nothing was written"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]

@@ -210,3 +210,19 @@ def test_ticking_the_zoom_turns_a_preset_into_motion_frames(qtbot, window):
     form.steps_spin.setValue(7)  # settings of one's own stay
     form.zoom_group.setChecked(True)
     assert form.params().steps == 7
+
+
+def test_a_video_job_that_fails_before_its_first_frame_leaves_no_frames_folder(
+    qtbot, dream, tmp_path, drop_files, monkeypatch
+):
+    from cnnstudio.core import paths
+
+    clip = write_clip(tmp_path / "clip.mp4", count=2)
+    open_video(qtbot, dream, dream.preview, clip, drop_files)
+    dream.form.set_params(FRAME.replace(weights="imagenet"))  # not on this machine
+    missing = []
+    monkeypatch.setattr(dream, "show_missing_weights", missing.append)
+    run(qtbot, dream)
+    assert missing and "ImageNet weights" in missing[0]
+    motion = paths.data_dir() / "motion"
+    assert not motion.exists() or not list(motion.iterdir())

@@ -262,9 +262,12 @@ class MotionController(QObject):
                 self.tab.status.emit(f"{self.tab.job_name}: {notice}")
         elif how == "stopped":
             self.tab.progress.finish("Stopped")
-            self.tab.status.emit(
-                f"Stopped: {count} frames of {label} kept; Save video keeps them, Run goes on"
-            )
+            if count == 0:
+                self.tab.status.emit(f"Stopped before the first frame of {label}: nothing kept")
+            else:
+                self.tab.status.emit(
+                    f"Stopped: {count} frames of {label} kept; Save video keeps them, Run goes on"
+                )
         self._update()
 
     # ------------------------------------------------------------------ frames, saving
