@@ -108,6 +108,24 @@ def test_a_killed_run_resumes_from_its_checkpoint(files, capsys):
     assert library.find_model("killed").meta["steps"] == step + 2
 
 
+def test_a_run_resumed_in_another_process_trains_on_the_same_loss_network(files):
+    """The untrained VGG19 of the loss is the same network in every process: steps 1-2 in
+    one process and 3-4 in another end where a run that went straight through does."""
+    root = files["root"]
+    first = [sys.executable, "-m", "cnnstudio", *_train_argv(files, "-o", "halves", steps=2)]
+    subprocess.run(first, capture_output=True, check=True, timeout=600)
+    assert main(_train_argv(files, "-o", "halves-resumed", steps=4)) == 0  # this process
+    straight = _train_argv(files, "-o", "straight", "--run-dir", str(root / "straight"))
+    assert main(straight) == 0
+    from cnnstudio.core.faststyle import network
+
+    a, b = network.build_style_network(), network.build_style_network()
+    a.load_weights(root / "run" / "checkpoints" / "step-0000004.weights.h5")
+    b.load_weights(root / "straight" / "checkpoints" / "step-0000004.weights.h5")
+    for x, y in zip(a.get_weights(), b.get_weights(), strict=True):
+        np.testing.assert_allclose(x, y, rtol=1e-4, atol=1e-5)
+
+
 @pytest.mark.parametrize(
     ("extra", "named"),
     [
