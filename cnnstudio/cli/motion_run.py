@@ -2,8 +2,10 @@
 video (Gatys or a fast style model); the flags are :mod:`cnnstudio.cli.motion_flags`.
 
 Before a video starts, its estimate is printed ("300 frames at 640x360: about 1:02:30"),
-and a very long or 4K-class job is refused with a smaller ``--size`` that fits (an explicit
-``--size`` is the user's decision and goes ahead). Progress on stderr: on a terminal an
+and a job longer than two hours, whatever its frames' size, is refused with what brings it
+under: a smaller ``--size`` if one does, else ``--max-frames N`` (``--zoom-frames N`` for a
+zoom), and the estimate after it (an explicit ``--size`` is the user's decision and goes
+ahead). Progress on stderr: on a terminal an
 updating line with the frame, the step inside it and the ETA of the whole video,
 otherwise a line per finished frame. Ctrl+C stops after the current step: the frames
 finished so far are in the frames folder and the video of them is written (marked
@@ -230,8 +232,8 @@ def _dream_video(args: argparse.Namespace, params: Any, model: Any, rate: float)
 
 
 def _check_and_say(args: argparse.Namespace, info: Any, video: Any, rate: float, job: str):
-    """The estimate before the video starts; a long or 4K-class job refused (with the
-    size that fits) unless ``--size`` was given."""
+    """The estimate before the video starts; a job over the budget refused (with the
+    size or the frame limit that fits) unless ``--size`` was given."""
     from cnnstudio.core.video.perframe import frame_count
 
     size, frames = video.frame_size(info), frame_count(info, video)

@@ -108,12 +108,36 @@ def test_a_long_job_is_refused_before_it_starts_with_a_size_that_fits(
     out = tmp_path / "out.mp4"
     assert main(["dream", str(clip), "-o", str(out), *DREAM]) == 2
     (line,) = err_lines(capsys)
-    assert line.startswith("cnnstudio: video wide.mp4: a long job, 3 frames at 320x240: about 2:")
-    assert "; at 282x212 about 1:" in line and line.endswith("pass --size 282 or less")
+    assert line.startswith(
+        "cnnstudio: video wide.mp4: a long job (over 2:00:00), 3 frames at 320x240: about 2:"
+    )
+    assert "; at 282x212 about 1:" in line
+    assert line.endswith("pass --size 282 or less, or --size 320 to go ahead as it is")
     assert not out.exists() and not (tmp_path / "out.frames").exists()
     # an explicit --size is the user's decision: the job goes ahead, its estimate said first
     assert main(["dream", str(clip), "-o", str(out), "--size", "64", *DREAM]) == 0
     assert err_lines(capsys)[0] == "dream: wide.mp4: 3 frames at 64x48: about 6:09"
+
+
+def test_a_long_job_of_small_frames_is_refused_with_the_frames_that_fit(
+    tmp_path, clip, picture, monkeypatch, capsys
+):
+    # 6 frames of 64x48, each 50 minutes: no size helps enough, fewer frames do
+    monkeypatch.setattr(estimate, "STEP_SECONDS_PER_MEGAPIXEL", 9.8e5)
+    out = tmp_path / "out.mp4"
+    assert main(["dream", str(clip), "-o", str(out), *DREAM]) == 2
+    (line,) = err_lines(capsys)
+    assert line.startswith("cnnstudio: video clip.mp4: a long job (over 2:00:00), 6 frames")
+    assert "; the first 2 frames about 1:40:" in line
+    assert line.endswith("pass --max-frames 2, or --size 64 to go ahead as it is")
+    assert not out.exists() and not (tmp_path / "out.frames").exists()
+    assert main(["dream", str(clip), "-o", str(out), "--max-frames", "2", *DREAM]) == 0
+    assert probe(out).frames == 2
+    zoom = ["dream", str(picture), "--zoom-frames", "6", "-o", str(tmp_path / "z.gif"), *DREAM]
+    assert main(zoom) == 2
+    line = err_lines(capsys)[-1]
+    assert "; the first frame about 1:" in line
+    assert line.endswith("pass --zoom-frames 1, or --size 80 to go ahead as it is")
 
 
 @pytest.mark.parametrize(
