@@ -99,6 +99,43 @@ def test_ctrl_c_keeps_the_video_so_far_and_the_same_command_continues(
     assert len(list(frames.glob("frame_*.png"))) == 6  # named by the user: kept
 
 
+def test_after_a_kill_the_same_command_leaves_no_hidden_part_behind(tmp_path, capsys):
+    """kill -9 mid-video leaves ffmpeg's partial video hidden beside the output (and
+    perhaps a frame's part in the frames folder); the run that resumes removes them, and
+    the default frames folder goes once the video is complete."""
+    import subprocess
+    import sys
+    import tempfile
+
+    clip = write_clip(tmp_path / "long.mp4", count=12)
+    out = tmp_path / "dk.mp4"
+    argv = ["dream", str(clip), "-o", str(out), *DREAM]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cnnstudio", *argv],
+        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    seen = []
+    try:
+        for line in process.stderr:  # blocks until the process writes: no sleeping
+            seen.append(line)
+            if "frame 3/12 done" in line:
+                break
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=60)
+        process.stderr.close()
+    assert process.returncode == -signal.SIGKILL, "".join(seen)
+    assert list(tmp_path.glob(".dk.mp4.*.part")), "".join(seen)  # the partial video
+    handle, _ = tempfile.mkstemp(
+        prefix=".frame_000005.png.", suffix=".part", dir=tmp_path / "dk.frames"
+    )
+    os.close(handle)  # as a kill in the middle of saving a frame leaves
+    assert main(argv) == 0
+    assert any("continuing long.mp4 at frame" in line for line in err_lines(capsys))
+    assert probe(out).frames == 12
+    assert not list(tmp_path.glob(".*.part")) and not (tmp_path / "dk.frames").exists()
+
+
 def test_a_long_job_is_refused_before_it_starts_with_a_size_that_fits(
     tmp_path, monkeypatch, capsys
 ):

@@ -29,6 +29,8 @@ from cnnstudio.core.video.writer import VideoWriter
 MANIFEST = "manifest.json"
 #: what :func:`frame_name` makes
 _FRAME_FILE = re.compile(r"frame_\d{6,}\.png")
+#: the hidden temporary of a frame or the manifest that a kill mid-write leaves behind
+_STALE_PART = re.compile(r"\.(frame_\d{6,}\.png|manifest\.json)\.[a-z0-9_]{8}\.part")
 _MANIFEST_VERSION = 1
 _MAX_MANIFEST_BYTES = 1 << 20
 
@@ -107,7 +109,7 @@ class FramesFolder:
                 for path in held:  # --overwrite: the user asked to start again
                     path.unlink(missing_ok=True)
                 manifest = {"version": _MANIFEST_VERSION, **identity, "done": 0}
-        elif folder.exists() and any(folder.iterdir()):
+        elif folder.exists() and any(not _STALE_PART.fullmatch(p.name) for p in folder.iterdir()):
             raise _folder_error(folder, "holds other files; choose an empty or a new folder")
         else:
             users_own = folder.is_dir()
@@ -116,6 +118,7 @@ class FramesFolder:
         manifest.update(fps=float(fps), frames=int(frames))
         self = cls(folder, manifest)
         self.ours = not users_own
+        self._remove_stale_parts()  # what a run killed mid-write left
         self.done = self._count_done()
         self._save_manifest()
         return self
@@ -191,6 +194,17 @@ class FramesFolder:
         for index in range(start, stop):
             yield self.read(index)
 
+    def _remove_stale_parts(self) -> None:
+        """The hidden ``.frame_000011.png.x1y2z3w4.part`` files of frames (or the
+        manifest) a killed run was writing: never finished, never to be."""
+        try:
+            names = [p for p in self.folder.iterdir() if _STALE_PART.fullmatch(p.name)]
+        except OSError:
+            return
+        for path in names:
+            if path.is_file() and not path.is_symlink():
+                path.unlink(missing_ok=True)
+
     def discard_if_empty(self) -> bool:
         """A job that ended before its first frame (it failed, or was stopped while the
         network was built) leaves nothing behind: the manifest goes, and the folder too
@@ -198,6 +212,7 @@ class FramesFolder:
         if _frame_files(self.folder):
             return False
         (self.folder / MANIFEST).unlink(missing_ok=True)
+        self._remove_stale_parts()
         self.done = 0
         if not self.ours:
             return False
@@ -213,6 +228,7 @@ class FramesFolder:
         for index in range(self._count_done()):
             self.frame_path(index).unlink(missing_ok=True)
         (self.folder / MANIFEST).unlink(missing_ok=True)
+        self._remove_stale_parts()
         try:
             self.folder.rmdir()
         except OSError:

@@ -4,6 +4,7 @@ the video of the frames so far, and folders that are not ours left alone."""
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -220,4 +221,26 @@ def test_remove_deletes_only_our_files(tmp_path):
     folder = open_folder(tmp_path / "frames")
     folder.add(next(square_frames(1)))
     folder.remove()
+    assert not (tmp_path / "frames").exists()
+
+
+def test_stale_parts_a_kill_left_go_when_the_folder_is_opened_or_removed(tmp_path):
+    import tempfile
+
+    def hidden(folder, name):
+        handle, path = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=folder)
+        os.close(handle)
+        return path
+
+    # killed while writing the very first manifest: only its hidden part is there
+    (tmp_path / "frames").mkdir()
+    hidden(tmp_path / "frames", MANIFEST)
+    folder = open_folder(tmp_path / "frames")
+    folder.add(next(square_frames(1)))
+    # killed while writing frame 1
+    hidden(tmp_path / "frames", frame_name(1))
+    folder = open_folder(tmp_path / "frames")
+    assert sorted(p.name for p in (tmp_path / "frames").iterdir()) == [frame_name(0), MANIFEST]
+    hidden(tmp_path / "frames", frame_name(1))
+    folder.remove()  # the video is complete: the default folder goes, parts and all
     assert not (tmp_path / "frames").exists()
