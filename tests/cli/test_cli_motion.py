@@ -58,6 +58,38 @@ def test_zoom_to_a_gif_with_its_parameters(tmp_path, picture, capsys):
     assert lines[-1].startswith(f"dream: wrote {out} (3 frames at 12 fps)")
 
 
+def test_a_video_or_a_zoom_is_dreamed_with_the_windows_motion_recipe(tmp_path, clip, picture):
+    """Per frame, the 'motion' preset (1 octave of 10 steps) as in the window, unless
+    --preset, --steps or --octaves say otherwise; a picture keeps the still recipe."""
+    from cnnstudio.cli.dream_cmd import params_from_args
+    from cnnstudio.cli.main import build_parser
+    from cnnstudio.core.dream.params import preset_params
+
+    def recipe(*argv):
+        params = params_from_args(build_parser().parse_args(["dream", *argv]))
+        return params.octaves, params.steps, params.step_size
+
+    motion = preset_params("motion")
+    assert (motion.octaves, motion.steps) == (1, 10)
+    expected = (1, 10, motion.step_size)
+    assert recipe(str(clip), "-o", "out.mp4") == expected
+    assert recipe(str(picture), "--zoom-frames", "3", "-o", "z.gif") == expected
+    assert recipe(str(clip), "-o", "out.mp4", "--steps", "4") == (1, 4, motion.step_size)
+    assert recipe(str(clip), "-o", "out.mp4", "--octaves", "3")[:2] == (3, 10)
+    tf2 = preset_params("tf2")
+    assert recipe(str(clip), "-o", "out.mp4", "--preset", "tf2") == (
+        tf2.octaves, tf2.steps, tf2.step_size,
+    )  # fmt: skip
+    assert recipe(str(picture), "-o", "still.png")[:2] == (5, 50)  # a picture: still recipe
+    # and the video made says so in its parameters
+    out = tmp_path / "motion.mp4"
+    assert (
+        main(["dream", str(clip), "-o", str(out), "--weights", "random", "--max-frames", "1"]) == 0
+    )
+    dreamed = read_metadata(out)["params"]["dream"]["params"]
+    assert (dreamed["octaves"], dreamed["steps"]) == (1, 10)
+
+
 def test_dream_a_video_with_sound_and_style_it(tmp_path, clip, picture, capsys):
     with_audio = with_sine_audio(clip, tmp_path / "clip-audio.mp4")
     out = tmp_path / "dreamed.mp4"
