@@ -50,6 +50,20 @@ def test_reading_from_a_start_frame_and_at_a_smaller_size(clip):
     assert small.shape == (24, 32, 3)
 
 
+def test_scaled_frames_do_not_warn_on_the_terminal(clip, caplog):
+    """--size scales the frames on purpose: imageio-ffmpeg's warning that the size read
+    differs from the source's is dropped (that one only: its other warnings pass)."""
+    import logging
+
+    with caplog.at_level(logging.WARNING, logger="imageio_ffmpeg"):
+        frames = read_frames(clip, size=(32, 24))
+        assert next(frames).shape == (24, 32, 3)
+        frames.close()
+        logging.getLogger("imageio_ffmpeg").warning("We had to kill ffmpeg to stop it.")
+    messages = [record.getMessage() for record in caplog.records]
+    assert messages == ["We had to kill ffmpeg to stop it."]
+
+
 @pytest.mark.parametrize("suffix, codec", [(".webm", "libvpx-vp9"), (".mov", "libx264")])
 def test_webm_and_mov_are_read(tmp_path, suffix, codec):
     path = tmp_path / f"clip{suffix}"
