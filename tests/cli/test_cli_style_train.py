@@ -126,6 +126,24 @@ def test_a_run_resumed_in_another_process_trains_on_the_same_loss_network(files)
         np.testing.assert_allclose(x, y, rtol=1e-4, atol=1e-5)
 
 
+def test_size_with_a_model_is_the_longest_side_of_the_output(files, tmp_path, capsys):
+    """As with style images, --size is the output's longest side: a smaller picture is
+    enlarged to it, a larger one shrunk (the content is 70x45)."""
+    from cnnstudio.core.faststyle import models, network
+    from cnnstudio.core.faststyle.params import STYLE_KIND
+
+    models.save_style_model(network.build_style_network(seed=0), "plain", {"kind": STYLE_KIND})
+    for size, shape in ((140, (90, 140, 3)), (35, (22, 35, 3))):
+        out = tmp_path / f"styled-{size}.png"
+        argv = ["style", str(files["content"]), "--model", "plain", "-o", str(out)]
+        assert main([*argv, "--size", str(size)]) == 0
+        assert images.load_image(out).shape == shape
+        assert f"({shape[1]}x{shape[0]})" in capsys.readouterr().err
+    assert _exit_code(["style", str(files["content"]), "--model", "plain", "-o", "x.png",
+                       "--size", "9000"]) == 2  # fmt: skip
+    assert "--size 9000 must be from 8 to 8192" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     ("extra", "named"),
     [

@@ -272,3 +272,44 @@ def test_a_video_job_that_fails_before_its_first_frame_leaves_no_frames_folder(
     assert missing and "ImageNet weights" in missing[0]
     motion = paths.data_dir() / "motion"
     assert not motion.exists() or not list(motion.iterdir())
+
+
+def test_a_zoom_stopped_before_its_first_frame_says_nothing_was_kept(qtbot, dream, monkeypatch):
+    from cnnstudio.core import paths
+    from cnnstudio.core.video.events import FrameProgress
+
+    dream.set_source(texture(64, 80, seed=3), "texture")
+    dream.form.zoom_group.setChecked(True)
+    dream.form.zoom_group.frames_spin.setValue(3)
+    released = threading.Event()
+    real_job = jobs.motion_events
+
+    def held(*args, **kwargs):  # waits at the first step until Stop is pressed
+        job = real_job(*args, **kwargs)
+        try:
+            event = next(job)
+            while True:
+                yield event
+                if isinstance(event, FrameProgress):
+                    released.wait(30)
+                event = next(job)
+        except StopIteration as stop:
+            return stop.value
+        finally:
+            job.close()
+
+    def stop_at_the_first_step(event):
+        if isinstance(event, FrameProgress):
+            dream.stop_job()
+            released.set()
+
+    monkeypatch.setattr(jobs, "motion_events", held)
+    said = []
+    dream.status.connect(said.append)
+    dream.runner.progress.connect(stop_at_the_first_step)
+    run(qtbot, dream)
+    dream.runner.progress.disconnect(stop_at_the_first_step)
+    assert dream.motion.frame_count() == 0
+    assert said[-1] == "Stopped before the first frame of the zoom of texture: nothing kept"
+    motion = paths.data_dir() / "motion"
+    assert not motion.exists() or not list(motion.iterdir())
