@@ -144,6 +144,25 @@ def test_size_with_a_model_is_the_longest_side_of_the_output(files, tmp_path, ca
     assert "--size 9000 must be from 8 to 8192" in capsys.readouterr().err
 
 
+def test_a_resumed_run_replaces_the_entry_it_saved_and_another_name_is_said(files, capsys):
+    """Stopped (or finished) then resumed: one run, one library entry; a name another
+    model has is said when the entry gets another."""
+    assert main(_train_argv(files, "-o", "s3", steps=2)) == 0
+    capsys.readouterr()
+    assert main(_train_argv(files, "-o", "s3", steps=4)) == 0  # goes on to step 4
+    err = capsys.readouterr().err
+    assert "saved style model 's3' (step 4 of 4" in err
+    assert "replacing the one this run saved at step 2" in err
+    assert [e.name for e in library.list_models()] == ["s3"]
+    assert library.find_model("s3").meta["steps"] == 4
+    other = _train_argv(files, "-o", "s3", "--run-dir", str(files["root"] / "other"), steps=2)
+    assert main(other) == 0
+    err = capsys.readouterr().err
+    assert "saved style model 's3-2' (step 2 of 2, the lowest held-out loss)" in err
+    assert "in the library ('s3' is another model's name); style a picture" in err
+    assert sorted(e.name for e in library.list_models()) == ["s3", "s3-2"]
+
+
 @pytest.mark.parametrize(
     ("extra", "named"),
     [
