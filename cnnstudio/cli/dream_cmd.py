@@ -39,6 +39,7 @@ from cnnstudio.core.dream import params as dream
 from cnnstudio.core.errors import InputError
 from cnnstudio.core.eta import Eta
 from cnnstudio.core.events import Notice, Progress
+from cnnstudio.core.video.params import OUTPUT_SUFFIXES
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -289,6 +290,12 @@ def run(args: argparse.Namespace) -> int:
     if args.size is not None:
         raise InputError("--size: only for a video or a zoom; a picture's is --max-size")
     output = Path(args.output).expanduser()
+    if output.suffix.lower() in OUTPUT_SUFFIXES:
+        raise InputError(
+            f"-o {output.name}: a picture dreams into a picture; for a video of it, add "
+            "--zoom-frames N (a zoom of N frames), or give a name ending in .png, .jpg or .webp",
+            param="output",
+        )
     check_image_output(output, args.overwrite)
     noise_size = parse_size(args.noise) if args.noise else None
     if args.input is None and noise_size is None:

@@ -231,6 +231,8 @@ def test_flags_that_do_not_fit_are_one_line(tmp_path, clip, picture, capsys):
         (["dream", str(clip), "-o", str(tmp_path / "o.mp4"), "--rotate", "3"], "--zoom-frames"),
         (["style", str(clip), "-o", str(tmp_path / "o.mp4")], "at least one style image"),
         (["dream", str(picture), "--zoom-frames", "2", "--zoom", "9", "-o", "z.gif"], "--zoom:"),
+        (["dream", str(picture), "-o", str(tmp_path / "x.mp4")], "add --zoom-frames N"),
+        (["dream", "--noise", "64x64", "-o", str(tmp_path / "x.gif")], "add --zoom-frames N"),
     ]
     for argv, fragment in cases:
         assert main(argv) == 2, argv

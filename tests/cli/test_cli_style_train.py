@@ -185,7 +185,7 @@ def test_too_few_photos_and_misused_models_are_one_line_each(files, tmp_path, ca
     argv[argv.index("--data") + 1] = str(few)
     assert _exit_code(argv) == 2
     err = capsys.readouterr().err.strip()
-    assert "has 5 readable picture(s); training needs at least 8" in err
+    assert "has 5 readable picture(s); training needs at least 8 (add photos to it, or " in err
     assert len(err.splitlines()) == 1
 
     import keras

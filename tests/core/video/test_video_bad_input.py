@@ -49,7 +49,23 @@ def test_a_video_with_zero_frames(tmp_path):
 def test_a_sound_file_holds_no_video(tmp_path):
     path = tmp_path / "tone.m4a"
     ffmpeg("-f", "lavfi", "-i", "sine=duration=0.5", "-c:a", "aac", str(path))
-    with pytest.raises(InputError, match="video tone.m4a: holds no video"):
+    with pytest.raises(InputError, match="video tone.m4a: holds no video, only sound$"):
+        probe(path)
+
+
+def test_an_mp4_without_any_stream_says_so(tmp_path):
+    # an MP4 with its file type and an empty movie header: not a track in it
+    matrix = struct.pack(">9I", 0x10000, 0, 0, 0, 0x10000, 0, 0, 0, 0x40000000)
+    header = struct.pack(">IIIIIIH", 0, 0, 0, 1000, 0, 0x10000, 0x100) + bytes(10) + matrix
+    header += bytes(24) + struct.pack(">I", 1)
+    mvhd = struct.pack(">I4s", 8 + len(header), b"mvhd") + header
+    path = tmp_path / "nothing.mp4"
+    path.write_bytes(
+        struct.pack(">I4s4sI4s", 20, b"ftyp", b"isom", 0x200, b"isom")
+        + struct.pack(">I4s", 8 + len(mvhd), b"moov")
+        + mvhd
+    )
+    with pytest.raises(InputError, match=r"nothing.mp4: holds no streams at all \(no video, no"):
         probe(path)
 
 
