@@ -244,3 +244,12 @@ def test_stale_parts_a_kill_left_go_when_the_folder_is_opened_or_removed(tmp_pat
     hidden(tmp_path / "frames", frame_name(1))
     folder.remove()  # the video is complete: the default folder goes, parts and all
     assert not (tmp_path / "frames").exists()
+
+
+def test_other_style_pictures_are_said_in_words_not_digests(tmp_path):
+    params = {"steps": 2, "styles": ["0123456789abcdef"]}
+    open_folder(tmp_path / "frames", params=params).add(next(square_frames(1)))
+    with pytest.raises(
+        InputError, match=r"other settings: steps 2 \(now 4\), other style pictures$"
+    ):
+        open_folder(tmp_path / "frames", params={"steps": 4, "styles": ["fedcba9876543210"]})
