@@ -48,8 +48,6 @@ class MotionReporter(JobReporter):
         super().__init__(stream, quiet)
         self.job = job
         self.eta = Eta()
-        self.frames_done = 0
-        self.frames = 0
         self.stop_requested = False
         self._frame_started = time.monotonic()
         self._timing = False
@@ -78,16 +76,9 @@ class MotionReporter(JobReporter):
             if main:
                 signal.signal(signal.SIGINT, previous)
 
-    def event(self, event: object) -> None:
-        if isinstance(event, FrameDone):
-            self.frames_done = event.index + 1
-            self.frames = event.total
-        super().event(event)
-
     def job_event(self, event: object) -> None:
         if isinstance(event, FrameProgress):
             self.eta.update(event.done)
-            self.frames = event.frames
             if not self._timing:
                 # the first frame is timed from its first step: building the network and
                 # compiling the step are not the frame's
@@ -129,7 +120,7 @@ def _finish(
     """The last lines: where the video is, or how to go on after a stop."""
     elapsed = time.monotonic() - reporter.start
     if result is None:
-        reporter.done(_stopped_text(reporter, where, job, format_duration(elapsed)))
+        reporter.done(_stopped_text(where, job, format_duration(elapsed)))
         return 130
     for notice in result.notices:
         reporter._line(f"{job}: {notice}")
@@ -145,7 +136,7 @@ def _finish(
     return 0
 
 
-def _stopped_text(reporter: MotionReporter, where: MotionOutput, job: str, elapsed: str) -> str:
+def _stopped_text(where: MotionOutput, job: str, elapsed: str) -> str:
     """What a stop left: the frames on disk (made by this run or an earlier one) and the
     video of them, or nothing when it came before the first frame."""
     from cnnstudio.core.video.frames import FramesFolder
