@@ -173,6 +173,29 @@ def test_user_errors_exit_2_in_one_line(tmp_path, picture, capsys, monkeypatch):
         assert code == 2 and re.search(says, _one_line(err)), (argv, err)
 
 
+def test_a_model_with_a_huge_fixed_input_is_one_line(tmp_path, picture, capsys):
+    """classify was killed by the kernel, dream and visualize said "unexpected error"."""
+    from fault_tools import with_config
+
+    def huge(config):
+        config["build_config"]["input_shape"] = [None, 100_000, 100_000, 3]
+        for layer in config["config"]["layers"]:
+            if layer["class_name"] == "InputLayer":
+                layer["config"]["batch_shape"] = [None, 100_000, 100_000, 3]
+
+    model = str(
+        with_config(tiny_model_file(tmp_path / "m.keras"), tmp_path / "huge_in.keras", huge)
+    )
+    says = "huge_in.keras: its input of 100000x100000x3 is larger than the limit of 2048 pixels"
+    for argv in (
+        ["classify", model, str(picture)],
+        ["dream", str(picture), "--model", model, "-o", str(tmp_path / "d.png")],
+        ["visualize", model, "--layer", "conv", "-o", str(tmp_path / "v.png")],
+    ):
+        code, _, err = _run(capsys, *argv)
+        assert code == 2 and says in _one_line(err), (argv, err)
+
+
 def test_a_home_that_is_a_file_or_cannot_be_made(tmp_path, capsys, monkeypatch):
     home = tmp_path / "home"
     home.write_text("not a folder")

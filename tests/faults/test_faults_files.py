@@ -140,6 +140,46 @@ def test_a_huge_layer_is_refused_before_tensorflow_allocates_it(model_file, tmp_
         library.load_model_file(path)
 
 
+def huge_input(config, side=100_000):
+    """A config whose input layer (and the model's build shape) is side x side x 3."""
+    config["build_config"]["input_shape"] = [None, side, side, 3]
+    for layer in config["config"]["layers"]:
+        if layer["class_name"] == "InputLayer":
+            layer["config"]["batch_shape"] = [None, side, side, 3]
+
+
+def test_a_huge_fixed_input_is_refused_before_keras_builds_it(model_file, tmp_path):
+    """A model whose own input was 100000 x 100000: classify was killed for memory, dream
+    and visualize ended in "unexpected error" (review of issue 10, item 1)."""
+    path = with_config(model_file, tmp_path / "huge_in.keras", huge_input)
+    with pytest.raises(InputError) as caught:
+        library.load_model_file(path)
+    assert str(caught.value) == (
+        "huge_in.keras: its input of 100000x100000x3 is larger than the limit of 2048 "
+        "pixels a side; it was not loaded"
+    )
+
+    def only_the_build_shape(config):
+        config["build_config"]["input_shape"] = [None, 3000, 16, 3]
+
+    path = with_config(model_file, tmp_path / "built.keras", only_the_build_shape)
+    with pytest.raises(InputError, match=r"built.keras: its input of 3000x16x3 is larger"):
+        library.load_model_file(path)
+
+    def deep_vector(config):
+        for layer in config["config"]["layers"]:
+            if layer["class_name"] == "InputLayer":
+                layer["config"]["batch_shape"] = [None, 2048, 2048, 5]
+
+    path = with_config(model_file, tmp_path / "wide.keras", deep_vector)
+    with pytest.raises(InputError, match=r"input of 2048x2048x5 holds more than the limit of "
+                       r"16,777,216 values"):  # fmt: skip
+        library.load_model_file(path)
+    # the largest input allowed still loads
+    path = with_config(model_file, tmp_path / "fine.keras", lambda c: huge_input(c, 2048))
+    assert library.load_model_file(path).input_shape == (None, 2048, 2048, 3)
+
+
 def test_damaged_keras_files_are_one_line(model_file, tmp_path):
     data = model_file.read_bytes()
     cut = tmp_path / "cut.keras"
