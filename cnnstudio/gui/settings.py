@@ -60,6 +60,19 @@ def take_notices() -> list[tuple[str, str]]:
     return notices
 
 
+def notices_summary() -> tuple[str, str] | None:
+    """The notices of :func:`take_notices` as (one line for a status bar, the reasons for
+    its tooltip), or None when every value was used."""
+    ignored = take_notices()
+    if not ignored:
+        return None
+    names = "; ".join(name for name, _ in ignored)
+    return (
+        f"Some settings were not restored: {names}"[:400],
+        "\n".join(f"{name}: {why}" for name, why in ignored),
+    )
+
+
 def read_int(
     settings: QSettings,
     key: str,

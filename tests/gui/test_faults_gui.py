@@ -72,6 +72,53 @@ def test_overflowing_settings_are_ignored_with_a_notice(qtbot):
     window.close()
 
 
+_NESTED = "[" * 50_000 + "]" * 50_000
+
+
+@pytest.mark.parametrize("value", [{"size": BIG, "steps": 300}, _NESTED])
+def test_fast_style_settings_that_overflow_or_nest_are_named(qtbot, value):
+    """``style/fast_train_params`` of size 2^31 (OverflowError) or nested 50,000 levels
+    deep (RecursionError) stopped MainWindow(); both were only logged."""
+    from cnnstudio.core.faststyle.params import FastStyleParams
+
+    text = value if isinstance(value, str) else json.dumps(value)
+    _write_settings({"style/fast_train_params": text})
+    window = MainWindow(detect_device=False)
+    qtbot.addWidget(window)
+    form = window.tab_by_key("style").train_panel.form
+    assert form.size_spin.value() == FastStyleParams().size
+    notice = window.status_label.text()
+    assert notice.startswith("Some settings were not restored: style/fast_train_params")
+    if isinstance(value, dict):  # the good value of the same setting stays
+        assert form.steps_spin.value() == 300
+        assert "training size 2147483648 must be" in window.status_label.toolTip()
+    else:
+        assert "is nested more than 8 levels deep" in window.status_label.toolTip()
+    window.close()
+
+
+@pytest.mark.parametrize("value", [{"size": 96, "steps": BIG}, _NESTED, "not json"])
+def test_visualisation_settings_that_overflow_or_nest_are_named(qtbot, value):
+    """View > Feature visualisation... raised RecursionError on nested ``visualize/params``."""
+    from cnnstudio.core.visualize.params import VisualizeParams
+
+    text = value if isinstance(value, str) else json.dumps(value)
+    _write_settings({"visualize/params": text})
+    window = MainWindow(detect_device=False)
+    qtbot.addWidget(window)
+    assert "not restored" not in window.status_label.text()  # the view is made later
+    window.visualize_action.trigger()
+    view = window.visualize.view
+    assert view.form.steps_spin.value() == VisualizeParams().steps
+    assert view.status_line.text().startswith(
+        "Some settings were not restored: visualize/params"
+    )
+    if isinstance(value, dict):
+        assert view.form.size_spin.value() == 96
+        assert "steps 2147483648 must be" in view.status_line.toolTip()
+    window.close()
+
+
 def _png_with_text(path, text: str) -> str:
     info = PngImagePlugin.PngInfo()
     info.add_text("Software", images.SOFTWARE)

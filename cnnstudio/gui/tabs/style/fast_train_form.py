@@ -9,7 +9,6 @@ normalised terms (README, "Style transfer: what the weights mean").
 from __future__ import annotations
 
 import json
-import logging
 from dataclasses import replace
 
 from PySide6.QtCore import QSettings
@@ -24,16 +23,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cnnstudio.core.errors import StudioError
 from cnnstudio.core.faststyle import params as fast_core
 from cnnstudio.core.faststyle.params import FastStyleParams
 from cnnstudio.core.style.params import VGG19_MIN_SIZE
-from cnnstudio.gui.settings import read_str
+from cnnstudio.gui.settings import read_params
 from cnnstudio.gui.tabs.style.fast_inputs import PhotoFolder, StyleList
 from cnnstudio.gui.widgets.spin_boxes import double_spin_box, spin_box
 from cnnstudio.gui.widgets.weights_picker import WeightsPicker
-
-log = logging.getLogger(__name__)
 
 #: what the settings keep (the style pictures are inputs: not kept)
 _SETTINGS_KEY = "fast_train_params"
@@ -204,13 +200,16 @@ class FastTrainForm(QWidget):
         settings.setValue(_SETTINGS_KEY, json.dumps(params.to_dict()))
 
     def restore_settings(self, settings: QSettings) -> None:
-        text = read_str(settings, _SETTINGS_KEY, "")
-        if not text:
-            return
-        try:
-            params = FastStyleParams.from_dict(json.loads(text))
-            # the pictures are inputs, not settings: only the rest is checked
-            replace(params, styles=["kept"], data=params.data or "kept").validate()
+        """The settings of the last session: parsed with a bound on nesting, checked
+        against FastStyleParams' bounds first (values that fail are left at their
+        defaults, named in the window's status bar), then shown."""
+        params = read_params(settings, _SETTINGS_KEY, _checked_settings)
+        if params is not None:
             self.set_params(params)
-        except (ValueError, TypeError, StudioError) as error:
-            log.warning("fast style settings not restored: %s", error)
+
+
+def _checked_settings(data: dict) -> FastStyleParams:
+    params = FastStyleParams.from_dict(data)
+    # the pictures are inputs, not settings: only the rest is checked
+    replace(params, styles=["kept"], data=params.data or "kept").validate()
+    return params
