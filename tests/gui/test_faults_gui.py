@@ -218,6 +218,52 @@ def test_hostile_style_pictures_restore_all_or_nothing(qtbot, tmp_path):
     tab.shutdown()
 
 
+def test_hostile_fast_style_pictures_restore_all_or_nothing(qtbot, tmp_path):
+    """A picture of "size": 2^31 raised OverflowError with "Preserve colours" already
+    ticked and the mode not switched (review of issue 10, item 4)."""
+    from cnnstudio.core.faststyle import models
+    from cnnstudio.core.faststyle.network import build_style_network
+    from cnnstudio.core.faststyle.params import FastStyleParams
+    from cnnstudio.gui.tabs.style.modes import OPTIMISE, USE
+    from cnnstudio.gui.tabs.style.tab import StyleTab
+
+    params = FastStyleParams(styles=["swirls.png"], data="photos", size=32)
+    styles = [np.full((32, 32, 3), (200, 60, 20), np.uint8)]
+    meta = models.style_model_meta(params, styles, steps=1, best_step=1, held_out_loss=1.0,
+                                   photos=9)  # fmt: skip
+    models.save_style_model(build_style_network(seed=1), "swirls", meta)
+    tab = StyleTab()
+    qtbot.addWidget(tab)
+    tab.ask_restore_params = lambda path: True
+    statuses = []
+    tab.status.connect(statuses.append)
+    use = tab.use_panel
+    good = {"job": "style", "mode": "fast style model", "model": "swirls", "size": 64,
+            "preserve_colors": True}  # fmt: skip
+    hostile = [("size", v) for v in (BIG, 2**64, -1, 1e308, "12", [3], True)]
+    hostile += [("preserve_colors", v) for v in ("yes", 1, None, [True])]
+    hostile += [("model", v) for v in (5, ["swirls"], {"a": 1}, None, "x" * 5000)]
+    for name, value in hostile:
+        tab.set_mode(OPTIMISE)
+        use.colors_check.setChecked(False)
+        use.size_spin.setValue(0)
+        statuses.clear()
+        path = _png_with_text(tmp_path / f"{name}.png", json.dumps({**good, name: value}))
+        tab.open_image(path)  # must not raise
+        assert tab.mode == OPTIMISE and not use.colors_check.isChecked(), (name, value)
+        assert use.size_spin.value() == 0, (name, value)
+        assert any("its saved parameters are not usable" in s for s in statuses), statuses
+    # the good picture, and one the CLI wrote without --size, are restored in full
+    for size, shown in ((64, 64), (None, 0)):
+        tab.set_mode(OPTIMISE)
+        use.size_spin.setValue(300)
+        path = _png_with_text(tmp_path / "good.png", json.dumps({**good, "size": size}))
+        tab.open_image(path)
+        assert tab.mode == USE and use.colors_check.isChecked() and use.size_spin.value() == shown
+        assert use.model_list.model_name() == "swirls"
+    tab.shutdown()
+
+
 @pytest.mark.timeout(60)
 def test_window_starts_with_a_fifo_and_garbage_in_the_library(qtbot, tmp_path):
     """A FIFO sidecar hung the window's start-up; a garbage one stopped it with a

@@ -179,6 +179,18 @@ def _check_layers(param: str, kind: str, layers: dict[str, float]) -> None:
         )
 
 
+def use_params_from_metadata(meta: dict[str, Any], max_size: int) -> tuple[str, int, bool]:
+    """(model name, size, preserve colours) of a picture styled by a style model, from the
+    parameters embedded in it, checked before the window shows any of them: the picture
+    may come from anyone. ``size`` 0 (or absent, as the CLI writes it without ``--size``):
+    the picture's own; at most ``max_size``. InputError naming the first bad value."""
+    model = checks.text(meta.get("model"), "style model", 1000, param="model")
+    size = meta.get("size")
+    size = 0 if size is None else checks.whole(size, "size", 0, max_size, param="size")
+    preserve = meta.get("preserve_colors", False)
+    return model, size, checks.flag(preserve, "preserve colours", param="preserve_colors")
+
+
 def is_style_model(meta: dict[str, Any] | None) -> bool:
     """Whether a library sidecar describes a style network (not a classifier)."""
     return bool(meta) and meta.get("kind") == STYLE_KIND
