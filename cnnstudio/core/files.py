@@ -141,6 +141,26 @@ def check_regular_file(
     return info
 
 
+def check_run_files(folder: str | os.PathLike[str], names: Sequence[str]) -> None:
+    """Each of ``names`` in a run folder is a regular file or absent; InputError (param
+    ``run_dir``) naming the folder, the file and what it is otherwise. A run appends to
+    its history.csv and rewrites its config.json and status.json: opened for writing, a
+    FIFO there blocks for ever, and a folder may come from anywhere."""
+    folder = Path(folder)
+    for name in names:
+        path = folder / name
+        if not os.path.lexists(path):
+            continue
+        try:
+            check_regular_file(path)
+        except InputError as error:
+            raise InputError(
+                f"run folder {folder}: {error}; remove it or choose another run folder",
+                param="run_dir",
+                path=str(path),
+            ) from None
+
+
 def open_regular(
     path: str | os.PathLike[str],
     *,
