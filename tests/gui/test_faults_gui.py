@@ -110,9 +110,7 @@ def test_visualisation_settings_that_overflow_or_nest_are_named(qtbot, value):
     window.visualize_action.trigger()
     view = window.visualize.view
     assert view.form.steps_spin.value() == VisualizeParams().steps
-    assert view.status_line.text().startswith(
-        "Some settings were not restored: visualize/params"
-    )
+    assert view.status_line.text().startswith("Some settings were not restored: visualize/params")
     if isinstance(value, dict):
         assert view.form.size_spin.value() == 96
         assert "steps 2147483648 must be" in view.status_line.toolTip()
