@@ -8,6 +8,7 @@ import copy
 import json
 import os
 import shutil
+import stat
 
 import numpy as np
 import pytest
@@ -297,6 +298,33 @@ def test_window_starts_with_a_fifo_and_garbage_in_the_library(qtbot, tmp_path):
     texts = [dream_form.library.combo.itemText(i) for i in range(dream_form.library.combo.count())]
     assert "Library: piped (damaged)" in texts and "Library: fine" in texts
     window.close()
+
+
+@pytest.mark.timeout(60, method="thread")  # a blocked open() in Qt ignores signals
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero", "folder"])
+def test_a_settings_file_that_is_not_a_file_is_moved_aside(qtbot, kind):
+    """QSettings blocked for ever on a FIFO: the window never opened (review item 6)."""
+    path = settings_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "dev-zero":
+        path.symlink_to("/dev/zero")
+    else:
+        path.mkdir()
+    window = MainWindow(detect_device=False)
+    qtbot.addWidget(window)
+    assert window.status_label.text() == "Some settings were not restored: cnnstudio.ini"
+    says = {"fifo": "a named pipe (FIFO)", "dev-zero": "a device", "folder": "a folder"}[kind]
+    assert f"cnnstudio.ini: was {says}, not a file: moved aside to " in (
+        window.status_label.toolTip()
+    )
+    aside = [p for p in path.parent.iterdir() if p.name.startswith("cnnstudio.ini.not-a-file-")]
+    assert len(aside) == 1  # kept, not deleted
+    window.close()
+    assert path.is_file() and not path.is_symlink()  # the settings are kept again
+    # as root, QSettings saving through the link replaced /dev/zero with the ini file
+    assert stat.S_ISCHR(os.stat("/dev/zero").st_mode)
 
 
 def test_library_dialog_lists_damaged_entries(qtbot, tmp_path):
