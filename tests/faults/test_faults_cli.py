@@ -16,7 +16,7 @@ from fault_tools import CLASSES, tiny_model, tiny_model_file
 from PIL import Image
 
 from cnnstudio.cli.main import main
-from cnnstudio.cli.text import printable
+from cnnstudio.cli.text import printable, printable_lines
 from cnnstudio.core import files, library, paths
 
 pytestmark = pytest.mark.faults
@@ -114,6 +114,18 @@ def test_printable_escapes_controls_overrides_and_undecodable_bytes():
     assert printable("a\x1b[31mb\nc\td\x7f\x9b") == "a\\x1b[31mb\\x0ac\\x09d\\x7f\\x9b"
     assert printable("x\u202ey\u2066") == "x\\u202ey\\u2066"
     assert printable(os.fsdecode(b"caf\xe9.png")) == "caf\\udce9.png"
+    # a multi-line notice keeps its lines; each line is escaped
+    assert printable_lines("a\x1b[2J\nb\r\n") == "a\\x1b[2J\nb\\x0d\n"
+
+
+def test_a_reporter_prints_a_summary_on_several_lines():
+    """The model and dataset summaries came out as one line with literal "\\x0a"."""
+    from cnnstudio.cli.reporting import JobReporter
+
+    stream = io.StringIO()
+    reporter = JobReporter(stream, quiet=False)
+    reporter.done('Model: "m"\n\x1b]0;pwned\x07Total params: 3')
+    assert stream.getvalue() == 'Model: "m"\n\\x1b]0;pwned\\x07Total params: 3\n'
 
 
 @pytest.mark.skipif(sys.platform == "darwin", reason="macOS file names must be UTF-8")
