@@ -54,7 +54,7 @@ def test_train_writes_model_and_sidecar(npz, tmp_path, capsys):
     assert "Total params" in captured.err  # the model summary comes first
     # each on lines of its own, not one line of "\x0a" (review of issue 10, item 7)
     err_lines = captured.err.splitlines()
-    assert '\\x0a' not in captured.err and 'Model: "lenet5"' in err_lines
+    assert "\\x0a" not in captured.err and 'Model: "lenet5"' in err_lines
     assert any(line.strip().startswith("Total params:") for line in err_lines), err_lines
     assert any(line.startswith("training images per class") for line in err_lines), err_lines
     sidecar = json.loads(out.with_suffix(".json").read_text())
