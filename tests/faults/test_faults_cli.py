@@ -208,6 +208,30 @@ def test_a_model_with_a_huge_fixed_input_is_one_line(tmp_path, picture, capsys):
         assert code == 2 and says in _one_line(err), (argv, err)
 
 
+def test_a_sidecar_input_size_too_small_for_the_model(tmp_path, picture, capsys):
+    """A free-size model whose sidecar says [1, 1]: "unexpected error" with TensorFlow's
+    1000 characters of "Negative dimension size" (review item 8)."""
+    import keras
+
+    inputs = keras.Input((None, None, 3))
+    features = keras.layers.Conv2D(2, 3, name="conv")(inputs)
+    outputs = keras.layers.Dense(3, activation="softmax")(
+        keras.layers.GlobalAveragePooling2D()(features)
+    )
+    keras.Model(inputs, outputs).save(tmp_path / "f1.keras")
+    model = str(tmp_path / "f1.keras")
+    says = "sidecar f1.json: input_size [1, 1] is too small for f1.keras"
+    for size in ([1, 1], [2, 40]):
+        (tmp_path / "f1.json").write_text(json.dumps({"input_size": size}))
+        for extra in ([], ["--gradcam", str(tmp_path / "cams")]):
+            code, _, err = _run(capsys, "classify", model, str(picture), *extra)
+            shown = says.replace("[1, 1]", f"[{size[0]}, {size[1]}]")
+            assert code == 2 and shown in _one_line(err), (size, extra, err)
+    (tmp_path / "f1.json").write_text(json.dumps({"input_size": [3, 3]}))  # the least
+    code, out, err = _run(capsys, "classify", model, str(picture))
+    assert code == 0 and "p.png" in out, err
+
+
 def test_a_home_that_is_a_file_or_cannot_be_made(tmp_path, capsys, monkeypatch):
     home = tmp_path / "home"
     home.write_text("not a folder")
