@@ -232,6 +232,31 @@ def test_a_sidecar_input_size_too_small_for_the_model(tmp_path, picture, capsys)
     assert code == 0 and "p.png" in out, err
 
 
+@pytest.mark.timeout(300)
+def test_a_reader_that_goes_away_is_no_error(picture):
+    """``models list --json | head -1`` said "unexpected error: BrokenPipeError", exit 1
+    (review item 9): now quiet, with the status of a tool killed by SIGPIPE."""
+    import subprocess
+
+    library.save_to_library(tiny_model(), "m", {"class_names": CLASSES})
+    for argv in (["models", "list", "--json"], ["classify", "m", str(picture), "--json"]):
+        reader, writer = os.pipe()
+        os.close(reader)  # gone before anything is written: every write meets EPIPE
+        try:
+            done = subprocess.run(
+                [sys.executable, "-m", "cnnstudio", *argv],
+                stdout=writer,
+                stderr=subprocess.PIPE,
+                env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+                timeout=240,
+            )
+        finally:
+            os.close(writer)
+        err = done.stderr.decode()
+        assert done.returncode == 141, (argv, err)
+        assert "Error" not in err and "cnnstudio:" not in err, (argv, err)
+
+
 def test_a_home_that_is_a_file_or_cannot_be_made(tmp_path, capsys, monkeypatch):
     home = tmp_path / "home"
     home.write_text("not a folder")
