@@ -135,6 +135,7 @@ def write_sidecar(model_path: str | Path, meta: dict[str, Any]) -> Path:
     meta = sidecar.checked_for_writing(model_pair.jsonable(meta))
     if os.path.isfile(model_path):
         meta["model_bytes"], meta["model_sha256"] = model_pair.digest(Path(model_path))
+        meta["model_stamp"] = model_pair.file_stamp(os.stat(model_path))
     files.write_bytes(json_path, model_pair.sidecar_bytes(meta), overwrite=True)
     return json_path
 
