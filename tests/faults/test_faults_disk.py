@@ -12,6 +12,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
@@ -320,3 +321,35 @@ def test_a_mixed_pair_of_one_size_is_never_listed_as_valid(model_files, tmp_path
     for _ in range(2):
         assert [(e.name, e.damaged) for e in library.list_models()] == [("copy", ""), ("m", "")]
     assert hashed == [copy]
+
+
+def test_temporary_files_of_killed_saves_are_swept_when_stale(model_files, tmp_path):
+    """kill -9 during a save left .NAME.keras.XXXXXXXX.keras in the library or the export
+    folder for ever (review item 11): listing or writing there removes ours once they
+    have not changed for 15 minutes, and nothing else."""
+    library_dir = paths.library_dir()
+    export_dir = tmp_path / "exports"
+    export_dir.mkdir()
+    old_time = time.time() - files.STALE_TEMPORARY_SECONDS - 60
+    kept_names = [
+        ".m.keras.fresh123.keras",  # a save under way (just written)
+        ".notes.20240101.part",  # not a name of ours: no .keras or .json before it
+        "m.keras.abcd1234.keras",  # not hidden
+        ".m.keras.abcd1234.png",  # the wrong suffix
+        ".m.keras.ABCD1234.keras",  # not mkstemp's characters
+    ]
+    for folder in (library_dir, export_dir):
+        for name in [".m.keras.abcd1234.keras", ".m.json.a_c9d12x.part", *kept_names]:
+            (folder / name).write_bytes(b"half a model")
+            if name != ".m.keras.fresh123.keras":
+                os.utime(folder / name, (old_time, old_time))
+        link = folder / ".l.keras.linkto12.keras"
+        link.symlink_to(folder / "m.keras.abcd1234.keras")
+        os.utime(link, (old_time, old_time), follow_symlinks=False)
+        kept_names_here = {*kept_names, link.name}
+        if folder == library_dir:
+            assert [e.name for e in library.list_models()] == ["m.keras.abcd1234"]
+        else:
+            library.export_model(_entry(model_files[0]), export_dir / "e.keras")
+            kept_names_here |= {"e.keras", "e.json"}
+        assert {p.name for p in folder.iterdir()} == kept_names_here, folder
