@@ -272,3 +272,49 @@ def test_npz_weak_messages_say_what_the_file_is(tmp_path):
     np.savez(tmp_path / "p.npz", x_train=np.array([{"a": 1}], object), y_train=np.arange(1))
     with pytest.raises(InputError, match="p.npz: x_train.npy holds Python objects"):
         data_files.load_arrays(str(tmp_path / "p.npz"))
+
+
+def test_odd_files_in_folders_are_listed_with_what_they_are(tmp_path, capsys):
+    """A FIFO or a device named like a picture, inside a folder, was dropped unsaid
+    (classify, examples, training folders); the dataset survey called a link to
+    /dev/zero "a text file" (review item 12). Each is listed with what it is."""
+    from cnnstudio.cli.main import main
+    from cnnstudio.core.training import image_folders, survey
+
+    rng = np.random.default_rng(0)
+    for name in ("a", "b"):
+        folder = tmp_path / "data" / name
+        folder.mkdir(parents=True)
+        for index in range(2):
+            pixels = rng.integers(0, 255, (12, 12, 3), np.uint8)
+            images.Image.fromarray(pixels).save(folder / f"{index}.png")
+    folder = tmp_path / "data" / "a"
+    os.mkfifo(folder / "pipe.png")
+    (folder / "zero.jpg").symlink_to("/dev/zero")
+    fifo_says = "is a named pipe (FIFO), not an image file"
+    zero_says = "is a device (/dev/zero), not an image file"
+    listed = [p.name for p in images.iter_image_files([folder])]
+    assert listed == ["0.png", "1.png", "pipe.png", "zero.jpg"]
+
+    generator = survey.survey(tmp_path / "data")
+    try:
+        while True:
+            next(generator)
+    except StopIteration as stop:
+        found = stop.value
+    reasons = {os.path.basename(path): reason for path, reason in found.unreadable}
+    assert reasons == {"pipe.png": fifo_says, "zero.jpg": zero_says}
+
+    skipped = image_folders.load_image_folder(tmp_path / "data", (12, 12))[3]
+    assert sorted((os.path.basename(p), r.split(": ", 1)[1]) for p, r in skipped) == [
+        ("pipe.png", fifo_says),
+        ("zero.jpg", zero_says),
+    ]
+
+    from fault_tools import CLASSES, tiny_model
+
+    library.save_to_library(tiny_model(), "m", {"class_names": CLASSES})
+    assert main(["classify", "m", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert f"pipe.png: error: pipe.png: {fifo_says}" in out
+    assert f"zero.jpg: error: zero.jpg: {zero_says}" in out
