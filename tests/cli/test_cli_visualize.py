@@ -103,8 +103,12 @@ def test_layer_is_required_except_for_classes(tmp_path, model_file, capsys):
     assert main(["visualize", str(model_file), "-o", str(out), *FAST]) == 2
     assert "--layer" in one_line(capsys.readouterr().err)
     args = ["visualize", str(model_file), "--objective", "class", "--json", "-o", str(out)]
-    assert main([*args, *FAST, "-q"]) == 0
-    assert [r["channel"] for r in json.loads(capsys.readouterr().out)] == [0, 1, 2]
+    assert main([*args, *FAST]) == 0
+    captured = capsys.readouterr()
+    assert [r["channel"] for r in json.loads(captured.out)] == [0, 1, 2]
+    # it said "3 channels of <the diversity term's layer>" (review item 13)
+    assert f"visualize: saved {out} (3 classes, " in captured.err, captured.err
+    assert "channels of" not in captured.err
 
 
 def test_existing_output_is_refused_before_the_job(tmp_path, model_file, capsys):
