@@ -84,11 +84,8 @@ def run(args: argparse.Namespace) -> int:
         for event in events:
             if not args.quiet:
                 downloads.show(event)
-    if args.seed is not None:  # an untrained network gets the same weights again
-        import keras
-
-        keras.utils.set_random_seed(args.seed)
-    model = classifier.load_classifier(args.model, weights=args.weights)
+    # --seed picks the untrained network (the same one again for the same seed)
+    model = classifier.load_classifier(args.model, weights=args.weights, seed=args.seed)
     if model.untrained:
         print(f"cnnstudio: note: {printable(model.label)}: labels are meaningless", file=sys.stderr)
 

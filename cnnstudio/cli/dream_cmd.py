@@ -39,6 +39,7 @@ from cnnstudio.core.dream import params as dream
 from cnnstudio.core.errors import InputError
 from cnnstudio.core.eta import Eta
 from cnnstudio.core.events import Notice, Progress
+from cnnstudio.core.video.params import OUTPUT_SUFFIXES
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -49,7 +50,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="DeepDream an image (or noise)",
         description=(
             "Dream on an image with a pretrained network (default: the TF2 recipe, "
-            "InceptionV3 mixed3+mixed5, 5 octaves 1.3 apart, 50 steps each)."
+            "InceptionV3 mixed3+mixed5, 5 octaves 1.3 apart, 50 steps each). A video in "
+            "or a zoom (--zoom-frames) dreams every frame with the 'motion' preset "
+            "instead, as the window does: 1 octave of 10 steps (--preset, --steps, "
+            "--octaves change it)."
         ),
     )
     parser.add_argument(
@@ -95,14 +99,18 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--objective", choices=dream.OBJECTIVES, help="mean (default), l2 or guide (--guide)"
     )
-    parser.add_argument("--steps", type=int, help=f"steps per octave ({defaults.steps})")
+    parser.add_argument(
+        "--steps", type=int, help=f"steps per octave ({defaults.steps}; a video or a zoom: 10)"
+    )
     parser.add_argument(
         "--step-size",
         type=float,
         help="in network input units (default: 0.01 for InceptionV3 and MobileNetV2, "
         f"{dream.default_step_size('vgg19'):g} for VGG19)",
     )
-    parser.add_argument("--octaves", type=int, help=f"number of scales ({defaults.octaves})")
+    parser.add_argument(
+        "--octaves", type=int, help=f"number of scales ({defaults.octaves}; a video or a zoom: 1)"
+    )
     parser.add_argument(
         "--octave-scale", type=float, help=f"ratio between scales ({defaults.octave_scale})"
     )
@@ -160,7 +168,10 @@ def params_from_args(
     decides the presets' step sizes)."""
     if args.preset:
         params = dream.preset_params(args.preset)
-    elif args.zoom_frames is not None:  # a zoom's frames: one octave, a few steps each
+    elif motion_flags.is_video_job(args.input, args.output, args.zoom_frames):
+        # a zoom's or a video's frames: one octave of a few steps each, as in the window
+        # (the still recipe, 5 octaves of 50 steps, costs 25 times as much per frame);
+        # --steps, --octaves and the rest still override it
         params = dream.preset_params("motion")
     else:
         params = dream.DreamParams()
@@ -279,6 +290,12 @@ def run(args: argparse.Namespace) -> int:
     if args.size is not None:
         raise InputError("--size: only for a video or a zoom; a picture's is --max-size")
     output = Path(args.output).expanduser()
+    if output.suffix.lower() in OUTPUT_SUFFIXES:
+        raise InputError(
+            f"-o {output.name}: a picture dreams into a picture; for a video of it, add "
+            "--zoom-frames N (a zoom of N frames), or give a name ending in .png, .jpg or .webp",
+            param="output",
+        )
     check_image_output(output, args.overwrite)
     noise_size = parse_size(args.noise) if args.noise else None
     if args.input is None and noise_size is None:

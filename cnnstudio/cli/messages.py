@@ -28,11 +28,17 @@ def _remedy(error: StudioError) -> str:
     if error.remedy == Remedy.OTHER_RUN_FOLDER:
         return "choose another --run-dir, or run with the same settings"
     if error.remedy == Remedy.OTHER_FRAMES_FOLDER:
-        return "give another --frames-dir, or run the job that made those frames"
+        folder = details.get("path") or "the folder"
+        return (
+            f"pass --overwrite to delete them and start again, delete {folder} yourself, "
+            "or give another --frames-dir"
+        )
     if error.remedy == Remedy.CHOOSE_WEIGHTS:
         return "give --weights imagenet, random or the path of a .weights.h5/.h5 file"
     if error.remedy == Remedy.SMALLER_SIZE and "size" in details:
         return f"pass {flag_for(error.param or 'size')} {details['size']} or less"
+    if error.remedy == Remedy.LONG_JOB:
+        return _long_job(error.param or "size", details)
     return ""
 
 
@@ -43,3 +49,16 @@ def describe(error: StudioError) -> str:
     if remedy:
         message = f"{message.rstrip('. ')}; {remedy}"
     return message
+
+
+def _long_job(param: str, details: dict) -> str:
+    """What brings a long video job under the budget, and how to go ahead anyway."""
+    size = flag_for(param)
+    if "size" in details:
+        way = f"pass {size} {details['size']} or less"
+    elif "frames" in details:
+        way = f"pass {flag_for(details.get('frames_param', 'max_frames'))} {details['frames']}"
+    else:
+        way = "pass a smaller --size or fewer frames"
+    own = details.get("own_size")
+    return f"{way}, or {size} {own} to go ahead as it is" if own else way

@@ -46,7 +46,10 @@ def add_zoom_flags(parser: argparse.ArgumentParser) -> None:
 
 def add_video_flags(parser: argparse.ArgumentParser, *, job: str) -> None:
     """What a video in, video out job takes (``job``: "dream" or "style")."""
-    group = parser.add_argument_group("video (INPUT: .mp4, .mov, .webm, .mkv, .avi, .gif)")
+    title = "video (INPUT: .mp4, .mov, .webm, .mkv, .avi, .gif)"
+    if job == "dream":
+        title += "; each frame: the motion preset, 1 octave of 10 steps"
+    group = parser.add_argument_group(title)
     group.add_argument(
         "--frames-dir",
         metavar="DIR",

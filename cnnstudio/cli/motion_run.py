@@ -2,8 +2,10 @@
 video (Gatys or a fast style model); the flags are :mod:`cnnstudio.cli.motion_flags`.
 
 Before a video starts, its estimate is printed ("300 frames at 640x360: about 1:02:30"),
-and a very long or 4K-class job is refused with a smaller ``--size`` that fits (an explicit
-``--size`` is the user's decision and goes ahead). Progress on stderr: on a terminal an
+and a job longer than two hours, whatever its frames' size, is refused with what brings it
+under: a smaller ``--size`` if one does, else ``--max-frames N`` (``--zoom-frames N`` for a
+zoom), and the estimate after it (an explicit ``--size`` is the user's decision and goes
+ahead). Progress on stderr: on a terminal an
 updating line with the frame, the step inside it and the ETA of the whole video,
 otherwise a line per finished frame. Ctrl+C stops after the current step: the frames
 finished so far are in the frames folder and the video of them is written (marked
@@ -46,8 +48,6 @@ class MotionReporter(JobReporter):
         super().__init__(stream, quiet)
         self.job = job
         self.eta = Eta()
-        self.frames_done = 0
-        self.frames = 0
         self.stop_requested = False
         self._frame_started = time.monotonic()
         self._timing = False
@@ -76,16 +76,9 @@ class MotionReporter(JobReporter):
             if main:
                 signal.signal(signal.SIGINT, previous)
 
-    def event(self, event: object) -> None:
-        if isinstance(event, FrameDone):
-            self.frames_done = event.index + 1
-            self.frames = event.total
-        super().event(event)
-
     def job_event(self, event: object) -> None:
         if isinstance(event, FrameProgress):
             self.eta.update(event.done)
-            self.frames = event.frames
             if not self._timing:
                 # the first frame is timed from its first step: building the network and
                 # compiling the step are not the frame's
@@ -127,11 +120,7 @@ def _finish(
     """The last lines: where the video is, or how to go on after a stop."""
     elapsed = time.monotonic() - reporter.start
     if result is None:
-        reporter.done(
-            f"{job}: stopped after {reporter.frames_done} of {reporter.frames} frames in "
-            f"{format_duration(elapsed)}; {where.video} holds them and {where.frames_dir} "
-            "keeps every frame: run the same command again to continue"
-        )
+        reporter.done(_stopped_text(where, job, format_duration(elapsed)))
         return 130
     for notice in result.notices:
         reporter._line(f"{job}: {notice}")
@@ -145,6 +134,27 @@ def _finish(
         f"in {format_duration(elapsed)}; parameters in {video.path.name}.json{kept}"
     )
     return 0
+
+
+def _stopped_text(where: MotionOutput, job: str, elapsed: str) -> str:
+    """What a stop left: the frames on disk (made by this run or an earlier one) and the
+    video of them, or nothing when it came before the first frame."""
+    from cnnstudio.core.video.frames import FramesFolder
+
+    try:
+        folder = FramesFolder.existing(where.frames_dir)
+    except InputError:
+        folder = None  # removed: no frame was finished
+    if folder is None or folder.done == 0:
+        return (
+            f"{job}: stopped after {elapsed}, before the first frame was finished; "
+            "nothing was written"
+        )
+    holds = f"{where.video} holds them and " if where.video and where.video.is_file() else ""
+    return (
+        f"{job}: stopped after {folder.done} of {folder.frames} frames in {elapsed}; "
+        f"{holds}{where.frames_dir} keeps every frame: run the same command again to continue"
+    )
 
 
 # ------------------------------------------------------------------------------- dream
@@ -213,8 +223,8 @@ def _dream_video(args: argparse.Namespace, params: Any, model: Any, rate: float)
 
 
 def _check_and_say(args: argparse.Namespace, info: Any, video: Any, rate: float, job: str):
-    """The estimate before the video starts; a long or 4K-class job refused (with the
-    size that fits) unless ``--size`` was given."""
+    """The estimate before the video starts; a job over the budget refused (with the
+    size or the frame limit that fits) unless ``--size`` was given."""
     from cnnstudio.core.video.perframe import frame_count
 
     size, frames = video.frame_size(info), frame_count(info, video)

@@ -77,7 +77,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--weights", help="imagenet (default), random (untrained) or a VGG19 weights file"
     )
     parser.add_argument(
-        "--size", type=int, help=f"longest side of the output in px ({defaults.size})"
+        "--size",
+        type=int,
+        help=f"longest side of the output in px ({defaults.size}; --model: the picture's own)",
     )
     parser.add_argument(
         "--steps",

@@ -1,6 +1,7 @@
 """``cnnstudio style CONTENT --model NAME -o OUT``: style a picture with a fast style model
 of the library (``cnnstudio style-train``) in one forward pass, at the picture's own size
-(or ``--size``), in tiles when it is very large. The result is saved with its parameters.
+(or ``--size``: the output's longest side, a smaller picture enlarged to it, as with style
+images), in tiles when it is very large. The result is saved with its parameters.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 from cnnstudio.cli.output import check_image_output
 from cnnstudio.core import image_saving, images
 from cnnstudio.core.errors import InputError
+from cnnstudio.core.style.params import MAX_SIZE, output_size
 
 #: Gatys-only flags that mean nothing with --model (argparse default None or False)
 _GATYS_FLAGS = (
@@ -51,10 +53,15 @@ def check_fast_flags(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     """Style ``args.content`` with ``args.model``; 0 on success."""
     check_fast_flags(args)
-    if args.size is not None and args.size < 8:
-        raise InputError(f"--size {args.size} must be at least 8")
+    if args.size is not None and not 8 <= args.size <= MAX_SIZE:
+        raise InputError(f"--size {args.size} must be from 8 to {MAX_SIZE}", param="size")
     output = check_image_output(Path(args.output).expanduser(), args.overwrite)
     content = images.load_image(args.content, max_side=args.size)
+    if args.size is not None and max(content.shape[:2]) != args.size:
+        # --size is the longest side of the output, as with style images: a smaller
+        # picture is enlarged to it (the network styles any size)
+        height, width = output_size(content.shape, args.size)
+        content = images.resize_to(content, width, height)
 
     from cnnstudio.core import device
     from cnnstudio.core.faststyle import apply

@@ -25,6 +25,7 @@ from typing import Any, TextIO
 from cnnstudio.cli.messages import flag_for
 from cnnstudio.cli.options import parse_layer_weights
 from cnnstudio.cli.reporting import JobReporter
+from cnnstudio.core import library
 from cnnstudio.core.errors import InputError
 from cnnstudio.core.eta import Eta
 from cnnstudio.core.events import Notice, Progress
@@ -226,11 +227,20 @@ def run(args: argparse.Namespace) -> int:
     if result is None:
         reporter.done("style-train: stopped before the first step; nothing was saved")
         return 130
-    entry = models.save_style_model(result.model, args.output, result.meta)
+    earlier = models.same_run_entry(args.output, str(result.run_dir))
+    entry = models.save_style_model(
+        result.model, args.output, result.meta, run_dir=str(result.run_dir)
+    )
+    if earlier is not None:
+        named = f", replacing the one this run saved at step {earlier.meta.get('steps')}"
+    elif entry.name != library.sanitize_name(args.output):
+        named = f" ('{args.output}' is another model's name)"
+    else:
+        named = ""
     reporter.done(
         f"style-train: saved style model '{entry.name}' (step {result.best_step} of "
-        f"{result.steps_done}, the lowest held-out loss) in the library; style a picture "
-        f"with: cnnstudio style PHOTO --model '{entry.name}' -o OUT.png"
+        f"{result.steps_done}, the lowest held-out loss) in the library{named}; style a "
+        f"picture with: cnnstudio style PHOTO --model '{entry.name}' -o OUT.png"
     )
     if result.stopped:
         reporter.done(

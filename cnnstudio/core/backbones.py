@@ -7,6 +7,9 @@ preprocessing of each network (and its inverse), and the builders with their mod
 A network is built with one of three weight sources (:mod:`cnnstudio.core.weights`):
 ``"imagenet"`` (the official file, found or downloaded first), ``"random"`` (untrained) or
 the path of a weights file (read and checked by :mod:`cnnstudio.core.weights_files`).
+An untrained network is drawn from a seed (:data:`UNTRAINED_SEED` unless the caller gives
+one): the same network in every process, so a job resumed after a kill, or run again with
+the same ``--seed``, meets the network it started with.
 
 TensorFlow and Keras are imported inside the builders only: the GUI imports this module at
 start for the name lists and :class:`BackboneInfo`, without loading TensorFlow.
@@ -14,9 +17,11 @@ start for the name lists and :class:`BackboneInfo`, without loading TensorFlow.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import random
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +38,9 @@ BACKBONE_NAMES: tuple[str, ...] = ("inception_v3", "vgg19", "mobilenet_v2")
 VGG_MEAN_BGR: tuple[float, float, float] = (103.939, 116.779, 123.68)
 
 _KERAS_APPS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/"
+
+#: the seed an untrained ("random") network is drawn from unless the caller gives one
+UNTRAINED_SEED = 0
 
 
 @dataclass(frozen=True)
@@ -254,9 +262,11 @@ def forget_imagenet_models(name: str) -> None:
 
 
 def _cache_key(
-    info: BackboneInfo, weights: str, include_top: bool, input_shape: tuple | None
+    info: BackboneInfo, weights: str, include_top: bool, input_shape: tuple | None, seed: int
 ) -> tuple:
-    if weights not in ("imagenet", "random"):
+    if weights == "random":
+        weights = f"random@{seed}"  # another seed is another network
+    elif weights != "imagenet":
         path = Path(weights).expanduser().resolve()
         # the file's modification time is part of the key: a replaced file is reloaded
         stamp = path.stat().st_mtime_ns if path.exists() else 0
@@ -297,10 +307,43 @@ def _check_input_shape(info: BackboneInfo, input_shape: Sequence | None) -> tupl
     return shape
 
 
-def build_architecture(info: BackboneInfo, include_top: bool, input_shape: tuple | None) -> Any:
-    """A fresh model with random weights (Keras ``weights=None``)."""
+#: one seeded build at a time: they share Python's random state while they run
+_seeded_build_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def seeded_initializers(seed: int) -> Iterator[None]:
+    """Within the block, Keras layers get the initial weights of ``seed``; outside it
+    Python's random state is exactly what it was, so no one else's draws change (a
+    training run's shuffles, a ``--seed`` the user gave).
+
+    Keras 3 gives an initializer made without a seed (every layer of
+    ``keras.applications``) a seed drawn from Python's ``random`` when the layer is
+    made (``keras.src.random.seed_generator.make_default_seed``), and draws its values
+    statelessly from that: seeding ``random`` for the build fixes the whole network.
+    ``tests/core/test_backbones.py`` pins that behaviour. Another thread drawing from
+    Python's ``random`` during a build would change the network; the app's jobs do not."""
+    with _seeded_build_lock:
+        state = random.getstate()
+        random.seed(seed)
+        try:
+            yield
+        finally:
+            random.setstate(state)
+
+
+def build_architecture(
+    info: BackboneInfo,
+    include_top: bool,
+    input_shape: tuple | None,
+    seed: int = UNTRAINED_SEED,
+) -> Any:
+    """A fresh model with the untrained weights of ``seed`` (Keras ``weights=None``)."""
     try:
-        return _constructor(info)(weights=None, include_top=include_top, input_shape=input_shape)
+        with seeded_initializers(seed):
+            return _constructor(info)(
+                weights=None, include_top=include_top, input_shape=input_shape
+            )
     except ValueError as error:
         raise InputError(
             f"cannot build {info.label} for input shape {input_shape}: {error}"
@@ -314,15 +357,18 @@ def build_backbone(
     input_shape: Sequence | None = None,
     on_download: DownloadCallback | None = None,
     allow_download: bool = True,
+    seed: int | None = None,
 ) -> Any:
     """The backbone as a ``keras.Model``, cached per (name, weights, include_top,
     input_shape): a second call returns the same model at no cost. Callers share cached
     models, so they must not change their weights or ``trainable`` flags in place
-    (training clones or builds with :func:`build_backbone_uncached`)."""
+    (training clones or builds with :func:`build_backbone_uncached`). ``seed``: which
+    untrained network ``"random"`` is (default :data:`UNTRAINED_SEED`)."""
     info = get_backbone(name)
     normalized = normalize_weights(weights)
     shape = _check_input_shape(info, input_shape)
-    key = _cache_key(info, normalized, include_top, shape)
+    seed = UNTRAINED_SEED if seed is None else int(seed)
+    key = _cache_key(info, normalized, include_top, shape, seed)
     with _cache_lock:
         cached = _cache.get(key)
         if cached is not None:
@@ -336,7 +382,7 @@ def build_backbone(
         if cached is not None:
             return cached
         model = build_backbone_uncached(
-            info.name, normalized, include_top, shape, on_download, allow_download
+            info.name, normalized, include_top, shape, on_download, allow_download, seed
         )
         with _cache_lock:
             _cache[key] = model
@@ -350,6 +396,7 @@ def build_backbone_uncached(
     input_shape: Sequence | None = None,
     on_download: DownloadCallback | None = None,
     allow_download: bool = True,
+    seed: int | None = None,
 ) -> Any:
     """Like :func:`build_backbone` but always a new model (safe to train or modify)."""
     info = get_backbone(name)
@@ -364,7 +411,7 @@ def build_backbone_uncached(
         weights_path = Path(normalized).expanduser()
         # exists, is HDF5, has the right top and array count: fail before the slow build
         check_file_fits(inspect_weights_file(weights_path), info, include_top)
-    model = build_architecture(info, include_top, shape)
+    model = build_architecture(info, include_top, shape, UNTRAINED_SEED if seed is None else seed)
     if weights_path is not None:
         load_weights_file(model, info, include_top, weights_path)
     return model

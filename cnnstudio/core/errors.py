@@ -36,6 +36,10 @@ class Remedy:
     OTHER_FRAMES_FOLDER = "other_frames_folder"
     #: the job would not fit in memory: use the smaller size in ``details["size"]``
     SMALLER_SIZE = "smaller_size"
+    #: a video job would take too long: the smaller size in ``details["size"]`` or the
+    #: frame limit in ``details["frames"]`` (its parameter: ``details["frames_param"]``)
+    #: brings it under; ``details["own_size"]`` is the size as it is (to go ahead)
+    LONG_JOB = "long_job"
     #: a weights file named for a job is not there: choose ImageNet, untrained or a file
     CHOOSE_WEIGHTS = "choose_weights"
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import glob
 import os
 import re
 import stat
@@ -500,6 +501,26 @@ def atomic_path(
         temp.unlink(missing_ok=True)
         with contextlib.suppress(OSError):
             os.rmdir(folder)
+
+
+def remove_stale_parts(path: str | os.PathLike[str]) -> int:
+    """Remove the hidden temporary files a writer of ``path`` killed mid-write left
+    beside it (``.NAME.x1y2z3w4.part``: what :func:`atomic_write` and
+    :func:`temporary_file` make, never anything else). Only for a writer that knows no
+    other is writing ``path`` now (a job resuming its own output). How many went."""
+    path = Path(path)
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.[a-z0-9_]{{8}}\.part")
+    removed = 0
+    try:
+        candidates = list(path.parent.glob(f".{glob.escape(path.name)}.*.part"))
+    except OSError:
+        return 0
+    for candidate in candidates:
+        if pattern.fullmatch(candidate.name) and candidate.is_file() and not candidate.is_symlink():
+            with contextlib.suppress(OSError):
+                candidate.unlink()
+                removed += 1
+    return removed
 
 
 def move_into_place(temp: Path, path: Path, overwrite: bool) -> None:

@@ -29,6 +29,10 @@ def _remedy(error: StudioError) -> str:
         )
     if error.remedy == Remedy.SMALLER_SIZE and "size" in details:
         return f"Choose a size of {details['size']} px or less."
+    if error.remedy == Remedy.LONG_JOB and "size" in details:
+        return f"Choose a size of {details['size']} px or less."
+    if error.remedy == Remedy.LONG_JOB and "frames" in details:
+        return f"Make only the first {details['frames']} frames."
     return ""
 
 

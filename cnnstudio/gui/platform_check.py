@@ -73,12 +73,19 @@ def startup_problem(
     platform: str = sys.platform,
     loads: Callable[[str], bool] | None = None,
 ) -> str | None:
-    """One line naming the packages to install when Qt's xcb plugin could not start;
-    None when nothing is missing (or xcb is not used)."""
+    """One line naming the packages to install when Qt's xcb plugin could not start, or
+    saying that there is no display; None when nothing is missing (or xcb is not used)."""
     if not uses_xcb(environ, platform):
         return None
     missing = missing_libraries(loads)
     if not missing:
+        if not environ.get("DISPLAY") and not environ.get("WAYLAND_DISPLAY"):
+            # Qt would abort blaming libxcb-cursor0 here too
+            return (
+                "cnnstudio: there is no display to open the window on (DISPLAY is not "
+                "set): start it in a desktop session, with ssh -X, or under xvfb-run; "
+                "the command line (cnnstudio dream|style|train|classify ...) needs none"
+            )
         return None
     packages = " ".join(XCB_LIBRARIES[soname] for soname in missing)
     return (

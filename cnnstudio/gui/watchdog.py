@@ -43,6 +43,8 @@ class Stall:
     start: float  # time.perf_counter() of the last tick before the gap
     seconds: float
     gui_cpu_seconds: float = 0.0  # CPU time the GUI thread itself used in the gap
+    #: time the GUI thread was ready to run but had no CPU (Linux schedstat; 0 elsewhere)
+    gui_runqueue_seconds: float = 0.0
     samples: list[dict[str, str]] = field(default_factory=list)  # thread name -> stack
     collections: list[Collection] = field(default_factory=list)  # collections in the gap
 
@@ -56,6 +58,16 @@ class Stall:
         rather than waiting (for the interpreter lock, or for a loaded machine's CPU)."""
         return min(self.gui_cpu_seconds / self.seconds, 1.0) if self.seconds > 0 else 0.0
 
+    @property
+    def gui_blocked(self) -> float:
+        """Share of the gap the GUI thread could not run for want of a lock, mostly the
+        interpreter lock a worker held: neither working nor waiting for a CPU. (Linux;
+        elsewhere the wait for a CPU is counted here too.)"""
+        if self.seconds <= 0:
+            return 0.0
+        rest = self.seconds - self.gui_cpu_seconds - self.gui_runqueue_seconds
+        return min(max(rest / self.seconds, 0.0), 1.0)
+
     def gui_frames(self) -> list[str]:
         """The innermost line of the GUI thread's stack in each sample."""
         return [
@@ -68,7 +80,8 @@ class Stall:
         """A short report: length, collections, and the most frequent GUI-thread frames."""
         lines = [
             f"stall of {self.milliseconds:.0f} ms "
-            f"(GUI thread working {self.gui_busy:.0%} of it, waiting the rest)"
+            f"(GUI thread working {self.gui_busy:.0%} of it, blocked on a lock "
+            f"{self.gui_blocked:.0%}, waiting for a CPU the rest)"
         ]
         for c in self.collections:
             lines.append(f"  gc generation {c.generation} in {c.thread}: {c.seconds * 1000:.0f} ms")
@@ -101,6 +114,7 @@ class StallWatchdog(QObject):
         self._timer.timeout.connect(self._tick)
         self._last_tick = 0.0
         self._last_cpu = 0.0
+        self._last_runqueue = 0.0
         self._samples: list[dict[str, str]] = []
         self._lock = threading.Lock()
         self._running = threading.Event()
@@ -115,6 +129,7 @@ class StallWatchdog(QObject):
         self.longest_ms = 0.0
         self._last_tick = time.perf_counter()
         self._last_cpu = time.thread_time()
+        self._last_runqueue = _runqueue_seconds()
         self._running.set()
         gc.callbacks.append(self._on_gc)
         self._sampler = threading.Thread(
@@ -149,17 +164,20 @@ class StallWatchdog(QObject):
     def _tick(self) -> None:
         now = time.perf_counter()
         cpu = time.thread_time()  # this (the GUI) thread's own CPU time
+        runqueue = _runqueue_seconds()
         gap = now - self._last_tick
         gap_cpu = cpu - self._last_cpu
+        gap_runqueue = runqueue - self._last_runqueue
         self.longest_ms = max(self.longest_ms, gap * 1000.0)
         with self._lock:
             samples, self._samples = self._samples, []
         if gap > self.threshold:
             start = self._last_tick
             collections = [c for c in self.collections if start <= c.start <= now]
-            self.stalls.append(Stall(start, gap, gap_cpu, samples, collections))
+            self.stalls.append(Stall(start, gap, gap_cpu, gap_runqueue, samples, collections))
         self._last_tick = now
         self._last_cpu = cpu
+        self._last_runqueue = runqueue
 
     def _sample_loop(self) -> None:
         gui_ident = threading.main_thread().ident
@@ -194,3 +212,13 @@ class StallWatchdog(QObject):
                 started, time.perf_counter() - started, int(info.get("generation", -1)), thread
             )
         )
+
+
+def _runqueue_seconds() -> float:
+    """How long the calling thread has waited, ready to run, for a CPU (Linux's
+    /proc/.../schedstat, second field, in ns); 0.0 where the kernel does not say."""
+    try:
+        with open(f"/proc/self/task/{threading.get_native_id()}/schedstat") as stat:
+            return int(stat.read().split()[1]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return 0.0

@@ -58,6 +58,38 @@ def test_zoom_to_a_gif_with_its_parameters(tmp_path, picture, capsys):
     assert lines[-1].startswith(f"dream: wrote {out} (3 frames at 12 fps)")
 
 
+def test_a_video_or_a_zoom_is_dreamed_with_the_windows_motion_recipe(tmp_path, clip, picture):
+    """Per frame, the 'motion' preset (1 octave of 10 steps) as in the window, unless
+    --preset, --steps or --octaves say otherwise; a picture keeps the still recipe."""
+    from cnnstudio.cli.dream_cmd import params_from_args
+    from cnnstudio.cli.main import build_parser
+    from cnnstudio.core.dream.params import preset_params
+
+    def recipe(*argv):
+        params = params_from_args(build_parser().parse_args(["dream", *argv]))
+        return params.octaves, params.steps, params.step_size
+
+    motion = preset_params("motion")
+    assert (motion.octaves, motion.steps) == (1, 10)
+    expected = (1, 10, motion.step_size)
+    assert recipe(str(clip), "-o", "out.mp4") == expected
+    assert recipe(str(picture), "--zoom-frames", "3", "-o", "z.gif") == expected
+    assert recipe(str(clip), "-o", "out.mp4", "--steps", "4") == (1, 4, motion.step_size)
+    assert recipe(str(clip), "-o", "out.mp4", "--octaves", "3")[:2] == (3, 10)
+    tf2 = preset_params("tf2")
+    assert recipe(str(clip), "-o", "out.mp4", "--preset", "tf2") == (
+        tf2.octaves, tf2.steps, tf2.step_size,
+    )  # fmt: skip
+    assert recipe(str(picture), "-o", "still.png")[:2] == (5, 50)  # a picture: still recipe
+    # and the video made says so in its parameters
+    out = tmp_path / "motion.mp4"
+    assert (
+        main(["dream", str(clip), "-o", str(out), "--weights", "random", "--max-frames", "1"]) == 0
+    )
+    dreamed = read_metadata(out)["params"]["dream"]["params"]
+    assert (dreamed["octaves"], dreamed["steps"]) == (1, 10)
+
+
 def test_dream_a_video_with_sound_and_style_it(tmp_path, clip, picture, capsys):
     with_audio = with_sine_audio(clip, tmp_path / "clip-audio.mp4")
     out = tmp_path / "dreamed.mp4"
@@ -99,6 +131,43 @@ def test_ctrl_c_keeps_the_video_so_far_and_the_same_command_continues(
     assert len(list(frames.glob("frame_*.png"))) == 6  # named by the user: kept
 
 
+def test_after_a_kill_the_same_command_leaves_no_hidden_part_behind(tmp_path, capsys):
+    """kill -9 mid-video leaves ffmpeg's partial video hidden beside the output (and
+    perhaps a frame's part in the frames folder); the run that resumes removes them, and
+    the default frames folder goes once the video is complete."""
+    import subprocess
+    import sys
+    import tempfile
+
+    clip = write_clip(tmp_path / "long.mp4", count=12)
+    out = tmp_path / "dk.mp4"
+    argv = ["dream", str(clip), "-o", str(out), *DREAM]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cnnstudio", *argv],
+        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    seen = []
+    try:
+        for line in process.stderr:  # blocks until the process writes: no sleeping
+            seen.append(line)
+            if "frame 3/12 done" in line:
+                break
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=60)
+        process.stderr.close()
+    assert process.returncode == -signal.SIGKILL, "".join(seen)
+    assert list(tmp_path.glob(".dk.mp4.*.part")), "".join(seen)  # the partial video
+    handle, _ = tempfile.mkstemp(
+        prefix=".frame_000005.png.", suffix=".part", dir=tmp_path / "dk.frames"
+    )
+    os.close(handle)  # as a kill in the middle of saving a frame leaves
+    assert main(argv) == 0
+    assert any("continuing long.mp4 at frame" in line for line in err_lines(capsys))
+    assert probe(out).frames == 12
+    assert not list(tmp_path.glob(".*.part")) and not (tmp_path / "dk.frames").exists()
+
+
 def test_a_long_job_is_refused_before_it_starts_with_a_size_that_fits(
     tmp_path, monkeypatch, capsys
 ):
@@ -108,12 +177,36 @@ def test_a_long_job_is_refused_before_it_starts_with_a_size_that_fits(
     out = tmp_path / "out.mp4"
     assert main(["dream", str(clip), "-o", str(out), *DREAM]) == 2
     (line,) = err_lines(capsys)
-    assert line.startswith("cnnstudio: video wide.mp4: a long job, 3 frames at 320x240: about 2:")
-    assert "; at 282x212 about 1:" in line and line.endswith("pass --size 282 or less")
+    assert line.startswith(
+        "cnnstudio: video wide.mp4: a long job (over 2:00:00), 3 frames at 320x240: about 2:"
+    )
+    assert "; at 282x212 about 1:" in line
+    assert line.endswith("pass --size 282 or less, or --size 320 to go ahead as it is")
     assert not out.exists() and not (tmp_path / "out.frames").exists()
     # an explicit --size is the user's decision: the job goes ahead, its estimate said first
     assert main(["dream", str(clip), "-o", str(out), "--size", "64", *DREAM]) == 0
     assert err_lines(capsys)[0] == "dream: wide.mp4: 3 frames at 64x48: about 6:09"
+
+
+def test_a_long_job_of_small_frames_is_refused_with_the_frames_that_fit(
+    tmp_path, clip, picture, monkeypatch, capsys
+):
+    # 6 frames of 64x48, each 50 minutes: no size helps enough, fewer frames do
+    monkeypatch.setattr(estimate, "STEP_SECONDS_PER_MEGAPIXEL", 9.8e5)
+    out = tmp_path / "out.mp4"
+    assert main(["dream", str(clip), "-o", str(out), *DREAM]) == 2
+    (line,) = err_lines(capsys)
+    assert line.startswith("cnnstudio: video clip.mp4: a long job (over 2:00:00), 6 frames")
+    assert "; the first 2 frames about 1:40:" in line
+    assert line.endswith("pass --max-frames 2, or --size 64 to go ahead as it is")
+    assert not out.exists() and not (tmp_path / "out.frames").exists()
+    assert main(["dream", str(clip), "-o", str(out), "--max-frames", "2", *DREAM]) == 0
+    assert probe(out).frames == 2
+    zoom = ["dream", str(picture), "--zoom-frames", "6", "-o", str(tmp_path / "z.gif"), *DREAM]
+    assert main(zoom) == 2
+    line = err_lines(capsys)[-1]
+    assert "; the first frame about 1:" in line
+    assert line.endswith("pass --zoom-frames 1, or --size 80 to go ahead as it is")
 
 
 @pytest.mark.parametrize(
@@ -138,6 +231,8 @@ def test_flags_that_do_not_fit_are_one_line(tmp_path, clip, picture, capsys):
         (["dream", str(clip), "-o", str(tmp_path / "o.mp4"), "--rotate", "3"], "--zoom-frames"),
         (["style", str(clip), "-o", str(tmp_path / "o.mp4")], "at least one style image"),
         (["dream", str(picture), "--zoom-frames", "2", "--zoom", "9", "-o", "z.gif"], "--zoom:"),
+        (["dream", str(picture), "-o", str(tmp_path / "x.mp4")], "add --zoom-frames N"),
+        (["dream", "--noise", "64x64", "-o", str(tmp_path / "x.gif")], "add --zoom-frames N"),
     ]
     for argv, fragment in cases:
         assert main(argv) == 2, argv
@@ -170,3 +265,60 @@ def test_a_variable_frame_rate_is_said_naming_the_file(tmp_path, clip, capsys):
     lines = err_lines(capsys)
     assert any(line.startswith("dream: video vfr.mp4 has a variable frame rate") for line in lines)
     assert probe(out).frames == 2
+
+
+def test_a_run_that_fails_before_its_first_frame_does_not_block_the_next(tmp_path, picture, capsys):
+    out = tmp_path / "z.mp4"
+    argv = ["dream", str(picture), "--zoom-frames", "2", "--size", "64", "-o", str(out)]
+    untrained = DREAM[:2]
+    assert untrained == ["--weights", "random"]
+    # no ImageNet weights on this machine: the network cannot be built
+    assert main([*argv, *DREAM[2:]]) == 2
+    assert "--weights random" in err_lines(capsys)[-1]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pic.png"]
+    # what a kill -9 while the network was built leaves: a manifest without a frame
+    from cnnstudio.core.video.frames import FramesFolder
+
+    FramesFolder.open(tmp_path / "z.frames", job="dream-zoom", params={}, fps=12, frames=2)
+    assert main([*argv, *DREAM]) == 0
+    assert probe(out).frames == 2 and not (tmp_path / "z.frames").exists()
+
+
+def test_other_settings_are_named_and_overwrite_starts_again(tmp_path, picture, capsys):
+    frames = tmp_path / "kept"
+    argv = ["dream", str(picture), "--zoom-frames", "2", "--frames-dir", str(frames), *DREAM]
+    assert main([*argv, "-o", str(tmp_path / "z.gif")]) == 0
+    out = tmp_path / "turned.gif"
+    argv += ["-o", str(out), "--rotate", "3"]
+    assert main(argv) == 2
+    (line,) = err_lines(capsys)[-1:]
+    assert line == (
+        f"cnnstudio: frames folder {frames} holds 2 frames of dream-zoom of pic.png made with "
+        f"other settings: rotate 0.0 (now 3.0); pass --overwrite to delete them and start "
+        f"again, delete {frames} yourself, or give another --frames-dir"
+    )
+    assert main([*argv, "--overwrite"]) == 0
+    lines = err_lines(capsys)
+    assert not any("continuing" in line for line in lines)  # started again, not continued
+    assert read_metadata(out)["params"]["zoom"]["rotate"] == 3.0
+    assert len(list(frames.glob("frame_*.png"))) == 2
+
+
+def test_ctrl_c_before_the_first_frame_leaves_nothing_and_says_so(
+    tmp_path, clip, monkeypatch, capsys
+):
+    out = tmp_path / "out.mp4"
+    original = motion_run.MotionReporter.event
+
+    def press_ctrl_c_at_once(self, event):
+        original(self, event)
+        if not self.stop_requested:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(motion_run.MotionReporter, "event", press_ctrl_c_at_once)
+    assert main(["dream", str(clip), "-o", str(out), *DREAM]) == 130
+    last = err_lines(capsys)[-1]
+    assert last.startswith("dream: stopped after ") and last.endswith(
+        "before the first frame was finished; nothing was written"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]

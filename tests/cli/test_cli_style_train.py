@@ -108,6 +108,61 @@ def test_a_killed_run_resumes_from_its_checkpoint(files, capsys):
     assert library.find_model("killed").meta["steps"] == step + 2
 
 
+def test_a_run_resumed_in_another_process_trains_on_the_same_loss_network(files):
+    """The untrained VGG19 of the loss is the same network in every process: steps 1-2 in
+    one process and 3-4 in another end where a run that went straight through does."""
+    root = files["root"]
+    first = [sys.executable, "-m", "cnnstudio", *_train_argv(files, "-o", "halves", steps=2)]
+    subprocess.run(first, capture_output=True, check=True, timeout=600)
+    assert main(_train_argv(files, "-o", "halves-resumed", steps=4)) == 0  # this process
+    straight = _train_argv(files, "-o", "straight", "--run-dir", str(root / "straight"))
+    assert main(straight) == 0
+    from cnnstudio.core.faststyle import network
+
+    a, b = network.build_style_network(), network.build_style_network()
+    a.load_weights(root / "run" / "checkpoints" / "step-0000004.weights.h5")
+    b.load_weights(root / "straight" / "checkpoints" / "step-0000004.weights.h5")
+    for x, y in zip(a.get_weights(), b.get_weights(), strict=True):
+        np.testing.assert_allclose(x, y, rtol=1e-4, atol=1e-5)
+
+
+def test_size_with_a_model_is_the_longest_side_of_the_output(files, tmp_path, capsys):
+    """As with style images, --size is the output's longest side: a smaller picture is
+    enlarged to it, a larger one shrunk (the content is 70x45)."""
+    from cnnstudio.core.faststyle import models, network
+    from cnnstudio.core.faststyle.params import STYLE_KIND
+
+    models.save_style_model(network.build_style_network(seed=0), "plain", {"kind": STYLE_KIND})
+    for size, shape in ((140, (90, 140, 3)), (35, (22, 35, 3))):
+        out = tmp_path / f"styled-{size}.png"
+        argv = ["style", str(files["content"]), "--model", "plain", "-o", str(out)]
+        assert main([*argv, "--size", str(size)]) == 0
+        assert images.load_image(out).shape == shape
+        assert f"({shape[1]}x{shape[0]})" in capsys.readouterr().err
+    assert _exit_code(["style", str(files["content"]), "--model", "plain", "-o", "x.png",
+                       "--size", "9000"]) == 2  # fmt: skip
+    assert "--size 9000 must be from 8 to 8192" in capsys.readouterr().err
+
+
+def test_a_resumed_run_replaces_the_entry_it_saved_and_another_name_is_said(files, capsys):
+    """Stopped (or finished) then resumed: one run, one library entry; a name another
+    model has is said when the entry gets another."""
+    assert main(_train_argv(files, "-o", "s3", steps=2)) == 0
+    capsys.readouterr()
+    assert main(_train_argv(files, "-o", "s3", steps=4)) == 0  # goes on to step 4
+    err = capsys.readouterr().err
+    assert "saved style model 's3' (step 4 of 4" in err
+    assert "replacing the one this run saved at step 2" in err
+    assert [e.name for e in library.list_models()] == ["s3"]
+    assert library.find_model("s3").meta["steps"] == 4
+    other = _train_argv(files, "-o", "s3", "--run-dir", str(files["root"] / "other"), steps=2)
+    assert main(other) == 0
+    err = capsys.readouterr().err
+    assert "saved style model 's3-2' (step 2 of 2, the lowest held-out loss)" in err
+    assert "in the library ('s3' is another model's name); style a picture" in err
+    assert sorted(e.name for e in library.list_models()) == ["s3", "s3-2"]
+
+
 @pytest.mark.parametrize(
     ("extra", "named"),
     [
@@ -154,7 +209,7 @@ def test_too_few_photos_and_misused_models_are_one_line_each(files, tmp_path, ca
     argv[argv.index("--data") + 1] = str(few)
     assert _exit_code(argv) == 2
     err = capsys.readouterr().err.strip()
-    assert "has 5 readable picture(s); training needs at least 8" in err
+    assert "has 5 readable picture(s); training needs at least 8 (add photos to it, or " in err
     assert len(err.splitlines()) == 1
 
     import keras

@@ -147,3 +147,78 @@ def test_cache_key_follows_the_dtype_policy():
     finally:
         keras.config.set_dtype_policy(previous)
     assert backbones.build_backbone("mobilenet_v2", "random", input_shape=(32, 32, 3)) is full
+
+
+# ------------------------------------------------------------------------ untrained networks
+
+
+def _digest(model) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    for array in model.get_weights():
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+
+
+_BUILD_IN_A_PROCESS = """
+import hashlib, sys
+import keras
+keras.utils.set_random_seed(int(sys.argv[1]))  # whatever else the process seeded
+from cnnstudio.core import backbones
+model = backbones.build_backbone("vgg19", "random", input_shape=(32, 32, 3))
+digest = hashlib.sha256()
+for array in model.get_weights():
+    digest.update(array.tobytes())
+print(digest.hexdigest())
+"""
+
+
+def test_an_untrained_network_is_the_same_network_in_every_process():
+    """A job resumed after a kill, and a run with the same --seed, meet the network they
+    started with: two processes with different random states build the same VGG19."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    digests = [
+        subprocess.run(
+            [sys.executable, "-c", _BUILD_IN_A_PROCESS, str(seed)],
+            capture_output=True, text=True, check=True, env=env, cwd=root, timeout=300,
+        ).stdout.split()[-1]
+        for seed in (1, 2)
+    ]  # fmt: skip
+    assert digests[0] == digests[1]
+    assert digests[0] == _digest(
+        backbones.build_backbone("vgg19", "random", input_shape=(32, 32, 3))
+    )
+
+
+def test_untrained_builds_follow_their_seed_and_leave_everyones_random_state_alone():
+    """Pins what :func:`backbones.seeded_initializers` relies on: Keras draws the seeds of
+    unseeded initializers from Python's ``random`` when the layers are made."""
+    import random
+
+    import keras
+
+    shape = SMALL_SHAPES["mobilenet_v2"]
+
+    def draws():
+        return random.random(), np.random.random(), keras.random.uniform((2,)).numpy().tolist()
+
+    keras.utils.set_random_seed(7)
+    expected = draws()
+    keras.utils.set_random_seed(7)
+    first = backbones.build_backbone_uncached("mobilenet_v2", "random", input_shape=shape)
+    assert draws() == expected  # a --seed run's draws are what they would have been
+    again = backbones.build_backbone_uncached("mobilenet_v2", "random", input_shape=shape)
+    assert _digest(first) == _digest(again)
+    other = backbones.build_backbone_uncached("mobilenet_v2", "random", input_shape=shape, seed=1)
+    assert _digest(other) != _digest(first)
+    # the cache keeps the networks of two seeds apart
+    cached = backbones.build_backbone("mobilenet_v2", "random", input_shape=shape, seed=1)
+    assert cached is not backbones.build_backbone("mobilenet_v2", "random", input_shape=shape)
+    assert _digest(cached) == _digest(other)

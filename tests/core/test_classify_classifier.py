@@ -25,6 +25,20 @@ def test_imagenet_class_names_are_in_keras_index_order():
     assert len(set(names)) == 1000  # the two 'crane's and 'maillot's are told apart
 
 
+def test_the_seed_picks_the_untrained_network():
+    """``classify --seed N``: the same seed, the same untrained network; another seed,
+    another (no seed: the one every process builds)."""
+    from cnnstudio.core import backbones
+
+    backbones.clear_model_cache()
+    one = load_classifier("mobilenet_v2", weights="random", seed=1).model
+    assert load_classifier("mobilenet_v2", weights="random", seed=1).model is one
+    default = load_classifier("mobilenet_v2", weights="random").model
+    assert default is not one
+    assert not np.array_equal(default.get_weights()[0], one.get_weights()[0])
+    backbones.clear_model_cache()
+
+
 def test_imagenet_backbone_with_random_weights_is_wired_right():
     classifier = load_classifier("mobilenet_v2", weights="random")
     assert classifier.input_size == (224, 224)

@@ -230,8 +230,11 @@ def test_a_classifier_is_not_a_style_model_and_the_other_way_round(trained, tmp_
     library.save_to_library(
         keras.Model(inputs, outputs), "labels", {"class_names": ["a", "b"], "input_size": [8, 8]}
     )
-    with pytest.raises(Exception, match="'labels' is a classifier, not a style model"):
+    with pytest.raises(Exception, match="'labels' is a classifier, not a style model: it"):
         apply.load_style_model("labels")
+    library.save_to_library(keras.Model(inputs, outputs), "other", {"input_size": [8, 8]})
+    with pytest.raises(Exception, match="'other' is not a style model: it cannot paint"):
+        apply.load_style_model("other")
     result, _ = trained
     entry = models.save_style_model(result.model, "painter", result.meta)
     with pytest.raises(Exception, match="'painter' is a style model: .*no classes"):

@@ -49,3 +49,19 @@ def test_saved_files_get_the_umask_mode(umask, tmp_path, fake_weights_download):
         str(path): oct(expected) for path in written
     }
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cli.keras", "dream.png", "r.csv"]
+
+
+def test_a_training_backup_gets_the_umask_mode(umask, tmp_path):
+    """A run's backup (the weights and training_metadata.json) is the user's file too; the
+    metadata came out 0600 from mkstemp."""
+    from cnnstudio.core.training import checkpoints
+
+    point = checkpoints.write_backup(
+        tmp_path, 1, lambda path: path.write_bytes(b"weights"), [[1, 2, 3]]
+    )
+    folder = checkpoints.backup_dir(tmp_path)
+    written = sorted(folder.iterdir())
+    assert point.weights in written and len(written) == 2
+    assert {p.name: oct(_mode(p)) for p in written} == {
+        p.name: oct(0o666 & ~umask) for p in written
+    }

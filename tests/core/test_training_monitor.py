@@ -167,3 +167,26 @@ def test_a_real_run_lists_with_its_history(tmp_path):
     history = monitor.run_history(run)
     assert history["epoch"] == [1.0, 2.0]
     assert {"loss", "accuracy", "val_loss", "val_accuracy", "wall_time"} <= set(history)
+
+
+def test_a_run_in_its_first_epoch_is_running_and_one_killed_there_crashed(tmp_path):
+    """Keras creates history.csv empty and writes its header with the first epoch's row:
+    until then the run is running with no epoch done (it was listed as unreadable), and a
+    run killed in its first epoch is crashed, so that it can be resumed."""
+    root = paths.runs_dir()
+    for name, updated in (("first-epoch", None), ("killed-early", "2020-01-01T00:00:00+00:00")):
+        write_run_folder(root, name, state="running", done=0, updated=updated)
+        (root / name / "history.csv").write_text("")
+    infos = _by_name(monitor.list_runs())
+    assert infos["first-epoch"].readable and infos["first-epoch"].status == "running"
+    assert infos["first-epoch"].epochs_completed == 0
+    assert infos["killed-early"].readable and infos["killed-early"].status == "crashed"
+
+
+def test_a_history_with_fewer_readable_epochs_than_done_is_unreadable(tmp_path):
+    root = paths.runs_dir()
+    write_run_folder(root, "torn", done=2)
+    (root / "torn" / "history.csv").write_text("epoch,accuracy,loss\nx,y,z\nq,r,s\n")
+    info = monitor.read_run(root / "torn")
+    assert not info.readable
+    assert "0 readable epochs" in info.reason and "2 are done" in info.reason

@@ -133,20 +133,66 @@ def test_a_long_job_asks_first_and_offers_a_smaller_size(qtbot, dream, tmp_path,
     open_video(qtbot, dream, dream.preview, clip, drop_files)
     estimate_rate = estimate.STEP_SECONDS_PER_MEGAPIXEL
     asked = []
-    dream.motion.ask_workload = lambda text, side: asked.append((text, side)) or questions.CANCEL
+    dream.motion.ask_workload = lambda text, plan: asked.append((text, plan)) or questions.CANCEL
     try:
         estimate.STEP_SECONDS_PER_MEGAPIXEL = 6e4  # a slow machine: over two hours
         dream.run_job()
         assert not dream.runner.running
-        ((text, side),) = asked
-        assert text.startswith("wide.mp4: 2 frames at 320x240: about 2:") and side < 320
-        dream.motion.ask_workload = lambda text, side: questions.SMALLER
+        ((text, plan),) = asked
+        assert text.startswith("wide.mp4: 2 frames at 320x240: about 2:")
+        side = max(plan.suggested_size)
+        assert side < 320 and f"; at {plan.suggested_size[0]}x" in text
+        assert plan.suggested_seconds <= 7200 < plan.seconds
+        dream.motion.ask_workload = lambda text, plan: questions.SMALLER
         run(qtbot, dream)
     finally:
         estimate.STEP_SECONDS_PER_MEGAPIXEL = estimate_rate
     assert dream.motion.panel.size_spin.value() == side
     frame = image_saving_load(dream.motion.panel.strip.path(0))
     assert max(frame.shape[:2]) == side
+
+
+def test_a_long_job_of_small_frames_offers_the_first_frames_that_fit(
+    qtbot, dream, tmp_path, drop_files, monkeypatch
+):
+    clip = write_clip(tmp_path / "clip.mp4", count=5)
+    open_video(qtbot, dream, dream.preview, clip, drop_files)
+    # 64x48 frames of 50 minutes each: no size helps enough, two frames fit
+    monkeypatch.setattr(estimate, "STEP_SECONDS_PER_MEGAPIXEL", 9.8e5)
+    buttons = []
+
+    def answer(text, plan):
+        # the real box, answered by a click on its frames button
+        from PySide6.QtCore import Qt, QTimer
+        from PySide6.QtWidgets import QApplication, QMessageBox
+
+        def click():
+            box = next(
+                w for w in QApplication.topLevelWidgets()
+                if isinstance(w, QMessageBox) and w.objectName() == "motionWorkloadBox"
+            )  # fmt: skip
+            buttons.extend(b.text() for b in box.buttons())
+            frames = next(b for b in box.buttons() if b.text().startswith("Make the first"))
+            qtbot.mouseClick(frames, Qt.MouseButton.LeftButton)
+
+        QTimer.singleShot(0, click)
+        return questions.ask_workload(dream, text, plan)
+
+    dream.motion.ask_workload = answer
+    said = []
+    dream.status.connect(said.append)
+    run(qtbot, dream)
+    assert set(buttons) == {"Make the first 2 frames", "Go ahead as it is", "Cancel"}
+    assert dream.motion.frame_count() == 2 and not dream.errors
+    assert "clip.mp4: the first 2 frames this time" in said
+    # a zoom: the Frames box takes the frames that fit
+    dream.motion.close_video()
+    dream.set_source(texture(48, 64, seed=3), "texture")
+    dream.form.zoom_group.setChecked(True)
+    dream.form.zoom_group.frames_spin.setValue(6)
+    dream.motion.ask_workload = lambda text, plan: questions.FEWER
+    run(qtbot, dream)
+    assert dream.form.zoom_group.frames_spin.value() == 2 and dream.motion.frame_count() == 2
 
 
 def image_saving_load(path):
@@ -210,3 +256,60 @@ def test_ticking_the_zoom_turns_a_preset_into_motion_frames(qtbot, window):
     form.steps_spin.setValue(7)  # settings of one's own stay
     form.zoom_group.setChecked(True)
     assert form.params().steps == 7
+
+
+def test_a_video_job_that_fails_before_its_first_frame_leaves_no_frames_folder(
+    qtbot, dream, tmp_path, drop_files, monkeypatch
+):
+    from cnnstudio.core import paths
+
+    clip = write_clip(tmp_path / "clip.mp4", count=2)
+    open_video(qtbot, dream, dream.preview, clip, drop_files)
+    dream.form.set_params(FRAME.replace(weights="imagenet"))  # not on this machine
+    missing = []
+    monkeypatch.setattr(dream, "show_missing_weights", missing.append)
+    run(qtbot, dream)
+    assert missing and "ImageNet weights" in missing[0]
+    motion = paths.data_dir() / "motion"
+    assert not motion.exists() or not list(motion.iterdir())
+
+
+def test_a_zoom_stopped_before_its_first_frame_says_nothing_was_kept(qtbot, dream, monkeypatch):
+    from cnnstudio.core import paths
+    from cnnstudio.core.video.events import FrameProgress
+
+    dream.set_source(texture(64, 80, seed=3), "texture")
+    dream.form.zoom_group.setChecked(True)
+    dream.form.zoom_group.frames_spin.setValue(3)
+    released = threading.Event()
+    real_job = jobs.motion_events
+
+    def held(*args, **kwargs):  # waits at the first step until Stop is pressed
+        job = real_job(*args, **kwargs)
+        try:
+            event = next(job)
+            while True:
+                yield event
+                if isinstance(event, FrameProgress):
+                    released.wait(30)
+                event = next(job)
+        except StopIteration as stop:
+            return stop.value
+        finally:
+            job.close()
+
+    def stop_at_the_first_step(event):
+        if isinstance(event, FrameProgress):
+            dream.stop_job()
+            released.set()
+
+    monkeypatch.setattr(jobs, "motion_events", held)
+    said = []
+    dream.status.connect(said.append)
+    dream.runner.progress.connect(stop_at_the_first_step)
+    run(qtbot, dream)
+    dream.runner.progress.disconnect(stop_at_the_first_step)
+    assert dream.motion.frame_count() == 0
+    assert said[-1] == "Stopped before the first frame of the zoom of texture: nothing kept"
+    motion = paths.data_dir() / "motion"
+    assert not motion.exists() or not list(motion.iterdir())

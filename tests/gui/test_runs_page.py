@@ -213,7 +213,9 @@ def test_live_follow_picks_up_rows_another_process_appends(qtbot, root, page):
     assert not page.follower.following  # nothing polls while nobody looks
 
 
-def test_overlaid_curves_keep_their_colours_read_out_and_export(qtbot, root, page, tmp_path):
+def test_overlaid_curves_keep_their_colours_read_out_and_export(
+    qtbot, root, page, tmp_path, monkeypatch
+):
     for name in ("run-a", "run-b", "run-c"):
         write_run(root, name, done=4)
     _show(qtbot, page, 3)
@@ -270,6 +272,18 @@ def test_overlaid_curves_keep_their_colours_read_out_and_export(qtbot, root, pag
     curves.png_button.click()
     with Image.open(tmp_path / "curves.png") as picture:
         assert picture.format == "PNG" and picture.width > 200
+
+    # a name typed without its suffix names an existing file only once the suffix is
+    # added: it is replaced only if the user says so
+    from cnnstudio.gui.widgets import dialogs
+
+    before = (tmp_path / "runs.csv").read_bytes()
+    asked: list[str] = []
+    curves.ask_save_path = lambda title, suggested, name_filter: str(tmp_path / "runs")
+    monkeypatch.setattr(dialogs, "ask_yes_no", lambda parent, q, *a: asked.append(q) or False)
+    assert curves.export_csv() is None
+    assert asked and "runs.csv already exists" in asked[0]
+    assert (tmp_path / "runs.csv").read_bytes() == before
 
 
 def test_train_tab_curves_read_right(qtbot):

@@ -1,10 +1,12 @@
 """The window does not freeze while a job starts and runs (issue 15).
 
-A Dream job on the real tab, watched by the StallWatchdog from Run to the end. The bound
-is generous (250 ms) because the CI machine is shared, and it is applied to the gaps the
-GUI thread spent *working* (collections, painting, slots: what this code controls); a gap
-in which the GUI thread only waited (for a loaded machine's CPU) fails only past 1.5 s.
-The 100 ms goal is measured, per tab, by ``python -m bench stalls``.
+A Dream job and a Train job on the real tabs, watched by the StallWatchdog from Run to the
+end. The bounds are generous because the CI machine is shared, and they tell the causes
+apart: a gap the GUI thread spent *working* (collections, painting, slots) fails past
+250 ms; one it spent *blocked* on a lock, mostly the interpreter lock a worker held (a
+native call that keeps it, a wait for a worker thread), fails past 500 ms; one it only
+spent waiting for a loaded machine's CPU fails past 1.5 s. The 100 ms goal is measured,
+per tab, by ``python -m bench stalls``.
 """
 
 from __future__ import annotations
@@ -17,7 +19,16 @@ from cnnstudio.gui.garbage import freeze_heap
 from cnnstudio.gui.watchdog import StallWatchdog
 
 BOUND_MS = 250
+BLOCKED_BOUND_MS = 500
 WAITING_BOUND_MS = 1500
+
+
+def assert_no_stall(dog: StallWatchdog) -> None:
+    working = [s for s in dog.stalls if s.gui_busy * s.milliseconds >= BOUND_MS]
+    assert not working, dog.report()
+    blocked = [s for s in dog.stalls if s.gui_blocked * s.milliseconds >= BLOCKED_BOUND_MS]
+    assert not blocked, dog.report()
+    assert all(s.milliseconds < WAITING_BOUND_MS for s in dog.stalls), dog.report()
 
 
 @pytest.fixture
@@ -47,10 +58,37 @@ def test_a_dream_starts_and_runs_without_freezing_the_window(dream_tab, qtbot):
         with qtbot.waitSignal(dream_tab.runner.done, timeout=120_000):
             dream_tab.run_job()
     assert dream_tab.runner.error is None, dream_tab.runner.error_message
-    working = [s for s in dog.stalls if s.gui_busy >= 0.5]
-    assert not working, dog.report()
-    assert all(s.milliseconds < WAITING_BOUND_MS for s in dog.stalls), dog.report()
+    assert_no_stall(dog)
     # TensorFlow's long-lived objects were frozen once it was imported: collections in
     # the GUI thread no longer scan them
     assert gc.get_freeze_count() > 100_000
     assert freeze_heap() is False  # once per process
+
+
+def test_a_training_run_starts_and_runs_without_freezing_the_window(window, qtbot, tmp_path):
+    """LeNet-5 on a small .npz: the Train tab's start (dataset, model, the first trace of
+    fit) and its live plots, a second run right after the first (the runner's thread may
+    still be leaving the first job: the window must not wait for it)."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    npz = tmp_path / "digits.npz"
+    np.savez(
+        npz,
+        x_train=rng.integers(0, 256, (256, 28, 28), dtype=np.uint8),
+        y_train=rng.integers(0, 10, 256),
+        x_test=rng.integers(0, 256, (64, 28, 28), dtype=np.uint8),
+        y_test=rng.integers(0, 10, 64),
+    )
+    tab = window.tab_by_key("train")
+    window.tabs.setCurrentWidget(tab)
+    window.show()
+    assert tab.set_dataset(str(npz))
+    tab.form.epochs.setValue(1)
+    tab.form.batch_size.setValue(32)
+    with StallWatchdog(threshold_ms=BOUND_MS) as dog:
+        for _ in range(2):
+            with qtbot.waitSignal(tab.runner.done, timeout=180_000):
+                tab.start_training()
+            assert tab.runner.error is None, tab.runner.error_message
+    assert_no_stall(dog)

@@ -8,6 +8,7 @@ import shutil
 import numpy as np
 import pytest
 from PIL import Image
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QComboBox, QLabel, QLineEdit, QProgressBar, QPushButton
 
@@ -435,3 +436,34 @@ def test_every_train_control_has_a_tooltip_in_the_windows_words(tab):
     for w in controls:  # sentences with a capital, no command-line flags
         tip = w.toolTip()
         assert tip[0].isupper() and " --" not in tip, f"{w.objectName()}: {tip}"
+
+
+def test_the_base_network_its_weights_and_fine_tune_are_locked_while_a_run_goes_on(
+    qtbot, tab, npz, monkeypatch
+):
+    """A transfer run reads the base network, its weights and the fine-tune depth when it
+    starts: none of them can change under it (Run pressed for real; the job is a stand-in
+    that waits, so that the test looks while it runs)."""
+    import threading
+
+    from cnnstudio.gui.tabs.train import tab as tab_module
+
+    release = threading.Event()
+
+    def waiting_train(config, on_event, should_stop):
+        release.wait(30)
+
+    monkeypatch.setattr(tab_module.job, "train", waiting_train)
+    form = tab.form
+    form.recipe_combo.setCurrentIndex(form.recipe_combo.findData("transfer"))
+    form.dataset_edit.setText(str(npz))
+    form.weights_picker.set_value("random")
+    monkeypatch.setattr(tab, "ask_continue", lambda text: True)  # the untrained-base question
+    base = (form.backbone_combo, form.weights_picker, form.fine_tune)
+    assert all(widget.isEnabled() for widget in base)
+    qtbot.mouseClick(tab.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: tab.runner.running)
+    assert not any(widget.isEnabled() for widget in base)
+    release.set()
+    qtbot.waitUntil(lambda: not tab.runner.running, timeout=10_000)
+    assert all(widget.isEnabled() for widget in base)

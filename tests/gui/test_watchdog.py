@@ -50,3 +50,32 @@ def test_a_stall_says_whether_the_gui_thread_worked_or_waited(qtbot):
     assert worked.gui_cpu_seconds >= 0.29
     slept = [s for s in dog.stalls if s is not worked]
     assert slept and min(s.gui_busy for s in slept) < 0.5
+
+
+def test_a_gui_thread_blocked_on_a_lock_is_told_from_one_waiting_for_a_cpu(qtbot):
+    """The GUI thread waits for a lock a worker holds (as it waits for the interpreter
+    lock while a worker holds it): the stall is 'blocked', not 'working' nor 'waiting
+    for a CPU', which is what the regression test bounds tightly."""
+    import threading
+
+    lock = threading.Lock()
+    taken = threading.Event()
+
+    def holder() -> None:
+        with lock:
+            taken.set()
+            time.sleep(0.3)
+
+    def waits_for_the_lock() -> None:
+        with lock:
+            pass
+
+    with StallWatchdog(threshold_ms=100) as dog:
+        qtbot.wait(30)
+        threading.Thread(target=holder, daemon=True).start()
+        assert taken.wait(5)
+        QTimer.singleShot(0, waits_for_the_lock)
+        qtbot.waitUntil(lambda: bool(dog.stalls), timeout=5000)
+    stall = max(dog.stalls, key=lambda s: s.seconds)
+    assert stall.gui_blocked > 0.5 and stall.gui_busy < 0.5
+    assert "blocked on a lock" in stall.describe()

@@ -281,3 +281,55 @@ def test_jobs_run_at_a_lower_priority_than_the_window(qtbot, runner):
         runner.run_function(niceness)
     assert rec.values("finished") == [max(gui, workers.JOB_NICENESS)]
     assert niceness() == gui  # the window's own thread is untouched
+
+
+def test_the_next_job_never_waits_in_the_gui_thread_for_the_last_ones_thread(
+    qtbot, runner, monkeypatch
+):
+    """After ``done``, the last job's thread may still be leaving run() (a lower-priority
+    thread on a busy machine: 100 ms and more). Starting the next job used to block the
+    GUI thread until it had left (waitForDone), which froze the window as a run started.
+    Here that thread lingers until the test releases it, which the test can only do if
+    run_generator returned first; the job then starts by itself once the thread is free."""
+    release = threading.Event()
+    released_in_time: list[bool] = []
+    plain_run = workers._Job.run
+
+    def lingering_run(job):
+        plain_run(job)  # ``finished`` is emitted in here
+        if not released_in_time:  # the first job only
+            released_in_time.append(release.wait(10))
+
+    monkeypatch.setattr(workers._Job, "run", lingering_run)
+    with qtbot.waitSignal(runner.done, timeout=10000):
+        runner.run_generator(counting_job, 1)
+    rec = Recorder(runner)
+    runner.run_generator(counting_job, 2)  # returns at once: the thread is still busy
+    assert runner.running and rec.names() == ["started"]
+    release.set()
+    qtbot.waitUntil(lambda: not runner.running, timeout=10000)
+    assert released_in_time == [True]
+    assert rec.values("finished") == ["result"]
+
+
+def test_wait_runs_a_job_still_waiting_for_the_thread(qtbot, runner, monkeypatch):
+    """shutdown() of a runner whose job has not reached the pool yet stops that job too:
+    nothing starts after the window has closed."""
+    release = threading.Event()
+    plain_run = workers._Job.run
+    calls: list[int] = []
+
+    def lingering_run(job):
+        plain_run(job)
+        calls.append(1)
+        if len(calls) == 1:
+            release.wait(0.5)  # the first job's thread lingers a little
+
+    monkeypatch.setattr(workers._Job, "run", lingering_run)
+    with qtbot.waitSignal(runner.done, timeout=10000):
+        runner.run_generator(counting_job, 1)
+    rec = Recorder(runner)
+    runner.run_generator(counting_job, 50)
+    assert runner.shutdown(10000)
+    assert not runner.running
+    assert rec.names()[-1] == "done" and "stopped" in rec.names()

@@ -143,18 +143,20 @@ def load_classifier(
     spec: Any,
     weights: str = "imagenet",
     on_download: Callable[..., None] | None = None,
+    seed: int | None = None,
 ) -> Classifier:
     """A classifier for ``spec``: a backbone name (``inception_v3``, ``vgg19``,
-    ``mobilenet_v2``; ``weights`` picks imagenet/random/a weights file), a library entry,
-    a ``.keras`` path, or the name of a library model. Unsafe files raise
-    UnsafeModelError; unknown names an InputError listing the choices."""
+    ``mobilenet_v2``; ``weights`` picks imagenet/random/a weights file; ``seed``, which
+    untrained network "random" is), a library entry, a ``.keras`` path, or the name of a
+    library model. Unsafe files raise UnsafeModelError; unknown names an InputError
+    listing the choices."""
     if not isinstance(spec, library.ModelEntry) and str(spec).strip().lower() in (
         backbones.BACKBONE_NAMES
     ):
         name = str(spec).strip().lower()
         info = backbones.get_backbone(name)
         model = backbones.build_backbone(
-            name, weights=weights, include_top=True, on_download=on_download
+            name, weights=weights, include_top=True, on_download=on_download, seed=seed
         )
         height, width = _input_size_of(model, (info.default_size, info.default_size))
         return Classifier(

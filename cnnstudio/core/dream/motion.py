@@ -29,7 +29,7 @@ import numpy as np
 from cnnstudio.core.dream import job
 from cnnstudio.core.dream.params import DreamParams, dream_metadata, params_to_dict
 from cnnstudio.core.video.events import MotionResult
-from cnnstudio.core.video.outputs import MotionOutput, finish, open_outputs
+from cnnstudio.core.video.outputs import MotionOutput, finish, open_outputs, until_ready
 from cnnstudio.core.video.params import VideoInfo, VideoParams, ZoomParams, even_size
 from cnnstudio.core.video.perframe import blend_warped, frame_count, process_video
 from cnnstudio.core.video.zoom import zoom_animation
@@ -52,17 +52,6 @@ def _model_name(model: Any) -> str | None:
         return Path(model).stem
     name = getattr(model, "name", None)
     return str(name) if name is not None else None
-
-
-def _prepare(params: DreamParams, model: Any, writer: Any) -> Generator[Any, None, Any]:
-    """The dream session (weights downloaded, network built, step compiled); a writer
-    already started is abandoned if that fails or is stopped."""
-    try:
-        return (yield from job.prepare(params, model=model))
-    except BaseException:
-        if writer is not None:
-            writer.abort()
-        raise
 
 
 def zoom_first_frame(image: np.ndarray | None, params: DreamParams, noise_size=None) -> np.ndarray:
@@ -109,7 +98,7 @@ def dream_zoom(
         size=(first.shape[1], first.shape[0]),
         source=source,
     )
-    session = yield from _prepare(params, model, writer)
+    session = yield from until_ready(folder, writer, job.prepare(params, model=model))
 
     def dream_frame(frame: np.ndarray, index: int):
         return session.run(frame, seed=frame_seed(params, index))
@@ -153,7 +142,7 @@ def dream_video(
         source=info.path,
         audio_from=info.path if info.has_audio else None,
     )
-    session = yield from _prepare(params, model, writer)
+    session = yield from until_ready(folder, writer, job.prepare(params, model=model))
     index = folder.done
 
     def dream_frame(frame, _init, warped, mask):

@@ -96,10 +96,14 @@ def style_model_meta(
 def check_style_entry(entry: library.ModelEntry) -> None:
     """InputError unless ``entry`` is a style network (a classifier is refused)."""
     if not is_style_model(entry.meta):
-        what = "a classifier" if entry.meta.get("class_names") else "not a style network"
+        what = (
+            "a classifier, not a style model"
+            if entry.meta.get("class_names")
+            else ("not a style model")
+        )
         raise InputError(
-            f"model '{entry.name}' is {what}, not a style model: it cannot paint a "
-            "picture; choose a style model (one trained from photos and a style picture)",
+            f"model '{entry.name}' is {what}: it cannot paint a picture; choose a style "
+            "model (one trained from photos and a style picture with style-train)",
             param="model",
         )
 
@@ -122,6 +126,33 @@ def style_entries() -> list[library.ModelEntry]:
     return [entry for entry in library.list_models() if is_style_model(entry.meta)]
 
 
-def save_style_model(model: Any, name: str, meta: dict[str, Any]) -> library.ModelEntry:
-    """Save a trained style network into the library (never over an entry: ``-2``, ...)."""
-    return library.save_to_library(model, name, meta)
+def save_style_model(
+    model: Any, name: str, meta: dict[str, Any], *, run_dir: str | None = None
+) -> library.ModelEntry:
+    """Save a trained style network into the library (never over another entry: ``-2``,
+    ...). With ``run_dir`` (the training run it comes from, recorded in its sidecar) the
+    entry an earlier save of the same run made under ``name`` (stopped, then resumed) is
+    replaced: one run, one entry. The new entry is written before the old one goes."""
+    if run_dir is None:
+        return library.save_to_library(model, name, meta)
+    meta = {**meta, "run_dir": _run_folder(run_dir)}
+    earlier = same_run_entry(name, run_dir)
+    entry = library.save_to_library(model, name, meta)
+    if earlier is not None and entry.path != earlier.path:
+        library.delete_model(earlier)
+        entry = library.rename_model(entry, earlier.name)
+    return entry
+
+
+def same_run_entry(name: str, run_dir: str) -> library.ModelEntry | None:
+    """The library entry called ``name`` if the training run in ``run_dir`` saved it."""
+    for entry in library.list_models():
+        if entry.name == name and entry.meta.get("run_dir") == _run_folder(run_dir):
+            return entry
+    return None
+
+
+def _run_folder(run_dir: str) -> str:
+    from pathlib import Path
+
+    return str(Path(run_dir).expanduser().resolve())

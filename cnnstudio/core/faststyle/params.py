@@ -26,6 +26,8 @@ from cnnstudio.core.style.params import (
 #: the sidecar ``kind`` of a style network in the model library (classifiers have none)
 STYLE_KIND = "style"
 RECIPE = "fast style"
+#: the job (frames folders, a video's metadata) of a video styled by a fast style model
+VIDEO_JOB = "style-video-fast"
 RECIPE_LABEL = "Fast style network (Johnson et al. 2016)"
 LOSS_NETWORK = "vgg19"
 #: a photo folder needs at least this many readable pictures

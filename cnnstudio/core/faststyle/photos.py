@@ -111,7 +111,8 @@ def load_photos(
     if len(pictures) < MIN_PHOTOS:
         raise InputError(
             f"{Path(folder).expanduser()} has {len(pictures)} readable picture(s); training "
-            f"needs at least {MIN_PHOTOS}{describe_skipped(skipped, ': ')}",
+            f"needs at least {MIN_PHOTOS} (add photos to it, or choose another folder)"
+            f"{describe_skipped(skipped, ': ')}",
             param="data",
             skipped=skipped,
         )

@@ -16,12 +16,13 @@ from typing import Any
 
 from cnnstudio.core.events import Progress
 from cnnstudio.core.faststyle import apply
+from cnnstudio.core.faststyle.params import VIDEO_JOB
 from cnnstudio.core.video.events import MotionResult
 from cnnstudio.core.video.outputs import MotionOutput, finish, open_outputs
 from cnnstudio.core.video.params import VideoInfo, VideoParams
 from cnnstudio.core.video.perframe import blend_warped, frame_count, process_video
 
-VIDEO_JOB = "style-video-fast"
+__all__ = ["VIDEO_JOB", "fast_style_video"]
 
 
 def fast_style_video(

@@ -28,7 +28,7 @@ from cnnstudio.core.events import Notice
 from cnnstudio.core.style import job
 from cnnstudio.core.style.params import BACKBONE, StyleParams, style_metadata
 from cnnstudio.core.video.events import MotionResult
-from cnnstudio.core.video.outputs import MotionOutput, finish, open_outputs
+from cnnstudio.core.video.outputs import MotionOutput, finish, open_outputs, until_ready
 from cnnstudio.core.video.params import VideoInfo, VideoParams
 from cnnstudio.core.video.perframe import frame_count, process_video
 from cnnstudio.core.weights import ensure_weights_events
@@ -57,16 +57,6 @@ def _once_each(inner: Generator[Any, None, Any], seen: set[str]) -> Generator[An
         return stop.value
     finally:
         inner.close()
-
-
-def _abort_on_failure(writer: Any, inner: Generator[Any, None, Any]) -> Generator[Any, None, Any]:
-    """Run the set-up ``inner``; a writer already started is abandoned if it fails."""
-    try:
-        return (yield from inner)
-    except BaseException:
-        if writer is not None:
-            writer.abort()
-        raise
 
 
 def style_video(
@@ -112,7 +102,7 @@ def style_video(
         source=info.path,
         audio_from=info.path if info.has_audio else None,
     )
-    model = yield from _abort_on_failure(writer, _vgg19(params))
+    model = yield from until_ready(folder, writer, _vgg19(params))
     seen: set[str] = set()
 
     def paint(frame, init, warped, mask):

@@ -58,8 +58,9 @@ def estimate_seconds(params: StyleParams, content_shape: Sequence[int], rate: St
 #: a compiled Adam step of VGG19 per megapixel on the 2-core CPU the benchmarks run on
 #: (bench_motion), for a video's estimate when no step was measured in this session
 CPU_STEP_SECONDS_PER_MEGAPIXEL = 6.0
-#: a fast style network's one pass per megapixel, same machine
-FAST_STYLE_SECONDS_PER_MEGAPIXEL = 0.5
+#: a fast style network's one pass per megapixel, same machine (bench_faststyle: a
+#: 1024x768 photo, 0.79 megapixel, took 1.5 s of CPU and 0.8-2.9 s wall with the load)
+FAST_STYLE_SECONDS_PER_MEGAPIXEL = 2.0
 
 
 def video_frame_seconds(params: StyleParams, rate: StepRate | None = None) -> float:

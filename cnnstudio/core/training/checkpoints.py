@@ -241,6 +241,7 @@ def _replace_json(path: Path, data: dict[str, Any]) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(data, handle)
+        os.chmod(temp, files.new_file_mode())  # mkstemp makes it 0600: the umask's mode
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)

@@ -128,8 +128,15 @@ def read_run(path: str | Path, now: float | None = None) -> RunInfo:
             header, rows = runs.history_rows(path)
         except InputError as error:
             return unreadable(str(error))
-        if "epoch" not in header:
+        # Keras creates history.csv empty and writes its header with the first epoch's
+        # row: until then (or when a run was killed in its first epoch) no epoch is done
+        if header and "epoch" not in header:
             return unreadable("history.csv has no epoch column")
+        readable = len({runs.epoch_of(row) for row in rows} - {None})
+        if readable < done:
+            return unreadable(
+                f"history.csv has {readable} readable epochs, status.json says {done} are done"
+            )
         best = _best(rows, "val_accuracy")
     elif done:
         return unreadable(f"history.csv is missing (status.json says {done} epochs are done)")

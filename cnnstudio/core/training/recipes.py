@@ -38,9 +38,11 @@ def build_model(
     backbone: str = "inception_v3",
     weights: str = "imagenet",
     fine_tune: int = 0,
+    seed: int | None = None,
 ) -> Any:
     """Build (not compile) the model of ``recipe`` for ``num_classes`` classes and inputs
-    of ``input_size`` (h, w) x ``channels``; defaults from the recipe."""
+    of ``input_size`` (h, w) x ``channels``; defaults from the recipe. ``seed``: the
+    untrained backbone of a transfer recipe with ``weights="random"``."""
     spec = get_recipe(recipe)
     if num_classes < 2:
         raise InputError(f"a classifier needs at least 2 classes, the data has {num_classes}")
@@ -50,7 +52,7 @@ def build_model(
         return _lenet5(size, channels, num_classes)
     if recipe == "cifar-cnn":
         return _cifar_cnn(size, channels, num_classes)
-    return _transfer(size, num_classes, backbone, weights, fine_tune)
+    return _transfer(size, num_classes, backbone, weights, fine_tune, seed)
 
 
 def _lenet5(size: tuple[int, int], channels: int, num_classes: int) -> Any:
@@ -96,7 +98,12 @@ def _cifar_cnn(size: tuple[int, int], channels: int, num_classes: int) -> Any:
 
 
 def _transfer(
-    size: tuple[int, int], num_classes: int, backbone: str, weights: str, fine_tune: int
+    size: tuple[int, int],
+    num_classes: int,
+    backbone: str,
+    weights: str,
+    fine_tune: int,
+    seed: int | None = None,
 ) -> Any:
     info = backbones.get_backbone(backbone)
     if min(size) < info.min_size:
@@ -106,7 +113,7 @@ def _transfer(
         )
     # a private copy: the cached backbones are shared with other tabs and must not train
     base = backbones.build_backbone_uncached(
-        info.name, weights, include_top=False, input_shape=(*size, 3)
+        info.name, weights, include_top=False, input_shape=(*size, 3), seed=seed
     )
     base.trainable = False
     if fine_tune > 0:

@@ -174,7 +174,8 @@ def history_header(path: Path) -> list[str]:
         return []
 
 
-def _epoch_of(row: dict[str, str]) -> int | None:
+def epoch_of(row: dict[str, str]) -> int | None:
+    """The epoch (from 1) of a history row; None when its epoch cell is not a number."""
     try:
         return int(row["epoch"]) + 1  # CSVLogger counts from 0
     except (KeyError, TypeError, ValueError):
@@ -190,7 +191,7 @@ def trim_history(run_dir: str | Path, epochs: int) -> None:
     header, rows = history_rows(run_dir)
     kept: dict[int, dict[str, str]] = {}
     for row in rows:
-        epoch = _epoch_of(row)
+        epoch = epoch_of(row)
         if epoch is not None and epoch <= epochs:
             kept[epoch] = row  # a re-run epoch: its last row
     buffer = io.StringIO()
@@ -237,7 +238,7 @@ def read_history(
         return {}
     rows: dict[int, dict[str, str]] = {}
     for row in table:
-        epoch = _epoch_of(row)
+        epoch = epoch_of(row)
         if epoch is not None:
             rows[epoch] = row
     kept = sorted(e for e in rows if epochs is None or e <= epochs)

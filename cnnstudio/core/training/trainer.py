@@ -150,6 +150,7 @@ def build(
             backbone=config.backbone,
             weights=config.weights,
             fine_tune=config.fine_tune,
+            seed=config.seed,  # an untrained backbone is the run's seed's, as before
         )
         model.compile(
             optimizer=keras.optimizers.Adam(learning_rate(config, steps)),

@@ -6,7 +6,8 @@ Light modules (no OpenCV, no imageio; the window may import them at start-up):
 - ``params``: ``ZoomParams``, ``VideoParams`` (``temporal``, ``flow``, ``size``,
   ``max_frames``), ``VideoInfo`` (what :func:`reader.probe` found), suffixes and limits,
   ``video_metadata``, ``default_frames_dir``/``sidecar_path``, and the time estimate:
-  ``plan_workload``/``check_workload`` (seconds per megapixel-frame in, a smaller size out).
+  ``plan_workload``/``check_workload`` (seconds per megapixel-frame in; over the budget, a
+  smaller size or a frame limit out).
 - ``events``: ``FrameProgress`` (a ``Progress`` whose ``fraction`` covers the whole
   video), ``FrameDone`` (a ``Preview`` of a finished frame), ``WrittenVideo``,
   ``MotionResult``.

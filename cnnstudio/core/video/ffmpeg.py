@@ -81,7 +81,12 @@ def read_tail(handle) -> str:
 def decode_failure(stderr: str) -> str:
     """Why ffmpeg could not read a file, in words for the user."""
     if "matches no streams" in stderr:
-        return "holds no video, only other streams (sound?)"
+        streams = re.findall(r"Stream #\d+:\d+\S*: (\w+)", stderr)
+        if not streams:
+            return "holds no streams at all (no video, no sound)"
+        if "Audio" in streams:
+            return "holds no video, only sound"
+        return f"holds no video, only {', '.join(sorted(set(streams))).lower()} streams"
     if "Invalid data found when processing input" in stderr:
         return "is not a video that can be read (unknown or damaged format)"
     if "End of file" in stderr:

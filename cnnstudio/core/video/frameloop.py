@@ -9,7 +9,7 @@ each ``Progress`` re-told as a :class:`FrameProgress` of the whole video (its fr
 for the video). :class:`FrameSink` saves each finished frame in the frames folder and
 streams it to the writer; :func:`drive` gives every driver the same ending: when the job
 is closed (Stop) the video so far is written, on an error the writer is abandoned and the
-frames folder keeps every finished frame for a resume.
+frames folder keeps every finished frame for a resume (a folder with none is removed).
 """
 
 from __future__ import annotations
@@ -132,6 +132,13 @@ class FrameSink:
     def abort(self) -> None:
         if self.writer is not None:
             self.writer.abort()
+        self.forget_if_empty()
+
+    def forget_if_empty(self) -> None:
+        """No frame was made (an error or a Stop before the first, a video with none):
+        the frames folder goes, so the next run starts afresh instead of finding it."""
+        if self.folder is not None and self.done == 0:
+            self.folder.discard_if_empty()
 
 
 def drive(
@@ -144,11 +151,13 @@ def drive(
         measured = yield from body
     except GeneratorExit:
         sink.finish(complete=False)  # Stop: keep the video so far
+        sink.forget_if_empty()
         raise
     except BaseException:
         sink.abort()
         raise
     video = sink.finish()
+    sink.forget_if_empty()
     return MotionResult(
         frames=sink.done,
         frames_dir=sink.folder.folder if sink.folder is not None else None,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,10 @@ from cnnstudio.core.video.events import WrittenVideo
 from cnnstudio.core.video.writer import VideoWriter
 
 MANIFEST = "manifest.json"
+#: what :func:`frame_name` makes
+_FRAME_FILE = re.compile(r"frame_\d{6,}\.png")
+#: the hidden temporary of a frame or the manifest that a kill mid-write leaves behind
+_STALE_PART = re.compile(r"\.(frame_\d{6,}\.png|manifest\.json)\.[a-z0-9_]{8}\.part")
 _MANIFEST_VERSION = 1
 _MAX_MANIFEST_BYTES = 1 << 20
 
@@ -56,6 +61,9 @@ class FramesFolder:
         self.folder = folder
         self.manifest = manifest
         self.done = 0
+        #: the folder is the app's to remove when it holds nothing else: made by this run
+        #: or by an earlier one (a user's own empty folder stays)
+        self.ours = True
 
     @classmethod
     def open(
@@ -67,11 +75,14 @@ class FramesFolder:
         fps: float,
         frames: int,
         source: str | os.PathLike[str] | None = None,
+        replace: bool = False,
     ) -> FramesFolder:
         """The folder for ``job`` (``"dream-zoom"``, ...) with ``params`` (what decides a
         frame's pixels) on ``source``: created if missing, continued if it holds frames of
-        the same job, refused (InputError, ``param="frames_dir"``) if it holds anything
-        else: another job's frames or files that are not ours."""
+        the same job, taken over if another job left it without a finished frame (a run
+        that failed or was stopped before its first), started again with ``replace`` (the
+        other job's frames deleted), else refused (InputError, ``param="frames_dir"``,
+        naming what differs): another job's frames, or files that are not ours."""
         folder = Path(folder).expanduser()
         identity = {
             "job": job,
@@ -79,26 +90,35 @@ class FramesFolder:
             "params": _normalised(params),
         }
         manifest_path = folder / MANIFEST
+        users_own = False  # an empty folder the user made: not ours to remove
         if folder.exists() and not folder.is_dir():
             raise _folder_error(folder, "is a file, not a folder")
         if manifest_path.exists():
             manifest = _read_manifest(manifest_path)
             mine = {key: manifest.get(key) for key in identity}
             if mine != identity:
-                raise InputError(
-                    f"frames folder {folder} holds the frames of another job "
-                    f"({_describe(manifest)}), not of this one ({_describe(identity)})",
-                    param="frames_dir",
-                    remedy=Remedy.OTHER_FRAMES_FOLDER,
-                    path=str(folder),
-                )
-        elif folder.exists() and any(folder.iterdir()):
+                held = _frame_files(folder)
+                if held and not replace:
+                    raise InputError(
+                        f"frames folder {folder} holds {_count(len(held))} of "
+                        f"{_other_job(manifest, identity)}",
+                        param="frames_dir",
+                        remedy=Remedy.OTHER_FRAMES_FOLDER,
+                        path=str(folder),
+                    )
+                for path in held:  # --overwrite: the user asked to start again
+                    path.unlink(missing_ok=True)
+                manifest = {"version": _MANIFEST_VERSION, **identity, "done": 0}
+        elif folder.exists() and any(not _STALE_PART.fullmatch(p.name) for p in folder.iterdir()):
             raise _folder_error(folder, "holds other files; choose an empty or a new folder")
         else:
+            users_own = folder.is_dir()
             files.check_writable_folder(folder, param="frames_dir")
             manifest = {"version": _MANIFEST_VERSION, **identity, "done": 0}
         manifest.update(fps=float(fps), frames=int(frames))
         self = cls(folder, manifest)
+        self.ours = not users_own
+        self._remove_stale_parts()  # what a run killed mid-write left
         self.done = self._count_done()
         self._save_manifest()
         return self
@@ -174,12 +194,41 @@ class FramesFolder:
         for index in range(start, stop):
             yield self.read(index)
 
+    def _remove_stale_parts(self) -> None:
+        """The hidden ``.frame_000011.png.x1y2z3w4.part`` files of frames (or the
+        manifest) a killed run was writing: never finished, never to be."""
+        try:
+            names = [p for p in self.folder.iterdir() if _STALE_PART.fullmatch(p.name)]
+        except OSError:
+            return
+        for path in names:
+            if path.is_file() and not path.is_symlink():
+                path.unlink(missing_ok=True)
+
+    def discard_if_empty(self) -> bool:
+        """A job that ended before its first frame (it failed, or was stopped while the
+        network was built) leaves nothing behind: the manifest goes, and the folder too
+        when it is ours and holds nothing else. True when the folder is gone."""
+        if _frame_files(self.folder):
+            return False
+        (self.folder / MANIFEST).unlink(missing_ok=True)
+        self._remove_stale_parts()
+        self.done = 0
+        if not self.ours:
+            return False
+        try:
+            self.folder.rmdir()
+        except OSError:
+            return False  # something else is in it: not ours to delete
+        return True
+
     def remove(self) -> None:
         """Delete the frames and the manifest, and the folder if nothing else is in it
         (after the video is safely written, when the user did not ask to keep them)."""
         for index in range(self._count_done()):
             self.frame_path(index).unlink(missing_ok=True)
         (self.folder / MANIFEST).unlink(missing_ok=True)
+        self._remove_stale_parts()
         try:
             self.folder.rmdir()
         except OSError:
@@ -202,6 +251,54 @@ def _describe(identity: dict[str, Any]) -> str:
     source = identity.get("source") or {}
     name = source.get("name") if isinstance(source, dict) else None
     return f"{identity.get('job')} of {name}" if name else str(identity.get("job"))
+
+
+def _other_job(found: dict[str, Any], wanted: dict[str, Any]) -> str:
+    """What the frames in a folder are, said by what differs from the job asked for:
+    "another job (dream-video of clip.mp4)", "clip.mp4 as it was before it changed",
+    "dream-zoom of still.png made with other settings: steps 50 (now 10)"."""
+    if found.get("job") != wanted.get("job"):
+        return f"another job ({_describe(found)})"
+    if found.get("source") != wanted.get("source"):
+        was = found.get("source") or {}
+        if isinstance(was, dict) and was.get("name") == (wanted.get("source") or {}).get("name"):
+            return f"{_describe(found)} as it was before the file changed"
+        return f"the same job on another source ({_describe(found)})"
+    changes = _differences(found.get("params"), wanted.get("params"))
+    return f"{_describe(found)} made with other settings: {', '.join(changes) or 'unknown'}"
+
+
+def _differences(found: Any, wanted: Any, path: str = "") -> list[str]:
+    """``"steps 50 (now 10)"`` for each parameter (nested ones by their own name)
+    that differs between a folder's manifest and the job asked for."""
+    if isinstance(found, dict) and isinstance(wanted, dict):
+        changes: list[str] = []
+        for key in sorted(set(found) | set(wanted), key=str):
+            changes += _differences(found.get(key), wanted.get(key), str(key))
+        return changes
+    if found == wanted:
+        return []
+    if path in _FINGERPRINTS:  # digests of pictures: their values say nothing to a reader
+        return [_FINGERPRINTS[path]]
+    return [f"{path or 'settings'} {_short(found)} (now {_short(wanted)})"]
+
+
+#: parameters that are digests of pictures, and how a change of them is said
+_FINGERPRINTS = {"styles": "other style pictures", "picture": "another picture"}
+
+
+def _short(value: Any) -> str:
+    text = "none" if value is None else json.dumps(value, sort_keys=True, default=str)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _count(frames: int) -> str:
+    return f"{frames} frame" if frames == 1 else f"{frames} frames"
+
+
+def _frame_files(folder: Path) -> list[Path]:
+    """The frame files in ``folder`` (``frame_000123.png``), whatever their numbers."""
+    return sorted(path for path in folder.glob("frame_*.png") if _FRAME_FILE.fullmatch(path.name))
 
 
 def _folder_error(folder: Path, reason: str) -> InputError:

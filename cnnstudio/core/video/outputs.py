@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -108,15 +109,48 @@ def open_outputs(
             fps=fps, size=size, audio_from=audio_from, metadata=metadata, overwrite=overwrite
         )
         check_video_output(where.video, overwrite)
+    # --overwrite also lets another job's frames in the folder give way to this one's
     folder = FramesFolder.open(
-        where.frames_dir, job=job, params=frame_params, fps=fps, frames=frames, source=source
+        where.frames_dir,
+        job=job,
+        params=frame_params,
+        fps=fps,
+        frames=frames,
+        source=source,
+        replace=where.overwrite,
     )
-    # what the video of these frames carries, for a video saved later (the window's Save)
-    folder.describe_video(VIDEO_PARAMS, params)
-    folder.describe_video(AUDIO_FROM, str(Path(audio_from).resolve()) if audio_from else None)
-    if where.video is not None:
-        writer = VideoWriter(where.video, **writer_args)
+    try:
+        # what the video of these frames carries, for a video saved later (the window's Save)
+        folder.describe_video(VIDEO_PARAMS, params)
+        folder.describe_video(AUDIO_FROM, str(Path(audio_from).resolve()) if audio_from else None)
+        if where.video is not None:
+            writer = VideoWriter(where.video, **writer_args)
+    except BaseException:
+        folder.discard_if_empty()
+        raise
     return folder, writer
+
+
+def until_ready(
+    folder: FramesFolder, writer: VideoWriter | None, inner: Generator[Any, None, Any]
+) -> Generator[Any, None, Any]:
+    """Run a job's set-up ``inner`` (weights found, network built, step compiled) after
+    :func:`open_outputs`; if it fails or is stopped, the writer is abandoned and a frames
+    folder with no frame yet is removed, so the next command starts afresh."""
+    try:
+        return (yield from inner)
+    except BaseException:
+        abandon(folder, writer)
+        raise
+
+
+def abandon(folder: FramesFolder | None, writer: VideoWriter | None) -> None:
+    """A job ended by an error or a Stop: the unfinished video goes (the frames folder
+    keeps every finished frame), and so does a frames folder that holds none."""
+    if writer is not None:
+        writer.abort()
+    if folder is not None and folder.done == 0:
+        folder.discard_if_empty()
 
 
 def check_video_output(video: Path, overwrite: bool) -> None:

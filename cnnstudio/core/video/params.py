@@ -2,13 +2,14 @@
 
 Imports neither OpenCV nor imageio (the window imports this at start-up): dataclasses,
 limits, validation, the metadata saved with a video, and the estimate of how long a video
-will take, which lets a front end say so before a long job starts and offer a smaller size.
+will take, which lets a front end say so before a long job starts and offer what brings it
+under the budget: a smaller size, or fewer frames.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +27,8 @@ FLOW_METHODS: tuple[str, ...] = ("dis", "farneback")
 MAX_VIDEO_BYTES = 16 * 2**30
 #: the most frames one job makes (an hour at 30 fps)
 MAX_FRAMES = 108_000
-#: frames larger than this (2560x1440) count as "4K-class": the job asks before starting
-LARGE_FRAME_PIXELS = 2560 * 1440
-#: the longest side offered for a large frame, before the time budget is considered
-SUGGESTED_MAX_SIDE = 1280
-#: a job estimated to take longer than this asks before starting
+#: a job estimated to take longer than this asks (the window) or is refused (the command
+#: line) before it starts, whatever the size of its frames
 DEFAULT_BUDGET_SECONDS = 2 * 3600.0
 #: the smallest longest side suggested (smaller frames are of no use to a CNN)
 MIN_SUGGESTED_SIDE = 128
@@ -240,28 +238,39 @@ def video_metadata(
 
 @dataclass(frozen=True)
 class Workload:
-    """How long a video job will take here, and a smaller size that fits the budget."""
+    """How long a video job will take here and, when that is over the budget, what would
+    bring it under: a smaller frame size if one (not below :data:`MIN_SUGGESTED_SIDE`)
+    does, else fewer frames at this size."""
 
     frames: int
     width: int
     height: int
     seconds: float
-    #: a smaller frame size (even sides) and its estimate, when one is worth offering
+    budget: float = DEFAULT_BUDGET_SECONDS
+    #: a smaller frame size (even sides) and its estimate, when one fits the budget
     suggested_size: tuple[int, int] | None = None
     suggested_seconds: float | None = None
+    #: the number of frames that fits the budget at this size, when no size does
+    suggested_frames: int | None = None
+    suggested_frames_seconds: float | None = None
 
     @property
-    def large_frames(self) -> bool:
-        return self.width * self.height > LARGE_FRAME_PIXELS
+    def too_long(self) -> bool:
+        """The job takes longer than the budget: a front end asks (or refuses) first."""
+        return self.seconds > self.budget
 
     def text(self) -> str:
-        """``300 frames at 1920x1080: about 1:02:30``."""
+        """``300 frames at 1920x1080: about 5:02:30; at 1280x720 about 1:59:10``."""
         about = "about " if self.seconds >= 1 else "under "
         line = f"{self.frames} frames at {self.width}x{self.height}: {about}"
         line += format_duration(max(self.seconds, 1.0))
         if self.suggested_size is not None and self.suggested_seconds is not None:
             width, height = self.suggested_size
             line += f"; at {width}x{height} about {format_duration(self.suggested_seconds)}"
+        elif self.suggested_frames is not None and self.suggested_frames_seconds is not None:
+            first = self.suggested_frames
+            first_frames = "the first frame" if first == 1 else f"the first {first} frames"
+            line += f"; {first_frames} about {format_duration(self.suggested_frames_seconds)}"
         return line
 
 
@@ -279,26 +288,29 @@ def plan_workload(
     seconds_per_megapixel: float,
     budget_seconds: float = DEFAULT_BUDGET_SECONDS,
 ) -> Workload:
-    """The estimate at this size, and a smaller size when the frames are 4K-class or the
-    job takes longer than ``budget_seconds``: the largest size (even sides, aspect kept,
-    at most :data:`SUGGESTED_MAX_SIDE` for large frames) that fits the budget, but never
-    below :data:`MIN_SUGGESTED_SIDE` on its longest side."""
+    """The estimate at this size and, for a job longer than ``budget_seconds`` (whatever
+    its frames' size), what brings it under: the largest smaller size (even sides, aspect
+    kept, longest side at least :data:`MIN_SUGGESTED_SIDE`) whose estimate fits, or if no
+    such size fits, the most frames that fit at this size (none when not even one does)."""
     seconds = estimate_seconds(frames, width, height, seconds_per_megapixel)
-    too_long = seconds > budget_seconds
-    large = width * height > LARGE_FRAME_PIXELS
-    if not (too_long or large):
-        return Workload(frames, width, height, seconds)
+    plain = Workload(frames, width, height, seconds, budget_seconds)
+    if seconds <= budget_seconds or frames < 1:
+        return plain
     longest = max(width, height)
-    target = min(longest, SUGGESTED_MAX_SIDE) if large else longest
-    if too_long and seconds > 0:
-        # time goes with the pixels, pixels with the square of the side
-        target = min(target, int(longest * math.sqrt(budget_seconds / seconds)))
-    target = max(target, min(MIN_SUGGESTED_SIDE, longest))
-    suggested = fit_longest_side(width, height, target)
-    if suggested == even_size(width, height):
-        return Workload(frames, width, height, seconds)
-    suggested_seconds = estimate_seconds(frames, *suggested, seconds_per_megapixel)
-    return Workload(frames, width, height, seconds, suggested, suggested_seconds)
+    # time goes with the pixels, pixels with the square of the side
+    target = int(longest * math.sqrt(budget_seconds / seconds))
+    if target >= min(MIN_SUGGESTED_SIDE, longest):
+        size = fit_longest_side(width, height, target)
+        size_seconds = estimate_seconds(frames, *size, seconds_per_megapixel)
+        if size != even_size(width, height) and size_seconds <= budget_seconds:
+            return replace(plain, suggested_size=size, suggested_seconds=size_seconds)
+    per_frame = seconds / frames
+    fitting = int(budget_seconds // per_frame) if per_frame > 0 else frames
+    if 1 <= fitting < frames:
+        return replace(
+            plain, suggested_frames=fitting, suggested_frames_seconds=fitting * per_frame
+        )
+    return plain
 
 
 def check_workload(
@@ -311,15 +323,17 @@ def check_workload(
     param: str = "size",
 ) -> Workload:
     """The :class:`Workload` of a job on ``info`` at ``size`` (default: the video's),
-    or an InputError, before it starts, for a very long or 4K-class job that a smaller
-    size would help: it names the file, says how long it would take and at which size it
-    would be quicker (``remedy=SMALLER_SIZE``, ``details["size"]`` = that longest side).
-    A front end that asked the user and was told to go ahead skips this check."""
+    or an InputError, before it starts, for a job longer than the budget: it names the
+    file, says how long it would take and what would bring it under (``remedy=LONG_JOB``,
+    ``details``: ``size``, the longest side that fits, or ``frames``, the frames that fit,
+    with ``frames_param`` "max_frames"; ``own_size``, the longest side as it is). A front
+    end that asked the user and was told to go ahead skips this check."""
     width, height = size or (info.width, info.height)
     count = frames if frames is not None else info.frames
     workload = plan_workload(count, width, height, seconds_per_megapixel, budget_seconds)
     counted = "" if info.frames_exact or frames is not None else "about "
-    return _refuse_if_long(workload, f"video {info.name}", counted, param, info.path)
+    label = f"video {info.name}"
+    return _refuse_if_long(workload, label, counted, param, "max_frames", info.path)
 
 
 def check_zoom_workload(
@@ -332,23 +346,33 @@ def check_zoom_workload(
     param: str = "size",
 ) -> Workload:
     """:func:`check_workload` for a zoom of ``frames`` frames of ``size`` from the
-    picture ``source`` (its file name, or "noise")."""
+    picture ``source`` (its file name, or "noise"); fewer frames are ``zoom_frames``."""
     workload = plan_workload(frames, *size, seconds_per_megapixel, budget_seconds)
-    return _refuse_if_long(workload, f"zoom of {source}", "", param, None)
+    return _refuse_if_long(workload, f"zoom of {source}", "", param, "zoom_frames", None)
 
 
 def _refuse_if_long(
-    workload: Workload, label: str, counted: str, param: str, path: str | None
+    workload: Workload,
+    label: str,
+    counted: str,
+    param: str,
+    frames_param: str,
+    path: str | None,
 ) -> Workload:
-    if workload.suggested_size is None:
+    if not workload.too_long:
         return workload
-    what = "a 4K-class video" if workload.large_frames else "a long job"
+    details: dict[str, Any] = {}
+    if workload.suggested_size is not None:
+        details["size"] = max(workload.suggested_size)
+    if workload.suggested_frames is not None:
+        details.update(frames=workload.suggested_frames, frames_param=frames_param)
     raise InputError(
-        f"{label}: {what}, {counted}{workload.text()}",
+        f"{label}: a long job (over {format_duration(workload.budget)}), "
+        f"{counted}{workload.text()}",
         param=param,
-        remedy=Remedy.SMALLER_SIZE,
-        size=max(workload.suggested_size),
+        remedy=Remedy.LONG_JOB,
+        own_size=max(workload.width, workload.height),
         seconds=workload.seconds,
-        suggested_seconds=workload.suggested_seconds,
         path=path,
+        **details,
     )

@@ -12,6 +12,7 @@ the first frame, which proves the video can be decoded and gives the size as sho
 from __future__ import annotations
 
 import heapq
+import logging
 import os
 import re
 import subprocess
@@ -29,6 +30,20 @@ from cnnstudio.core.video.params import MAX_VIDEO_BYTES, VideoInfo
 
 #: packets counted at most; past it the count is estimated from the duration
 MAX_COUNTED_FRAMES = 500_000
+
+
+class _ScaledOnPurpose(logging.Filter):
+    """imageio-ffmpeg warns "The frame size for reading (48, 36) is different from the
+    source frame size (64, 48)" whenever the frames come scaled, which :func:`read_frames`
+    asks for (``size``): that one warning is ours to drop; any other passes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("The frame size for reading ")
+
+
+_imageio_logger = logging.getLogger("imageio_ffmpeg")
+if not any(isinstance(f, _ScaledOnPurpose) for f in _imageio_logger.filters):
+    _imageio_logger.addFilter(_ScaledOnPurpose())
 #: B-frames come in decode order: time stamps are sorted within this window
 _REORDER_WINDOW = 64
 #: intervals that differ from the mean by more than this share (and a tick) mean VFR

@@ -6,7 +6,8 @@ copies the sound of the source into the MP4 (a second ffmpeg pass that takes the
 from our file and the audio from the source, both as they are), embeds the job's
 parameters (the MP4 ``comment`` tag), moves the file into place (never over a file that
 appeared meanwhile unless allowed) and writes the same parameters as JSON beside it. A
-failed or abandoned writer leaves no temporary file behind.
+failed or abandoned writer leaves no temporary file behind, and a new writer of the same
+output removes those a killed one (kill -9) left.
 """
 
 from __future__ import annotations
@@ -71,6 +72,10 @@ class VideoWriter:
         self.sidecar = sidecar_path(self.path) if metadata is not None else None
         if self.sidecar is not None:
             files.check_output_file(self.sidecar, overwrite=overwrite)
+        # a writer of this video killed mid-job (kill -9) left its partial file (and
+        # perhaps its JSON's) hidden beside it: this writer replaces that attempt
+        files.remove_stale_parts(self.path)
+        files.remove_stale_parts(sidecar_path(self.path))
         self.fps = float(fps)
         self.size = (int(size[0]), int(size[1]))
         self.gif = self.path.suffix.lower() == ".gif"

@@ -181,6 +181,27 @@ def _exec_dialog(dialog: QFileDialog) -> bool:
     return dialog.exec() == QDialog.DialogCode.Accepted
 
 
+def ask_save_file(
+    parent: QWidget | None, title: str, suggested_name: str, name_filter: str
+) -> str | None:
+    """A path to write a file of the suggested name's kind to, or None. A name typed
+    without the suffix gets it before Qt's "replace?" check, so the caller may overwrite
+    the path it returns."""
+    dialog = QFileDialog(parent, title, os.path.join(last_folder(), suggested_name))
+    dialog.setObjectName("saveFileDialog")
+    dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+    dialog.setFileMode(QFileDialog.FileMode.AnyFile)
+    dialog.setNameFilter(name_filter)
+    dialog.setDefaultSuffix(os.path.splitext(suggested_name)[1].lstrip("."))
+    try:
+        if not _exec_dialog(dialog):
+            return None
+        files = dialog.selectedFiles()
+    finally:
+        dialog.deleteLater()
+    return files[0] if files and files[0] else None
+
+
 def ask_save_image(
     parent: QWidget | None, suggested_name: str = "result.png", title: str = "Save result"
 ) -> str | None:

@@ -10,6 +10,7 @@ from video_clips import texture, write_clip
 from cnnstudio.core.dream import motion as dream_motion
 from cnnstudio.core.dream import tiled_step
 from cnnstudio.core.dream.params import DreamParams
+from cnnstudio.core.errors import StudioError
 from cnnstudio.core.events import Notice, Progress
 from cnnstudio.core.style import motion as style_motion
 from cnnstudio.core.style.params import StyleParams
@@ -176,3 +177,36 @@ def test_the_windows_save_writes_the_video_of_a_frames_folder_with_its_parameter
     assert meta["params"]["dream"]["params"]["steps"] == 1 and meta["source"] == info.name
     out = probe(tmp_path / "so-far.mp4")
     assert out.has_audio and out.fps == info.fps
+
+
+def test_a_job_that_fails_before_its_first_frame_leaves_no_frames_folder(tmp_path, clip):
+    # no ImageNet weights here: the network cannot be built, after the outputs are opened
+    missing = FRAME.replace(weights="imagenet")
+    picture = texture(64, 80, seed=5)
+    where = MotionOutput.for_video(tmp_path / "zoom.mp4")  # the command line's
+    with pytest.raises(StudioError, match="ImageNet weights"):
+        run(dream_motion.dream_zoom(picture, missing, ZoomParams(frames=2), where))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]
+    window = session_frames_dir("dream-video", clip, {"weights": "imagenet"})  # the window's
+    with pytest.raises(StudioError, match="ImageNet weights"):
+        run(dream_motion.dream_video(probe(clip), missing, VideoParams(), MotionOutput(window)))
+    assert not window.exists() and not list(window.parent.iterdir())
+    styled = MotionOutput.for_video(tmp_path / "styled.mp4")
+    job = style_motion.style_video(
+        probe(clip), [picture], StyleParams(weights="imagenet", steps=2), VideoParams(), styled
+    )
+    with pytest.raises(StudioError, match="ImageNet weights"):
+        run(job)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]
+    # the same command with weights that work is not blocked by what the failure left
+    _events, result = run(dream_motion.dream_zoom(picture, FRAME, ZoomParams(frames=2), where))
+    assert result.frames == 2
+
+
+def test_a_job_stopped_before_its_first_frame_leaves_no_frames_folder(tmp_path, clip):
+    where = MotionOutput.for_video(tmp_path / "dreamed.mp4")
+    job = dream_motion.dream_video(probe(clip), FRAME, VideoParams(), where)
+    first = next(job)  # the network is being built
+    assert not isinstance(first, FrameDone) and where.frames_dir.is_dir()
+    job.close()  # Stop (or Ctrl+C)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]

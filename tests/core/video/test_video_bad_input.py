@@ -11,7 +11,14 @@ from video_clips import WIDTH, ffmpeg, write_clip
 
 from cnnstudio.core.errors import InputError, Remedy
 from cnnstudio.core.events import Notice
-from cnnstudio.core.video.params import VideoInfo, VideoParams, check_workload, plan_workload
+from cnnstudio.core.video.params import (
+    VideoInfo,
+    VideoParams,
+    check_workload,
+    check_zoom_workload,
+    fit_longest_side,
+    plan_workload,
+)
 from cnnstudio.core.video.perframe import process_video
 from cnnstudio.core.video.reader import probe
 
@@ -42,7 +49,23 @@ def test_a_video_with_zero_frames(tmp_path):
 def test_a_sound_file_holds_no_video(tmp_path):
     path = tmp_path / "tone.m4a"
     ffmpeg("-f", "lavfi", "-i", "sine=duration=0.5", "-c:a", "aac", str(path))
-    with pytest.raises(InputError, match="video tone.m4a: holds no video"):
+    with pytest.raises(InputError, match="video tone.m4a: holds no video, only sound$"):
+        probe(path)
+
+
+def test_an_mp4_without_any_stream_says_so(tmp_path):
+    # an MP4 with its file type and an empty movie header: not a track in it
+    matrix = struct.pack(">9I", 0x10000, 0, 0, 0, 0x10000, 0, 0, 0, 0x40000000)
+    header = struct.pack(">IIIIIIH", 0, 0, 0, 1000, 0, 0x10000, 0x100) + bytes(10) + matrix
+    header += bytes(24) + struct.pack(">I", 1)
+    mvhd = struct.pack(">I4s", 8 + len(header), b"mvhd") + header
+    path = tmp_path / "nothing.mp4"
+    path.write_bytes(
+        struct.pack(">I4s4sI4s", 20, b"ftyp", b"isom", 0x200, b"isom")
+        + struct.pack(">I4s", 8 + len(mvhd), b"moov")
+        + mvhd
+    )
+    with pytest.raises(InputError, match=r"nothing.mp4: holds no streams at all \(no video, no"):
         probe(path)
 
 
@@ -101,20 +124,27 @@ def _info(width: int, height: int, frames: int, exact: bool = True) -> VideoInfo
     )
 
 
-def test_a_4k_video_is_stopped_before_it_starts_with_a_smaller_size():
+def test_a_long_4k_video_is_stopped_before_it_starts_with_a_size_that_fits():
     with pytest.raises(InputError) as caught:
-        check_workload(_info(3840, 2160, 300), seconds_per_megapixel=2.0)
+        check_workload(_info(3840, 2160, 300), seconds_per_megapixel=4.0)
     error = caught.value
-    assert error.remedy == Remedy.SMALLER_SIZE and error.param == "size"
-    assert error.details["size"] <= 1280
+    assert error.remedy == Remedy.LONG_JOB and error.param == "size"
+    assert error.details["own_size"] == 3840 and "frames" not in error.details
     text = str(error)
-    assert text.startswith("video holiday.mp4: a 4K-class video, 300 frames at 3840x2160")
-    assert "about 1:22:57" in text and "at 1280x720 about" in text
+    assert text.startswith(
+        "video holiday.mp4: a long job (over 2:00:00), 300 frames at 3840x2160: about 2:45:53"
+    )
+    side = error.details["size"]
+    assert f"; at {side}x" in text and side < 3840
+    # the size offered brings the job under the budget
+    assert plan_workload(300, *fit_longest_side(3840, 2160, side), 4.0).seconds <= 7200
+    # a 4K video that is quick goes ahead: the rule is the time, not the size
+    assert not check_workload(_info(3840, 2160, 30), seconds_per_megapixel=4.0).too_long
 
 
 def test_a_long_video_gets_a_size_that_fits_the_budget():
     info = _info(1280, 720, 20_000, exact=False)
-    with pytest.raises(InputError, match="a long job, about 20000 frames") as caught:
+    with pytest.raises(InputError, match="a long job .*about 20000 frames") as caught:
         check_workload(info, seconds_per_megapixel=1.0, budget_seconds=3600, param="max_size")
     assert caught.value.param == "max_size"
     plan = plan_workload(20_000, 1280, 720, 1.0, budget_seconds=3600)
@@ -122,9 +152,34 @@ def test_a_long_video_gets_a_size_that_fits_the_budget():
     assert plan.suggested_size[0] / plan.suggested_size[1] == pytest.approx(16 / 9, rel=0.02)
 
 
+def test_a_long_job_of_small_frames_is_refused_with_the_frames_that_fit():
+    """128x96 cannot be made smaller usefully: the job is still refused when it is long,
+    and the first frames that fit are offered, with their estimate."""
+    info = _info(128, 96, 2400)
+    rate = 3.0 * 3600 / (2400 * 128 * 96 / 1e6)  # three hours in all
+    with pytest.raises(InputError) as caught:
+        check_workload(info, seconds_per_megapixel=rate)
+    error = caught.value
+    assert error.remedy == Remedy.LONG_JOB and "size" not in error.details
+    assert (error.details["frames"], error.details["frames_param"]) == (1600, "max_frames")
+    assert str(error).endswith(
+        "2400 frames at 128x96: about 3:00:00; the first 1600 frames about 2:00:00"
+    )
+    # a bigger video whose smallest useful size is still too long: frames, not a size
+    info = _info(320, 240, 12_000)
+    rate = 100 * 3600 / (12_000 * 320 * 240 / 1e6)  # a hundred hours
+    plan = plan_workload(12_000, 320, 240, rate)
+    assert plan.suggested_size is None and plan.suggested_frames == 240
+    assert plan.suggested_frames_seconds <= 7200
+    zoom = pytest.raises(InputError)
+    with zoom as caught:
+        check_zoom_workload("cat.jpg", 12_000, (320, 240), rate)
+    assert caught.value.details["frames_param"] == "zoom_frames"
+
+
 def test_a_small_short_video_goes_ahead():
     workload = check_workload(_info(WIDTH, 48, 12), seconds_per_megapixel=30.0)
-    assert workload.suggested_size is None
+    assert workload.suggested_size is None and not workload.too_long
     assert workload.seconds == pytest.approx(12 * 30.0 * WIDTH * 48 / 1e6)
 
 

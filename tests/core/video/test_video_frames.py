@@ -4,6 +4,7 @@ the video of the frames so far, and folders that are not ours left alone."""
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -145,15 +146,60 @@ def test_assemble_writes_the_video_of_the_frames_done(tmp_path):
     assert assemble(open_folder(tmp_path / "empty"), tmp_path / "none.mp4") is None
 
 
-def test_a_folder_of_another_job_is_refused(tmp_path, clip):
+def test_a_folder_of_another_job_is_refused_naming_what_differs(tmp_path, clip):
     open_folder(tmp_path / "frames", source=clip).add(next(square_frames(1)))
-    with pytest.raises(InputError, match="holds the frames of another job") as caught:
-        open_folder(tmp_path / "frames", source=clip, params={"steps": 3})
-    assert caught.value.param == "frames_dir"
+    with pytest.raises(InputError) as caught:
+        open_folder(tmp_path / "frames", source=clip, params={**PARAMS, "steps": 3})
+    assert str(caught.value) == (
+        f"frames folder {tmp_path / 'frames'} holds 1 frame of style-video of clip.mp4 "
+        "made with other settings: steps 2 (now 3)"
+    )
+    assert caught.value.param == "frames_dir" and caught.value.details["path"] == str(
+        tmp_path / "frames"
+    )
     assert caught.value.remedy == Remedy.OTHER_FRAMES_FOLDER
-    with pytest.raises(InputError, match="style-video of clip.mp4"):
+    with pytest.raises(InputError, match="of the same job on another source"):
         open_folder(tmp_path / "frames", source=None)
+    with pytest.raises(InputError, match=r"another job \(style-video of clip.mp4\)"):
+        FramesFolder.open(tmp_path / "frames", job="dream-video", params=PARAMS, fps=12,
+                          frames=12, source=clip)  # fmt: skip
     assert open_folder(tmp_path / "frames", source=clip).done == 1  # untouched
+
+
+def test_replace_starts_again_deleting_the_other_jobs_frames(tmp_path, clip):
+    old = open_folder(tmp_path / "frames", source=clip)
+    for frame in square_frames(2):
+        old.add(frame)
+    new = FramesFolder.open(
+        tmp_path / "frames", job="style-video", params={"steps": 9}, fps=12.0, frames=12,
+        source=clip, replace=True,
+    )  # fmt: skip
+    assert new.done == 0 and not list((tmp_path / "frames").glob("frame_*.png"))
+    assert json.loads((tmp_path / "frames" / MANIFEST).read_text())["params"] == {"steps": 9}
+    # the same job with replace goes on where it was (--overwrite to replace its video)
+    new.add(next(square_frames(1)))
+    assert open_folder(tmp_path / "frames", source=clip, params={"steps": 9}).done == 1
+
+
+def test_a_folder_left_without_a_frame_is_taken_over_by_the_next_job(tmp_path, clip):
+    # a run that failed (missing weights) or was stopped before its first frame
+    open_folder(tmp_path / "frames", source=clip)
+    folder = open_folder(tmp_path / "frames", source=None, params={"steps": 5})
+    assert folder.done == 0
+    manifest = json.loads((tmp_path / "frames" / MANIFEST).read_text())
+    assert manifest["params"] == {"steps": 5} and manifest["source"] is None
+
+
+def test_a_folder_without_frames_is_discarded_but_never_a_users_own_folder(tmp_path):
+    folder = open_folder(tmp_path / "frames")
+    assert folder.discard_if_empty() and not (tmp_path / "frames").exists()
+    (tmp_path / "mine").mkdir()
+    folder = open_folder(tmp_path / "mine")
+    assert not folder.discard_if_empty()
+    assert (tmp_path / "mine").is_dir() and not list((tmp_path / "mine").iterdir())
+    folder = open_folder(tmp_path / "frames")
+    folder.add(next(square_frames(1)))
+    assert not folder.discard_if_empty() and (tmp_path / "frames" / frame_name(0)).is_file()
 
 
 def test_a_folder_with_other_files_or_a_file_is_refused(tmp_path):
@@ -176,3 +222,34 @@ def test_remove_deletes_only_our_files(tmp_path):
     folder.add(next(square_frames(1)))
     folder.remove()
     assert not (tmp_path / "frames").exists()
+
+
+def test_stale_parts_a_kill_left_go_when_the_folder_is_opened_or_removed(tmp_path):
+    import tempfile
+
+    def hidden(folder, name):
+        handle, path = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=folder)
+        os.close(handle)
+        return path
+
+    # killed while writing the very first manifest: only its hidden part is there
+    (tmp_path / "frames").mkdir()
+    hidden(tmp_path / "frames", MANIFEST)
+    folder = open_folder(tmp_path / "frames")
+    folder.add(next(square_frames(1)))
+    # killed while writing frame 1
+    hidden(tmp_path / "frames", frame_name(1))
+    folder = open_folder(tmp_path / "frames")
+    assert sorted(p.name for p in (tmp_path / "frames").iterdir()) == [frame_name(0), MANIFEST]
+    hidden(tmp_path / "frames", frame_name(1))
+    folder.remove()  # the video is complete: the default folder goes, parts and all
+    assert not (tmp_path / "frames").exists()
+
+
+def test_other_style_pictures_are_said_in_words_not_digests(tmp_path):
+    params = {"steps": 2, "styles": ["0123456789abcdef"]}
+    open_folder(tmp_path / "frames", params=params).add(next(square_frames(1)))
+    with pytest.raises(
+        InputError, match=r"other settings: steps 2 \(now 4\), other style pictures$"
+    ):
+        open_folder(tmp_path / "frames", params={"steps": 4, "styles": ["fedcba9876543210"]})

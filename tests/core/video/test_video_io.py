@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from video_clips import HEIGHT, WIDTH, ffmpeg, square_frames, write_clip
@@ -46,6 +48,20 @@ def test_reading_from_a_start_frame_and_at_a_smaller_size(clip):
     assert nearest(later[0], expected) == 9
     small = next(read_frames(clip, size=(32, 24)))
     assert small.shape == (24, 32, 3)
+
+
+def test_scaled_frames_do_not_warn_on_the_terminal(clip, caplog):
+    """--size scales the frames on purpose: imageio-ffmpeg's warning that the size read
+    differs from the source's is dropped (that one only: its other warnings pass)."""
+    import logging
+
+    with caplog.at_level(logging.WARNING, logger="imageio_ffmpeg"):
+        frames = read_frames(clip, size=(32, 24))
+        assert next(frames).shape == (24, 32, 3)
+        frames.close()
+        logging.getLogger("imageio_ffmpeg").warning("We had to kill ffmpeg to stop it.")
+    messages = [record.getMessage() for record in caplog.records]
+    assert messages == ["We had to kill ffmpeg to stop it."]
 
 
 @pytest.mark.parametrize("suffix, codec", [(".webm", "libvpx-vp9"), (".mov", "libx264")])
@@ -170,3 +186,24 @@ def test_frames_of_the_wrong_size_are_refused(tmp_path):
             writer.write(np.zeros((10, 10, 3), np.uint8))
         writer.write(next(square_frames(1)))
     assert probe(tmp_path / "out.mp4").frames == 1
+
+
+def test_a_new_writer_removes_what_a_killed_writer_of_the_same_video_left(tmp_path):
+    import tempfile
+
+    def hidden(name):
+        handle, path = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=tmp_path)
+        import os
+
+        os.close(handle)
+        return Path(path)
+
+    # kill -9 mid-job: ffmpeg's partial video and the half-written JSON beside it stay
+    stale = [hidden("out.mp4"), hidden("out.mp4.json")]
+    others = [hidden("other.mp4"), tmp_path / ".out.mp4.notours.part"]
+    others[1].write_bytes(b"someone else's")
+    with VideoWriter(tmp_path / "out.mp4", fps=12, size=(WIDTH, HEIGHT), metadata={}) as writer:
+        writer.write(next(square_frames(1)))
+    assert not any(path.exists() for path in stale)
+    assert all(path.exists() for path in others)
+    assert sorted(p.name for p in tmp_path.glob(".out.mp4.*")) == [".out.mp4.notours.part"]

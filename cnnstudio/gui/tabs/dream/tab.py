@@ -320,6 +320,10 @@ class DreamTab(ImageJobTab):
         else:
             self.form.max_size_spin.setValue(side)
 
+    def use_zoom_frames(self, frames: int) -> None:
+        """The frame count offered before a long zoom: the zoom's Frames box."""
+        self.form.zoom_group.frames_spin.setValue(frames)
+
     def video_opened(self, opened) -> None:
         """Dream every frame of this video from now on."""
         self._forget_result()

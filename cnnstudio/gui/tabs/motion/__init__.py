@@ -8,6 +8,6 @@ frame strip of the finished frames, and Save video.
 - :mod:`.panel`: :class:`MotionPanel`, the strip with the video options and Save video,
   under the preview.
 - :mod:`.controller`: :class:`MotionController`, what a tab delegates to: the video in,
-  the questions before a run (a long or 4K job, frames made before), the events, the
+  the questions before a run (a long job, frames made before), the events, the
   frames folder kept until the video is saved, and the close question.
 """

@@ -2,9 +2,11 @@
 
 A tab (an ``ImageJobTab``) owns one; its ``host`` (the tab, or a helper of the tab's)
 answers ``motion_spec(video_params)`` (the job to run, from the form), ``motion_started``,
-``use_smaller_size``, ``video_opened``, ``video_closed`` and ``zoom_enabled``. The controller opens a video dropped on the tab (probed on a worker; a file
-that is not a readable video is refused in a message naming it), asks before a long or
-4K-class job (the smaller size as a button) and before frames made earlier are continued
+``use_smaller_size``, ``use_zoom_frames`` (a zoom host only), ``video_opened``,
+``video_closed`` and ``zoom_enabled``. The controller opens a video dropped on the tab
+(probed on a worker; a file that is not a readable video is refused in a message naming
+it), asks before a job longer than two hours (a smaller size that brings it under as a
+button, else the first frames that fit) and before frames made earlier are continued
 or made again, runs the job on the tab's runner, shows each finished frame in the strip
 and the whole job's progress in the bar, and saves the video of the frames folder when
 the user says where. The frames folder (one per job, source and parameters, in the app's
@@ -14,6 +16,7 @@ closing the window loses at most the frame in progress, and the next Run continu
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +27,7 @@ from PySide6.QtCore import QObject
 from cnnstudio.core.errors import StudioError
 from cnnstudio.core.video.events import FrameProgress, MotionResult
 from cnnstudio.core.video.outputs import MotionOutput, session_frames_dir
-from cnnstudio.core.video.params import GPU_SPEEDUP, is_video_path, plan_workload
+from cnnstudio.core.video.params import GPU_SPEEDUP, Workload, is_video_path, plan_workload
 from cnnstudio.gui.messages import describe, error_text
 from cnnstudio.gui.tabs.motion import jobs, questions
 from cnnstudio.gui.tabs.motion.panel import MotionPanel
@@ -176,22 +179,15 @@ class MotionController(QObject):
 
     def start(self) -> bool:
         """Ask what needs asking, then run the tab's motion job; False if it did not."""
-        spec = self.host.motion_spec(self.panel.video_params())
+        spec = self._asked_about_length(self.host.motion_spec(self.panel.video_params()))
         if spec is None:
             return False
-        workload = plan_workload(spec.frames, *spec.size, spec.seconds_per_megapixel / self.speedup)
-        if workload.suggested_size is not None:
-            side = max(workload.suggested_size)
-            answer = self.ask_workload(f"{spec.label}: {workload.text()}.", side)
-            if answer == questions.CANCEL:
-                return False
-            if answer == questions.SMALLER:
-                self.host.use_smaller_size(side)
-                spec = self.host.motion_spec(self.panel.video_params())
-                if spec is None:
-                    return False
         frames_dir = session_frames_dir(spec.job, spec.source, spec.identity)
         if frames_dir != self.frames_dir:
+            # other settings (or another painter): the strip moves on to other frames,
+            # so the last job's unsaved ones are offered for saving first
+            if not self.may_discard("a job with other settings starts"):
+                return False
             self.discard_saved_frames()
         if not self._resume_or_restart(frames_dir, spec):
             return False
@@ -205,6 +201,32 @@ class MotionController(QObject):
         )
         self._update()
         return True
+
+    def _asked_about_length(self, spec: MotionSpec | None) -> MotionSpec | None:
+        """A job longer than the budget (whatever its frames' size) asks first, offering
+        what brings it under: the smaller size, or the first frames of it (this run
+        only: the next Run asks again, and may go on to the end). The job to run, or None
+        when cancelled."""
+        if spec is None:
+            return None
+        workload = plan_workload(spec.frames, *spec.size, spec.seconds_per_megapixel / self.speedup)
+        if not workload.too_long:
+            return spec
+        answer = self.ask_workload(f"{spec.label}: {workload.text()}.", workload)
+        if answer == questions.SMALLER and workload.suggested_size is not None:
+            self.host.use_smaller_size(max(workload.suggested_size))
+            return self.host.motion_spec(self.panel.video_params())
+        if answer == questions.FEWER and workload.suggested_frames is not None:
+            frames = workload.suggested_frames
+            if not self.active():
+                self.host.use_zoom_frames(frames)  # the zoom's own frame count
+                return self.host.motion_spec(self.panel.video_params())
+            limited = dataclasses.replace(self.panel.video_params(), max_frames=frames)
+            spec = self.host.motion_spec(limited)
+            if spec is not None:
+                self.tab.status.emit(f"{spec.label}: the first {frames} frames this time")
+            return spec
+        return spec if answer == questions.FULL else None
 
     def _resume_or_restart(self, frames_dir: Path, spec: MotionSpec) -> bool:
         from cnnstudio.core.video.frames import FramesFolder
@@ -262,9 +284,12 @@ class MotionController(QObject):
                 self.tab.status.emit(f"{self.tab.job_name}: {notice}")
         elif how == "stopped":
             self.tab.progress.finish("Stopped")
-            self.tab.status.emit(
-                f"Stopped: {count} frames of {label} kept; Save video keeps them, Run goes on"
-            )
+            if count == 0:
+                self.tab.status.emit(f"Stopped before the first frame of {label}: nothing kept")
+            else:
+                self.tab.status.emit(
+                    f"Stopped: {count} frames of {label} kept; Save video keeps them, Run goes on"
+                )
         self._update()
 
     # ------------------------------------------------------------------ frames, saving
@@ -351,8 +376,8 @@ class MotionController(QObject):
 
     # ------------------------------------------------------------------ questions (tests replace)
 
-    def ask_workload(self, text: str, side: int) -> str:
-        return questions.ask_workload(self.tab, text, side)
+    def ask_workload(self, text: str, workload: Workload) -> str:
+        return questions.ask_workload(self.tab, text, workload)
 
     def ask_resume(self, text: str) -> str:
         return questions.ask_resume(self.tab, text)

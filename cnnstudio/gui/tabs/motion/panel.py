@@ -1,8 +1,15 @@
 """MotionPanel: under the preview of the Dream and Style tabs while a video (or a zoom)
 is the job: what the video is, the frame strip, the options of a video job (temporal
-consistency and its strength, the size of the frames) and Save video."""
+consistency and its strength, the size of the frames) and Save video.
+
+The strength box means what the job in hand needs (:data:`STRENGTHS`): Dream's blend,
+the temporal weight of a Gatys video, or the blend of a fast style model's video (the
+Style tab switches between the last two with its "Paint with" choice,
+:mod:`cnnstudio.gui.tabs.style.video_painter`); each meaning keeps its own value."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import (
@@ -20,6 +27,41 @@ from cnnstudio.gui.settings import read_bool, read_float
 from cnnstudio.gui.tabs.motion.strip import FrameStrip
 from cnnstudio.gui.widgets.elided_label import ElidedLabel
 from cnnstudio.gui.widgets.spin_boxes import double_spin_box, spin_box
+
+
+@dataclass(frozen=True)
+class Strength:
+    """One meaning of the strength box: its label, tool tip, range and settings key."""
+
+    label: str
+    tip: str
+    minimum: float
+    maximum: float
+    step: float
+    decimals: int
+    default: float
+    setting: str
+    blend: bool  # the value is VideoParams.blend (else the Gatys temporal weight)
+
+
+STRENGTHS = {
+    "dream-blend": Strength(
+        "Blend", "Share of the warped previous dream blended into each frame",
+        0.0, 1.0, 0.05, 2, VideoParams().blend, "video_strength", True,
+    ),
+    "style-weight": Strength(
+        "Weight", "How strongly a frame keeps to the warped previous result where the flow "
+        "is reliable (the temporal loss's weight)",
+        0.0, 1e6, 100.0, 0, DEFAULT_TEMPORAL_WEIGHT, "video_strength", False,
+    ),
+    "style-blend": Strength(
+        "Blend", "Share of the previous styled frame, warped onto this one, blended into it "
+        "where the flow is reliable (more: steadier; less: crisper, may flicker)",
+        0.0, 1.0, 0.05, 2, VideoParams().blend, "video_fast_blend", True,
+    ),
+}  # fmt: skip
+#: the meanings each kind of panel offers (the first is its own at the start)
+KIND_STRENGTHS = {"dream": ("dream-blend",), "style": ("style-weight", "style-blend")}
 
 
 class MotionPanel(QWidget):
@@ -41,19 +83,18 @@ class MotionPanel(QWidget):
             "Each frame starts from the previous result warped by the optical flow, so the "
             "picture follows the motion instead of flickering (off: every frame alone)"
         )
-        if kind == "dream":
-            self.strength = double_spin_box(
-                0.0, 1.0, VideoParams().blend, 0.05, 2, "motionBlend",
-                "Share of the warped previous dream blended into each frame",
-            )  # fmt: skip
-            strength_label = "Blend"
-        else:
-            self.strength = double_spin_box(
-                0.0, 1e6, DEFAULT_TEMPORAL_WEIGHT, 100.0, 0, "motionTemporalWeight",
-                "How strongly a frame keeps to the warped previous result where the flow "
-                "is reliable",
-            )  # fmt: skip
-            strength_label = "Weight"
+        self.strengths = KIND_STRENGTHS[kind]
+        self.meaning = self.strengths[0]
+        first = STRENGTHS[self.meaning]
+        self._values = {key: STRENGTHS[key].default for key in self.strengths}
+        self.strength = double_spin_box(
+            first.minimum, first.maximum, first.default, first.step, first.decimals,
+            "motionBlend" if kind == "dream" else "motionTemporalWeight", first.tip,
+        )  # fmt: skip
+        self.strength_label = QLabel(first.label)
+        self.strength_label.setObjectName("motionStrengthLabel")
+        self.strength_label.setToolTip(first.tip)
+        self.size_label = QLabel("Size")
         self.size_spin = spin_box(
             0, 8192, 0, "motionFrameSize", "Longest side of the frames (0: the video's own)"
         )
@@ -66,43 +107,85 @@ class MotionPanel(QWidget):
         top.addWidget(self.close_button)
         options = QHBoxLayout()
         options.addWidget(self.temporal_check)
-        options.addWidget(QLabel(strength_label))
+        options.addWidget(self.strength_label)
         options.addWidget(self.strength)
-        options.addWidget(QLabel("Size"))
+        options.addWidget(self.size_label)
         options.addWidget(self.size_spin)
         options.addStretch(1)
         options.addWidget(self.save_button)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addLayout(top)
-        layout.addWidget(self.strip)
-        layout.addLayout(options)
+        self._layout = QVBoxLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        self._layout.addLayout(top)
+        self._layout.addWidget(self.strip)
+        self._layout.addLayout(options)
+        self._rows: list[QWidget] = []  # video options a tab added (add_row)
         self.temporal_check.toggled.connect(self.strength.setEnabled)
         self.set_video_mode(False)
 
+    def add_row(self, row: QWidget) -> None:
+        """A tab's own video options, in a row above the common ones (video mode only)."""
+        self._rows.append(row)
+        self._layout.insertWidget(self._layout.count() - 1, row)
+        row.setVisible(self.close_button.isVisibleTo(self))
+
     def set_video_mode(self, video: bool) -> None:
         """A video in (its options shown) or a zoom (no flow, no size: the picture's)."""
-        for widget in (self.temporal_check, self.strength, self.size_spin, self.close_button):
+        for widget in (
+            self.temporal_check, self.strength, self.strength_label, self.size_spin,
+            self.size_label, self.close_button, *self._rows,
+        ):  # fmt: skip
             widget.setVisible(video)
-        for label in self.findChildren(QLabel):
-            if label.text() in ("Blend", "Weight", "Size"):
-                label.setVisible(video)
+
+    # ------------------------------------------------------------------ the strength
+
+    def use_strength(self, meaning: str) -> None:
+        """The strength box now means ``meaning`` (a key of :data:`STRENGTHS` this kind
+        offers): its label, tool tip and range, and the value it had in that meaning."""
+        if meaning == self.meaning or meaning not in self.strengths:
+            return
+        self._values[self.meaning] = float(self.strength.value())
+        self.meaning = meaning
+        strength = STRENGTHS[meaning]
+        box = self.strength
+        box.setDecimals(strength.decimals)  # first: Qt rounds the range to the decimals
+        box.setRange(strength.minimum, strength.maximum)
+        box.setSingleStep(strength.step)
+        box.setValue(self._values[meaning])
+        box.setToolTip(strength.tip)
+        self.strength_label.setText(strength.label)
+        self.strength_label.setToolTip(strength.tip)
+
+    def strength_value(self, meaning: str) -> float:
+        """The value of the strength in ``meaning`` (shown or not)."""
+        if meaning == self.meaning:
+            return float(self.strength.value())
+        return float(self._values.get(meaning, STRENGTHS[meaning].default))
 
     def video_params(self) -> VideoParams:
-        """The options as the video job's parameters."""
+        """The options as the video job's parameters (the blend: the strength when it
+        means a blend; otherwise VideoParams' own, which no job of that kind reads)."""
         size = int(self.size_spin.value()) or None
         params = VideoParams(temporal=self.temporal_check.isChecked(), size=size)
-        if self.kind == "dream":
+        if STRENGTHS[self.meaning].blend:
             params.blend = float(self.strength.value())
         return params
 
     def temporal_weight(self) -> float:
-        return float(self.strength.value())
+        """The Gatys video's temporal weight (whatever the box shows now)."""
+        return self.strength_value("style-weight")
 
     def save_settings(self, settings: QSettings) -> None:
         settings.setValue("video_temporal", self.temporal_check.isChecked())
-        settings.setValue("video_strength", self.strength.value())
+        for meaning in self.strengths:
+            settings.setValue(STRENGTHS[meaning].setting, self.strength_value(meaning))
 
     def restore_settings(self, settings: QSettings) -> None:
         self.temporal_check.setChecked(read_bool(settings, "video_temporal", True))
-        self.strength.setValue(read_float(settings, "video_strength", self.strength.value()))
+        for meaning in self.strengths:
+            strength = STRENGTHS[meaning]
+            value = read_float(settings, strength.setting, self.strength_value(meaning))
+            value = min(max(value, strength.minimum), strength.maximum)
+            if meaning == self.meaning:
+                self.strength.setValue(value)
+            else:
+                self._values[meaning] = value

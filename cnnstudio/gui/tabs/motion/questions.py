@@ -1,5 +1,5 @@
 """The questions motion asks in the window: a video to open, where to save one, a long
-job before it starts (with the smaller size as a button), frames made before (continue or
+job before it starts (with a smaller size or the first frames as a button), frames made before (continue or
 start again). Blocking boxes; the controller calls them through methods tests replace."""
 
 from __future__ import annotations
@@ -8,12 +8,14 @@ import os
 
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
-from cnnstudio.core.video.params import VIDEO_SUFFIXES
+from cnnstudio.core.video.params import VIDEO_SUFFIXES, Workload
 from cnnstudio.gui.settings import last_folder, remember_folder
 from cnnstudio.gui.widgets.dialogs import APP_TITLE, image_file_filter
 
 #: what :func:`ask_workload` and :func:`ask_resume` answer
-SMALLER, FULL, CONTINUE, RESTART, CANCEL = "smaller", "full", "continue", "restart", "cancel"
+SMALLER, FEWER, FULL = "smaller", "fewer", "full"
+CONTINUE, RESTART, CANCEL = "continue", "restart", "cancel"
+_ACCEPT = QMessageBox.ButtonRole.AcceptRole
 VIDEO_FILTERS = {"MP4 video (*.mp4)": ".mp4", "Animated GIF (*.gif)": ".gif"}
 
 
@@ -56,18 +58,27 @@ def ask_save_video(parent: QWidget | None, suggested_name: str, title: str) -> s
     return path
 
 
-def ask_workload(parent: QWidget | None, text: str, side: int) -> str:
-    """A long or 4K-class job, said before it starts: :data:`SMALLER` (the button with
-    the smaller size), :data:`FULL` (go ahead) or :data:`CANCEL`."""
+def ask_workload(parent: QWidget | None, text: str, workload: Workload) -> str:
+    """A job longer than the budget, said before it starts, with what brings it under:
+    :data:`SMALLER` (the smaller size) or :data:`FEWER` (the first frames that fit),
+    :data:`FULL` (go ahead) or :data:`CANCEL`."""
     box = QMessageBox(QMessageBox.Icon.Question, APP_TITLE, text, parent=parent)
     box.setObjectName("motionWorkloadBox")
-    smaller = box.addButton(f"Use {side} px", QMessageBox.ButtonRole.AcceptRole)
-    full = box.addButton("Go ahead at this size", QMessageBox.ButtonRole.DestructiveRole)
+    remedy, answer = None, CANCEL
+    if workload.suggested_size is not None:
+        remedy = box.addButton(f"Use {max(workload.suggested_size)} px", _ACCEPT)
+        answer = SMALLER
+    elif workload.suggested_frames is not None:
+        remedy = box.addButton(f"Make the first {workload.suggested_frames} frames", _ACCEPT)
+        answer = FEWER
+    full = box.addButton("Go ahead as it is", QMessageBox.ButtonRole.DestructiveRole)
     box.addButton(QMessageBox.StandardButton.Cancel)
-    box.setDefaultButton(smaller)
+    box.setDefaultButton(remedy or full)
     box.exec()
     clicked = box.clickedButton()
-    return SMALLER if clicked is smaller else FULL if clicked is full else CANCEL
+    if remedy is not None and clicked is remedy:
+        return answer
+    return FULL if clicked is full else CANCEL
 
 
 def ask_resume(parent: QWidget | None, text: str) -> str:

@@ -5,7 +5,8 @@ device is known (TensorFlow is loaded by then) and the Style tab has been shown:
 compiled steps at a small size (:func:`cnnstudio.core.style.timing.measure_step`). Every
 run that gets far enough replaces the figure with its own. The line follows every change
 of the form and of the content picture; a run that would be long says so and names the
-Quick look preset's time.
+Quick look preset's time. While a video is open, the line is the whole video's (its
+frames, their size and the painter: :meth:`RunEstimate.set_video`).
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ class RunEstimate(QObject):
         self._failed = False
         self._params: StyleParams | None = None
         self._shape: tuple[int, ...] | None = None
+        self._video: str | None = None  # the video's line, while a video is open
         self._first: tuple[float, float] | None = None  # (time, fraction) of a run
         self._last: tuple[float, float] | None = None
 
@@ -123,6 +125,11 @@ class RunEstimate(QObject):
         self._shape = None if content_shape is None else tuple(content_shape)
         self._show()
 
+    def set_video(self, line: str | None) -> None:
+        """The line for painting every frame of the open video (None: no video)."""
+        self._video = line
+        self._show()
+
     def text(self) -> str:
         return self.label.text()
 
@@ -130,7 +137,11 @@ class RunEstimate(QObject):
         rate = _session_rate
         params, shape = self._params, self._shape
         tip = "How long a run with these settings takes on this computer"
-        if params is None or shape is None:
+        if self._video is not None:
+            text = self._video
+            tip = "How long painting every frame takes here (the painter, frames and size)"
+            params = None  # not a picture's run: never called long in orange
+        elif params is None or shape is None:
             text = "Run time: shown once a content picture is open"
         elif rate is None:
             if self.runner.running:

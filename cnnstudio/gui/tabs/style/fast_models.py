@@ -152,7 +152,7 @@ class StyleModelList(QListWidget):
                     continue  # listed with its reason in the library dialog
                 line, tip = describe_model(entry)
                 thumbnail = models.thumbnail(entry.meta)
-                item = QListWidgetItem(_icon(thumbnail), f"{entry.name}\n{line}")
+                item = QListWidgetItem(model_icon(thumbnail), f"{entry.name}\n{line}")
                 item.setData(PATH_ROLE, str(entry.path))
                 item.setToolTip(tip)
                 item.setSizeHint(QSize(0, _THUMB + 8))
@@ -188,9 +188,10 @@ class StyleModelList(QListWidget):
         return self.names.get(path, Path(path).stem if path else "")
 
 
-def _icon(thumbnail: np.ndarray | None) -> QIcon:
+def model_icon(thumbnail: np.ndarray | None, side: int = _THUMB) -> QIcon:
+    """A style model's icon: its style's thumbnail, or a grey square when it has none."""
     if thumbnail is not None:
-        return thumbnail_icon(thumbnail, _THUMB)
-    blank = QPixmap(_THUMB, _THUMB)
+        return thumbnail_icon(thumbnail, side)
+    blank = QPixmap(side, side)
     blank.fill(QColor(200, 200, 200))
     return QIcon(blank)

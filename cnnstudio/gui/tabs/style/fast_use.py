@@ -32,6 +32,7 @@ from cnnstudio.core.events import Progress
 from cnnstudio.gui.messages import error_text
 from cnnstudio.gui.settings import read_bool, read_int, read_str
 from cnnstudio.gui.tabs.style.fast_models import StyledPicture, StyleModelList, style_with_model
+from cnnstudio.gui.tabs.style.video_painter import EveryFrameNote
 from cnnstudio.gui.widgets import dialogs
 from cnnstudio.gui.widgets.image_view import ImageView
 from cnnstudio.gui.widgets.progress import JobProgress
@@ -103,7 +104,10 @@ class FastUsePanel(QWidget):
         self.open_button = _button(
             "Open content...", "fastOpenContentButton", "Choose the picture to style (Ctrl+O)"
         )
+        self.content_slot.accept_videos = True  # its first frame here, every frame: Run
+        self.video_note = EveryFrameNote()  # shown while the content is a video's frame
         column.addWidget(self.content_slot, 1)
+        column.addWidget(self.video_note)
         column.addWidget(self.open_button)
         models = QGroupBox("Style models")
         column = QVBoxLayout(models)
@@ -172,9 +176,10 @@ class FastUsePanel(QWidget):
         bar.addWidget(self.info_label, 1)
         self.preview = ImageView(placeholder=_HINT)
         self.preview.setObjectName("fastUsePreview")
+        self.preview.accept_videos = True
         self.preview.setToolTip(
             "The picture styled by the chosen model. Wheel: zoom; drag: pan; double-click: "
-            "fit. Drop a picture to style it"
+            "fit. Drop a picture to style it (a video: its first frame here, every frame with Run)"
         )
         self.progress = JobProgress(step_word="tile")
         self.progress.setObjectName("fastUseProgress")
@@ -187,8 +192,9 @@ class FastUsePanel(QWidget):
         return view
 
     def _connect(self) -> None:
-        self.content_slot.image_dropped.connect(self.open_requested)
-        self.preview.image_dropped.connect(self.open_requested)
+        for view in (self.content_slot, self.preview):
+            view.image_dropped.connect(self.open_requested)
+            view.video_dropped.connect(self.open_requested)  # the tab opens a video too
         self.open_button.clicked.connect(self.open_dialog_requested)
         self.library_button.clicked.connect(self.library_requested)
         self.model_list.currentItemChanged.connect(lambda *_: self.request())

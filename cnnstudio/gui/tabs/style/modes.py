@@ -5,7 +5,10 @@ model" (:class:`.fast_use.FastUsePanel`), switched by a row of buttons at the to
 :class:`StyleModes` is a mixin of :class:`~.tab.StyleTab` (before ImageJobTab in its
 bases): it builds the switch and the pages, and routes what the window asks of the tab
 (F5, Esc, Ctrl+S, paste, copy, the close question...) to the mode on show. The content
-picture is shared by "Optimise" and "Use".
+picture is shared by "Optimise" and "Use". A video is painted on the "Optimise" page
+(its motion panel: the frame strip, Stop, Save video), by the optimisation or by a style
+model ("Paint with", :mod:`.video_painter`); in "Use", Run or "Style every frame" goes
+there with the model chosen in "Use" (:meth:`StyleModes.style_every_frame`).
 """
 
 from __future__ import annotations
@@ -91,6 +94,7 @@ class StyleModes:
         column.addLayout(bar)
         column.addWidget(self.mode_stack, 1)
         layout.addWidget(page)
+        self.painter = self.motion.host.build_painter()  # "Paint with" for a video
         self._connect_modes()
 
     def _connect_modes(self) -> None:
@@ -103,6 +107,7 @@ class StyleModes:
         use.open_dialog_requested.connect(self._open_content_clicked)
         use.library_requested.connect(self.open_library)
         use.saved_file.connect(self.recent_file)
+        use.video_note.requested.connect(self.style_every_frame)
 
     def set_mode(self, key: str) -> None:
         """Show the mode ``key`` (OPTIMISE, TRAIN or USE)."""
@@ -119,8 +124,40 @@ class StyleModes:
     # ------------------------------------------------------------------ the content
 
     def content_changed(self, image, name: str) -> None:
-        """The content picture changed (StyleTab.set_content): "Use" styles it."""
+        """The content picture changed (StyleTab.set_content): "Use" styles it (and says
+        when it is a video's first frame)."""
         self.use_panel.set_content(image, name)
+        self.use_panel.video_note.set_video(name if self.motion.active() else "")
+        self.motion.host.update_estimate()  # the video's time, or the picture's again
+
+    def style_every_frame(self) -> bool:
+        """Paint every frame of the open video with the style model chosen in "Use", on
+        the "Optimise" page (the frame strip, Stop, Save video); False when it did not
+        start (the status line and a message say why)."""
+        use = self.use_panel
+        name = use.model_list.model_name() if use.model_list.current_path() else ""
+        problem = self._every_frame_problem(name)
+        if problem:
+            self.status.emit(problem)
+            self.show_error(problem)
+            return False
+        self.painter.colors_check.setChecked(use.colors_check.isChecked())
+        use.runner.stop()  # the first frame's picture: the video's frames come next
+        self.set_mode(OPTIMISE)
+        return self.motion.start()
+
+    def _every_frame_problem(self, name: str) -> str:
+        """Why every frame cannot be styled with the model ``name`` now ("": it can)."""
+        if self.runner.running:
+            return f"Stop {self.running_work} before styling every frame of the video"
+        if not self.motion.active():
+            return "Open a video first (Ctrl+O, or drop one on the content)"
+        if not name:
+            return "Choose a style model to style every frame of the video with"
+        self.painter.refresh()  # "Use" and "Paint with" list the same library
+        if not self.painter.choose(name):
+            return f"The style model '{name}' is not in the model library any more"
+        return ""
 
     def open_in_mode(self, path: str) -> bool:
         """File > Open image in "Train": the picture becomes a style picture (True);
@@ -160,9 +197,12 @@ class StyleModes:
     # ------------------------------------------------------------------ the window's hooks
 
     def run_in_mode(self) -> bool:
-        """F5: train in "Train", style again in "Use" (True); False in "Optimise"."""
+        """F5: train in "Train", style again in "Use" (every frame of a video: on the
+        "Optimise" page) (True); False in "Optimise"."""
         if self.mode == TRAIN:
             self.train_panel.start()
+        elif self.mode == USE and self.motion.active():
+            self.style_every_frame()
         elif self.mode == USE:
             self.use_panel.request()
         return self.mode != OPTIMISE
@@ -237,9 +277,11 @@ class StyleModes:
     def refresh_library(self) -> None:
         """The library changed (the window calls this): list the style models again."""
         self.use_panel.refresh_models()
+        self.painter.refresh()
 
     def _style_model_saved(self, name: str) -> None:
         self.use_panel.refresh_models()
+        self.painter.refresh()
         if not self.use_panel.model_list.current_path():
             self.use_panel.model_list.select_name(name)
 
@@ -282,10 +324,12 @@ class StyleModes:
         settings.setValue("mode", self.mode)
         self.train_panel.save_settings(settings)
         self.use_panel.save_settings(settings)
+        self.painter.save_settings(settings)
 
     def restore_mode_settings(self, settings) -> None:
         self.train_panel.restore_settings(settings)
         self.use_panel.restore_settings(settings)
+        self.painter.restore_settings(settings)
         self.set_mode(read_str(settings, "mode", OPTIMISE))
 
     def shutdown(self) -> None:

@@ -17,7 +17,6 @@ from PySide6.QtCore import QBuffer, QIODevice, QPointF, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -30,8 +29,8 @@ from cnnstudio.core import files
 from cnnstudio.core.training.curves import ema_smooth, scalars_csv
 from cnnstudio.core.training.status import parse_time
 from cnnstudio.gui.messages import error_text
-from cnnstudio.gui.settings import last_folder
 from cnnstudio.gui.tabs.train.run_colours import PALETTE, ColourBook
+from cnnstudio.gui.widgets import dialogs
 from cnnstudio.gui.widgets.plots import plain_axes
 
 X_MODES = {
@@ -425,10 +424,21 @@ class RunCurves(QWidget):
     # ------------------------------------------------------------------ export
 
     def ask_save_path(self, title: str, suggested: str, name_filter: str) -> str | None:
-        """A file to write (tests replace this); the dialog asks before replacing."""
-        start = str(Path(last_folder()) / suggested)
-        path, _ = QFileDialog.getSaveFileName(self, title, start, name_filter)
-        return path or None
+        """A file to write (tests replace this); the dialog adds the suffix to a name typed
+        without one before it asks whether to replace that file."""
+        return dialogs.ask_save_file(self, title, suggested, name_filter)
+
+    def _with_suffix(self, path: str, suffix: str) -> str | None:
+        """``path`` ending in ``suffix``; a file that only the added suffix names is
+        replaced only if the user says so (the dialog asked about the name without it)."""
+        if path.lower().endswith(suffix):
+            return path
+        path += suffix
+        if Path(path).exists() and not dialogs.ask_yes_no(
+            self, f"{Path(path).name} already exists. Replace it?"
+        ):
+            return None
+        return path
 
     def histories(self) -> dict[str, dict[str, list[float]]]:
         return {name: series.history for name, series in self._runs.items()}
@@ -440,16 +450,18 @@ class RunCurves(QWidget):
         path = self.ask_save_path("Export the runs' values", "runs.csv", "CSV files (*.csv)")
         if not path:
             return None
-        if not path.lower().endswith(".csv"):
-            path += ".csv"
+        path = self._with_suffix(path, ".csv")
+        if not path:
+            return None
         return self._write(path, scalars_csv(self.histories()), "values")
 
     def export_png(self) -> str | None:
         path = self.ask_save_path("Export the curves", "runs.png", "PNG images (*.png)")
         if not path:
             return None
-        if not path.lower().endswith(".png"):
-            path += ".png"
+        path = self._with_suffix(path, ".png")
+        if not path:
+            return None
         hover = self._hover_x
         self._hide_hover()
         pixmap = self.view.grab()
