@@ -1,7 +1,8 @@
 """``cnnstudio JOB ...``: argument parsing, progress on stderr, exit codes.
 
 Exit 0 on success; 2 with a one-line message on bad input (a StudioError, a bad flag);
-1 on an unexpected failure. Each job lives in its own module with ``add_parser(subparsers)``
+1 on an unexpected failure; 141 (128 + SIGPIPE), quietly, when the reader of stdout went
+away (``| head``), as a Unix tool killed by SIGPIPE. Each job lives in its own module with ``add_parser(subparsers)``
 and ``run(args) -> int`` (and ``USES_TENSORFLOW = False`` if it never needs TensorFlow).
 """
 
@@ -65,7 +66,11 @@ def main(argv: list[str] | None = None) -> int:
             from cnnstudio.core.device import start_tensorflow
 
             start_tensorflow()
-        return module.run(args)
+        code = module.run(args)
+        sys.stdout.flush()  # a reader gone away shows here, not at the interpreter's exit
+        return code
+    except BrokenPipeError:
+        return _reader_gone()
     except StudioError as error:
         print(f"cnnstudio: {printable(messages.describe(error))}", file=sys.stderr)
         return 2
@@ -82,6 +87,22 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except Exception as error:  # a bug: say what happened, keep the terminal readable
         return _unexpected(error)
+
+
+#: the exit status of a process killed by SIGPIPE, as a shell reports it
+PIPE_CLOSED = 128 + 13
+
+
+def _reader_gone() -> int:
+    """stdout's reader closed the pipe (``cnnstudio models list --json | head -1``):
+    nothing more can be said there, and nothing is wrong. As Python's documentation of
+    SIGPIPE advises, what is still buffered for stdout goes to devnull, so the flush at
+    exit raises no second BrokenPipeError."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    return PIPE_CLOSED
 
 
 def _unexpected(error: Exception) -> int:

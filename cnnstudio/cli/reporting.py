@@ -6,7 +6,7 @@ import time
 from collections.abc import Generator
 from typing import Any, TextIO, TypeVar
 
-from cnnstudio.cli.text import printable
+from cnnstudio.cli.text import printable_lines
 from cnnstudio.core.events import DownloadProgress
 
 _Result = TypeVar("_Result")
@@ -70,7 +70,8 @@ class JobReporter:
     def _line(self, text: str) -> None:
         if self.tty:
             self.stream.write("\r\033[K")
-        self.stream.write(printable(text) + "\n")  # layer and file names come from files
+        # layer and file names come from files; a summary keeps its lines
+        self.stream.write(printable_lines(text) + "\n")
         self.stream.flush()
 
     def done(self, text: str) -> None:

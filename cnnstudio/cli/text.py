@@ -20,6 +20,12 @@ def printable(value: Any) -> str:
     return "".join(ch if ch.isprintable() else _escape(ch) for ch in text)
 
 
+def printable_lines(value: Any) -> str:
+    """:func:`printable` line by line: the line breaks of a multi-line notice (a model
+    summary, a dataset summary) stay line breaks, everything else is escaped."""
+    return "\n".join(printable(line) for line in str(value).split("\n"))
+
+
 def _escape(ch: str) -> str:
     code = ord(ch)
     if code < 0x100:

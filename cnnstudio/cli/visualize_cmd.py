@@ -231,7 +231,16 @@ def run(args: argparse.Namespace) -> int:
     untrained = " (untrained network)" if result.untrained else ""
     height, width = result.grid.shape[:2]
     reporter.done(
-        f"visualize: saved {saved} ({len(records)} channels of {result.layer}, {width}x{height})"
-        f"{untrained} in {time.monotonic() - reporter.start:.1f}s"
+        f"visualize: saved {saved} ({_what(params, len(records), result.layer)}, "
+        f"{width}x{height}){untrained} in {time.monotonic() - reporter.start:.1f}s"
     )
     return 0
+
+
+def _what(params: vparams.VisualizeParams, count: int, layer: str) -> str:
+    """What the grid shows: "3 classes", "16 channels of mixed4" (the class objective's
+    layer is only the one of its diversity term)."""
+    if params.objective == "class":
+        return f"{count} class{'es' if count != 1 else ''}"
+    what = f"{count} channel{'s' if count != 1 else ''} of {layer}"
+    return what + (" (centre neuron)" if params.objective == "neuron" else "")

@@ -22,6 +22,7 @@ import os
 import re
 import stat
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
@@ -141,6 +142,26 @@ def check_regular_file(
             param,
         )
     return info
+
+
+def check_run_files(folder: str | os.PathLike[str], names: Sequence[str]) -> None:
+    """Each of ``names`` in a run folder is a regular file or absent; InputError (param
+    ``run_dir``) naming the folder, the file and what it is otherwise. A run appends to
+    its history.csv and rewrites its config.json and status.json: opened for writing, a
+    FIFO there blocks for ever, and a folder may come from anywhere."""
+    folder = Path(folder)
+    for name in names:
+        path = folder / name
+        if not os.path.lexists(path):
+            continue
+        try:
+            check_regular_file(path)
+        except InputError as error:
+            raise InputError(
+                f"run folder {folder}: {error}; remove it or choose another run folder",
+                param="run_dir",
+                path=str(path),
+            ) from None
 
 
 def open_regular(
@@ -394,6 +415,46 @@ def place_file(temp: Path, path: str | os.PathLike[str], *, overwrite: bool = Fa
         mode = new_file_mode()
     os.chmod(temp, mode)
     move_into_place(temp, path, overwrite)
+
+
+#: the name of a temporary file of :func:`atomic_write` / :func:`temporary_file`: a dot, the
+#: final name, a dot, mkstemp's 8 random characters, then ".part" or the final suffix
+_TEMPORARY_NAME = re.compile(r"\.(?P<final>[^/]+?)\.[a-z0-9_]{8}(?P<suffix>\.[A-Za-z0-9]+)")
+#: a save in progress writes its temporary file continually and moves it into place
+#: seconds after the last write; one untouched for this long was left by a killed save
+STALE_TEMPORARY_SECONDS = 15 * 60
+
+
+def sweep_stale_temporaries(
+    folder: str | os.PathLike[str],
+    finals: Sequence[str] = (".keras", ".json"),
+    *,
+    older_than: float = STALE_TEMPORARY_SECONDS,
+) -> list[Path]:
+    """Remove from ``folder`` the temporary files that saves killed with ``kill -9`` (or a
+    power cut) left behind: regular files named as ours are for a final name ending in
+    one of ``finals`` (``.m.keras.k3x9_a2b.keras``, ``.m.json.0a1b2c3d.part``) and not
+    modified for ``older_than`` seconds. Nothing else is touched; what cannot be removed
+    (a read-only folder) stays. Returns the removed files."""
+    removed = []
+    now = time.time()
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        match = _TEMPORARY_NAME.fullmatch(entry.name)
+        if match is None:
+            continue
+        final, suffix = match["final"], match["suffix"]
+        if not final.endswith(tuple(finals)) or suffix not in (".part", Path(final).suffix):
+            continue  # ours end in ".part" or in the final name's own suffix
+        with contextlib.suppress(OSError):
+            info = entry.stat(follow_symlinks=False)
+            if stat.S_ISREG(info.st_mode) and now - info.st_mtime > older_than:
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+    return removed
 
 
 def sync_folder(folder: str | os.PathLike[str]) -> None:

@@ -198,7 +198,10 @@ def _check_file(path: Path) -> None:
     if stat.S_ISDIR(info.st_mode):
         raise ImageLoadError(path, "this is a folder, not an image file; pick a file inside it")
     if not stat.S_ISREG(info.st_mode):
-        raise ImageLoadError(path, f"is {files.kind_of(info.st_mode)}, not an image file")
+        kind = files.kind_of(info.st_mode)
+        if path.is_symlink():  # say where it leads: "a device (/dev/zero)"
+            kind = f"{kind} ({os.path.realpath(path)})"
+        raise ImageLoadError(path, f"is {kind}, not an image file")
     if info.st_size == 0:
         raise ImageLoadError(path, "the file is empty (0 bytes); re-export or re-download it")
 
@@ -433,9 +436,11 @@ def _user_comment(img: Image.Image) -> str | None:
 
 
 def is_image_file(path: str | os.PathLike[str]) -> bool:
-    """True for a file whose suffix is one of :data:`IMAGE_SUFFIXES` (no decoding)."""
+    """True for what is not a folder and whose suffix is one of :data:`IMAGE_SUFFIXES` (no
+    decoding). A FIFO or a device named like a picture counts: :func:`load_image` refuses
+    it at once and says what it is, rather than the folder dropping it unsaid."""
     path = Path(path)
-    return path.suffix.lower() in IMAGE_SUFFIXES and path.is_file()
+    return path.suffix.lower() in IMAGE_SUFFIXES and not path.is_dir()
 
 
 def iter_image_files(

@@ -135,6 +135,7 @@ def write_sidecar(model_path: str | Path, meta: dict[str, Any]) -> Path:
     meta = sidecar.checked_for_writing(model_pair.jsonable(meta))
     if os.path.isfile(model_path):
         meta["model_bytes"], meta["model_sha256"] = model_pair.digest(Path(model_path))
+        meta["model_stamp"] = model_pair.file_stamp(os.stat(model_path))
     files.write_bytes(json_path, model_pair.sidecar_bytes(meta), overwrite=True)
     return json_path
 
@@ -172,8 +173,10 @@ def check_entry(entry: ModelEntry) -> None:
 
 def list_models() -> list[ModelEntry]:
     """All models of the library, sorted by name (case-insensitive); damaged ones too,
-    with their reason. Hidden files (a save in progress) are not entries."""
+    with their reason. Hidden files (a save in progress) are not entries; those a killed
+    save left, untouched for 15 minutes, are removed (files.sweep_stale_temporaries)."""
     directory = paths.library_dir()
+    files.sweep_stale_temporaries(directory)  # what saves killed with kill -9 left
     models = [p for p in directory.glob(f"*{MODEL_SUFFIX}") if not p.name.startswith(".")]
     return [_entry_for(p) for p in sorted(models, key=lambda p: p.stem.lower())]
 

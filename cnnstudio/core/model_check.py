@@ -23,6 +23,7 @@ from typing import Any
 from cnnstudio.core import files
 from cnnstudio.core.errors import InputError, UnsafeModelError
 from cnnstudio.core.json_input import parse_json
+from cnnstudio.core.sidecar import MAX_INPUT_SIDE
 
 MODEL_SUFFIX = ".keras"
 LEGACY_SUFFIXES = (".h5", ".hdf5", ".pb", ".tf", ".savedmodel")
@@ -35,6 +36,11 @@ MAX_CONFIG_BYTES = 32 * 2**20  # config.json unpacked (InceptionV3's: 0.3 MB)
 MAX_CONFIG_DEPTH = 100  # nesting of config.json (a transfer model's: about 15)
 MAX_RATIO = 100  # a member over 1 MB that unpacks to more than 100x its packed size is a bomb
 MAX_PARAMETERS = 1_000_000_000  # weights in all layers (4 GB as float32; VGG19: 0.14 G)
+# A fixed input shape: every side of a picture at most MAX_INPUT_SIDE (the sidecar's bound
+# for a free-size model), and at most this many values per input (2048 x 2048 x 4): the
+# jobs make arrays of that size, and a 100000 x 100000 input was killed for memory
+MAX_INPUT_VALUES = MAX_INPUT_SIDE * MAX_INPUT_SIDE * 4
+_MODEL_CLASSES = ("Sequential", "Functional", "Model")
 
 # Executable payloads in a parsed .keras config: Lambda layers carry marshalled bytecode,
 # "__lambda__" objects are serialised lambdas, "function_type"/"__python_function__" keys
@@ -89,6 +95,7 @@ def check_model_file(path: Path) -> None:
             f"{path.name} was refused because it contains code ({found}); nothing was run. "
             "Only load models you trust, rebuilt without Lambda layers or custom functions."
         )
+    _check_input_shapes(path, config)
     weights = parameter_estimate(config)
     if weights > MAX_PARAMETERS:
         raise InputError(
@@ -134,6 +141,50 @@ def _read_config(path: Path, archive: zipfile.ZipFile) -> bytes:
     if len(data) > MAX_CONFIG_BYTES:
         raise InputError(f"{path.name}: its config.json is larger than the limit of {limit}")
     return data
+
+
+def input_shapes(config: Any) -> list[list[Any]]:
+    """The fixed input shapes a parsed ``config.json`` declares: every ``batch_shape``
+    (``batch_input_shape`` in older files) and every model's ``build_config`` input
+    shape, from which Keras rebuilds an input layer."""
+    shapes = []
+    for layer in _layers(config):
+        settings = layer["config"]
+        for key in ("batch_shape", "batch_input_shape"):
+            if isinstance(settings.get(key), list):
+                shapes.append(settings[key])
+        built = layer.get("build_config")
+        if layer["class_name"] in _MODEL_CLASSES and isinstance(built, dict):
+            shape = built.get("input_shape")
+            if isinstance(shape, list) and shape and not isinstance(shape[0], list):
+                shapes.append(shape)
+    return shapes
+
+
+def _side(side: float | None) -> str:
+    if side is None:
+        return "?"
+    return str(int(side)) if side < 1e15 else f"{side:.2g}"
+
+
+def _check_input_shapes(path: Path, config: Any) -> None:
+    """InputError naming the file and the shape when a fixed input is larger than a job
+    could hold: a side over MAX_INPUT_SIDE, or more than MAX_INPUT_VALUES values."""
+    for shape in input_shapes(config):
+        sides = [_number(side) for side in shape[1:]]
+        known = [side for side in sides if side is not None]
+        shown = "x".join(_side(side) for side in sides)
+        spatial = known[:-1] if len(sides) >= 3 else []  # all but the channels
+        if any(side > MAX_INPUT_SIDE for side in spatial):
+            raise InputError(
+                f"{path.name}: its input of {shown} is larger than the limit of "
+                f"{MAX_INPUT_SIDE} pixels a side; it was not loaded"
+            )
+        if math.prod(known) > MAX_INPUT_VALUES:
+            raise InputError(
+                f"{path.name}: its input of {shown} holds more than the limit of "
+                f"{_count(MAX_INPUT_VALUES)} values; it was not loaded"
+            )
 
 
 def code_in_config(node: Any) -> str | None:

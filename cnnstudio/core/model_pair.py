@@ -1,11 +1,20 @@
 """A model file and its JSON sidecar, written as one pair and checked as one.
 
-The sidecar records the size and SHA-256 of the ``.keras`` file it was written with.
+The sidecar records the size and SHA-256 of the ``.keras`` file it was written with, and
+its stamp (inode and modification time, which the rename into place keeps).
 :func:`write_pair` writes both to hidden temporary files in the target folder, moves the
-sidecar into place first and the model second: a reader sees the old pair or the new one
-(a new entry appears only when its model does, after its sidecar), and a crash between
-the two moves leaves a pair that :func:`pair_mismatch` tells apart, never one that passes
-as valid. A failed write (a full disk) leaves the old pair as it was and no temporary file.
+sidecar into place first and the model second. Two renames are not one: between them a
+reader of an overwritten pair finds the new sidecar with the old model. That mixed pair
+never passes as valid: :func:`pair_mismatch` tells it apart by the size, or, when the two
+models are of one size (a network trained again), by the stamp (the old model is another
+file) and then the SHA-256. So a reader sees the old pair, the new pair, or, for the
+moment of an overwrite (or after a crash there), an entry refused as damaged. A new entry
+appears only when its model does, after its sidecar. A failed write (a full disk) leaves
+the old pair as it was and no temporary file.
+
+The stamp keeps listing cheap: a model whose stamp matches its sidecar's is the file that
+was written with it, and is not read; one whose stamp differs (a library copied elsewhere,
+a mixed pair) is hashed, once per process for each version of the file.
 """
 
 from __future__ import annotations
@@ -41,6 +50,29 @@ def digest(path: Path) -> tuple[int, str]:
     return size, hasher.hexdigest()
 
 
+def file_stamp(info: os.stat_result) -> list[int]:
+    """What tells one file from another at a path: inode and modification time (ns)."""
+    return [int(info.st_ino), int(info.st_mtime_ns)]
+
+
+#: SHA-256 of model files whose stamp differs from their sidecar's, by (path, inode,
+#: mtime, size): a listing hashes each such version once per process
+_digests: dict[tuple[str, int, int, int], str] = {}
+_MAX_DIGESTS = 1000
+
+
+def _digest_of_version(path: Path, info: os.stat_result) -> str | None:
+    key = (str(path), int(info.st_ino), int(info.st_mtime_ns), int(info.st_size))
+    if key not in _digests:
+        try:
+            _digests[key] = digest(path)[1]
+        except (OSError, InputError):
+            return None
+        if len(_digests) > _MAX_DIGESTS:
+            _digests.pop(next(iter(_digests)))
+    return _digests[key]
+
+
 def sidecar_bytes(meta: dict[str, Any]) -> bytes:
     return json.dumps(jsonable(meta), indent=2, default=str).encode("utf-8")
 
@@ -60,18 +92,28 @@ def jsonable(value: Any) -> Any:
 
 def pair_mismatch(path: Path, meta: dict[str, Any], digest: str | None = None) -> str:
     """Why the sidecar ``meta`` does not belong to the model file ``path`` ("" if it may):
-    the size it records (and the SHA-256, when ``digest`` is given) differ."""
+    the size it records differs, or the SHA-256 (``digest`` when given; else computed
+    when the file's stamp is not the one the sidecar records)."""
     recorded = meta.get("model_bytes")
     try:
-        size = os.stat(path).st_size
+        info = os.stat(path)
     except OSError:
         return ""
-    if (recorded is not None and recorded != size) or (
+    stamp = meta.get("model_stamp")
+    if (
+        digest is None
+        and recorded == info.st_size
+        and meta.get("model_sha256")
+        and stamp is not None
+        and stamp != file_stamp(info)
+    ):
+        digest = _digest_of_version(path, info)
+    if (recorded is not None and recorded != info.st_size) or (
         digest is not None and meta.get("model_sha256") not in (None, digest)
     ):
         return (
             f"sidecar {sidecar_path(path).name} was written for another version of "
-            f"{path.name} (a save was cut short?); save or import the model again"
+            f"{path.name} (a save under way, or cut short?); save or import the model again"
         )
     return ""
 
@@ -90,6 +132,7 @@ def write_pair(
     import fills it in once the copy has been loaded). Nothing is left behind on failure,
     and nothing at ``target`` changes unless both files were written in full (a full disk
     is an InputError naming the file). ``expected_sha256``: what the copy must hash to."""
+    files.sweep_stale_temporaries(target.parent)  # left by saves killed there before
     with files.temporary_file(target, suffix=model_check.MODEL_SUFFIX, param=param) as temp_model:
         write_model(temp_model)
         size, sha256 = digest(temp_model)
@@ -99,7 +142,8 @@ def write_pair(
                 "(the file changed while it was copied, or the sidecar belongs to another "
                 "version of it)"
             )
-        meta = {**meta, "model_bytes": size, "model_sha256": sha256}
+        stamp = file_stamp(os.stat(temp_model))  # the rename into place keeps it
+        meta = {**meta, "model_bytes": size, "model_sha256": sha256, "model_stamp": stamp}
         json_target = sidecar_path(target)
         with files.temporary_file(json_target, suffix=".part", param=param) as temp_json:
             temp_json.write_bytes(sidecar_bytes(meta))

@@ -11,7 +11,8 @@ Fields (all optional): ``class_names`` (a list of short strings), ``input_size``
 ``preprocessing`` ("none" or a backbone name), ``metrics`` (name -> number), ``recipe``,
 ``dataset``, ``created``, ``backbone``, ``weights`` (short strings), ``run_dir``,
 ``imported_from`` (paths), ``fine_tune`` (a count or a flag), and the pair check that
-saving adds: ``model_bytes`` and ``model_sha256`` of the ``.keras`` file written with it.
+saving adds: ``model_bytes``, ``model_sha256`` and ``model_stamp`` (inode and modification
+time in ns) of the ``.keras`` file written with it (see :mod:`.model_pair`).
 Unknown keys are kept as they are (bounded by the file's size and nesting): nothing reads
 them.
 """
@@ -122,6 +123,11 @@ def validate(data: Any) -> dict[str, Any]:
         raise ValueError(f"fine_tune is {_kind(fine_tune)}, not a count")
     if "model_bytes" in meta and not (_is_int(meta["model_bytes"]) and meta["model_bytes"] >= 0):
         raise ValueError(f"model_bytes is {meta['model_bytes']!r:.40}, not a file size")
+    stamp = meta.get("model_stamp")
+    if stamp is not None and not (
+        isinstance(stamp, list) and len(stamp) == 2 and all(_is_int(v) and v >= 0 for v in stamp)
+    ):
+        raise ValueError(f"model_stamp is {_kind(stamp)}, not an inode and a time")
     if "model_sha256" in meta and not (
         isinstance(meta["model_sha256"], str) and _SHA256.fullmatch(meta["model_sha256"])
     ):

@@ -30,10 +30,10 @@ from cnnstudio.gui.recent_files import RecentFiles, pruned_notice
 from cnnstudio.gui.settings import (
     app_settings,
     last_folder,
+    notices_summary,
     read_bool,
     read_str,
     remember_folder,
-    take_notices,
 )
 from cnnstudio.gui.tabs import tab_classes
 from cnnstudio.gui.tabs.base import StudioTab
@@ -391,11 +391,10 @@ class MainWindow(DeviceMixin, QMainWindow):
         target = self.tab_by_key(read_str(settings, "window/current_tab", ""))
         if target is not None:
             self.tabs.setCurrentWidget(target)
-        ignored = take_notices()
-        if ignored:  # values out of range or of the wrong type: defaults kept, and said
-            names = "; ".join(name for name, _ in ignored)
-            self.status_label.setText(f"Some settings were not restored: {names}"[:400])
-            self.status_label.setToolTip("\n".join(f"{n}: {why}" for n, why in ignored))
+        summary = notices_summary()
+        if summary:  # values out of range or of the wrong type: defaults kept, and said
+            self.status_label.setText(summary[0])
+            self.status_label.setToolTip(summary[1])
 
     def shutdown(self) -> None:
         """Stop every job and wait for it: no thread outlives the window."""

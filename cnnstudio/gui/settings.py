@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import math
 import os
+import stat
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 from PySide6.QtCore import QSettings
 
-from cnnstudio.core import paths
+from cnnstudio.core import files, paths
 from cnnstudio.core.errors import InputError, StudioError
 from cnnstudio.core.json_input import parse_json
 
@@ -32,8 +34,40 @@ def settings_path() -> Path:
 
 
 def app_settings() -> QSettings:
-    """The application's settings (ini format, in the user config folder)."""
-    return QSettings(str(settings_path()), QSettings.Format.IniFormat)
+    """The application's settings (ini format, in the user config folder). A settings
+    file that is not a regular file is moved aside first (see :func:`_regular_or_aside`)."""
+    path = _regular_or_aside(settings_path())
+    return QSettings(str(path), QSettings.Format.IniFormat)
+
+
+def _regular_or_aside(path: Path) -> str | Path:
+    """``path`` when it is a regular file or absent. Anything else there (a FIFO, on
+    which QSettings blocks for ever; a device, a link to one, a folder) is renamed to
+    ``<name>.not-a-file-<time>`` (nothing is lost) with a notice, and the settings start
+    afresh; where it cannot be moved, the settings of this session are not kept."""
+    try:
+        mode = os.stat(path).st_mode  # a link is followed: a link to /dev/zero is a device
+    except FileNotFoundError:
+        if not os.path.islink(path):
+            return path
+        kind = "a symbolic link to a file that does not exist"
+    except OSError as error:  # a loop of links, a part of the path that is a file
+        kind = f"unreadable ({error.strerror or error})"
+    else:
+        if stat.S_ISREG(mode):
+            return path
+        kind = files.kind_of(mode)
+    aside = path.with_name(f"{path.name}.not-a-file-{time.strftime('%Y%m%d-%H%M%S')}")
+    try:
+        os.rename(path, aside)
+    except OSError as error:
+        _notices.append(
+            (path.name, f"is {kind}, not a file, and could not be moved aside "
+                        f"({error.strerror or error}): settings are not kept this session")
+        )  # fmt: skip
+        return os.devnull  # read as empty, never written
+    _notices.append((path.name, f"was {kind}, not a file: moved aside to {aside}"))
+    return path
 
 
 def read_str(settings: QSettings, key: str, default: str = "") -> str:
@@ -58,6 +92,19 @@ def take_notices() -> list[tuple[str, str]]:
     notices = list(_notices)
     _notices.clear()
     return notices
+
+
+def notices_summary() -> tuple[str, str] | None:
+    """The notices of :func:`take_notices` as (one line for a status bar, the reasons for
+    its tooltip), or None when every value was used."""
+    ignored = take_notices()
+    if not ignored:
+        return None
+    names = "; ".join(name for name, _ in ignored)
+    return (
+        f"Some settings were not restored: {names}"[:400],
+        "\n".join(f"{name}: {why}" for name, why in ignored),
+    )
 
 
 def read_int(

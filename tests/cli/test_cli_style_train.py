@@ -169,11 +169,35 @@ def test_a_resumed_run_replaces_the_entry_it_saved_and_another_name_is_said(file
         (["--batch", "0"], "--batch: batch size 0"),
         (["--size", "30"], "--size: training size 30"),
         (["--style-layers", "block9_conv9"], "--style-layers: unknown VGG19 layer"),
+        # upper bounds (review of issue 10, item 3): an OverflowError, a process killed
+        # for memory, and runs that would never end
+        (
+            ["--size", "2147483648"],
+            "--size: training size 2147483648 must be a whole number of at most 1024",
+        ),  # fmt: skip
+        (["--size", "65536"], "--size: training size 65536 must be a whole number of at most"),
+        (
+            ["--steps", "99999999999999"],
+            "--steps: steps 99999999999999 must be a whole number from 1 to 1000000",
+        ),  # fmt: skip
+        (["--preview-every", "99999999999"], "--preview-every: preview every 99999999999"),
+        (["--checkpoint-every", "100001"], "--checkpoint-every: checkpoint every 100001"),
+        (["--batch", "65"], "--batch: batch size 65 must be a whole number from 1 to 64"),
+        (["--seed", str(2**31)], "--seed: seed 2147483648 must be a whole number"),
+        (["--learning-rate", "1e308"], "--learning-rate: learning rate 1e+308 must be"),
+        (["--style-weight", "inf"], "--style-weight: style weight inf must be a number"),
     ],
 )
-def test_bad_training_flags_name_the_flag(files, capsys, extra, named):
+def test_bad_training_flags_name_the_flag(files, capsys, extra, named, monkeypatch):
+    from cnnstudio.core.faststyle import job
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("the job ran with a value out of bounds")
+
+    monkeypatch.setattr(job, "train", must_not_run)
     assert _exit_code([*_train_argv(files, "-o", "x"), *extra]) == 2
-    assert named in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert named in err and len(err.strip().splitlines()) == 1, err
 
 
 def test_too_few_photos_and_misused_models_are_one_line_each(files, tmp_path, capsys):

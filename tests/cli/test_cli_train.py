@@ -52,6 +52,11 @@ def test_train_writes_model_and_sidecar(npz, tmp_path, capsys):
     assert "val_accuracy" in lines[0] and "images/s" in lines[0]
     assert "test accuracy" in captured.out
     assert "Total params" in captured.err  # the model summary comes first
+    # each on lines of its own, not one line of "\x0a" (review of issue 10, item 7)
+    err_lines = captured.err.splitlines()
+    assert "\\x0a" not in captured.err and 'Model: "lenet5"' in err_lines
+    assert any(line.strip().startswith("Total params:") for line in err_lines), err_lines
+    assert any(line.startswith("training images per class") for line in err_lines), err_lines
     sidecar = json.loads(out.with_suffix(".json").read_text())
     assert sidecar["recipe"] == "lenet5" and sidecar["class_names"] == ["0", "1"]
     assert sidecar["input_size"] == [28, 28] and sidecar["preprocessing"] == "none"

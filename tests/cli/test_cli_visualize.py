@@ -4,6 +4,8 @@ grid's embedded parameters, dataset examples and bad input."""
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -101,8 +103,12 @@ def test_layer_is_required_except_for_classes(tmp_path, model_file, capsys):
     assert main(["visualize", str(model_file), "-o", str(out), *FAST]) == 2
     assert "--layer" in one_line(capsys.readouterr().err)
     args = ["visualize", str(model_file), "--objective", "class", "--json", "-o", str(out)]
-    assert main([*args, *FAST, "-q"]) == 0
-    assert [r["channel"] for r in json.loads(capsys.readouterr().out)] == [0, 1, 2]
+    assert main([*args, *FAST]) == 0
+    captured = capsys.readouterr()
+    assert [r["channel"] for r in json.loads(captured.out)] == [0, 1, 2]
+    # it said "3 channels of <the diversity term's layer>" (review item 13)
+    assert f"visualize: saved {out} (3 classes, " in captured.err, captured.err
+    assert "channels of" not in captured.err
 
 
 def test_existing_output_is_refused_before_the_job(tmp_path, model_file, capsys):
@@ -126,6 +132,9 @@ def test_examples_folder_lists_unreadable_files(tmp_path, model_file, capsys):
             folder / f"p{index}.png", rng.integers(0, 256, (30, 40, 3), np.uint8)
         )
     (folder / "readme.txt").write_text("hello")
+    # a FIFO and a device were dropped unsaid (review item 12): listed, and nothing waits
+    os.mkfifo(folder / "pipe.png")
+    (folder / "zero.jpg").symlink_to("/dev/zero")
     out = tmp_path / "grid.png"
     args = ["visualize", str(model_file), "--layer", "c1", "--channels", "0,1", "-o", str(out)]
     assert main([*args, *FAST, "--examples", str(folder), "--top", "2", "--json"]) == 0
@@ -133,9 +142,16 @@ def test_examples_folder_lists_unreadable_files(tmp_path, model_file, capsys):
     records = json.loads(captured.out)
     assert [len(r["examples"]) for r in records] == [2, 2]
     assert all(e["file"].endswith(".png") for r in records for e in r["examples"])
-    assert "skipped 1 file(s)" in captured.err and "readme.txt" in captured.err
+    assert "skipped 3 file(s)" in captured.err and "readme.txt" in captured.err
+    assert "pipe.png: is a named pipe (FIFO), not an image file" in captured.err
+    assert "zero.jpg: is a device (/dev/zero), not an image file" in captured.err
     meta = images.read_params(out)
-    assert meta["params"]["top"] == 2 and meta["skipped"][0][0].endswith("readme.txt")
+    assert meta["params"]["top"] == 2
+    assert [Path(file).name for file, _ in meta["skipped"]] == [
+        "pipe.png",
+        "readme.txt",
+        "zero.jpg",
+    ]
 
 
 def test_random_weight_backbone(tmp_path, capsys):

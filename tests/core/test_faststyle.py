@@ -194,6 +194,22 @@ def test_fewer_than_eight_readable_photos_is_a_clear_error(tmp_path, data):
         ({"style_weight": 0.0}, "style_weight"),
         ({"style_layers": {"block9_conv1": 1.0}}, "style_layers"),
         ({"styles": []}, "styles"),
+        # upper bounds and types (review of issue 10, item 3)
+        ({"size": 2**31}, "size"),
+        ({"size": 65536}, "size"),
+        ({"steps": 10**14}, "steps"),
+        ({"preview_every": 10**11}, "preview_every"),
+        ({"checkpoint_every": 2**31}, "checkpoint_every"),
+        ({"batch_size": 10**6}, "batch_size"),
+        ({"learning_rate": 1e308}, "learning_rate"),
+        ({"content_weight": float("inf")}, "content_weight"),
+        ({"tv_weight": 1e300}, "tv_weight"),
+        ({"style_layers": {"block1_conv2": 1e308}}, "style_layers"),
+        ({"style_layers": [1]}, "style_layers"),
+        ({"seed": 2**64}, "seed"),
+        ({"steps": "12"}, "steps"),
+        ({"preserve_colors": "yes"}, "preserve_colors"),
+        ({"styles": "a.png"}, "styles"),
     ],
 )
 def test_bad_params_name_the_value(data, tmp_path, overrides, param):

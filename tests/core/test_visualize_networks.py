@@ -199,9 +199,13 @@ def test_example_region_is_where_the_channel_fires(net, tmp_path):
 
 
 def test_examples_folder_must_be_a_folder_with_files(net, tmp_path):
-    with pytest.raises(InputError, match="not a folder") as caught:
+    # a folder that does not exist was "not a folder of images" (review item 12)
+    with pytest.raises(InputError, match="none: no such folder; check the path") as caught:
         run(visualize(SMALL.replace(examples_folder=str(tmp_path / "none")), net=net))
     assert caught.value.param == "examples_folder"
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(InputError, match="a-file: is a regular file, not a folder of images"):
+        run(visualize(SMALL.replace(examples_folder=str(tmp_path / "a-file")), net=net))
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="holds no files"):
         run(visualize(SMALL.replace(examples_folder=str(tmp_path / "empty")), net=net))

@@ -16,7 +16,7 @@ from fault_tools import CLASSES, tiny_model, tiny_model_file
 from PIL import Image
 
 from cnnstudio.cli.main import main
-from cnnstudio.cli.text import printable
+from cnnstudio.cli.text import printable, printable_lines
 from cnnstudio.core import files, library, paths
 
 pytestmark = pytest.mark.faults
@@ -114,6 +114,18 @@ def test_printable_escapes_controls_overrides_and_undecodable_bytes():
     assert printable("a\x1b[31mb\nc\td\x7f\x9b") == "a\\x1b[31mb\\x0ac\\x09d\\x7f\\x9b"
     assert printable("x\u202ey\u2066") == "x\\u202ey\\u2066"
     assert printable(os.fsdecode(b"caf\xe9.png")) == "caf\\udce9.png"
+    # a multi-line notice keeps its lines; each line is escaped
+    assert printable_lines("a\x1b[2J\nb\r\n") == "a\\x1b[2J\nb\\x0d\n"
+
+
+def test_a_reporter_prints_a_summary_on_several_lines():
+    """The model and dataset summaries came out as one line with literal "\\x0a"."""
+    from cnnstudio.cli.reporting import JobReporter
+
+    stream = io.StringIO()
+    reporter = JobReporter(stream, quiet=False)
+    reporter.done('Model: "m"\n\x1b]0;pwned\x07Total params: 3')
+    assert stream.getvalue() == 'Model: "m"\n\\x1b]0;pwned\\x07Total params: 3\n'
 
 
 @pytest.mark.skipif(sys.platform == "darwin", reason="macOS file names must be UTF-8")
@@ -171,6 +183,78 @@ def test_user_errors_exit_2_in_one_line(tmp_path, picture, capsys, monkeypatch):
     for argv, says in cases:
         code, _, err = _run(capsys, *argv)
         assert code == 2 and re.search(says, _one_line(err)), (argv, err)
+
+
+def test_a_model_with_a_huge_fixed_input_is_one_line(tmp_path, picture, capsys):
+    """classify was killed by the kernel, dream and visualize said "unexpected error"."""
+    from fault_tools import with_config
+
+    def huge(config):
+        config["build_config"]["input_shape"] = [None, 100_000, 100_000, 3]
+        for layer in config["config"]["layers"]:
+            if layer["class_name"] == "InputLayer":
+                layer["config"]["batch_shape"] = [None, 100_000, 100_000, 3]
+
+    model = str(
+        with_config(tiny_model_file(tmp_path / "m.keras"), tmp_path / "huge_in.keras", huge)
+    )
+    says = "huge_in.keras: its input of 100000x100000x3 is larger than the limit of 2048 pixels"
+    for argv in (
+        ["classify", model, str(picture)],
+        ["dream", str(picture), "--model", model, "-o", str(tmp_path / "d.png")],
+        ["visualize", model, "--layer", "conv", "-o", str(tmp_path / "v.png")],
+    ):
+        code, _, err = _run(capsys, *argv)
+        assert code == 2 and says in _one_line(err), (argv, err)
+
+
+def test_a_sidecar_input_size_too_small_for_the_model(tmp_path, picture, capsys):
+    """A free-size model whose sidecar says [1, 1]: "unexpected error" with TensorFlow's
+    1000 characters of "Negative dimension size" (review item 8)."""
+    import keras
+
+    inputs = keras.Input((None, None, 3))
+    features = keras.layers.Conv2D(2, 3, name="conv")(inputs)
+    outputs = keras.layers.Dense(3, activation="softmax")(
+        keras.layers.GlobalAveragePooling2D()(features)
+    )
+    keras.Model(inputs, outputs).save(tmp_path / "f1.keras")
+    model = str(tmp_path / "f1.keras")
+    says = "sidecar f1.json: input_size [1, 1] is too small for f1.keras"
+    for size in ([1, 1], [2, 40]):
+        (tmp_path / "f1.json").write_text(json.dumps({"input_size": size}))
+        for extra in ([], ["--gradcam", str(tmp_path / "cams")]):
+            code, _, err = _run(capsys, "classify", model, str(picture), *extra)
+            shown = says.replace("[1, 1]", f"[{size[0]}, {size[1]}]")
+            assert code == 2 and shown in _one_line(err), (size, extra, err)
+    (tmp_path / "f1.json").write_text(json.dumps({"input_size": [3, 3]}))  # the least
+    code, out, err = _run(capsys, "classify", model, str(picture))
+    assert code == 0 and "p.png" in out, err
+
+
+@pytest.mark.timeout(300)
+def test_a_reader_that_goes_away_is_no_error(picture):
+    """``models list --json | head -1`` said "unexpected error: BrokenPipeError", exit 1
+    (review item 9): now quiet, with the status of a tool killed by SIGPIPE."""
+    import subprocess
+
+    library.save_to_library(tiny_model(), "m", {"class_names": CLASSES})
+    for argv in (["models", "list", "--json"], ["classify", "m", str(picture), "--json"]):
+        reader, writer = os.pipe()
+        os.close(reader)  # gone before anything is written: every write meets EPIPE
+        try:
+            done = subprocess.run(
+                [sys.executable, "-m", "cnnstudio", *argv],
+                stdout=writer,
+                stderr=subprocess.PIPE,
+                env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+                timeout=240,
+            )
+        finally:
+            os.close(writer)
+        err = done.stderr.decode()
+        assert done.returncode == 141, (argv, err)
+        assert "Error" not in err and "cnnstudio:" not in err, (argv, err)
 
 
 def test_a_home_that_is_a_file_or_cannot_be_made(tmp_path, capsys, monkeypatch):

@@ -12,6 +12,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
@@ -271,3 +272,84 @@ def _entry(model_file: Path) -> library.ModelEntry:
     target = paths.library_dir() / f"{model_file.stem}.keras"
     shutil.copyfile(model_file, target)
     return library.find_model(model_file.stem)
+
+
+def test_a_mixed_pair_of_one_size_is_never_listed_as_valid(model_files, tmp_path, monkeypatch):
+    """Between the two renames of an overwrite a reader finds the new sidecar with the old
+    model; when both models were of one size (a network trained again), ``models list``
+    showed that entry as valid, with the new sidecar's details (review item 10)."""
+    from cnnstudio.core import model_pair
+
+    old = model_files[0]
+    data = bytearray(old.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # another model of the very same size
+    same_size = tmp_path / "retrained.keras"
+    same_size.write_bytes(bytes(data))
+    target = paths.library_dir() / "m.keras"
+    model_pair.write_pair(target, model_pair.copier(old), {"recipe": "old"}, overwrite=False)
+    seen = []
+    real_place = files.place_file
+
+    def place(temp, path, *, overwrite=False):
+        if Path(path) == target:  # the sidecar is in place, the model not yet
+            seen.append(library.list_models()[0])
+        return real_place(temp, path, overwrite=overwrite)
+
+    monkeypatch.setattr(files, "place_file", place)
+    model_pair.write_pair(target, model_pair.copier(same_size), {"recipe": "new"}, overwrite=True)
+    monkeypatch.setattr(files, "place_file", real_place)
+    (mixed,) = seen
+    assert mixed.damaged and "written for another version of m.keras" in mixed.damaged
+    assert mixed.meta.get("recipe") != "new"
+    (entry,) = library.list_models()
+    assert not entry.damaged and entry.meta["recipe"] == "new"
+
+    # listing a pair whose stamp matches reads no model file (cheap); a library copied
+    # elsewhere (other inodes) is hashed once, and stays valid
+    def no_reading(path):
+        raise AssertionError(f"{path} was hashed")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(model_pair, "digest", no_reading)
+        assert not library.list_models()[0].damaged
+    copy = paths.library_dir() / "copy.keras"
+    shutil.copyfile(target, copy)
+    shutil.copyfile(library.sidecar_path(target), library.sidecar_path(copy))
+    hashed = []
+    real_digest = model_pair.digest
+    monkeypatch.setattr(model_pair, "digest", lambda p: hashed.append(p) or real_digest(p))
+    for _ in range(2):
+        assert [(e.name, e.damaged) for e in library.list_models()] == [("copy", ""), ("m", "")]
+    assert hashed == [copy]
+
+
+def test_temporary_files_of_killed_saves_are_swept_when_stale(model_files, tmp_path):
+    """kill -9 during a save left .NAME.keras.XXXXXXXX.keras in the library or the export
+    folder for ever (review item 11): listing or writing there removes ours once they
+    have not changed for 15 minutes, and nothing else."""
+    library_dir = paths.library_dir()
+    export_dir = tmp_path / "exports"
+    export_dir.mkdir()
+    old_time = time.time() - files.STALE_TEMPORARY_SECONDS - 60
+    kept_names = [
+        ".m.keras.fresh123.keras",  # a save under way (just written)
+        ".notes.20240101.part",  # not a name of ours: no .keras or .json before it
+        "m.keras.abcd1234.keras",  # not hidden
+        ".m.keras.abcd1234.png",  # the wrong suffix
+        ".m.keras.ABCD1234.keras",  # not mkstemp's characters
+    ]
+    for folder in (library_dir, export_dir):
+        for name in [".m.keras.abcd1234.keras", ".m.json.a_c9d12x.part", *kept_names]:
+            (folder / name).write_bytes(b"half a model")
+            if name != ".m.keras.fresh123.keras":
+                os.utime(folder / name, (old_time, old_time))
+        link = folder / ".l.keras.linkto12.keras"
+        link.symlink_to(folder / "m.keras.abcd1234.keras")
+        os.utime(link, (old_time, old_time), follow_symlinks=False)
+        kept_names_here = {*kept_names, link.name}
+        if folder == library_dir:
+            assert [e.name for e in library.list_models()] == ["m.keras.abcd1234"]
+        else:
+            library.export_model(_entry(model_files[0]), export_dir / "e.keras")
+            kept_names_here |= {"e.keras", "e.json"}
+        assert {p.name for p in folder.iterdir()} == kept_names_here, folder

@@ -140,6 +140,46 @@ def test_a_huge_layer_is_refused_before_tensorflow_allocates_it(model_file, tmp_
         library.load_model_file(path)
 
 
+def huge_input(config, side=100_000):
+    """A config whose input layer (and the model's build shape) is side x side x 3."""
+    config["build_config"]["input_shape"] = [None, side, side, 3]
+    for layer in config["config"]["layers"]:
+        if layer["class_name"] == "InputLayer":
+            layer["config"]["batch_shape"] = [None, side, side, 3]
+
+
+def test_a_huge_fixed_input_is_refused_before_keras_builds_it(model_file, tmp_path):
+    """A model whose own input was 100000 x 100000: classify was killed for memory, dream
+    and visualize ended in "unexpected error" (review of issue 10, item 1)."""
+    path = with_config(model_file, tmp_path / "huge_in.keras", huge_input)
+    with pytest.raises(InputError) as caught:
+        library.load_model_file(path)
+    assert str(caught.value) == (
+        "huge_in.keras: its input of 100000x100000x3 is larger than the limit of 2048 "
+        "pixels a side; it was not loaded"
+    )
+
+    def only_the_build_shape(config):
+        config["build_config"]["input_shape"] = [None, 3000, 16, 3]
+
+    path = with_config(model_file, tmp_path / "built.keras", only_the_build_shape)
+    with pytest.raises(InputError, match=r"built.keras: its input of 3000x16x3 is larger"):
+        library.load_model_file(path)
+
+    def deep_vector(config):
+        for layer in config["config"]["layers"]:
+            if layer["class_name"] == "InputLayer":
+                layer["config"]["batch_shape"] = [None, 2048, 2048, 5]
+
+    path = with_config(model_file, tmp_path / "wide.keras", deep_vector)
+    with pytest.raises(InputError, match=r"input of 2048x2048x5 holds more than the limit of "
+                       r"16,777,216 values"):  # fmt: skip
+        library.load_model_file(path)
+    # the largest input allowed still loads
+    path = with_config(model_file, tmp_path / "fine.keras", lambda c: huge_input(c, 2048))
+    assert library.load_model_file(path).input_shape == (None, 2048, 2048, 3)
+
+
 def test_damaged_keras_files_are_one_line(model_file, tmp_path):
     data = model_file.read_bytes()
     cut = tmp_path / "cut.keras"
@@ -232,3 +272,49 @@ def test_npz_weak_messages_say_what_the_file_is(tmp_path):
     np.savez(tmp_path / "p.npz", x_train=np.array([{"a": 1}], object), y_train=np.arange(1))
     with pytest.raises(InputError, match="p.npz: x_train.npy holds Python objects"):
         data_files.load_arrays(str(tmp_path / "p.npz"))
+
+
+def test_odd_files_in_folders_are_listed_with_what_they_are(tmp_path, capsys):
+    """A FIFO or a device named like a picture, inside a folder, was dropped unsaid
+    (classify, examples, training folders); the dataset survey called a link to
+    /dev/zero "a text file" (review item 12). Each is listed with what it is."""
+    from cnnstudio.cli.main import main
+    from cnnstudio.core.training import image_folders, survey
+
+    rng = np.random.default_rng(0)
+    for name in ("a", "b"):
+        folder = tmp_path / "data" / name
+        folder.mkdir(parents=True)
+        for index in range(2):
+            pixels = rng.integers(0, 255, (12, 12, 3), np.uint8)
+            images.Image.fromarray(pixels).save(folder / f"{index}.png")
+    folder = tmp_path / "data" / "a"
+    os.mkfifo(folder / "pipe.png")
+    (folder / "zero.jpg").symlink_to("/dev/zero")
+    fifo_says = "is a named pipe (FIFO), not an image file"
+    zero_says = "is a device (/dev/zero), not an image file"
+    listed = [p.name for p in images.iter_image_files([folder])]
+    assert listed == ["0.png", "1.png", "pipe.png", "zero.jpg"]
+
+    generator = survey.survey(tmp_path / "data")
+    try:
+        while True:
+            next(generator)
+    except StopIteration as stop:
+        found = stop.value
+    reasons = {os.path.basename(path): reason for path, reason in found.unreadable}
+    assert reasons == {"pipe.png": fifo_says, "zero.jpg": zero_says}
+
+    skipped = image_folders.load_image_folder(tmp_path / "data", (12, 12))[3]
+    assert sorted((os.path.basename(p), r.split(": ", 1)[1]) for p, r in skipped) == [
+        ("pipe.png", fifo_says),
+        ("zero.jpg", zero_says),
+    ]
+
+    from fault_tools import CLASSES, tiny_model
+
+    library.save_to_library(tiny_model(), "m", {"class_names": CLASSES})
+    assert main(["classify", "m", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert f"pipe.png: error: pipe.png: {fifo_says}" in out
+    assert f"zero.jpg: error: zero.jpg: {zero_says}" in out

@@ -8,6 +8,7 @@ import copy
 import json
 import os
 import shutil
+import stat
 
 import numpy as np
 import pytest
@@ -69,6 +70,51 @@ def test_overflowing_settings_are_ignored_with_a_notice(qtbot):
     assert (
         "steps 2147483648 must be a whole number from 1 to 10000" in window.status_label.toolTip()
     )
+    window.close()
+
+
+_NESTED = "[" * 50_000 + "]" * 50_000
+
+
+@pytest.mark.parametrize("value", [{"size": BIG, "steps": 300}, _NESTED])
+def test_fast_style_settings_that_overflow_or_nest_are_named(qtbot, value):
+    """``style/fast_train_params`` of size 2^31 (OverflowError) or nested 50,000 levels
+    deep (RecursionError) stopped MainWindow(); both were only logged."""
+    from cnnstudio.core.faststyle.params import FastStyleParams
+
+    text = value if isinstance(value, str) else json.dumps(value)
+    _write_settings({"style/fast_train_params": text})
+    window = MainWindow(detect_device=False)
+    qtbot.addWidget(window)
+    form = window.tab_by_key("style").train_panel.form
+    assert form.size_spin.value() == FastStyleParams().size
+    notice = window.status_label.text()
+    assert notice.startswith("Some settings were not restored: style/fast_train_params")
+    if isinstance(value, dict):  # the good value of the same setting stays
+        assert form.steps_spin.value() == 300
+        assert "training size 2147483648 must be" in window.status_label.toolTip()
+    else:
+        assert "is nested more than 8 levels deep" in window.status_label.toolTip()
+    window.close()
+
+
+@pytest.mark.parametrize("value", [{"size": 96, "steps": BIG}, _NESTED, "not json"])
+def test_visualisation_settings_that_overflow_or_nest_are_named(qtbot, value):
+    """View > Feature visualisation... raised RecursionError on nested ``visualize/params``."""
+    from cnnstudio.core.visualize.params import VisualizeParams
+
+    text = value if isinstance(value, str) else json.dumps(value)
+    _write_settings({"visualize/params": text})
+    window = MainWindow(detect_device=False)
+    qtbot.addWidget(window)
+    assert "not restored" not in window.status_label.text()  # the view is made later
+    window.visualize_action.trigger()
+    view = window.visualize.view
+    assert view.form.steps_spin.value() == VisualizeParams().steps
+    assert view.status_line.text().startswith("Some settings were not restored: visualize/params")
+    if isinstance(value, dict):
+        assert view.form.size_spin.value() == 96
+        assert "steps 2147483648 must be" in view.status_line.toolTip()
     window.close()
 
 
@@ -171,6 +217,52 @@ def test_hostile_style_pictures_restore_all_or_nothing(qtbot, tmp_path):
     tab.shutdown()
 
 
+def test_hostile_fast_style_pictures_restore_all_or_nothing(qtbot, tmp_path):
+    """A picture of "size": 2^31 raised OverflowError with "Preserve colours" already
+    ticked and the mode not switched (review of issue 10, item 4)."""
+    from cnnstudio.core.faststyle import models
+    from cnnstudio.core.faststyle.network import build_style_network
+    from cnnstudio.core.faststyle.params import FastStyleParams
+    from cnnstudio.gui.tabs.style.modes import OPTIMISE, USE
+    from cnnstudio.gui.tabs.style.tab import StyleTab
+
+    params = FastStyleParams(styles=["swirls.png"], data="photos", size=32)
+    styles = [np.full((32, 32, 3), (200, 60, 20), np.uint8)]
+    meta = models.style_model_meta(params, styles, steps=1, best_step=1, held_out_loss=1.0,
+                                   photos=9)  # fmt: skip
+    models.save_style_model(build_style_network(seed=1), "swirls", meta)
+    tab = StyleTab()
+    qtbot.addWidget(tab)
+    tab.ask_restore_params = lambda path: True
+    statuses = []
+    tab.status.connect(statuses.append)
+    use = tab.use_panel
+    good = {"job": "style", "mode": "fast style model", "model": "swirls", "size": 64,
+            "preserve_colors": True}  # fmt: skip
+    hostile = [("size", v) for v in (BIG, 2**64, -1, 1e308, "12", [3], True)]
+    hostile += [("preserve_colors", v) for v in ("yes", 1, None, [True])]
+    hostile += [("model", v) for v in (5, ["swirls"], {"a": 1}, None, "x" * 5000)]
+    for name, value in hostile:
+        tab.set_mode(OPTIMISE)
+        use.colors_check.setChecked(False)
+        use.size_spin.setValue(0)
+        statuses.clear()
+        path = _png_with_text(tmp_path / f"{name}.png", json.dumps({**good, name: value}))
+        tab.open_image(path)  # must not raise
+        assert tab.mode == OPTIMISE and not use.colors_check.isChecked(), (name, value)
+        assert use.size_spin.value() == 0, (name, value)
+        assert any("its saved parameters are not usable" in s for s in statuses), statuses
+    # the good picture, and one the CLI wrote without --size, are restored in full
+    for size, shown in ((64, 64), (None, 0)):
+        tab.set_mode(OPTIMISE)
+        use.size_spin.setValue(300)
+        path = _png_with_text(tmp_path / "good.png", json.dumps({**good, "size": size}))
+        tab.open_image(path)
+        assert tab.mode == USE and use.colors_check.isChecked() and use.size_spin.value() == shown
+        assert use.model_list.model_name() == "swirls"
+    tab.shutdown()
+
+
 @pytest.mark.timeout(60)
 def test_window_starts_with_a_fifo_and_garbage_in_the_library(qtbot, tmp_path):
     """A FIFO sidecar hung the window's start-up; a garbage one stopped it with a
@@ -206,6 +298,33 @@ def test_window_starts_with_a_fifo_and_garbage_in_the_library(qtbot, tmp_path):
     texts = [dream_form.library.combo.itemText(i) for i in range(dream_form.library.combo.count())]
     assert "Library: piped (damaged)" in texts and "Library: fine" in texts
     window.close()
+
+
+@pytest.mark.timeout(60, method="thread")  # a blocked open() in Qt ignores signals
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero", "folder"])
+def test_a_settings_file_that_is_not_a_file_is_moved_aside(qtbot, kind):
+    """QSettings blocked for ever on a FIFO: the window never opened (review item 6)."""
+    path = settings_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "dev-zero":
+        path.symlink_to("/dev/zero")
+    else:
+        path.mkdir()
+    window = MainWindow(detect_device=False)
+    qtbot.addWidget(window)
+    assert window.status_label.text() == "Some settings were not restored: cnnstudio.ini"
+    says = {"fifo": "a named pipe (FIFO)", "dev-zero": "a device", "folder": "a folder"}[kind]
+    assert f"cnnstudio.ini: was {says}, not a file: moved aside to " in (
+        window.status_label.toolTip()
+    )
+    aside = [p for p in path.parent.iterdir() if p.name.startswith("cnnstudio.ini.not-a-file-")]
+    assert len(aside) == 1  # kept, not deleted
+    window.close()
+    assert path.is_file() and not path.is_symlink()  # the settings are kept again
+    # as root, QSettings saving through the link replaced /dev/zero with the ini file
+    assert stat.S_ISCHR(os.stat("/dev/zero").st_mode)
 
 
 def test_library_dialog_lists_damaged_entries(qtbot, tmp_path):

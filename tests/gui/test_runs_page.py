@@ -120,7 +120,8 @@ def test_rename_and_delete_ask_first_and_spare_a_running_run(qtbot, root, page, 
     _show(qtbot, page, 3)
     page.select_runs(["first"])
     monkeypatch.setattr(page, "ask_name", lambda current: "first-renamed")
-    page.findChild(type(page.buttons["runsRename"]), "runsRenameButton").click()
+    with qtbot.waitSignal(page.files.done, timeout=10_000):  # on the worker
+        page.findChild(type(page.buttons["runsRename"]), "runsRenameButton").click()
     assert not (root / "first").exists() and (root / "first-renamed").is_dir()
     assert [i.name for i in page.selected_runs()] == ["first-renamed"]
 
@@ -135,7 +136,8 @@ def test_rename_and_delete_ask_first_and_spare_a_running_run(qtbot, root, page, 
     assert len(questions) == 1 and "second" in questions[0] and "cannot be undone" in questions[0]
     assert (root / "second").is_dir()  # answered No
     answer["yes"] = True
-    page.buttons["runsDelete"].click()
+    with qtbot.waitSignal(page.files.done, timeout=10_000):
+        page.buttons["runsDelete"].click()
     assert not (root / "second").exists() and page.model.row_of("second") == -1
 
     errors: list[str] = []
@@ -145,6 +147,49 @@ def test_rename_and_delete_ask_first_and_spare_a_running_run(qtbot, root, page, 
     page.delete_selected()
     assert errors and "is training" in errors[0] and (root / "live").is_dir()
     assert len(questions) == 2  # not even asked
+
+
+def test_delete_and_rename_run_off_the_window_thread_and_a_fifo_lock_is_no_hang(
+    qtbot, root, page, monkeypatch
+):
+    """Delete and Rename ran monitor.delete_run / rename_run on the GUI thread: a run
+    whose lock was a FIFO froze the window for ever (review of issue 10, item 5)."""
+    import os
+    import threading
+
+    from cnnstudio.core.training import monitor
+
+    write_run(root, "piped")
+    write_run(root, "other")
+    os.mkfifo(root / "piped" / "lock")
+    _show(qtbot, page, 2)
+    threads = []
+    real_delete, real_rename = monitor.delete_run, monitor.rename_run
+
+    def delete_run(path):
+        threads.append(threading.current_thread())
+        return real_delete(path)
+
+    def rename_run(path, name):
+        threads.append(threading.current_thread())
+        return real_rename(path, name)
+
+    monkeypatch.setattr(monitor, "delete_run", delete_run)
+    monkeypatch.setattr(monitor, "rename_run", rename_run)
+    errors: list[str] = []
+    monkeypatch.setattr(page, "show_error", errors.append)
+    monkeypatch.setattr(page, "ask_name", lambda current: "renamed")
+    page.select_runs(["piped"])
+    with qtbot.waitSignal(page.files.done, timeout=10_000):
+        qtbot.mouseClick(page.buttons["runsRename"], Qt.MouseButton.LeftButton)
+        assert not page.buttons["runsDelete"].isEnabled()  # one change at a time
+    assert errors and "its lock is a named pipe (FIFO), not a file; remove it" in errors[0]
+    monkeypatch.setattr(page, "ask_confirm", lambda question: True)
+    with qtbot.waitSignal(page.files.done, timeout=10_000):
+        qtbot.mouseClick(page.buttons["runsDelete"], Qt.MouseButton.LeftButton)
+    assert not (root / "piped").exists() and page.model.row_of("piped") == -1
+    assert (root / "other").is_dir() and len(errors) == 1
+    assert len(threads) == 2 and threading.main_thread() not in threads
 
 
 def test_live_follow_picks_up_rows_another_process_appends(qtbot, root, page):

@@ -121,6 +121,47 @@ def test_classify_explain_panel_opens_the_view_on_the_clicked_channel(
     assert view.form.layers.info.text() == "7 channels (0-6)"
 
 
+def test_dream_layer_list_opens_the_view_on_a_layer(qtbot, active_window, entries):
+    """Issue 14 asks for the view "from the layer list" too: a right-click on a layer of
+    Dream's list, "What does LAYER look for?" (review item 14)."""
+    from PySide6.QtWidgets import QMenu
+
+    window = active_window
+    dream = window.tab_by_key("dream")
+    window.tabs.setCurrentWidget(dream)
+    with qtbot.waitSignal(dream.form.library.runner.done, timeout=TIMEOUT_MS):
+        assert dream.form.select_library_model("colours")  # its layers, read on a worker
+    table = dream.form.layer_table
+    row = table.names().index("detect")
+    quick = window.visualize.ensure_view()  # a quick recipe before it runs
+    quick.form.size_spin.setValue(32)
+    quick.form.steps_spin.setValue(4)
+    table.scrollToItem(table.item(row, 0))
+    cell = table.visualItemRect(table.item(row, 0)).center()
+    # through the window, as the platform delivers it: Qt makes the context menu event
+    where = table.viewport().mapTo(window, cell)
+    qtbot.mouseClick(window.windowHandle(), Qt.MouseButton.RightButton, pos=where)
+    qtbot.waitUntil(lambda: isinstance(QApplication.activePopupWidget(), QMenu), timeout=5000)
+    menu = QApplication.activePopupWidget()
+    assert [a.text() for a in menu.actions()] == ["What does detect look for?"]
+    with qtbot.waitSignal(quick.runner.done, timeout=TIMEOUT_MS):
+        qtbot.keyClick(menu, Qt.Key.Key_Down)
+        qtbot.keyClick(menu, Qt.Key.Key_Return)
+    view = window.visualize.view
+    assert view.isVisible() and view.form.model_spec() == str(entries[0].path)
+    assert view.form.layer() == "detect" and view.form.channels_edit.text() == ""
+    assert len(view.panel.records) == 7  # every channel of the layer
+
+    # a backbone: its name and the weights chosen in Dream
+    refs = []
+    dream.show_channels.disconnect()
+    dream.show_channels.connect(refs.append)
+    dream.form.select_backbone("vgg19")
+    dream.form.weights_picker.set_value("random")
+    dream.form.layer_table.look_requested.emit("block3_conv2")
+    assert refs == [ChannelRef("vgg19", "block3_conv2", None, "random", "VGG19")]
+
+
 # ------------------------------------------------------------------ live, Stop and Save
 
 
@@ -287,8 +328,8 @@ def test_bad_layer_channels_and_folder_are_refused_in_the_windows_words(qtbot, v
     view.form.channels_edit.setText("0")
     view.form.examples_edit.setText(str(tmp_path / "missing"))
     run(qtbot, view)
-    assert "not a folder" in shown[-1] and "Dataset examples" in shown[-1]
-    assert "not a folder" in view.status_line.text()
+    assert "missing: no such folder; check the path" in shown[-1]
+    assert "Dataset examples" in shown[-1] and "no such folder" in view.status_line.text()
     assert view.grid_view.image() is None
 
 

@@ -210,6 +210,8 @@ def _classifier_from_file(path: Path, meta: dict[str, Any], name: str) -> Classi
     channels = int(meta.get("channels") or input_shape[3] or 3)
     if input_shape[3] is not None and int(input_shape[3]) != channels:
         channels = int(input_shape[3])  # the model's own input wins over a stale sidecar
+    if input_shape[1] is None or input_shape[2] is None:
+        _check_size_fits(model, path, (height, width, channels))
     preprocessing = str(meta.get("preprocessing") or "none")
     if preprocessing != "none" and preprocessing not in backbones.BACKBONE_NAMES:
         raise InputError(
@@ -236,6 +238,21 @@ def _classifier_from_file(path: Path, meta: dict[str, Any], name: str) -> Classi
         preprocessing=preprocessing,
         name=name,
     )
+
+
+def _check_size_fits(model: Any, path: Path, shape: tuple[int, int, int]) -> None:
+    """A free-size model runs at its sidecar's input_size: refuse one its layers cannot
+    take (a 3x3 valid convolution on 1x1) from the shapes alone, in one line, rather than
+    with TensorFlow's error at the first picture."""
+    try:
+        model.compute_output_shape((1, *shape))
+    except ValueError:
+        raise InputError(
+            f"sidecar {path.with_suffix('.json').name}: input_size "
+            f"[{shape[0]}, {shape[1]}] is too small for {path.name}; give a larger "
+            "input_size in it",
+            path=str(path),
+        ) from None
 
 
 def _input_size_of(model: Any, fallback: tuple[int, int] | None) -> tuple[int, int]:

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from cnnstudio.core import backbones, images
+from cnnstudio.core import backbones, files, images
 from cnnstudio.core.errors import InputError
 from cnnstudio.core.events import Notice, Preview, Progress
 from cnnstudio.core.faststyle import models, runs
@@ -95,6 +95,8 @@ def train(
         styles = read_styles(params)
     run_dir = Path(params.run_dir).expanduser() if params.run_dir else runs.new_run_dir(params)
     params.run_dir = str(run_dir)
+    # history.csv is opened for appending: a FIFO there would block for ever
+    files.check_run_files(run_dir, (runs.CONFIG, runs.HISTORY, runs.STATUS))
     runs.check_run_folder(run_dir, params, [runs.digest(s) for s in styles])
 
     photos = _read_photos(params, on_event, should_stop)

@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from cnnstudio.core import checks
 from cnnstudio.core.errors import InputError
 from cnnstudio.core.style.params import (
     DEFAULT_CONTENT_WEIGHT,
@@ -48,6 +49,18 @@ STYLE_LAYERS = {
 }
 DEFAULT_STEPS = 2000  # Johnson et al.: 40k on a GPU; usable after a few thousand
 
+# Upper bounds (the window's controls take the same): a flag, the settings file or a run
+# folder's config.json can hold anything, and 2^31 overflowed Qt and int32, a size of
+# 65536 was killed for memory before a photo was read.
+MAX_SIZE = 1024  # training squares (Johnson et al.: 256)
+MAX_STEPS = 1_000_000
+MAX_BATCH = 64
+MAX_EVERY = 100_000  # steps between previews and between checkpoints
+MAX_LEARNING_RATE = 1.0
+MAX_LOSS_WEIGHT = 1e4
+MAX_LAYER_WEIGHT = 100.0
+MAX_STYLES = 100  # style pictures of one run
+
 
 @dataclass
 class FastStyleParams:
@@ -78,7 +91,9 @@ class FastStyleParams:
     loss_version: int = LOSS_VERSION
 
     def validate(self) -> None:
-        """Raise InputError naming the first value that cannot work (``param``: its field)."""
+        """Raise InputError naming the first value that cannot work (``param``: its field).
+        Types first, with an upper bound for every number (the MAX_* constants)."""
+        self._check_types_and_bounds()
         if not self.styles:
             raise InputError("give at least one style image", param="styles")
         if not str(self.data).strip():
@@ -89,26 +104,6 @@ class FastStyleParams:
                 f"least {VGG19_MIN_SIZE} px",
                 param="size",
             )
-        for param, value, least in (
-            ("steps", self.steps, 1),
-            ("batch_size", self.batch_size, 1),
-            ("preview_every", self.preview_every, 1),
-            ("checkpoint_every", self.checkpoint_every, 1),
-        ):
-            if int(value) != value or value < least:
-                label = param.replace("_", " ")
-                raise InputError(f"{label} {value} must be a whole number >= {least}", param=param)
-        if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
-            raise InputError(
-                f"learning rate {self.learning_rate} must be more than 0", param="learning_rate"
-            )
-        for param, label, value in (
-            ("content_weight", "content weight", self.content_weight),
-            ("style_weight", "style weight", self.style_weight),
-            ("tv_weight", "total-variation weight", self.tv_weight),
-        ):
-            if not math.isfinite(value) or value < 0:
-                raise InputError(f"{label} {value} must be 0 or more", param=param)
         if self.style_weight <= 0:
             raise InputError(
                 "style weight must be more than 0 to learn a style", param="style_weight"
@@ -118,10 +113,46 @@ class FastStyleParams:
             ("style_layers", "style", self.style_layers),
         ):
             _check_layers(param, kind, layers)
-        if not 0 < self.style_scale <= 4:
+
+    def _check_types_and_bounds(self) -> None:
+        if not isinstance(self.styles, list) or len(self.styles) > MAX_STYLES:
             raise InputError(
-                f"style scale {self.style_scale} must be in (0, 4]", param="style_scale"
+                f"styles must be a list of at most {MAX_STYLES} style pictures", param="styles"
             )
+        for style in self.styles:
+            checks.text(style, "style picture", param="styles")
+        checks.text(self.data, "photo folder", param="data")
+        checks.text(self.weights, "weights", param="weights")
+        checks.text(self.run_dir, "run folder", param="run_dir")
+        checks.at_most(self.size, "training size", MAX_SIZE, param="size")
+        for param, high in (
+            ("steps", MAX_STEPS),
+            ("batch_size", MAX_BATCH),
+            ("preview_every", MAX_EVERY),
+            ("checkpoint_every", MAX_EVERY),
+        ):
+            checks.whole(getattr(self, param), param.replace("_", " "), 1, high, param=param)
+        checks.number(self.learning_rate, "learning rate", 0, MAX_LEARNING_RATE,
+                      param="learning_rate", above_low=True)  # fmt: skip
+        for param, label in (
+            ("content_weight", "content weight"),
+            ("style_weight", "style weight"),
+            ("tv_weight", "total-variation weight"),
+        ):
+            checks.number(getattr(self, param), label, 0, MAX_LOSS_WEIGHT, param=param)
+        for param in ("content_layers", "style_layers"):
+            layers = getattr(self, param)
+            if not isinstance(layers, dict) or len(layers) > len(VGG19_LAYER_NAMES):
+                raise InputError(
+                    f"{param.replace('_', ' ')} must map layer names to weights", param=param
+                )
+            for name, weight in layers.items():
+                checks.text(name, "layer name", 100, param=param)
+                checks.number(weight, f"weight of {name}", 0, MAX_LAYER_WEIGHT, param=param)
+        checks.number(self.style_scale, "style scale", 0, 4, param="style_scale", above_low=True)
+        checks.flag(self.preserve_colors, "preserve colours", param="preserve_colors")
+        checks.whole(self.seed, "seed", 0, checks.INT32_MAX, param="seed")
+        checks.whole(self.loss_version, "loss version", 0, checks.INT32_MAX, param="loss_version")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -148,6 +179,18 @@ def _check_layers(param: str, kind: str, layers: dict[str, float]) -> None:
             f"every {kind} layer weight is 0: give at least one layer a weight above 0",
             param=param,
         )
+
+
+def use_params_from_metadata(meta: dict[str, Any], max_size: int) -> tuple[str, int, bool]:
+    """(model name, size, preserve colours) of a picture styled by a style model, from the
+    parameters embedded in it, checked before the window shows any of them: the picture
+    may come from anyone. ``size`` 0 (or absent, as the CLI writes it without ``--size``):
+    the picture's own; at most ``max_size``. InputError naming the first bad value."""
+    model = checks.text(meta.get("model"), "style model", 1000, param="model")
+    size = meta.get("size")
+    size = 0 if size is None else checks.whole(size, "size", 0, max_size, param="size")
+    preserve = meta.get("preserve_colors", False)
+    return model, size, checks.flag(preserve, "preserve colours", param="preserve_colors")
 
 
 def is_style_model(meta: dict[str, Any] | None) -> bool:

@@ -30,6 +30,7 @@ from cnnstudio.core.faststyle.params import FastStyleParams
 CONFIG = "config.json"
 STATUS = "status.json"
 HISTORY = "history.csv"
+MAX_HISTORY_BYTES = 64 << 20  # a line per logged step: a million steps fit
 BEST_WEIGHTS = "best.weights.h5"
 CHECKPOINTS = "checkpoints"
 HISTORY_COLUMNS = ("step", "loss", "content", "style", "tv", "held_out_loss")
@@ -153,16 +154,16 @@ def read_history(run_dir: str | Path, up_to: int | None = None) -> dict[str, lis
     """history.csv as columns (a step logged twice, after a resume, keeps its last line);
     with ``up_to``, only steps up to there. ``{}`` when there is none."""
     rows: dict[int, dict[str, str]] = {}
-    try:
-        with Path(run_dir, HISTORY).open(newline="", encoding="utf-8") as handle:
-            for row in csv.DictReader(handle):
-                try:
-                    step = int(row["step"])
-                except (KeyError, TypeError, ValueError):
-                    continue
-                if up_to is None or step <= up_to:
-                    rows[step] = row
-    except (OSError, csv.Error):
+    try:  # bounded, regular files only: a FIFO put there must not block
+        text = files.read_bytes(Path(run_dir, HISTORY), MAX_HISTORY_BYTES).decode("utf-8")
+        for row in csv.DictReader(io.StringIO(text, newline="")):
+            try:
+                step = int(row["step"])
+            except (KeyError, TypeError, ValueError):
+                continue
+            if up_to is None or step <= up_to:
+                rows[step] = row
+    except (OSError, InputError, UnicodeDecodeError, csv.Error):
         return {}
     history: dict[str, list[float]] = {name: [] for name in HISTORY_COLUMNS}
     for step in sorted(rows):

@@ -49,7 +49,8 @@ def load_image_folder(
     files: list[tuple[Path, int]] = []
     for index, class_dir in enumerate(classes):
         for path in sorted(class_dir.rglob("*")):
-            if path.is_file() and path.suffix.lower() in suffixes:
+            # not is_file(): a FIFO named like a picture is listed as skipped, not dropped
+            if not path.is_dir() and path.suffix.lower() in suffixes:
                 files.append((path, index))
 
     def read(item: tuple[Path, int]) -> np.ndarray | str:

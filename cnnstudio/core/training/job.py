@@ -35,6 +35,7 @@ from cnnstudio.core.training.lock import RunLock, pid_alive
 from cnnstudio.core.training.params import TrainConfig, get_recipe
 from cnnstudio.core.training.runs import (
     CONFIG_FILE,
+    HISTORY_FILE,
     best_so_far,
     check_run_folder,
     completed_epochs,
@@ -110,6 +111,8 @@ def _take(lock: RunLock, on_event: Callable[[object], None]) -> None:
     if lock.held:
         return
     lock.acquire()
+    # Keras' CSVLogger opens history.csv for appending: a FIFO there blocked for ever
+    files.check_run_files(lock.run_dir, (CONFIG_FILE, HISTORY_FILE, STATUS_FILE))
     if lock.took_over is not None:
         on_event(
             Notice(

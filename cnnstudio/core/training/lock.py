@@ -17,10 +17,13 @@ import datetime as _dt
 import json
 import os
 import socket
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from cnnstudio.core import files
 from cnnstudio.core.errors import InputError
+from cnnstudio.core.json_input import parse_json
 
 try:  # POSIX
     import fcntl
@@ -94,10 +97,10 @@ def pid_alive(pid: int) -> bool:
 def read_holder(run_dir: str | Path) -> Holder | None:
     """The note in a run folder's lock file (None when there is none or it is not ours)."""
     path = Path(run_dir) / LOCK_FILE
-    try:
-        with open(path, "rb") as handle:  # flock does not stop reading
-            data = json.loads(handle.read(_NOTE_LIMIT + 1)[:_NOTE_LIMIT] or b"{}")
-    except (OSError, ValueError):
+    try:  # flock does not stop reading; a FIFO or a device is refused without blocking
+        raw = files.read_bytes(path, _NOTE_LIMIT, what="lock file")
+        data = parse_json(raw or b"{}", label="lock file", max_depth=2)
+    except (OSError, InputError):
         return None
     if not isinstance(data, dict) or not data:
         return None
@@ -133,6 +136,7 @@ class RunLock:
             return self
         path = self.run_dir / LOCK_FILE
         flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
+        flags |= getattr(os, "O_NONBLOCK", 0)  # a FIFO put there must not block the open
         try:
             fd = os.open(path, flags, 0o644)
         except OSError as error:
@@ -141,6 +145,15 @@ class RunLock:
                 param="run_dir",
                 path=str(self.run_dir),
             ) from None
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):  # a FIFO or a device is no lock: never read or flock it
+            os.close(fd)
+            raise InputError(
+                f"cannot lock run folder {self.run_dir}: its {LOCK_FILE} is "
+                f"{files.kind_of(mode)}, not a file; remove it",
+                param="run_dir",
+                path=str(path),
+            )
         try:
             _lock(fd)
         except BlockingIOError:

@@ -13,9 +13,11 @@ a running run is refused. Imports no TensorFlow.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import shutil
+import stat
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -24,7 +26,7 @@ from typing import Any
 from cnnstudio.core import paths
 from cnnstudio.core.errors import InputError
 from cnnstudio.core.training import runs, status
-from cnnstudio.core.training.lock import RunLock
+from cnnstudio.core.training.lock import LOCK_FILE, RunLock
 from cnnstudio.core.training.params import TrainConfig
 
 #: the small files a listing reads, and whose sizes and times tell a change
@@ -271,6 +273,12 @@ def delete_run(path: str | Path) -> None:
         raise InputError(f"{path} is not a run folder", param="run")
     if not any((path / mark).exists() for mark in _RUN_MARKS):
         raise InputError(f"{path} does not look like a run folder; it was not deleted", param="run")
+    lock_file = path / LOCK_FILE
+    with contextlib.suppress(OSError):
+        if not stat.S_ISREG(os.lstat(lock_file).st_mode) and not lock_file.is_dir():
+            # a FIFO, a device or a link: no trainer can hold it (RunLock refuses it), and
+            # it goes with the folder anyway; a real lock is taken in its place
+            os.unlink(lock_file)
     lock = RunLock(path, purpose="deleting")
     _check_idle(path, lock, "deleted")
     try:

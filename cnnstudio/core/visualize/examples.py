@@ -12,7 +12,10 @@ cannot be read as images are skipped and listed with the reason.
 
 from __future__ import annotations
 
+import errno
 import heapq
+import os
+import stat
 from collections.abc import Generator, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,7 +23,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from cnnstudio.core import images
+from cnnstudio.core import files, images
 from cnnstudio.core.errors import InputError
 from cnnstudio.core.visualize.grid import Box, Example
 from cnnstudio.core.visualize.network import Network, features_function
@@ -37,16 +40,28 @@ MIN_REGION = 0.25
 
 
 def list_folder(folder: str | Path) -> list[Path]:
-    """Every regular, non-hidden file under ``folder``, sorted (images or not: what is not
-    an image is skipped later, and listed). InputError when it is not a folder or holds
-    no files."""
+    """Every non-hidden file under ``folder`` that is not a folder, sorted: images or not,
+    FIFOs and devices too (what is not an image is skipped later, and listed with the
+    reason; nothing is dropped unsaid). InputError when it is no folder, saying what it is,
+    or holds no files."""
     root = Path(folder).expanduser()
-    if not root.is_dir():
-        raise InputError(f"{root}: not a folder of images", param="examples_folder")
+    try:
+        mode = os.stat(root).st_mode
+    except OSError as error:
+        reason = (
+            "no such folder; check the path"
+            if error.errno == errno.ENOENT and not root.is_symlink()
+            else files.missing_reason(root, error)
+        )
+        raise InputError(f"{root}: {reason}", param="examples_folder") from None
+    if not stat.S_ISDIR(mode):
+        raise InputError(
+            f"{root}: is {files.kind_of(mode)}, not a folder of images", param="examples_folder"
+        )
     found = [
         path
         for path in root.rglob("*")
-        if path.is_file() and not any(p.startswith(".") for p in path.relative_to(root).parts)
+        if not path.is_dir() and not any(p.startswith(".") for p in path.relative_to(root).parts)
     ]
     if not found:
         raise InputError(f"{root}: the folder holds no files", param="examples_folder")

@@ -29,7 +29,7 @@ from cnnstudio.core.classify.params import model_choices
 from cnnstudio.core.errors import StudioError
 from cnnstudio.core.visualize import params as vparams
 from cnnstudio.core.visualize.params import VisualizeParams
-from cnnstudio.gui.settings import last_folder, read_str, remember_folder
+from cnnstudio.gui.settings import last_folder, read_params, remember_folder
 from cnnstudio.gui.tabs.base import ChannelRef
 from cnnstudio.gui.visualize import groups
 from cnnstudio.gui.visualize.layers import LayerPicker
@@ -305,10 +305,9 @@ class VisualizeForm(QWidget):
             self.channels_edit.setText(text)
 
     def restore_settings(self, settings: QSettings) -> None:
-        text = read_str(settings, "params", "")
-        if not text:
-            return
-        try:
-            self.set_params(vparams.params_from_dict(json.loads(text)))
-        except (ValueError, StudioError) as error:
-            log.warning("visualisation settings not restored: %s", error)
+        """The last session's parameters: parsed with a bound on nesting and checked
+        before any control changes (values that fail keep their defaults; the view names
+        them in its status line, see :func:`cnnstudio.gui.settings.take_notices`)."""
+        params = read_params(settings, "params", vparams.params_from_dict)
+        if params is not None:
+            self.set_params(params)

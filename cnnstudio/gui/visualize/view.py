@@ -418,7 +418,7 @@ class VisualizeWindow(QWidget):
             settings.endGroup()
 
     def restore_settings(self, settings: QSettings | None = None) -> None:
-        from cnnstudio.gui.settings import app_settings
+        from cnnstudio.gui.settings import app_settings, notices_summary
 
         settings = settings or app_settings()
         settings.beginGroup("visualize")
@@ -429,6 +429,10 @@ class VisualizeWindow(QWidget):
                 self.restoreGeometry(geometry)
         finally:
             settings.endGroup()
+        summary = notices_summary()
+        if summary:  # values out of range, of the wrong type, nested: defaults kept, and said
+            self.show_status(summary[0])
+            self.status_line.setToolTip(summary[1])
 
     def shutdown(self) -> None:
         """Stop the jobs and wait for them (the main window is closing)."""

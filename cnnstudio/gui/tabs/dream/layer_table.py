@@ -1,12 +1,14 @@
-"""LayerWeightsTable: the layers a dream amplifies, one row each: a tick and a weight."""
+"""LayerWeightsTable: the layers a dream amplifies, one row each: a tick and a weight; a
+row's context menu (right-click, or the Menu key) asks what its layer looks for."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QPoint, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDoubleSpinBox,
     QHeaderView,
+    QMenu,
     QTableWidget,
     QTableWidgetItem,
     QWidget,
@@ -21,6 +23,8 @@ class LayerWeightsTable(QTableWidget):
 
     #: a tick or a weight changed (by the user or by code)
     edited = Signal()
+    #: "What does LAYER look for?" was chosen in a row's context menu: the layer's name
+    look_requested = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(0, 2, parent)
@@ -31,8 +35,29 @@ class LayerWeightsTable(QTableWidget):
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         self.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.setMinimumHeight(150)
-        self.setToolTip("Tick the layers to amplify; the weight scales each one")
+        self.setToolTip(
+            "Tick the layers to amplify; the weight scales each one. Right-click a layer "
+            "to see what its channels look for"
+        )
         self.itemChanged.connect(lambda _item: self.edited.emit())
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.customContextMenuRequested.connect(self._context_menu)
+
+    def _context_menu(self, position: QPoint) -> None:
+        """The menu of the row under ``position`` (or of the current row, for the Menu
+        key): what the layer's channels look for, in the feature visualisation view."""
+        row = self.rowAt(position.y())
+        row = row if row >= 0 else self.currentRow()
+        if row < 0 or self.item(row, 0) is None:
+            return
+        name = self.item(row, 0).text()
+        menu = QMenu(self)
+        menu.setObjectName("dreamLayerMenu")
+        action = menu.addAction(f"What does {name} look for?")
+        action.setObjectName("dreamLookAtLayer")
+        action.setToolTip("Open the feature visualisation view on this layer's channels")
+        action.triggered.connect(lambda _checked=False: self.look_requested.emit(name))
+        menu.popup(self.viewport().mapToGlobal(position))
 
     def names(self) -> list[str]:
         """Every layer listed, in order."""

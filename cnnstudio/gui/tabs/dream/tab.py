@@ -20,6 +20,7 @@ from cnnstudio.core.dream.params import DreamParams
 from cnnstudio.core.errors import InputError, StudioError
 from cnnstudio.core.events import Preview, Progress
 from cnnstudio.gui.messages import describe, error_text
+from cnnstudio.gui.tabs.base import ChannelRef
 from cnnstudio.gui.tabs.batch import BatchJob
 from cnnstudio.gui.tabs.dream import motion as dream_motion
 from cnnstudio.gui.tabs.dream.form import DreamForm
@@ -121,6 +122,22 @@ class DreamTab(ImageJobTab):
         self.form.failed.connect(self._on_form_failed)
         self.form.library.runner.started.connect(self._update_buttons)
         self.form.library.runner.done.connect(self._update_buttons)
+        self.form.layer_table.look_requested.connect(self.look_at_layer)
+
+    def look_at_layer(self, layer: str) -> None:
+        """The layer list's "What does LAYER look for?": the feature visualisation view
+        on that layer of the network chosen here (a backbone with its weights, or a
+        library model's file)."""
+        form = self.form
+        path = form.library_path()
+        if path is not None:
+            ref = ChannelRef(path, layer, None, "", form.library.name())
+        else:
+            backbone = form.backbone()
+            ref = ChannelRef(
+                backbone, layer, None, form.weights_picker.value(), get_backbone(backbone).label
+            )
+        self.show_channels.emit(ref)
 
     def _update_buttons(self) -> None:
         running = self.runner.running

@@ -9,7 +9,6 @@ normalised terms (README, "Style transfer: what the weights mean").
 from __future__ import annotations
 
 import json
-import logging
 from dataclasses import replace
 
 from PySide6.QtCore import QSettings
@@ -24,15 +23,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cnnstudio.core.errors import StudioError
+from cnnstudio.core.faststyle import params as fast_core
 from cnnstudio.core.faststyle.params import FastStyleParams
 from cnnstudio.core.style.params import VGG19_MIN_SIZE
-from cnnstudio.gui.settings import read_str
+from cnnstudio.gui.settings import read_params
 from cnnstudio.gui.tabs.style.fast_inputs import PhotoFolder, StyleList
 from cnnstudio.gui.widgets.spin_boxes import double_spin_box, spin_box
 from cnnstudio.gui.widgets.weights_picker import WeightsPicker
-
-log = logging.getLogger(__name__)
 
 #: what the settings keep (the style pictures are inputs: not kept)
 _SETTINGS_KEY = "fast_train_params"
@@ -83,27 +80,30 @@ class FastTrainForm(QWidget):
         form = QFormLayout(box)
         defaults = FastStyleParams()
         self.size_spin = spin_box(
-            VGG19_MIN_SIZE, 1024, defaults.size, "fastSize",
+            VGG19_MIN_SIZE, fast_core.MAX_SIZE, defaults.size, "fastSize",
             "training pictures are squares of this side (Johnson et al.: 256); a multiple "
             "of 4. The trained model styles pictures of any size",
         )  # fmt: skip
         self.size_spin.setSingleStep(32)
         self.steps_spin = spin_box(
-            1, 1_000_000, defaults.steps, "fastSteps",
+            1, fast_core.MAX_STEPS, defaults.steps, "fastSteps",
             "training steps in all (Resume goes on up to this number)",
         )  # fmt: skip
-        self.batch_spin = spin_box(1, 64, defaults.batch_size, "fastBatch", "photos per step")
+        self.batch_spin = spin_box(
+            1, fast_core.MAX_BATCH, defaults.batch_size, "fastBatch", "photos per step"
+        )
         self.lr_spin = double_spin_box(
-            0.00001, 0.1, defaults.learning_rate, 0.0005, 5, "fastLearningRate",
+            0.00001, fast_core.MAX_LEARNING_RATE, defaults.learning_rate, 0.0005, 5,
+            "fastLearningRate",
             "Adam's learning rate (Johnson et al.: 0.001)",
         )  # fmt: skip
         self.preview_spin = spin_box(
-            1, 100_000, defaults.preview_every, "fastPreviewEvery",
+            1, fast_core.MAX_EVERY, defaults.preview_every, "fastPreviewEvery",
             "every this many steps a held-out photo is styled and shown, and the best "
             "network so far is kept",
         )  # fmt: skip
         self.checkpoint_spin = spin_box(
-            1, 100_000, defaults.checkpoint_every, "fastCheckpointEvery",
+            1, fast_core.MAX_EVERY, defaults.checkpoint_every, "fastCheckpointEvery",
             "every this many steps the run is saved in its folder: a killed run resumes there",
         )  # fmt: skip
         form.addRow("Size (px)", self.size_spin)
@@ -119,15 +119,16 @@ class FastTrainForm(QWidget):
         form = QFormLayout(box)
         defaults = FastStyleParams()
         self.content_weight_spin = double_spin_box(
-            0.0, 1e4, defaults.content_weight, 0.1, 3, "fastContentWeight",
+            0.0, fast_core.MAX_LOSS_WEIGHT, defaults.content_weight, 0.1, 3,
+            "fastContentWeight",
             "how much of the photo must survive (relative to the style)",
         )  # fmt: skip
         self.style_weight_spin = double_spin_box(
-            0.001, 1e4, defaults.style_weight, 1.0, 3, "fastStyleWeight",
+            0.001, fast_core.MAX_LOSS_WEIGHT, defaults.style_weight, 1.0, 3, "fastStyleWeight",
             "how strongly the style is painted (10: ten times the content's weight)",
         )  # fmt: skip
         self.tv_weight_spin = double_spin_box(
-            0.0, 1e4, defaults.tv_weight, 0.1, 3, "fastTvWeight",
+            0.0, fast_core.MAX_LOSS_WEIGHT, defaults.tv_weight, 0.1, 3, "fastTvWeight",
             "total variation: smooths noise (0: off)",
         )  # fmt: skip
         note = QLabel(_WEIGHTS_NOTE)
@@ -199,13 +200,16 @@ class FastTrainForm(QWidget):
         settings.setValue(_SETTINGS_KEY, json.dumps(params.to_dict()))
 
     def restore_settings(self, settings: QSettings) -> None:
-        text = read_str(settings, _SETTINGS_KEY, "")
-        if not text:
-            return
-        try:
-            params = FastStyleParams.from_dict(json.loads(text))
-            # the pictures are inputs, not settings: only the rest is checked
-            replace(params, styles=["kept"], data=params.data or "kept").validate()
+        """The settings of the last session: parsed with a bound on nesting, checked
+        against FastStyleParams' bounds first (values that fail are left at their
+        defaults, named in the window's status bar), then shown."""
+        params = read_params(settings, _SETTINGS_KEY, _checked_settings)
+        if params is not None:
             self.set_params(params)
-        except (ValueError, TypeError, StudioError) as error:
-            log.warning("fast style settings not restored: %s", error)
+
+
+def _checked_settings(data: dict) -> FastStyleParams:
+    params = FastStyleParams.from_dict(data)
+    # the pictures are inputs, not settings: only the rest is checked
+    replace(params, styles=["kept"], data=params.data or "kept").validate()
+    return params

@@ -25,6 +25,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from cnnstudio.core.errors import StudioError
+from cnnstudio.core.faststyle.params import use_params_from_metadata
+from cnnstudio.gui.messages import error_text
 from cnnstudio.gui.settings import read_str
 from cnnstudio.gui.tabs.style.fast_train import FastTrainPanel
 from cnnstudio.gui.tabs.style.fast_use import FAST_MODE, FastUsePanel
@@ -169,8 +172,14 @@ class StyleModes:
         (True: the parameters were of that kind, handled here)."""
         if meta.get("mode") != FAST_MODE:
             return False
-        name = str(meta.get("model") or "")
         use = self.use_panel
+        try:  # all checked before any control changes: a restore is all or nothing
+            name, size, preserve = use_params_from_metadata(meta, use.size_spin.maximum())
+        except StudioError as error:
+            self.status.emit(
+                f"{Path(path).name}: its saved parameters are not usable ({error_text(error)})"
+            )
+            return True
         use.refresh_models()
         if name not in use.model_list.names.values():
             self.status.emit(
@@ -178,9 +187,8 @@ class StyleModes:
                 "in the model library"
             )
         elif self.ask_restore_params(path):
-            use.colors_check.setChecked(bool(meta.get("preserve_colors")))
-            size = meta.get("size")
-            use.size_spin.setValue(size if isinstance(size, int) else 0)
+            use.colors_check.setChecked(preserve)
+            use.size_spin.setValue(size)
             use.model_list.select_name(name)
             self.set_mode(USE)
             self.status.emit(f"Style model '{name}' chosen, as {Path(path).name} was made")

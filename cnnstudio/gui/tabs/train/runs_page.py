@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 from cnnstudio.core.training import monitor
 from cnnstudio.core.training.monitor import RunInfo, RunsChange
 from cnnstudio.core.training.runs import HISTORY_FILE
-from cnnstudio.gui.messages import error_text
+from cnnstudio.gui.tabs.train import run_files
 from cnnstudio.gui.tabs.train.run_curves import RunCurves, RunSeries
 from cnnstudio.gui.tabs.train.runs_model import (
     INFO_ROLE,
@@ -42,6 +42,7 @@ from cnnstudio.gui.tabs.train.runs_model import (
     RunsModel,
 )
 from cnnstudio.gui.widgets import dialogs
+from cnnstudio.gui.workers import JobRunner
 
 #: more runs than this selected: the first ones are drawn
 MAX_OVERLAID = 20
@@ -72,6 +73,9 @@ class RunsPage(QWidget):
         self.curves = RunCurves()
         self._sized = False
         self._history_marks: dict[str, tuple[int, int] | None] = {}
+        # renames and deletions: on a worker, one at a time (see run_files.py)
+        self.files = JobRunner("Runs", self, imports_tensorflow=False)
+        self._then = None
         self._build()
         self._connect()
         self._update_actions()
@@ -182,6 +186,9 @@ class RunsPage(QWidget):
         self.model.rowsInserted.connect(self._update_count)
         self.model.rowsRemoved.connect(self._update_count)
         self.curves.status.connect(self.status)
+        self.files.finished.connect(self._on_disk_done)
+        self.files.failed.connect(self.show_error)
+        self.files.done.connect(self._update_actions)
 
     # ------------------------------------------------------------------ live follow
 
@@ -273,12 +280,13 @@ class RunsPage(QWidget):
         runs = self.selected_runs()
         one = runs[0] if len(runs) == 1 else None
         idle = one is not None and one.readable and one.status != "running"
+        free = not self.files.running  # a rename or a deletion is under way
         enabled = {
             self.results_action: one is not None and one.readable,
             self.resume_action: idle,
-            self.rename_action: one is not None and one.status != "running",
+            self.rename_action: free and one is not None and one.status != "running",
             self.open_folder_action: one is not None,
-            self.delete_action: bool(runs) and all(i.status != "running" for i in runs),
+            self.delete_action: free and bool(runs) and all(i.status != "running" for i in runs),
         }
         for act, on in enabled.items():
             act.setEnabled(on)
@@ -325,23 +333,26 @@ class RunsPage(QWidget):
 
     def rename_selected(self) -> None:
         info = self._one()
-        if info is None:
+        if info is None or self.files.running:
             return
         name = self.ask_name(info.name)
         if not name or name == info.name:
             return
-        try:
-            target = monitor.rename_run(info.path, name)
-        except Exception as error:  # noqa: BLE001 - shown to the user
-            self.show_error(f"Could not rename {info.name}: {error_text(error)}")
-            return
-        self.refresh()
-        self.select_runs([target.name])
-        self.status.emit(f"Renamed {info.name} to {target.name}")
+
+        def renamed(result: tuple[Path | None, str]) -> None:
+            target, why = result
+            if target is None:
+                self.show_error(f"Could not rename {info.name}: {why}")
+                return
+            self.refresh()
+            self.select_runs([target.name])
+            self.status.emit(f"Renamed {info.name} to {target.name}")
+
+        self._on_disk(renamed, run_files.rename_run, info.path, name)
 
     def delete_selected(self) -> None:
         runs = self.selected_runs()
-        if not runs:
+        if not runs or self.files.running:
             return
         running = [info.name for info in runs if info.status == "running"]
         if running:
@@ -357,17 +368,27 @@ class RunsPage(QWidget):
         )
         if not self.ask_confirm(question):
             return
-        failed = []
-        for info in runs:
-            try:
-                monitor.delete_run(info.path)
-            except Exception as error:  # noqa: BLE001 - shown to the user
-                failed.append(f"{info.name}: {error_text(error)}")
-        self.refresh()
-        if failed:
-            self.show_error("Not deleted: " + "; ".join(failed))
-        else:
-            self.status.emit(f"Deleted {names}")
+
+        def deleted(failed: list[str]) -> None:
+            self.refresh()
+            if failed:
+                self.show_error("Not deleted: " + "; ".join(failed))
+            else:
+                self.status.emit(f"Deleted {names}")
+
+        folders = [(info.name, info.path) for info in runs]
+        self._on_disk(deleted, run_files.delete_runs, folders)
+
+    def _on_disk(self, then, fn, *args) -> None:
+        """Run ``fn(*args)`` (a change on disk) on the worker, then ``then(result)``."""
+        self._then = then
+        self.files.run_function(fn, *args)
+        self._update_actions()
+
+    def _on_disk_done(self, result) -> None:
+        then, self._then = self._then, None
+        if then is not None:
+            then(result)
 
     def open_folder(self) -> None:
         info = self._one()
@@ -394,6 +415,7 @@ class RunsPage(QWidget):
 
     def shutdown(self) -> None:
         self.follower.stop()
+        self.files.shutdown()
         from cnnstudio.gui.tabs.train.run_results import RunResultsDialog
 
         for dialog in self.findChildren(RunResultsDialog):
