@@ -4,7 +4,7 @@ A Dream job and a Train job on the real tabs, watched by the StallWatchdog from 
 end. The bounds are generous because the CI machine is shared, and they tell the causes
 apart: a gap the GUI thread spent *working* (collections, painting, slots) fails past
 250 ms; one it spent *blocked* on a lock, mostly the interpreter lock a worker held (a
-native call that keeps it, a wait for a worker thread), fails past 500 ms; one it only
+native call that keeps it, a wait for a worker thread), fails past 1 s; one it only
 spent waiting for a loaded machine's CPU fails past 1.5 s. The 100 ms goal is measured,
 per tab, by ``python -m bench stalls``.
 """
@@ -19,7 +19,7 @@ from cnnstudio.gui.garbage import freeze_heap
 from cnnstudio.gui.watchdog import StallWatchdog
 
 BOUND_MS = 250
-BLOCKED_BOUND_MS = 500
+BLOCKED_BOUND_MS = 1000
 WAITING_BOUND_MS = 1500
 
 
