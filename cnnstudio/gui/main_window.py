@@ -402,7 +402,7 @@ class MainWindow(DeviceMixin, QMainWindow):
             tab.shutdown()
         for dialog in self.findChildren(LibraryDialog):
             dialog.shutdown()
-        for runner in (self._import_runner, self._device_runner, self._warm_runner):
+        for runner in (self._import_runner, self._device_runner):
             runner.shutdown()
         self.visualize.shutdown()
 

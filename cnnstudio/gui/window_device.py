@@ -1,18 +1,13 @@
 """The window's device line and what depends on it (a mixin of MainWindow): the device is
 detected on a worker once the window shows (TensorFlow is imported there, not in the GUI
-thread), then TensorFlow's one-time machinery is warmed on another (core/warmup.py: the
-first Run of a session then does not stall the window), and View > Mixed precision is
-offered only where the device supports it, and changed only between jobs."""
+thread), and View > Mixed precision is offered only where the device supports it, and
+changed only between jobs."""
 
 from __future__ import annotations
-
-import logging
 
 from PySide6.QtCore import QTimer
 
 from cnnstudio.gui.workers import JobRunner
-
-log = logging.getLogger(__name__)
 
 
 def _configure_devices(mixed_precision: bool):
@@ -22,16 +17,8 @@ def _configure_devices(mixed_precision: bool):
     return configure_devices(mixed_precision=mixed_precision)
 
 
-def _warm_up() -> None:
-    """Worker job: TensorFlow's one-time machinery warmed before the first Run, so that
-    starting a job does not stall the window (core/warmup.py)."""
-    from cnnstudio.core.warmup import warm_up
-
-    warm_up()
-
-
 class DeviceMixin:
-    """Device detection, the warm-up and mixed precision, for MainWindow."""
+    """Device detection and mixed precision, for MainWindow."""
 
     def _init_device(self, detect_device: bool) -> None:
         self._detect_device = detect_device
@@ -46,8 +33,6 @@ class DeviceMixin:
         self._device_runner = JobRunner("device detection", self)
         self._device_runner.finished.connect(self._on_device_detected)
         self._device_runner.failed.connect(self._on_device_failed)
-        self._warm_runner = JobRunner("warm-up", self)
-        self._warm_runner.failed.connect(lambda message: log.info("warm-up: %s", message))
 
     def detect_device(self) -> None:
         """Describe the device on a worker (imports TensorFlow there, not here)."""
@@ -73,8 +58,6 @@ class DeviceMixin:
         self.update_mixed_precision_action()
         for tab in self.tab_widgets():
             tab.device_changed(info)
-        if not self._closed and not self._warm_runner.running:
-            self._warm_runner.run_function(_warm_up)
 
     def _on_device_failed(self, message: str) -> None:
         self.device_text = f"unknown ({message})"

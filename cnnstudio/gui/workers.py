@@ -32,15 +32,7 @@ import traceback
 from collections.abc import Callable, Generator
 from typing import Any
 
-from PySide6.QtCore import (
-    QCoreApplication,
-    QObject,
-    QRunnable,
-    QThreadPool,
-    QTimer,
-    Signal,
-    Slot,
-)
+from PySide6.QtCore import QCoreApplication, QObject, QRunnable, QThreadPool, Signal, Slot
 
 from cnnstudio.core.errors import StudioError
 from cnnstudio.core.events import Notice, Preview
@@ -60,9 +52,6 @@ def import_tensorflow_once() -> None:
     start_tensorflow()
     freeze_heap()
 
-
-#: how soon a job whose runner's thread is still leaving the previous job looks again
-_LAUNCH_RETRY_MS = 2
 
 #: how much nicer than the window a job's thread is (Linux "nice"; 0 = as the window)
 JOB_NICENESS = 5
@@ -117,7 +106,6 @@ class _Job(QRunnable):
         self._kwargs = kwargs
         self._sink = sink
         self._stop_event = threading.Event()
-        self.launched = False  # handed to the pool (JobRunner._launch)
         self.result: Any = None
 
     def quit(self) -> None:
@@ -244,11 +232,6 @@ class JobRunner(QObject):
     def wait(self, timeout_ms: int = -1) -> bool:
         """Block until the worker thread has exited (``-1``: no limit), then deliver the
         pending signals so that ``done`` has been emitted when this returns True."""
-        job = self._job
-        if job is not None and not job.launched:  # still waiting for the previous thread
-            if not self._pool.waitForDone(timeout_ms):
-                return False
-            self._launch(job)
         finished = self._pool.waitForDone(timeout_ms)
         if finished:
             QCoreApplication.sendPostedEvents(self, 0)
@@ -264,6 +247,13 @@ class JobRunner(QObject):
     def _start(self, job: _Job) -> None:
         if self._job is not None:
             raise RuntimeError(f"{self.name}: a job is already running; stop it first")
+        # The previous job's thread may still be leaving run() after its `finished`
+        # reached us. waitForDone also ends the pool's threads, so every job gets a new
+        # thread: a thread reused after a stopped training job kept TensorFlow's
+        # thread-local graph state and the next job segfaulted building its tf.data
+        # pipeline (seen when Resume followed Stop, and with a start that did not wait).
+        # On a busy machine this wait can stall the window (the README's stalls section).
+        self._pool.waitForDone()
         self._job = job
         self._error = None
         self.result = None
@@ -279,20 +269,6 @@ class JobRunner(QObject):
         job.signals.finished.connect(self._on_finished)
         garbage.job_started()  # no full collection while it runs (gui/garbage.py)
         self.started.emit()
-        self._launch(job)
-
-    def _launch(self, job: _Job) -> None:
-        """Hand ``job`` to the pool once the previous job's thread has left run().
-        Starting the next job before it has left segfaults (seen when a tab restarts
-        right after done), but blocking the GUI thread until it has (waitForDone) froze
-        the window: that thread runs at a lower priority, and on a busy machine it waited
-        100 ms and more for a CPU to finish those last steps. So look again shortly."""
-        if self._job is not job or job.launched:  # wait() launched it meanwhile
-            return
-        if self._pool.activeThreadCount() > 0:
-            QTimer.singleShot(_LAUNCH_RETRY_MS, lambda: self._launch(job))
-            return
-        job.launched = True
         self._pool.start(job)
 
     def _post_preview(self, preview: Preview, ready_signal: Any) -> None:

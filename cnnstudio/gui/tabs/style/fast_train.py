@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QInputDialog,
     QLabel,
-    QPushButton,
     QScrollArea,
     QSplitter,
     QVBoxLayout,
@@ -40,14 +39,8 @@ from cnnstudio.gui.tabs.style.fast_inputs import STYLE_READ_SIDE, TrainingStyle
 from cnnstudio.gui.tabs.style.fast_train_form import FastTrainForm
 from cnnstudio.gui.tabs.style.fast_train_view import TrainView
 from cnnstudio.gui.widgets import dialogs
+from cnnstudio.gui.widgets.buttons import named_button
 from cnnstudio.gui.workers import JobRunner
-
-
-def _button(text: str, name: str, tip: str) -> QPushButton:
-    button = QPushButton(text)
-    button.setObjectName(name)
-    button.setToolTip(tip)
-    return button
 
 
 class FastTrainPanel(QWidget):
@@ -87,16 +80,18 @@ class FastTrainPanel(QWidget):
         scroll.setWidgetResizable(True)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setMinimumWidth(self.form.sizeHint().width() + 24)
-        self.run_button = _button("Train", "fastRunButton", "Start training a style model (F5)")
-        self.stop_button = _button(
+        self.run_button = named_button(
+            "Train", "fastRunButton", "Start training a style model (F5)"
+        )
+        self.stop_button = named_button(
             "Stop", "fastStopButton", "Stop after this step: the best network so far is kept (Esc)"
         )
-        self.resume_button = _button(
+        self.resume_button = named_button(
             "Resume...",
             "fastResumeButton",
             "Go on with a run folder (after a Stop, a crash or a kill) up to the Steps box",
         )
-        self.save_button = _button(
+        self.save_button = named_button(
             "Save to library...",
             "fastSaveButton",
             "Put the trained style model into the model library (Ctrl+S)",

@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QPushButton,
     QScrollArea,
     QSplitter,
     QVBoxLayout,
@@ -34,6 +33,7 @@ from cnnstudio.gui.settings import read_bool, read_int, read_str
 from cnnstudio.gui.tabs.style.fast_models import StyledPicture, StyleModelList, style_with_model
 from cnnstudio.gui.tabs.style.video_painter import EveryFrameNote
 from cnnstudio.gui.widgets import dialogs
+from cnnstudio.gui.widgets.buttons import named_button
 from cnnstudio.gui.widgets.image_view import ImageView
 from cnnstudio.gui.widgets.progress import JobProgress
 from cnnstudio.gui.widgets.spin_boxes import spin_box
@@ -45,13 +45,6 @@ _NO_MODELS = (
     "File > Model library..."
 )
 _HINT = "Open a content picture and choose a style model: it is styled at once"
-
-
-def _button(text: str, name: str, tip: str) -> QPushButton:
-    button = QPushButton(text)
-    button.setObjectName(name)
-    button.setToolTip(tip)
-    return button
 
 
 class FastUsePanel(QWidget):
@@ -101,7 +94,7 @@ class FastUsePanel(QWidget):
         self.content_slot.setMinimumSize(140, 110)
         self.content_slot.show_zoom = False
         self.content_slot.setToolTip("The picture to style (the same as in 'Optimise a picture')")
-        self.open_button = _button(
+        self.open_button = named_button(
             "Open content...", "fastOpenContentButton", "Choose the picture to style (Ctrl+O)"
         )
         self.content_slot.accept_videos = True  # its first frame here, every frame: Run
@@ -115,7 +108,7 @@ class FastUsePanel(QWidget):
         self.empty_label = QLabel(_NO_MODELS)
         self.empty_label.setObjectName("fastNoModels")
         self.empty_label.setWordWrap(True)
-        self.library_button = _button(
+        self.library_button = named_button(
             "Model library...", "fastLibraryButton", "Rename, delete, export or import models"
         )
         column.addWidget(self.model_list, 1)
@@ -149,7 +142,7 @@ class FastUsePanel(QWidget):
         scroll.setWidgetResizable(True)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setMinimumWidth(controls.sizeHint().width() + 24)
-        self.save_button = _button(
+        self.save_button = named_button(
             "Save...", "fastUseSaveButton", "Save the styled picture at full size (Ctrl+S)"
         )
         left = QWidget()
@@ -160,14 +153,14 @@ class FastUsePanel(QWidget):
         return left
 
     def _build_view(self) -> QWidget:
-        self.compare_button = _button(
+        self.compare_button = named_button(
             "Hold to compare", "fastCompareButton", "Shows the content picture while pressed"
         )
-        self.split_button = _button(
+        self.split_button = named_button(
             "Split", "fastSplitButton", "Before on the left, after on the right"
         )
         self.split_button.setCheckable(True)
-        self.fit_button = _button("Fit", "fastFitButton", "Fit the picture to the view")
+        self.fit_button = named_button("Fit", "fastFitButton", "Fit the picture to the view")
         self.info_label = QLabel("")
         self.info_label.setObjectName("fastUseInfo")
         bar = QHBoxLayout()

@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QInputDialog,
     QLabel,
     QMessageBox,
-    QPushButton,
     QScrollArea,
     QSplitter,
     QVBoxLayout,
@@ -42,6 +41,7 @@ from cnnstudio.gui.tabs.train.dataset_input import DatasetInput
 from cnnstudio.gui.tabs.train.form import TrainForm
 from cnnstudio.gui.tabs.train.pages import TrainPages
 from cnnstudio.gui.widgets import dialogs
+from cnnstudio.gui.widgets.buttons import named_button
 from cnnstudio.gui.widgets.library_dialog import LibraryDialog, show_library
 from cnnstudio.gui.widgets.progress import JobProgress
 from cnnstudio.gui.workers import JobRunner
@@ -84,28 +84,28 @@ class TrainTab(DatasetInput, StudioTab):
 
     def _build_controls(self) -> QScrollArea:
         """The form, the run buttons, the library buttons and the run folder, scrolled."""
-        self.start_button = _button(
+        self.start_button = named_button(
             "Start", "trainStartButton", "Start a new run with these settings (F5)"
         )
-        self.stop_button = _button(
+        self.stop_button = named_button(
             "Stop",
             "trainStopButton",
             "Stop after this batch; the model so far is tested and can be saved (Esc)",
         )
-        self.resume_button = _button(
+        self.resume_button = named_button(
             "Resume",
             "trainResumeButton",
             "Continue the last run (or a run folder you choose) up to the Epochs box",
         )
-        self.resume_from_button = _button(
+        self.resume_from_button = named_button(
             "Resume from folder...", "trainResumeFromButton", "Continue a run folder you choose"
         )
-        self.save_button = _button(
+        self.save_button = named_button(
             "Save to library...",
             "trainSaveButton",
             "Add the trained model to the model library: Classify and Dream list it (Ctrl+S)",
         )
-        self.library_button = _button(
+        self.library_button = named_button(
             "Model library...",
             "trainLibraryButton",
             "Rename, delete, export or import trained models",
@@ -466,10 +466,3 @@ class TrainTab(DatasetInput, StudioTab):
         self.pages.dataset_page.shutdown()
         for dialog in self.findChildren(LibraryDialog):  # one opened outside a window
             dialog.shutdown()
-
-
-def _button(text: str, name: str, tip: str) -> QPushButton:
-    button = QPushButton(text)
-    button.setObjectName(name)
-    button.setToolTip(tip)
-    return button
