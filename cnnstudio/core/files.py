@@ -17,12 +17,9 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import glob
 import os
-import re
 import stat
 import tempfile
-import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
@@ -360,11 +357,7 @@ def atomic_write(
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
-        try:
-            mode = stat.S_IMODE(os.stat(path).st_mode) if overwrite else new_file_mode()
-        except OSError:
-            mode = new_file_mode()
-        os.chmod(temp, mode)
+        os.chmod(temp, _final_mode(path, overwrite))
         move_into_place(temp, path, overwrite)
     except BaseException as error:
         temp.unlink(missing_ok=True)
@@ -409,52 +402,8 @@ def place_file(temp: Path, path: str | os.PathLike[str], *, overwrite: bool = Fa
     path = Path(path)
     with open(temp, "rb+") as handle:
         os.fsync(handle.fileno())
-    try:
-        mode = stat.S_IMODE(os.stat(path).st_mode) if overwrite else new_file_mode()
-    except OSError:
-        mode = new_file_mode()
-    os.chmod(temp, mode)
+    os.chmod(temp, _final_mode(path, overwrite))
     move_into_place(temp, path, overwrite)
-
-
-#: the name of a temporary file of :func:`atomic_write` / :func:`temporary_file`: a dot, the
-#: final name, a dot, mkstemp's 8 random characters, then ".part" or the final suffix
-_TEMPORARY_NAME = re.compile(r"\.(?P<final>[^/]+?)\.[a-z0-9_]{8}(?P<suffix>\.[A-Za-z0-9]+)")
-#: a save in progress writes its temporary file continually and moves it into place
-#: seconds after the last write; one untouched for this long was left by a killed save
-STALE_TEMPORARY_SECONDS = 15 * 60
-
-
-def sweep_stale_temporaries(
-    folder: str | os.PathLike[str],
-    finals: Sequence[str] = (".keras", ".json"),
-    *,
-    older_than: float = STALE_TEMPORARY_SECONDS,
-) -> list[Path]:
-    """Remove from ``folder`` the temporary files that saves killed with ``kill -9`` (or a
-    power cut) left behind: regular files named as ours are for a final name ending in
-    one of ``finals`` (``.m.keras.k3x9_a2b.keras``, ``.m.json.0a1b2c3d.part``) and not
-    modified for ``older_than`` seconds. Nothing else is touched; what cannot be removed
-    (a read-only folder) stays. Returns the removed files."""
-    removed = []
-    now = time.time()
-    try:
-        entries = list(os.scandir(folder))
-    except OSError:
-        return removed
-    for entry in entries:
-        match = _TEMPORARY_NAME.fullmatch(entry.name)
-        if match is None:
-            continue
-        final, suffix = match["final"], match["suffix"]
-        if not final.endswith(tuple(finals)) or suffix not in (".part", Path(final).suffix):
-            continue  # ours end in ".part" or in the final name's own suffix
-        with contextlib.suppress(OSError):
-            info = entry.stat(follow_symlinks=False)
-            if stat.S_ISREG(info.st_mode) and now - info.st_mtime > older_than:
-                os.unlink(entry.path)
-                removed.append(Path(entry.path))
-    return removed
 
 
 def sync_folder(folder: str | os.PathLike[str]) -> None:
@@ -487,11 +436,7 @@ def atomic_path(
     temp = Path(folder) / f"part{''.join(path.suffixes[-2:]) or path.suffix}"
     try:
         yield temp
-        try:
-            mode = stat.S_IMODE(os.stat(path).st_mode) if overwrite else new_file_mode()
-        except OSError:
-            mode = new_file_mode()
-        os.chmod(temp, mode)
+        os.chmod(temp, _final_mode(path, overwrite))
         move_into_place(temp, path, overwrite)
     except BaseException as error:
         if isinstance(error, OSError) and not isinstance(error, FileExistsError):
@@ -503,24 +448,12 @@ def atomic_path(
             os.rmdir(folder)
 
 
-def remove_stale_parts(path: str | os.PathLike[str]) -> int:
-    """Remove the hidden temporary files a writer of ``path`` killed mid-write left
-    beside it (``.NAME.x1y2z3w4.part``: what :func:`atomic_write` and
-    :func:`temporary_file` make, never anything else). Only for a writer that knows no
-    other is writing ``path`` now (a job resuming its own output). How many went."""
-    path = Path(path)
-    pattern = re.compile(rf"\.{re.escape(path.name)}\.[a-z0-9_]{{8}}\.part")
-    removed = 0
+def _final_mode(path: Path, overwrite: bool) -> int:
+    """The mode a saved file gets: the umask's, or, replacing a file, that file's own."""
     try:
-        candidates = list(path.parent.glob(f".{glob.escape(path.name)}.*.part"))
+        return stat.S_IMODE(os.stat(path).st_mode) if overwrite else new_file_mode()
     except OSError:
-        return 0
-    for candidate in candidates:
-        if pattern.fullmatch(candidate.name) and candidate.is_file() and not candidate.is_symlink():
-            with contextlib.suppress(OSError):
-                candidate.unlink()
-                removed += 1
-    return removed
+        return new_file_mode()
 
 
 def move_into_place(temp: Path, path: Path, overwrite: bool) -> None:

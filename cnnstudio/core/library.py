@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cnnstudio.core import files, model_check, model_pair, paths, sidecar
+from cnnstudio.core import files, model_check, model_pair, paths, sidecar, stale_files
 from cnnstudio.core.errors import InputError, UnsafeModelError
 from cnnstudio.core.model_check import LEGACY_SUFFIXES, MODEL_SUFFIX  # noqa: F401 - API
 
@@ -174,9 +174,9 @@ def check_entry(entry: ModelEntry) -> None:
 def list_models() -> list[ModelEntry]:
     """All models of the library, sorted by name (case-insensitive); damaged ones too,
     with their reason. Hidden files (a save in progress) are not entries; those a killed
-    save left, untouched for 15 minutes, are removed (files.sweep_stale_temporaries)."""
+    save left, untouched for 15 minutes, are removed (stale_files.sweep_stale_temporaries)."""
     directory = paths.library_dir()
-    files.sweep_stale_temporaries(directory)  # what saves killed with kill -9 left
+    stale_files.sweep_stale_temporaries(directory)  # what saves killed with kill -9 left
     models = [p for p in directory.glob(f"*{MODEL_SUFFIX}") if not p.name.startswith(".")]
     return [_entry_for(p) for p in sorted(models, key=lambda p: p.stem.lower())]
 

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from cnnstudio.core import files, model_check
+from cnnstudio.core import files, model_check, stale_files
 from cnnstudio.core.errors import InputError
 
 SIDECAR_SUFFIX = ".json"
@@ -132,7 +132,7 @@ def write_pair(
     import fills it in once the copy has been loaded). Nothing is left behind on failure,
     and nothing at ``target`` changes unless both files were written in full (a full disk
     is an InputError naming the file). ``expected_sha256``: what the copy must hash to."""
-    files.sweep_stale_temporaries(target.parent)  # left by saves killed there before
+    stale_files.sweep_stale_temporaries(target.parent)  # left by saves killed there before
     with files.temporary_file(target, suffix=model_check.MODEL_SUFFIX, param=param) as temp_model:
         write_model(temp_model)
         size, sha256 = digest(temp_model)

@@ -20,7 +20,7 @@ import pytest
 from fault_tools import tiny_model, tiny_model_file
 
 from cnnstudio.cli.main import main
-from cnnstudio.core import files, image_saving, library, paths
+from cnnstudio.core import files, image_saving, library, paths, stale_files
 from cnnstudio.core.classify.batch import write_csv
 from cnnstudio.core.classify.params import ClassifyResult
 from cnnstudio.core.errors import InputError
@@ -330,7 +330,7 @@ def test_temporary_files_of_killed_saves_are_swept_when_stale(model_files, tmp_p
     library_dir = paths.library_dir()
     export_dir = tmp_path / "exports"
     export_dir.mkdir()
-    old_time = time.time() - files.STALE_TEMPORARY_SECONDS - 60
+    old_time = time.time() - stale_files.STALE_TEMPORARY_SECONDS - 60
     kept_names = [
         ".m.keras.fresh123.keras",  # a save under way (just written)
         ".notes.20240101.part",  # not a name of ours: no .keras or .json before it

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from cnnstudio.core import files
+from cnnstudio.core import files, stale_files
 from cnnstudio.core.errors import InputError
 from cnnstudio.core.video import ffmpeg
 from cnnstudio.core.video.events import WrittenVideo
@@ -74,8 +74,8 @@ class VideoWriter:
             files.check_output_file(self.sidecar, overwrite=overwrite)
         # a writer of this video killed mid-job (kill -9) left its partial file (and
         # perhaps its JSON's) hidden beside it: this writer replaces that attempt
-        files.remove_stale_parts(self.path)
-        files.remove_stale_parts(sidecar_path(self.path))
+        stale_files.remove_stale_parts(self.path)
+        stale_files.remove_stale_parts(sidecar_path(self.path))
         self.fps = float(fps)
         self.size = (int(size[0]), int(size[1]))
         self.gif = self.path.suffix.lower() == ".gif"
