@@ -12,6 +12,8 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")  # tests never depend on a GPU
+# a spare training process imports TensorFlow for seconds: only the tests about it start one
+os.environ.setdefault("CNNSTUDIO_SPARE_PROCESS", "0")
 
 
 @pytest.fixture(autouse=True)

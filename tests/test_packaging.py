@@ -146,6 +146,9 @@ def test_entry_point_routes_to_the_window_or_the_cli(tmp_path, monkeypatch):
 def test_bundle_launcher_uses_the_same_entry_point():
     source = (PACKAGING / "launcher.py").read_text(encoding="utf-8")
     assert "from cnnstudio.__main__ import main" in source
+    # a frozen bundle's training child (spawned) must turn into the child, not a window
+    main_block = source.split('if __name__ == "__main__":', 1)[1]
+    assert main_block.index("multiprocessing.freeze_support()") < main_block.index("main()")
 
 
 def test_make_package_builds_into_ignored_folders():

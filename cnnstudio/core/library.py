@@ -325,6 +325,28 @@ def save_to_library(model: Any, name: str, meta: dict[str, Any]) -> ModelEntry:
     )
 
 
+def copy_to_library(path: str | Path, name: str, meta: dict[str, Any]) -> ModelEntry:
+    """Copy a model pair that a job of ours wrote (a training run's ``last.keras``, from
+    the process it trained in) into the library under ``name``, with ``meta`` as its
+    sidecar. The copy must match the size and SHA-256 the pair recorded: a file changed
+    since is refused, not taken in. Never overwrites an entry."""
+    path = Path(path)
+    source = _entry_for(path)
+    check_entry(source)
+    meta = sidecar.checked_for_writing(model_pair.jsonable(meta))
+    meta.setdefault("created", _dt.datetime.now().isoformat(timespec="seconds"))
+    return _new_entry(
+        name,
+        lambda target: model_pair.write_pair(
+            target,
+            model_pair.copier(path),
+            meta,
+            overwrite=False,
+            expected_sha256=source.meta.get("model_sha256"),
+        ),
+    )
+
+
 def rename_model(entry: ModelEntry, new_name: str) -> ModelEntry:
     """Rename an entry (model and sidecar); a suffix is added if the name is taken. The
     new names are linked first and the old ones removed after, so a crash leaves the

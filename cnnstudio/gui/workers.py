@@ -34,6 +34,7 @@ from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QObject, QRunnable, QThreadPool, Signal, Slot
 
+from cnnstudio.core import child_process
 from cnnstudio.core.errors import StudioError
 from cnnstudio.core.events import Notice, Preview
 from cnnstudio.gui import garbage, messages
@@ -54,7 +55,7 @@ def import_tensorflow_once() -> None:
 
 
 #: how much nicer than the window a job's thread is (Linux "nice"; 0 = as the window)
-JOB_NICENESS = 5
+JOB_NICENESS = child_process.NICENESS
 
 
 def lower_thread_priority(niceness: int = JOB_NICENESS) -> None:
@@ -94,8 +95,10 @@ class _Job(QRunnable):
         kwargs: dict,
         sink: JobRunner,
         imports_tensorflow: bool = True,
+        pack: Callable[[Any], Any] | None = None,
     ):
         super().__init__()
+        self._pack = pack  # a process job's result, made sendable in the child
         # created in the GUI thread, so the runner's slots are called there (queued)
         self.signals = _JobSignals()
         self._imports_tensorflow = imports_tensorflow
@@ -134,6 +137,16 @@ class _Job(QRunnable):
             self.signals.event.emit(item)
 
     def work(self) -> Any:
+        if self._kind == "process":  # TensorFlow is the child's, not this process's
+            self.result = child_process.run(
+                self._fn,
+                self._args,
+                self._kwargs,
+                on_event=self._emit_event,
+                should_stop=self._stop_event.is_set,
+                pack=self._pack,
+            )
+            return self.result
         if self._imports_tensorflow:
             import_tensorflow_once()
         if self._kind == "generator":
@@ -219,6 +232,20 @@ class JobRunner(QObject):
     def run_callbacks(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         """Run ``fn(*args, on_event=..., should_stop=..., **kwargs)`` (training jobs)."""
         self._start(_Job("callbacks", fn, args, kwargs, self, self.imports_tensorflow))
+
+    def run_callbacks_in_process(
+        self,
+        fn: Callable[..., Any],
+        *args: Any,
+        pack: Callable[[Any], Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Like :meth:`run_callbacks`, in a process of its own
+        (:mod:`cnnstudio.core.child_process`): the job never holds this process's GIL,
+        and a crash in native code ends the job, not the window. ``fn`` and ``pack`` must
+        be module-level functions; ``pack`` runs in the child on the result (the
+        training's model becomes a file), and the events must pickle."""
+        self._start(_Job("process", fn, args, kwargs, self, False, pack))
 
     def run_function(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         """Run a plain function (no events, cannot be stopped midway)."""
@@ -334,7 +361,7 @@ class JobRunner(QObject):
             self.error_details = ""
         else:
             self.error_message = f"Unexpected error in {self.name}: {type(error).__name__}: {error}"
-            self.error_details = "".join(
+            self.error_details = getattr(error, "child_traceback", "") or "".join(
                 traceback.format_exception(type(error), error, error.__traceback__)
             )
             log.error("%s\n%s", self.error_message, self.error_details)

@@ -45,6 +45,19 @@ def tab(qtbot):
     assert not tab.runner.running
 
 
+def train_in_this_process(tab: TrainTab, monkeypatch) -> None:
+    """The tab trains in a process of its own; a test whose stand-ins live in this process
+    (a fake download, a job defined in the test) runs the job on the tab's thread instead.
+    Events, Stop and results cross the process boundary the same way
+    (tests/core/test_child_process.py, tests/gui/test_train_process.py)."""
+    runner = tab.runner
+
+    def on_a_thread(fn, *args, pack=None, **kwargs):
+        runner.run_callbacks(fn, *args, **kwargs)
+
+    monkeypatch.setattr(runner, "run_callbacks_in_process", on_a_thread)
+
+
 def _idle(tab: TrainTab) -> bool:
     start = tab.findChild(QPushButton, "trainStartButton")
     stop = tab.findChild(QPushButton, "trainStopButton")
@@ -169,6 +182,10 @@ def test_class_folder_run_to_the_end_and_save(qtbot, tab, tmp_path, drop_files, 
     assert [e.name for e in entries] == ["my shapes", "my shapes-2"]
     assert entries[0].meta["class_names"] == ["a", "b", "c"]
     assert entries[0].meta["recipe"] == "cifar-cnn"
+    # trained in a process of its own: what was saved is the model that run left behind
+    saved = library.load_entry(entries[0])
+    assert saved.output_shape == (None, 3)
+    assert tab.result().model is None and tab.result().model_path.endswith("last.keras")
 
 
 def _buttons(box) -> dict:
@@ -302,7 +319,7 @@ def test_resume_from_a_folder_that_is_no_run(tab, tmp_path, monkeypatch):
 
 
 def test_transfer_weights_download_shows_in_the_bar_and_stop_abandons_it(
-    qtbot, tab, npz, fake_weights_download
+    qtbot, tab, npz, fake_weights_download, monkeypatch
 ):
     import threading
 
@@ -312,6 +329,7 @@ def test_transfer_weights_download_shows_in_the_bar_and_stop_abandons_it(
     gate = threading.Event()  # holds the download after its first chunk
 
     fake_weights_download(payload, hold=gate)
+    train_in_this_process(tab, monkeypatch)  # the fake download is this process's
     tab.form.set_recipe("transfer")
     tab.form.backbone_combo.setCurrentIndex(tab.form.backbone_combo.findData("mobilenet_v2"))
     tab.form.weights_picker.set_value("imagenet")
@@ -352,7 +370,9 @@ def test_untrained_frozen_base_is_questioned_before_the_run(tab, npz, monkeypatc
     asked: list[str] = []
     started: list[object] = []
     monkeypatch.setattr(tab, "ask_continue", lambda message: asked.append(message) or False)
-    monkeypatch.setattr(tab.runner, "run_callbacks", lambda *args, **kw: started.append(args))
+    monkeypatch.setattr(
+        tab.runner, "run_callbacks_in_process", lambda *args, **kw: started.append(args)
+    )
     tab.form.set_recipe("transfer")
     tab.form.dataset_edit.setText(str(npz))
     tab.form.weights_picker.set_value("random")
@@ -454,6 +474,7 @@ def test_the_base_network_its_weights_and_fine_tune_are_locked_while_a_run_goes_
         release.wait(30)
 
     monkeypatch.setattr(tab_module.job, "train", waiting_train)
+    train_in_this_process(tab, monkeypatch)
     form = tab.form
     form.recipe_combo.setCurrentIndex(form.recipe_combo.findData("transfer"))
     form.dataset_edit.setText(str(npz))

@@ -107,13 +107,17 @@ class Testing:
 
 @dataclass
 class TrainResult:
-    """What :func:`~.job.train` returns: the model, its library sidecar and the final event."""
+    """What :func:`~.job.train` returns: the model, its library sidecar and the final event.
+
+    A run in another process (the window's) sends the model as a file instead:
+    ``model`` is None and ``model_path`` names it (:func:`~.job.model_to_file`)."""
 
     model: Any
     meta: dict[str, Any]
     done: TrainingDone
     history: dict[str, list[float]] = field(default_factory=dict)
     config: TrainConfig | None = None
+    model_path: str = ""
 
 
 def format_epoch(event: EpochEnd) -> str:

@@ -13,6 +13,7 @@ on a worker, which imports the TensorFlow side (:mod:`.trainer`, :mod:`.callback
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import json
 import math
@@ -260,6 +261,24 @@ def _train(
     preprocessing = recipes.preprocessing_for(config.recipe, config.backbone)
     meta = library_meta(config, dataset, done, history, preprocessing)
     return TrainResult(model=model, meta=meta, done=done, history=history, config=config)
+
+
+#: where a run kept in its folder the model as its last session ended (model_to_file)
+LAST_MODEL = Path("checkpoints") / "last.keras"
+
+
+def model_to_file(result: TrainResult | None) -> TrainResult | None:
+    """The result as another process can take it: the model as the session ended saved
+    as ``checkpoints/last.keras`` in the run folder (with its library sidecar, as one
+    pair), not in memory. The window trains in a process of its own
+    (:mod:`cnnstudio.core.child_process`) and saves this file to the library on Save."""
+    if result is None or result.model is None:
+        return result
+    from cnnstudio.core import library
+
+    path = Path(result.done.run_dir) / LAST_MODEL
+    library.save_model_files(result.model, path, result.meta, overwrite=True, param=None)
+    return dataclasses.replace(result, model=None, model_path=str(path))
 
 
 class _Session:

@@ -1,10 +1,14 @@
 """The Train tab: pick a recipe and data, Start/Stop/Resume, live curves, results, library.
 
 The form (:class:`TrainForm`) maps the controls to a TrainConfig. Training runs through
-:func:`cnnstudio.core.training.job.train` on the tab's :class:`JobRunner`
-(``run_callbacks``): batch and epoch events arrive as ``progress`` signals (already
+:func:`cnnstudio.core.training.job.train` in a process of its own, through the tab's
+:class:`JobRunner` (``run_callbacks_in_process``): building a training graph holds the
+interpreter lock for long stretches, which in the window's process froze the window as
+every run started. Batch and epoch events arrive as ``progress`` signals (already
 throttled at the source), Stop sets ``should_stop`` and Keras stops through
-``model.stop_training``. Every run checkpoints into its run folder, so Resume continues the
+``model.stop_training``; the trained model comes back as ``checkpoints/last.keras`` in the
+run folder, which Save to library copies. While the tab is in view a spare process has
+TensorFlow imported already, so Start does not wait seconds for it. Every run checkpoints into its run folder, so Resume continues the
 last run (or a run folder chosen by the user) after a stop or a crash. The pages
 (:class:`TrainPages`) show the curves and the results.
 """
@@ -27,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from cnnstudio.core import child_process
 from cnnstudio.core.backbones import get_backbone
 from cnnstudio.core.errors import ResourceMissingError
 from cnnstudio.core.events import DownloadProgress, Progress
@@ -173,6 +178,7 @@ class TrainTab(DatasetInput, StudioTab):
         self.runner.stopped.connect(self._on_stopped)
         self.runner.failed.connect(self._on_failed)
         self.runner.done.connect(self._update_buttons)
+        self.runner.done.connect(self.prepare_process)  # for the next Start or Resume
         self.pages.runs_page.resume_requested.connect(self.resume_run)
         self.pages.runs_page.status.connect(self.status)
 
@@ -207,7 +213,7 @@ class TrainTab(DatasetInput, StudioTab):
             self.status.emit("Training not started")
             return
         self._begin(f"Starting {get_recipe(config.recipe).label} on {config.data}...")
-        self.runner.run_callbacks(job.train, config)
+        self.runner.run_callbacks_in_process(job.train, config, pack=job.model_to_file)
         self._update_buttons()
 
     def resume_training(self) -> None:
@@ -265,7 +271,9 @@ class TrainTab(DatasetInput, StudioTab):
         self._begin(f"Resuming {Path(run_dir).name} (up to {epochs} epochs)...")
         self.run_label.setText(f"Run folder: {run_dir}")
         self.pages.plot_history(runs.read_history(run_dir, runs.completed_epochs(run_dir)))
-        self.runner.run_callbacks(job.resume, run_dir, epochs=epochs)
+        self.runner.run_callbacks_in_process(
+            job.resume, run_dir, epochs=epochs, pack=job.model_to_file
+        )
         self._update_buttons()
 
     def _begin(self, text: str) -> None:
@@ -350,6 +358,8 @@ class TrainTab(DatasetInput, StudioTab):
         self.status.emit("Training stopped; Resume continues from the last finished epoch")
 
     def _on_failed(self, message: str) -> None:
+        if isinstance(self.runner.error, child_process.ProcessEndedError):
+            message += " Resume continues the run from its last finished epoch."
         self.progress.finish("Failed")
         self.status.emit(message)
         if isinstance(self.runner.error, ResourceMissingError):
@@ -399,7 +409,10 @@ class TrainTab(DatasetInput, StudioTab):
         from cnnstudio.core import library
 
         try:
-            entry = library.save_to_library(self._result.model, name, meta)
+            if self._result.model is not None:
+                entry = library.save_to_library(self._result.model, name, meta)
+            else:  # trained in its own process: the model it left in the run folder
+                entry = library.copy_to_library(self._result.model_path, name, meta)
         except Exception as error:  # noqa: BLE001 - a full disk, a read-only folder...
             self.show_error(f"Could not save the model to the library: {error_text(error)}")
             return
@@ -458,7 +471,19 @@ class TrainTab(DatasetInput, StudioTab):
             self._last_run_dir = run_dir
             self.run_label.setText(f"Last run folder: {run_dir}")
 
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        self.prepare_process()
+
+    def prepare_process(self) -> None:
+        """Start the process the next run will train in, while the user chooses what to
+        train (it imports TensorFlow meanwhile): in view, idle, and wanted
+        (``CNNSTUDIO_SPARE_PROCESS=0`` turns it off)."""
+        if child_process.spares_wanted() and self.isVisible() and not self.runner.running:
+            child_process.prepare_spare()
+
     def shutdown(self) -> None:
+        child_process.discard_spare()
         self._survey_timer.stop()
         self.pages.shutdown()
         self.runner.shutdown()

@@ -1,0 +1,89 @@
+"""The Train tab trains in a process of its own (issue 15: building a training graph in
+the window's process held its interpreter lock for 100-200 ms as each run started).
+
+While the tab is in view a spare process has TensorFlow imported; Start hands the run to
+it and a new spare follows for the next run. A training process that dies (killed, or a
+crash inside TensorFlow) is a failure the window survives, and Resume continues the run."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import numpy as np
+import pytest
+
+from cnnstudio.core import child_process
+from cnnstudio.core.training.runs import completed_epochs
+from cnnstudio.core.training.status import read_status
+from cnnstudio.gui.tabs.train.tab import TrainTab
+
+
+@pytest.fixture
+def npz(tmp_path):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "digits.npz"
+    np.savez(
+        path,
+        x_train=rng.integers(0, 256, (96, 28, 28), dtype=np.uint8),
+        y_train=rng.integers(0, 3, 96),
+        x_test=rng.integers(0, 256, (24, 28, 28), dtype=np.uint8),
+        y_test=rng.integers(0, 3, 24),
+    )
+    return path
+
+
+@pytest.fixture
+def tab(qtbot, npz):
+    tab = TrainTab()
+    qtbot.addWidget(tab)
+    assert tab.set_dataset(str(npz))
+    tab.form.batch_size.setValue(8)
+    yield tab
+    tab.shutdown()
+    assert not tab.runner.running and child_process.spare_pid() is None
+
+
+def _training_pid(tab: TrainTab) -> int:
+    return read_status(tab._last_run_dir)["pid"]
+
+
+def test_a_run_trains_in_the_spare_started_while_the_tab_is_in_view(qtbot, tab, monkeypatch):
+    monkeypatch.setenv("CNNSTUDIO_SPARE_PROCESS", "1")  # the suite turns spares off
+    assert child_process.spare_pid() is None
+    tab.show()
+    spare = child_process.spare_pid()
+    assert spare is not None and spare != os.getpid()
+    tab.form.epochs.setValue(1)
+    with qtbot.waitSignal(tab.runner.finished, timeout=120_000):
+        tab.start_training()
+    assert tab.runner.error is None, tab.runner.error_message
+    assert _training_pid(tab) == spare  # the run was the spare's, not the window's
+    # the next Start or Resume finds a new one ready
+    qtbot.waitUntil(lambda: child_process.spare_pid() not in (None, spare), timeout=10_000)
+
+
+def test_a_training_process_that_dies_is_a_failure_and_resume_continues(qtbot, tab):
+    """kill -9 of the training process (as a crash inside TensorFlow would end it): the
+    window says so and stays; the run folder keeps its finished epochs for Resume."""
+    tab.form.epochs.setValue(500)  # far more than the test waits for
+    errors: list[str] = []
+    tab.show_error = lambda message, details="": errors.append(message)
+    with qtbot.waitSignal(tab.runner.failed, timeout=180_000) as failed:
+        tab.start_training()
+        qtbot.waitUntil(lambda: completed_epochs(tab._last_run_dir or ".") >= 1, timeout=120_000)
+        pid = _training_pid(tab)
+        assert pid != os.getpid()
+        os.kill(pid, signal.SIGKILL)
+    assert "killed by SIGKILL" in failed.args[0]
+    assert errors == [f"{failed.args[0]} Resume continues the run from its last finished epoch."]
+    assert tab.progress.format() == "Failed"
+    qtbot.waitUntil(lambda: tab.start_button.isEnabled(), timeout=10_000)
+
+    run_dir = tab._last_run_dir
+    done = completed_epochs(run_dir)
+    tab.form.epochs.setValue(done + 1)
+    with qtbot.waitSignal(tab.runner.finished, timeout=120_000):
+        tab.resume_training()
+    assert completed_epochs(run_dir) == done + 1
+    assert _training_pid(tab) not in (pid, os.getpid())
