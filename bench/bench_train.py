@@ -21,6 +21,12 @@ GUI thread's plotting included) of:
 CPU time is far less sensitive to other processes on the machine than wall time: the
 CPU-time ratio is the steadier measure of what the tab path costs. Target: within 5%.
 
+The window now trains in a process of its own (cnnstudio.core.child_process): the tab's
+events cross a pipe before they become signals. This bench keeps both sides on threads of
+one process (the alternation needs both models alive between epochs); the pipe costs the
+window's process about 10 us of CPU per event (20,000 BatchEnd events, measured once), and
+batch events are throttled to a few a second, so it is below what this ratio can see.
+
 ``main(follow=True)`` (``python -m bench train_follow``) also shows the Train tab's Runs
 page over the runs folder the tab path trains in, with that run selected: the page polls
 the folder every second on the GUI thread and redraws the run's curves at each epoch,
