@@ -29,7 +29,10 @@ def private_home(tmp_path_factory, monkeypatch):
 @pytest.fixture(autouse=True)
 def offline_by_default(monkeypatch):
     """Tests never reach the internet: the connectivity probe in front of every weights
-    download answers "offline" (the real offline path), unless a test fakes a download."""
+    download answers "offline" (the real offline path), unless a test fakes a download.
+    A patch reaches this process only: the Train tab's runs train in a child process
+    (cnnstudio.core.child_process), which sees environment variables, so a window test
+    whose run may look for ImageNet weights sets CNNSTUDIO_OFFLINE=1."""
     from cnnstudio.core import weights
 
     monkeypatch.setattr(weights, "_is_online", lambda host, *args, **kwargs: False)

@@ -54,6 +54,9 @@ def import_tensorflow_once() -> None:
     freeze_heap()
 
 
+#: how long a closing window waits for a job in a process of its own to stop
+PROCESS_CLOSE_GRACE_MS = 5000
+
 #: how much nicer than the window a job's thread is (Linux "nice"; 0 = as the window)
 JOB_NICENESS = child_process.NICENESS
 
@@ -99,6 +102,8 @@ class _Job(QRunnable):
     ):
         super().__init__()
         self._pack = pack  # a process job's result, made sendable in the child
+        self._child: child_process.ChildJob | None = None  # a process job's process
+        self._kill_because = ""
         # created in the GUI thread, so the runner's slots are called there (queued)
         self.signals = _JobSignals()
         self._imports_tensorflow = imports_tensorflow
@@ -114,6 +119,17 @@ class _Job(QRunnable):
     def quit(self) -> None:
         """Ask the job to stop at its next step (generator yield / should_stop poll)."""
         self._stop_event.set()
+
+    def kill(self, because: str) -> None:
+        """End a process job's process now (any thread); other jobs cannot be ended."""
+        self._kill_because = because
+        child = self._child
+        if child is not None:
+            child.kill(because)
+
+    @property
+    def kind(self) -> str:
+        return self._kind
 
     @property
     def stop_requested(self) -> bool:
@@ -138,14 +154,14 @@ class _Job(QRunnable):
 
     def work(self) -> Any:
         if self._kind == "process":  # TensorFlow is the child's, not this process's
-            self.result = child_process.run(
-                self._fn,
-                self._args,
-                self._kwargs,
-                on_event=self._emit_event,
-                should_stop=self._stop_event.is_set,
-                pack=self._pack,
-            )
+            child = child_process.start(self._fn, self._args, self._kwargs, self._pack)
+            self._child = child
+            if self._kill_because:  # the window closed while the child started
+                child.kill(self._kill_because)
+            try:
+                self.result = child.pump(self._emit_event, self._stop_event.is_set)
+            finally:
+                child.end()
             return self.result
         if self._imports_tensorflow:
             import_tensorflow_once()
@@ -265,8 +281,13 @@ class JobRunner(QObject):
         return finished
 
     def shutdown(self, timeout_ms: int = -1) -> bool:
-        """Stop and wait: for a window that is closing."""
+        """Stop and wait: for a window that is closing. A job in a process of its own
+        that has not ended ``PROCESS_CLOSE_GRACE_MS`` after Stop is ended (a training
+        run's folder keeps its last finished epoch for Resume)."""
         self.stop()
+        job = self._job
+        if job is not None and job.kind == "process" and not self.wait(PROCESS_CLOSE_GRACE_MS):
+            job.kill("the window closed while it ran")
         return self.wait(timeout_ms)
 
     # -- internals ----------------------------------------------------------------------

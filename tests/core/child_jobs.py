@@ -54,3 +54,29 @@ def die(*, on_event, should_stop):
 def mark(value):
     """A ``pack``: runs in the child on the job's result."""
     return {**value, "packed_in": os.getpid()}
+
+
+def hang(*, on_event, should_stop):
+    """A job stuck where it never asks should_stop (a native call that does not return)."""
+    on_event("started")
+    time.sleep(120)
+
+
+def modules(*, on_event, should_stop):
+    """Whether TensorFlow was imported before the job came, and the folder it runs in."""
+    import sys
+
+    return {"tensorflow": "tensorflow" in sys.modules, "cwd": os.getcwd()}
+
+
+def report_pid_until_stopped(path, *, on_event, should_stop):
+    """Writes its process id to ``path``, then waits for Stop and writes "stopped"."""
+    with open(path, "w") as file:
+        file.write(str(os.getpid()))
+    on_event("pid written")
+    deadline = time.monotonic() + 60
+    while not should_stop() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    with open(path, "w") as file:
+        file.write("stopped" if should_stop() else "never stopped")
+    return "done"

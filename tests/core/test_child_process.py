@@ -5,9 +5,11 @@ dies. The jobs are in child_jobs.py (a child imports them by name)."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -94,8 +96,66 @@ def test_the_spare_takes_the_next_job_with_the_environment_of_now(monkeypatch):
         _events, result = _run(child_jobs.count, 0)
         assert result == {"pid": spare, "marker": "set after the spare started"}
         assert child_process.spare_pid() is None  # used: the next job gets a new process
+        child_process.prepare_spare()
+        _events, result = _run(child_jobs.modules)
+        assert result["tensorflow"] is True  # imported before the job came
     finally:
         child_process.discard_spare()
+    _events, result = _run(child_jobs.modules)  # no spare: a fresh child imports nothing
+    assert result["tensorflow"] is False
+
+
+def test_a_job_silent_after_stop_is_ended():
+    events: list = []
+    child = child_process.start(child_jobs.hang, (), {}, None)
+    try:
+        with pytest.raises(child_process.ProcessEndedError, match="did not answer Stop"):
+            child.pump(events.append, should_stop=lambda: bool(events), stop_grace=1.0)
+    finally:
+        child.end()
+    assert events == ["started"] and child.process.exitcode == -signal.SIGKILL
+
+
+def test_kill_ends_a_running_job_from_another_thread():
+    events: list = []
+    child = child_process.start(child_jobs.hang, (), {}, None)
+    killer = threading.Timer(0.5, child.kill, args=("the window closed while it ran",))
+    killer.start()
+    try:
+        with pytest.raises(child_process.ProcessEndedError, match="the window closed"):
+            child.pump(events.append, should_stop=lambda: False)
+    finally:
+        killer.cancel()
+        child.end()
+
+
+def test_ctrl_c_in_the_terminal_is_not_the_childs(tmp_path):
+    marker = tmp_path / "pid"
+    events: list = []
+
+    def should_stop():
+        if events and len(events) == 1:  # the child is running: Ctrl+C reaches it too
+            os.kill(int(marker.read_text()), signal.SIGINT)
+            events.append("interrupted")
+        return len(events) > 1 and time.monotonic() > stop_at
+
+    stop_at = time.monotonic() + 0.5
+    result = child_process.run(
+        child_jobs.report_pid_until_stopped,
+        (str(marker),),
+        on_event=events.append,
+        should_stop=should_stop,
+    )
+    assert result == "done" and marker.read_text() == "stopped"
+
+
+def test_a_deleted_current_folder_does_not_stop_jobs(tmp_path, monkeypatch):
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    monkeypatch.chdir(gone)
+    gone.rmdir()
+    _events, result = _run(child_jobs.modules)
+    assert result["cwd"] == str(Path.home().resolve()) or Path(result["cwd"]).is_dir()
 
 
 def _state(pid: int) -> str:
@@ -110,7 +170,41 @@ def _state(pid: int) -> str:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
-def test_a_spare_whose_window_died_leaves():
+def test_a_job_whose_window_died_is_stopped(tmp_path):
+    """The window is killed while its job runs: the job sees Stop (the run folder would
+    say stopped), and the child leaves."""
+    marker = tmp_path / "pid"
+    code = textwrap.dedent(
+        f"""
+        import sys, time
+        sys.path[:0] = {sys.path!r}
+        import child_jobs
+        from cnnstudio.core import child_process
+        child_process.run(child_jobs.report_pid_until_stopped, ({str(marker)!r},),
+                          on_event=lambda e: print(e, flush=True), should_stop=lambda: False)
+        """
+    )
+    errors = tmp_path / "stderr"
+    with errors.open("w") as stderr:
+        window = subprocess.Popen(
+            [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=stderr, text=True
+        )
+    try:
+        assert window.stdout.readline().strip() == "pid written"
+        child = int(marker.read_text())
+    finally:
+        window.kill()
+        window.wait()
+    deadline = time.monotonic() + 30
+    while _state(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _state(child)
+    assert marker.read_text() == "stopped"
+    assert "Traceback" not in errors.read_text()  # it left on purpose, not by a crash
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_spare_whose_window_died_leaves(tmp_path):
     code = textwrap.dedent(
         """
         import time
@@ -120,7 +214,11 @@ def test_a_spare_whose_window_died_leaves():
         time.sleep(120)
         """
     )
-    parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    errors = tmp_path / "stderr"
+    with errors.open("w") as stderr:
+        parent = subprocess.Popen(
+            [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=stderr, text=True
+        )
     try:
         spare = int(parent.stdout.readline())
         assert _state(spare)
@@ -131,3 +229,4 @@ def test_a_spare_whose_window_died_leaves():
     while _state(spare) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not _state(spare)
+    assert "Traceback" not in errors.read_text()  # it left on purpose, not by a crash

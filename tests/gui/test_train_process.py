@@ -87,3 +87,64 @@ def test_a_training_process_that_dies_is_a_failure_and_resume_continues(qtbot, t
         tab.resume_training()
     assert completed_epochs(run_dir) == done + 1
     assert _training_pid(tab) not in (pid, os.getpid())
+
+
+def test_closing_the_window_during_a_run_ends_it_and_leaves_no_process(qtbot, tab, monkeypatch):
+    """Shutdown stops the run (ending its process if it does not stop in time) and
+    starts no spare afterwards, although the run's end would start one in view."""
+    import multiprocessing
+
+    monkeypatch.setenv("CNNSTUDIO_SPARE_PROCESS", "1")
+    tab.show()
+    tab.form.epochs.setValue(500)
+    tab.start_training()
+    qtbot.waitUntil(lambda: tab.progress.value() > 0, timeout=120_000)
+    tab.shutdown()
+    assert not tab.runner.running
+    assert child_process.spare_pid() is None
+    assert not [p for p in multiprocessing.active_children() if p.name == "cnnstudio-job"]
+
+
+def test_a_process_that_dies_before_the_run_starts_says_so(qtbot, tab, monkeypatch):
+    """No RunStarted came: Resume would continue another run, so it is not offered."""
+    real_start = child_process.start
+
+    def start_then_die(*args):
+        child = real_start(*args)
+        child.kill("it was killed for the test")
+        return child
+
+    monkeypatch.setattr(child_process, "start", start_then_die)
+    errors: list[str] = []
+    tab.show_error = lambda message, details="": errors.append(message)
+    tab.form.epochs.setValue(1)
+    with qtbot.waitSignal(tab.runner.failed, timeout=60_000):
+        tab.start_training()
+    assert len(errors) == 1 and "it was killed for the test" in errors[0]
+    assert "ended before the run started" in errors[0] and "Resume" not in errors[0]
+
+
+def test_save_after_the_run_folder_was_renamed(qtbot, tab, monkeypatch):
+    """The model waits for Save outside the run folder: renaming the run (Runs page)
+    does not take it away. A model that could not be kept is said, with where the best
+    epoch still is."""
+    import dataclasses
+
+    from cnnstudio.core import library
+    from cnnstudio.core.training import monitor
+
+    tab.form.epochs.setValue(1)
+    with qtbot.waitSignal(tab.runner.finished, timeout=120_000):
+        tab.start_training()
+    monitor.rename_run(tab._last_run_dir, "renamed-run")
+    monkeypatch.setattr(tab, "ask_model_name", lambda suggested: "digits")
+    errors: list[str] = []
+    tab.show_error = lambda message, details="": errors.append(message)
+    tab.save_to_library()
+    assert errors == [] and [e.name for e in library.list_models()] == ["digits"]
+    assert library.load_entry(library.find_model("digits")).output_shape == (None, 3)
+
+    tab._result = dataclasses.replace(tab._result, model_path="", model_error="disk full")
+    tab.save_to_library()
+    assert len(errors) == 1 and "disk full" in errors[0]
+    assert "checkpoints/best.keras" in errors[0]

@@ -3,7 +3,9 @@ and the progress move, Stop, Resume, see the results, save to the library."""
 
 from __future__ import annotations
 
+import os
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -185,7 +187,11 @@ def test_class_folder_run_to_the_end_and_save(qtbot, tab, tmp_path, drop_files, 
     # trained in a process of its own: what was saved is the model that run left behind
     saved = library.load_entry(entries[0])
     assert saved.output_shape == (None, 3)
-    assert tab.result().model is None and tab.result().model_path.endswith("last.keras")
+    unsaved = Path(tab.result().model_path)
+    assert tab.result().model is None and unsaved.parent.name == "unsaved-models"
+    assert unsaved.name.startswith(f"{os.getpid()}-")  # the window's, for its clean-up
+    tab.shutdown()  # the window closes: the unsaved model goes with it
+    assert not unsaved.exists() and list(unsaved.parent.iterdir()) == []
 
 
 def _buttons(box) -> dict:

@@ -110,7 +110,8 @@ class TrainResult:
     """What :func:`~.job.train` returns: the model, its library sidecar and the final event.
 
     A run in another process (the window's) sends the model as a file instead:
-    ``model`` is None and ``model_path`` names it (:func:`~.job.model_to_file`)."""
+    ``model`` is None and ``model_path`` names it, or ``model_error`` says why it could
+    not be kept (:func:`~.job.model_to_file`)."""
 
     model: Any
     meta: dict[str, Any]
@@ -118,6 +119,7 @@ class TrainResult:
     history: dict[str, list[float]] = field(default_factory=dict)
     config: TrainConfig | None = None
     model_path: str = ""
+    model_error: str = ""
 
 
 def format_epoch(event: EpochEnd) -> str:

@@ -263,22 +263,50 @@ def _train(
     return TrainResult(model=model, meta=meta, done=done, history=history, config=config)
 
 
-#: where a run kept in its folder the model as its last session ended (model_to_file)
-LAST_MODEL = Path("checkpoints") / "last.keras"
+#: where the window's runs leave their models for Save to library (model_to_file)
+UNSAVED_FOLDER = "unsaved-models"
 
 
 def model_to_file(result: TrainResult | None) -> TrainResult | None:
     """The result as another process can take it: the model as the session ended saved
-    as ``checkpoints/last.keras`` in the run folder (with its library sidecar, as one
-    pair), not in memory. The window trains in a process of its own
-    (:mod:`cnnstudio.core.child_process`) and saves this file to the library on Save."""
+    (with its library sidecar, as one pair) into the app's own folder for unsaved models,
+    named for the window's process and the run, not kept in memory. The window trains in
+    a process of its own (:mod:`cnnstudio.core.child_process`) and copies this file to
+    the library on Save; it is not in the run folder, so renaming or deleting the run
+    does not take it away. A save that fails (a full disk) is said in ``model_error``;
+    the run itself is not failed by it."""
     if result is None or result.model is None:
         return result
-    from cnnstudio.core import library
+    from cnnstudio.core import library, paths
 
-    path = Path(result.done.run_dir) / LAST_MODEL
-    library.save_model_files(result.model, path, result.meta, overwrite=True, param=None)
+    window = os.getppid()  # the process that will save it, or throw it away
+    folder = paths.data_dir() / UNSAVED_FOLDER
+    path = folder / f"{window}-{Path(result.done.run_dir).name}.keras"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        _sweep_unsaved(folder)
+        library.save_model_files(result.model, path, result.meta, overwrite=True, param=None)
+    except Exception as error:  # noqa: BLE001 - said when the user presses Save
+        return dataclasses.replace(result, model=None, model_error=str(error))
     return dataclasses.replace(result, model=None, model_path=str(path))
+
+
+def _sweep_unsaved(folder: Path) -> None:
+    """Unsaved models of windows that are gone (their process id starts the name)."""
+    for old in folder.glob("*-*.keras"):
+        window = old.name.split("-", 1)[0]
+        if window.isdigit() and not pid_alive(int(window)):
+            discard_model_file(str(old))
+
+
+def discard_model_file(path: str) -> None:
+    """Remove an unsaved model and its sidecar (a new run's result replaces it, or the
+    window closes)."""
+    if path:
+        from cnnstudio.core.model_pair import sidecar_path
+
+        for file in (Path(path), sidecar_path(path)):
+            file.unlink(missing_ok=True)
 
 
 class _Session:

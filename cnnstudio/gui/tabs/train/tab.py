@@ -2,15 +2,13 @@
 
 The form (:class:`TrainForm`) maps the controls to a TrainConfig. Training runs through
 :func:`cnnstudio.core.training.job.train` in a process of its own, through the tab's
-:class:`JobRunner` (``run_callbacks_in_process``): building a training graph holds the
-interpreter lock for long stretches, which in the window's process froze the window as
-every run started. Batch and epoch events arrive as ``progress`` signals (already
-throttled at the source), Stop sets ``should_stop`` and Keras stops through
-``model.stop_training``; the trained model comes back as ``checkpoints/last.keras`` in the
-run folder, which Save to library copies. While the tab is in view a spare process has
-TensorFlow imported already, so Start does not wait seconds for it. Every run checkpoints into its run folder, so Resume continues the
-last run (or a run folder chosen by the user) after a stop or a crash. The pages
-(:class:`TrainPages`) show the curves and the results.
+:class:`JobRunner` (``run_callbacks_in_process``; :mod:`.run_process` holds the tab's
+side of that: the spare process, the trained model left as a file for Save). Batch and
+epoch events arrive as ``progress`` signals (already throttled at the source), Stop sets
+``should_stop`` and Keras stops through ``model.stop_training``. Every run checkpoints
+into its run folder, so Resume continues the last run (or a run folder chosen by the
+user) after a stop or a crash. The pages (:class:`TrainPages`) show the curves and the
+results.
 """
 
 from __future__ import annotations
@@ -45,6 +43,7 @@ from cnnstudio.gui.tabs.base import StudioTab
 from cnnstudio.gui.tabs.train.dataset_input import DatasetInput
 from cnnstudio.gui.tabs.train.form import TrainForm
 from cnnstudio.gui.tabs.train.pages import TrainPages
+from cnnstudio.gui.tabs.train.run_process import RunProcess
 from cnnstudio.gui.widgets import dialogs
 from cnnstudio.gui.widgets.buttons import named_button
 from cnnstudio.gui.widgets.library_dialog import LibraryDialog, show_library
@@ -55,7 +54,7 @@ from cnnstudio.gui.workers import JobRunner
 SKIPPED_PREFIX = "skipped unreadable file "
 
 
-class TrainTab(DatasetInput, StudioTab):
+class TrainTab(RunProcess, DatasetInput, StudioTab):
     """Train a recipe on a dataset and watch it learn."""
 
     title = "Train"
@@ -67,6 +66,8 @@ class TrainTab(DatasetInput, StudioTab):
         self.setAcceptDrops(True)  # a folder or .npz dropped anywhere on the tab
         self.runner = JobRunner("Training", self)
         self._result: events.TrainResult | None = None
+        self._run_started = False  # the running job's RunStarted has come
+        self._closing = False
         self._saved_entry_name = ""
         self._last_run_dir = ""
         self._skipped: list[str] = []
@@ -277,7 +278,8 @@ class TrainTab(DatasetInput, StudioTab):
         self._update_buttons()
 
     def _begin(self, text: str) -> None:
-        self._result = None
+        self._forget_result()
+        self._run_started = False  # no RunStarted from this run yet
         self._saved_entry_name = ""
         self._skipped = []
         self.pages.start_run()
@@ -306,6 +308,7 @@ class TrainTab(DatasetInput, StudioTab):
             self.pages.show_results(event)
 
     def _on_run_started(self, event: events.RunStarted) -> None:
+        self._run_started = True
         self._last_run_dir = event.run_dir
         self.pages.summary_text.setPlainText(f"{event.dataset_summary}\n\n{event.summary}")
         self.run_label.setText(f"Run folder: {event.run_dir}")
@@ -359,7 +362,11 @@ class TrainTab(DatasetInput, StudioTab):
 
     def _on_failed(self, message: str) -> None:
         if isinstance(self.runner.error, child_process.ProcessEndedError):
-            message += " Resume continues the run from its last finished epoch."
+            message += (
+                " Resume continues the run from its last finished epoch."
+                if self._run_started
+                else " It ended before the run started: press Start to try again."
+            )
         self.progress.finish("Failed")
         self.status.emit(message)
         if isinstance(self.runner.error, ResourceMissingError):
@@ -393,33 +400,6 @@ class TrainTab(DatasetInput, StudioTab):
             and find_imagenet_weights(get_backbone(config.backbone)) is None
         )
 
-    def result(self) -> events.TrainResult | None:
-        """The last run's model and sidecar (also after Stop)."""
-        return self._result
-
-    def save_to_library(self) -> None:
-        """Save the last trained model into the model library under a name the user gives."""
-        if self._result is None or self.runner.running:
-            return
-        meta = self._result.meta
-        suggested = f"{meta.get('recipe', 'model')}-{Path(str(meta.get('dataset', 'data'))).stem}"
-        name = self.ask_model_name(suggested)
-        if not name:
-            return
-        from cnnstudio.core import library
-
-        try:
-            if self._result.model is not None:
-                entry = library.save_to_library(self._result.model, name, meta)
-            else:  # trained in its own process: the model it left in the run folder
-                entry = library.copy_to_library(self._result.model_path, name, meta)
-        except Exception as error:  # noqa: BLE001 - a full disk, a read-only folder...
-            self.show_error(f"Could not save the model to the library: {error_text(error)}")
-            return
-        self._saved_entry_name = entry.name
-        self.status.emit(f"Saved '{entry.name}' to the model library ({entry.path})")
-        self._update_buttons()
-
     def _update_buttons(self) -> None:
         running = self.runner.running
         self.start_button.setEnabled(not running)
@@ -441,13 +421,6 @@ class TrainTab(DatasetInput, StudioTab):
     def stop_job(self) -> None:
         """Esc: Stop."""
         self.stop_training()
-
-    def has_result(self) -> bool:
-        return self._result is not None and not self.runner.running
-
-    def save_result(self) -> None:
-        """File > Save result: Save to library."""
-        self.save_to_library()
 
     def open_library(self) -> None:
         """The model library dialog: the window's File > Model library... when in a
@@ -471,22 +444,13 @@ class TrainTab(DatasetInput, StudioTab):
             self._last_run_dir = run_dir
             self.run_label.setText(f"Last run folder: {run_dir}")
 
-    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
-        super().showEvent(event)
-        self.prepare_process()
-
-    def prepare_process(self) -> None:
-        """Start the process the next run will train in, while the user chooses what to
-        train (it imports TensorFlow meanwhile): in view, idle, and wanted
-        (``CNNSTUDIO_SPARE_PROCESS=0`` turns it off)."""
-        if child_process.spares_wanted() and self.isVisible() and not self.runner.running:
-            child_process.prepare_spare()
-
     def shutdown(self) -> None:
-        child_process.discard_spare()
+        self._closing = True  # no spare is started from here on (runner.done comes)
         self._survey_timer.stop()
         self.pages.shutdown()
         self.runner.shutdown()
+        child_process.discard_spare()
+        self._forget_result()
         self.form.import_runner.shutdown()
         self.pages.dataset_page.shutdown()
         for dialog in self.findChildren(LibraryDialog):  # one opened outside a window
