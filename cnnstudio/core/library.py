@@ -326,10 +326,10 @@ def save_to_library(model: Any, name: str, meta: dict[str, Any]) -> ModelEntry:
 
 
 def copy_to_library(path: str | Path, name: str, meta: dict[str, Any]) -> ModelEntry:
-    """Copy a model pair that a job of ours wrote (a training run's ``last.keras``, from
-    the process it trained in) into the library under ``name``, with ``meta`` as its
-    sidecar. The copy must match the size and SHA-256 the pair recorded: a file changed
-    since is refused, not taken in. Never overwrites an entry."""
+    """Copy a model pair that a job of ours wrote (the window's training run leaves its
+    model in the data folder's ``unsaved-models/``) into the library under ``name``, with
+    ``meta`` as its sidecar. The copy must match the size and SHA-256 the pair recorded:
+    a file changed since is refused, not taken in. Never overwrites an entry."""
     path = Path(path)
     source = _entry_for(path)
     check_entry(source)

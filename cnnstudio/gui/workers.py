@@ -1,9 +1,11 @@
 """Run core jobs on worker threads and bring their events back to the GUI thread.
 
 One :class:`JobRunner` per tab. It runs a core generator job (dream, style), a callback job
-(training: ``fn(..., on_event=, should_stop=)``) or a plain function (device detection,
-weights import) on a private one-thread ``QThreadPool`` and re-emits everything as signals
-of the runner, always from the GUI thread:
+(fast style training: ``fn(..., on_event=, should_stop=)``) or a plain function (device
+detection, weights import) on a private one-thread ``QThreadPool`` and re-emits everything
+as signals of the runner, always from the GUI thread. A callback job can also run in a
+process of its own (the Train tab's runs: :mod:`cnnstudio.core.child_process`); the pool
+thread then only passes its events on, and the job never holds this process's GIL:
 
 ``started`` -> ``progress``/``preview``/``notice`` ... -> one of ``finished(result)``,
 ``failed(message)``, ``stopped()`` -> ``done()`` (always last).
