@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
+import numpy as np
 import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
@@ -41,6 +43,26 @@ def _drop_files(widget: QWidget, paths) -> QDropEvent:
 def drop_files():
     """``drop_files(widget, [paths])``: returns the QDropEvent (``isAccepted()``)."""
     return _drop_files
+
+
+@pytest.fixture
+def digits_npz(tmp_path):
+    """``digits_npz(train, test, classes)``: a .npz of random 28x28 "digits" (x_train,
+    y_train, x_test, y_test) in the test's folder, for runs that only need to train."""
+
+    def make(train: int, test: int, classes: int) -> Path:
+        rng = np.random.default_rng(0)
+        path = tmp_path / "digits.npz"
+        np.savez(
+            path,
+            x_train=rng.integers(0, 256, (train, 28, 28), dtype=np.uint8),
+            y_train=rng.integers(0, classes, train),
+            x_test=rng.integers(0, 256, (test, 28, 28), dtype=np.uint8),
+            y_test=rng.integers(0, classes, test),
+        )
+        return path
+
+    return make
 
 
 @pytest.fixture(scope="session", autouse=True)

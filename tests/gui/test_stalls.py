@@ -65,21 +65,12 @@ def test_a_dream_starts_and_runs_without_freezing_the_window(dream_tab, qtbot):
     assert freeze_heap() is False  # once per process
 
 
-def test_a_training_run_starts_and_runs_without_freezing_the_window(window, qtbot, tmp_path):
-    """LeNet-5 on a small .npz: the Train tab's start (dataset, model, the first trace of
-    fit) and its live plots, a second run right after the first (the runner's thread may
-    still be leaving the first job: the window must not wait for it)."""
-    import numpy as np
-
-    rng = np.random.default_rng(0)
-    npz = tmp_path / "digits.npz"
-    np.savez(
-        npz,
-        x_train=rng.integers(0, 256, (256, 28, 28), dtype=np.uint8),
-        y_train=rng.integers(0, 10, 256),
-        x_test=rng.integers(0, 256, (64, 28, 28), dtype=np.uint8),
-        y_test=rng.integers(0, 10, 64),
-    )
+def test_a_training_run_starts_and_runs_without_freezing_the_window(window, qtbot, digits_npz):
+    """LeNet-5 on a small .npz: the Train tab's start (its process, whose dataset, model
+    and first trace of fit once held the window's GIL) and its live plots, a second run
+    right after the first (the runner's thread may still be leaving the first job: the
+    window must not wait for it)."""
+    npz = digits_npz(train=256, test=64, classes=10)
     tab = window.tab_by_key("train")
     window.tabs.setCurrentWidget(tab)
     window.show()

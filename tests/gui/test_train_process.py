@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import signal
 
-import numpy as np
 import pytest
 
 from cnnstudio.core import child_process
@@ -20,24 +19,10 @@ from cnnstudio.gui.tabs.train.tab import TrainTab
 
 
 @pytest.fixture
-def npz(tmp_path):
-    rng = np.random.default_rng(0)
-    path = tmp_path / "digits.npz"
-    np.savez(
-        path,
-        x_train=rng.integers(0, 256, (96, 28, 28), dtype=np.uint8),
-        y_train=rng.integers(0, 3, 96),
-        x_test=rng.integers(0, 256, (24, 28, 28), dtype=np.uint8),
-        y_test=rng.integers(0, 3, 24),
-    )
-    return path
-
-
-@pytest.fixture
-def tab(qtbot, npz):
+def tab(qtbot, digits_npz):
     tab = TrainTab()
     qtbot.addWidget(tab)
-    assert tab.set_dataset(str(npz))
+    assert tab.set_dataset(str(digits_npz(train=96, test=24, classes=3)))
     tab.form.batch_size.setValue(8)
     yield tab
     tab.shutdown()
