@@ -53,8 +53,10 @@ log = logging.getLogger(__name__)
 
 #: how much nicer than the window a job's process is (where the system has "nice")
 NICENESS = 5
-#: how long a job may stay silent after Stop before its process is ended
-STOP_GRACE_SECONDS = 30.0
+#: how long a job may stay silent after Stop before its process is ended (a job that is
+#: slow to stop in a silent phase, such as tracing a large model, is given time; the
+#: window offers Force stop before that)
+STOP_GRACE_SECONDS = 120.0
 #: how often the parent looks at a stop request and at a child that may have died
 _POLL_SECONDS = 0.05
 #: how often a waiting spare looks whether its parent is still there
@@ -131,6 +133,8 @@ class ChildJob:
                 else:
                     raise payload
             elif not self.process.is_alive():
+                if self.conn.poll(0):
+                    continue  # it sent its result and left between two looks: read it
                 break
             elif stop_sent_at is not None and time.monotonic() - heard_at > stop_grace:
                 self.kill(f"it did not answer Stop within {stop_grace:.0f} s")
@@ -265,21 +269,23 @@ def _child_main(conn: Connection, niceness: int, warm: bool) -> None:
 
         start_tensorflow()  # while the spare waits, not when the job comes
     message = _wait_for_job(conn)
-    if message is None or message[0] != "job":
-        return  # let go, or the window is gone
-    _, fn, args, kwargs, pack, environ, cwd = message
-    _take_environment(environ)
-    os.chdir(cwd)
-    link = _Link(conn)
-    try:
-        value = fn(*args, on_event=link.send_event, should_stop=link.should_stop, **kwargs)
-        link.send(("result", pack(value) if pack is not None else value))
-    except BaseException as error:  # noqa: BLE001 - reported to the parent, never lost
-        link.send(("error", _portable(error)))
+    if message is not None and message[0] == "job":  # else: let go, or the window is gone
+        _run_job(_Link(conn), *message[1:])
     # nothing is left to do: TensorFlow's teardown would only keep the window waiting
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)
+
+
+def _run_job(link: _Link, fn, args, kwargs, pack, environ, cwd) -> None:
+    try:
+        _take_environment(environ)
+        os.chdir(cwd)
+        value = fn(*args, on_event=link.send_event, should_stop=link.should_stop, **kwargs)
+        if not link.parent_gone:  # nobody would take the packed result (a model file)
+            link.send(("result", pack(value) if pack is not None else value))
+    except BaseException as error:  # noqa: BLE001 - reported to the parent, never lost
+        link.send(("error", _portable(error)))
 
 
 def _wait_for_job(conn: Connection) -> tuple | None:

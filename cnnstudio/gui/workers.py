@@ -274,6 +274,18 @@ class JobRunner(QObject):
         if self._job is not None:
             self._job.quit()
 
+    @property
+    def stopping(self) -> bool:
+        """True once Stop was asked for the running job."""
+        return self._job is not None and self._job.stop_requested
+
+    def kill(self, because: str) -> None:
+        """End a job in a process of its own now (Force stop); ``failed`` follows with a
+        ProcessEndedError that says ``because``. Jobs on this process's threads cannot
+        be ended this way (only stopped)."""
+        if self._job is not None:
+            self._job.kill(because)
+
     def wait(self, timeout_ms: int = -1) -> bool:
         """Block until the worker thread has exited (``-1``: no limit), then deliver the
         pending signals so that ``done`` has been emitted when this returns True."""

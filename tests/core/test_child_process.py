@@ -105,6 +105,29 @@ def test_the_spare_takes_the_next_job_with_the_environment_of_now(monkeypatch):
     assert result["tensorflow"] is False
 
 
+def test_a_result_sent_just_before_the_child_left_is_read():
+    """The child sends its result and leaves at once (os._exit): when that happens
+    between a look at the pipe that found nothing and the look at the process, the
+    result is still in the pipe and must be read, not taken for a crash."""
+    child = child_process.start(child_jobs.count, (0,), {}, None)
+    real_poll = child.conn.poll
+    looks: list[float] = []
+
+    def slow_first_look(timeout=0.0):
+        if not looks:  # found nothing; the child sends and leaves meanwhile
+            looks.append(timeout)
+            child.process.join(10)
+            return False
+        return real_poll(timeout)
+
+    child.conn.poll = slow_first_look
+    try:
+        result = child.pump(lambda event: None, should_stop=lambda: False)
+    finally:
+        child.end()
+    assert result["pid"] == child.pid and child.process.exitcode == 0
+
+
 def test_a_job_silent_after_stop_is_ended():
     events: list = []
     child = child_process.start(child_jobs.hang, (), {}, None)
@@ -146,7 +169,7 @@ def test_ctrl_c_in_the_terminal_is_not_the_childs(tmp_path):
         on_event=events.append,
         should_stop=should_stop,
     )
-    assert result == "done" and marker.read_text() == "stopped"
+    assert result == str(marker) and marker.read_text() == "stopped"
 
 
 def test_a_deleted_current_folder_does_not_stop_jobs(tmp_path, monkeypatch):
@@ -181,7 +204,8 @@ def test_a_job_whose_window_died_is_stopped(tmp_path):
         import child_jobs
         from cnnstudio.core import child_process
         child_process.run(child_jobs.report_pid_until_stopped, ({str(marker)!r},),
-                          on_event=lambda e: print(e, flush=True), should_stop=lambda: False)
+                          on_event=lambda e: print(e, flush=True), should_stop=lambda: False,
+                          pack=child_jobs.mark_packed)
         """
     )
     errors = tmp_path / "stderr"
@@ -201,6 +225,8 @@ def test_a_job_whose_window_died_is_stopped(tmp_path):
     assert not _state(child)
     assert marker.read_text() == "stopped"
     assert "Traceback" not in errors.read_text()  # it left on purpose, not by a crash
+    # nobody takes its result: it is not packed (a training run's model file is not left)
+    assert not Path(f"{marker}.packed").exists()
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")

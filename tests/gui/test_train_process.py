@@ -91,7 +91,14 @@ def test_closing_the_window_during_a_run_ends_it_and_leaves_no_process(qtbot, ta
 
 
 def test_a_process_that_dies_before_the_run_starts_says_so(qtbot, tab, monkeypatch):
-    """No RunStarted came: Resume would continue another run, so it is not offered."""
+    """No RunStarted came from the run that died: its message does not offer Resume for
+    Start (Resume would continue the run before it), names Resume for a Resume, and no
+    spare is started after a process was killed (memory may be short)."""
+    monkeypatch.setenv("CNNSTUDIO_SPARE_PROCESS", "1")
+    tab.show()
+    tab.form.epochs.setValue(1)
+    with qtbot.waitSignal(tab.runner.finished, timeout=120_000):
+        tab.start_training()  # a run that started and finished: Resume knows it
     real_start = child_process.start
 
     def start_then_die(*args):
@@ -102,11 +109,59 @@ def test_a_process_that_dies_before_the_run_starts_says_so(qtbot, tab, monkeypat
     monkeypatch.setattr(child_process, "start", start_then_die)
     errors: list[str] = []
     tab.show_error = lambda message, details="": errors.append(message)
-    tab.form.epochs.setValue(1)
     with qtbot.waitSignal(tab.runner.failed, timeout=60_000):
         tab.start_training()
-    assert len(errors) == 1 and "it was killed for the test" in errors[0]
-    assert "ended before the run started" in errors[0] and "Resume" not in errors[0]
+    assert "it was killed for the test" in errors[-1]
+    assert errors[-1].endswith("It ended before the run started: press Start to try again.")
+    assert child_process.spare_pid() is None
+    tab.form.epochs.setValue(2)
+    with qtbot.waitSignal(tab.runner.failed, timeout=60_000):
+        tab.resume_training()
+    assert errors[-1].endswith("It ended before the run started: press Resume to try again.")
+
+
+def test_force_stop_ends_the_process_after_a_question(qtbot, tab, monkeypatch):
+    """Stop, then Stop again while it stops (Force stop): after a question, the process
+    is ended; no error dialog, as the user asked for it."""
+    tab.form.epochs.setValue(500)
+    errors: list[str] = []
+    asked: list[str] = []
+    tab.show_error = lambda message, details="": errors.append(message)
+    monkeypatch.setattr(tab, "ask_continue", lambda text: asked.append(text) or True)
+    tab.start_training()
+    qtbot.waitUntil(lambda: tab.progress.value() > 0, timeout=120_000)
+    with qtbot.waitSignal(tab.runner.done, timeout=60_000):
+        tab.stop_job()  # Esc
+        assert tab.stop_button.text() == "Force stop" and asked == []
+        tab.stop_job()  # Esc again
+    assert len(asked) == 1 and "last finished epoch" in asked[0]
+    assert isinstance(tab.runner.error, child_process.ProcessEndedError)
+    assert "Force stop was pressed" in str(tab.runner.error)
+    assert errors == [] and tab.progress.format() == "Stopped"
+    assert tab.stop_button.text() == "Stop" and tab.start_button.isEnabled()
+
+
+def test_a_closing_window_ends_a_job_that_does_not_stop(qtbot):
+    """The window waits PROCESS_CLOSE_GRACE_MS for a job in its own process to stop, then
+    ends it: closing never hangs on a job stuck in a native call."""
+    import time
+
+    import child_jobs
+
+    from cnnstudio.gui import workers
+
+    runner = workers.JobRunner("Training")
+    failures: list[str] = []
+    runner.failed.connect(failures.append)
+    started: list[object] = []
+    runner.progress.connect(started.append)
+    runner.run_callbacks_in_process(child_jobs.hang)
+    qtbot.waitUntil(lambda: started == ["started"], timeout=60_000)
+    begin = time.monotonic()
+    assert runner.shutdown()
+    waited = time.monotonic() - begin
+    assert workers.PROCESS_CLOSE_GRACE_MS / 1000 <= waited < 60
+    assert not runner.running and "the window closed while it ran" in failures[0]
 
 
 def test_save_after_the_run_folder_was_renamed(qtbot, tab, monkeypatch):

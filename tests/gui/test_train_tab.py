@@ -189,7 +189,7 @@ def test_class_folder_run_to_the_end_and_save(qtbot, tab, tmp_path, drop_files, 
     assert saved.output_shape == (None, 3)
     unsaved = Path(tab.result().model_path)
     assert tab.result().model is None and unsaved.parent.name == "unsaved-models"
-    assert unsaved.name.startswith(f"{os.getpid()}-")  # the window's, for its clean-up
+    assert unsaved.name.startswith(f"{os.getpid()}@")  # the window's, for its clean-up
     tab.shutdown()  # the window closes: the unsaved model goes with it
     assert not unsaved.exists() and list(unsaved.parent.iterdir()) == []
 

@@ -270,33 +270,50 @@ UNSAVED_FOLDER = "unsaved-models"
 def model_to_file(result: TrainResult | None) -> TrainResult | None:
     """The result as another process can take it: the model as the session ended saved
     (with its library sidecar, as one pair) into the app's own folder for unsaved models,
-    named for the window's process and the run, not kept in memory. The window trains in
-    a process of its own (:mod:`cnnstudio.core.child_process`) and copies this file to
-    the library on Save; it is not in the run folder, so renaming or deleting the run
-    does not take it away. A save that fails (a full disk) is said in ``model_error``;
-    the run itself is not failed by it."""
+    named for the window (the process that started this one, on this host) and the run,
+    not kept in memory. The window trains in a process of its own
+    (:mod:`cnnstudio.core.child_process`) and copies this file to the library on Save; it
+    is not in the run folder, so renaming or deleting the run does not take it away. A
+    save that fails (a full disk) is said in ``model_error``; the run itself is not
+    failed by it."""
     if result is None or result.model is None:
         return result
     from cnnstudio.core import library, paths
 
-    window = os.getppid()  # the process that will save it, or throw it away
-    folder = paths.data_dir() / UNSAVED_FOLDER
-    path = folder / f"{window}-{Path(result.done.run_dir).name}.keras"
     try:
+        folder = paths.data_dir() / UNSAVED_FOLDER
         folder.mkdir(parents=True, exist_ok=True)
         _sweep_unsaved(folder)
+        path = folder / f"{_window_tag()}~{Path(result.done.run_dir).name}.keras"
         library.save_model_files(result.model, path, result.meta, overwrite=True, param=None)
     except Exception as error:  # noqa: BLE001 - said when the user presses Save
         return dataclasses.replace(result, model=None, model_error=str(error))
     return dataclasses.replace(result, model=None, model_path=str(path))
 
 
+def _window_tag() -> str:
+    """``<pid>@<host>`` of the window: the process that started this one (its id at the
+    start, not whoever adopts this process if the window dies)."""
+    import multiprocessing
+    import socket
+
+    parent = multiprocessing.parent_process()
+    pid = parent.pid if parent is not None else os.getpid()
+    return f"{pid}@{socket.gethostname()}"
+
+
 def _sweep_unsaved(folder: Path) -> None:
-    """Unsaved models of windows that are gone (their process id starts the name)."""
-    for old in folder.glob("*-*.keras"):
-        window = old.name.split("-", 1)[0]
-        if window.isdigit() and not pid_alive(int(window)):
-            discard_model_file(str(old))
+    """Unsaved models of windows that are gone: of this host (a data folder on a shared
+    home serves several machines), whose process is no longer running."""
+    import socket
+
+    for old in folder.glob("*~*.keras"):
+        window, _, host = old.name.partition("~")[0].partition("@")
+        if host == socket.gethostname() and window.isdigit() and not pid_alive(int(window)):
+            try:
+                discard_model_file(str(old))
+            except OSError:
+                pass  # best effort: it is tried again at the next run's end
 
 
 def discard_model_file(path: str) -> None:

@@ -26,7 +26,8 @@ log = logging.getLogger(__name__)
 
 
 class RunProcess:
-    """Uses the tab's ``runner``, ``_result``, ``_closing``, ``ask_model_name``,
+    """Uses the tab's ``runner``, ``_result``, ``_closing``, ``_force_stopped``,
+    ``ask_model_name``,
     ``show_error``, ``status`` and ``_update_buttons``."""
 
     def result(self) -> events.TrainResult | None:
@@ -71,14 +72,18 @@ class RunProcess:
         """Start the process the next run will train in, while the user chooses what to
         train (it imports TensorFlow meanwhile): once the tab has been in view, when idle
         and wanted (``CNNSTUDIO_SPARE_PROCESS=0`` turns it off). Not after a training
-        process was killed (memory may be short), nor once the window closes. A spare is
+        process was killed but by Force stop (memory may be short), nor once the window
+        closes. A spare is
         only a head start: when one cannot be started, Start starts a process itself."""
         if (
             self._closing
             or not child_process.spares_wanted()
             or not self.isVisible()
             or self.runner.running
-            or isinstance(self.runner.error, child_process.ProcessEndedError)
+            or (
+                isinstance(self.runner.error, child_process.ProcessEndedError)
+                and not self._force_stopped
+            )
         ):
             return
         try:

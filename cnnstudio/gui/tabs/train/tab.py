@@ -13,6 +13,7 @@ results.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer
@@ -50,6 +51,11 @@ from cnnstudio.gui.widgets.library_dialog import LibraryDialog, show_library
 from cnnstudio.gui.widgets.progress import JobProgress
 from cnnstudio.gui.workers import JobRunner
 
+log = logging.getLogger(__name__)
+
+STOP_TIP = "Stop after this batch; the model so far is tested and can be saved (Esc)"
+FORCE_STOP_TIP = "End the training process now: the run folder keeps its last finished epoch (Esc)"
+
 #: the start of the trainer's notice for an image file it could not read (class folders)
 SKIPPED_PREFIX = "skipped unreadable file "
 
@@ -67,6 +73,8 @@ class TrainTab(RunProcess, DatasetInput, StudioTab):
         self.runner = JobRunner("Training", self)
         self._result: events.TrainResult | None = None
         self._run_started = False  # the running job's RunStarted has come
+        self._resuming = False  # the running job continues a run folder
+        self._force_stopped = False
         self._closing = False
         self._saved_entry_name = ""
         self._last_run_dir = ""
@@ -93,11 +101,7 @@ class TrainTab(RunProcess, DatasetInput, StudioTab):
         self.start_button = named_button(
             "Start", "trainStartButton", "Start a new run with these settings (F5)"
         )
-        self.stop_button = named_button(
-            "Stop",
-            "trainStopButton",
-            "Stop after this batch; the model so far is tested and can be saved (Esc)",
-        )
+        self.stop_button = named_button("Stop", "trainStopButton", STOP_TIP)
         self.resume_button = named_button(
             "Resume",
             "trainResumeButton",
@@ -213,7 +217,7 @@ class TrainTab(RunProcess, DatasetInput, StudioTab):
         if warning and not self.ask_continue(sentence(warning)):
             self.status.emit("Training not started")
             return
-        self._begin(f"Starting {get_recipe(config.recipe).label} on {config.data}...")
+        self._begin(f"Starting {get_recipe(config.recipe).label} on {config.data}...", False)
         self.runner.run_callbacks_in_process(job.train, config, pack=job.model_to_file)
         self._update_buttons()
 
@@ -269,7 +273,7 @@ class TrainTab(RunProcess, DatasetInput, StudioTab):
         self.form.set_config(config)  # the controls show what runs (its data, recipe, ...)
         self.form.epochs.setValue(epochs)
         self._last_run_dir = run_dir
-        self._begin(f"Resuming {Path(run_dir).name} (up to {epochs} epochs)...")
+        self._begin(f"Resuming {Path(run_dir).name} (up to {epochs} epochs)...", True)
         self.run_label.setText(f"Run folder: {run_dir}")
         self.pages.plot_history(runs.read_history(run_dir, runs.completed_epochs(run_dir)))
         self.runner.run_callbacks_in_process(
@@ -277,9 +281,11 @@ class TrainTab(RunProcess, DatasetInput, StudioTab):
         )
         self._update_buttons()
 
-    def _begin(self, text: str) -> None:
+    def _begin(self, text: str, resuming: bool) -> None:
         self._forget_result()
         self._run_started = False  # no RunStarted from this run yet
+        self._resuming = resuming
+        self._force_stopped = False
         self._saved_entry_name = ""
         self._skipped = []
         self.pages.start_run()
@@ -289,9 +295,22 @@ class TrainTab(RunProcess, DatasetInput, StudioTab):
         self.status.emit(text)
 
     def stop_training(self) -> None:
-        if self.runner.running:
+        """Stop (Esc): the run stops after its batch, is evaluated and can be saved.
+        Pressed again while it stops (Force stop): its process is ended, after a question,
+        as the epoch under way and the evaluation are lost."""
+        if not self.runner.running:
+            return
+        if not self.runner.stopping:
             self.runner.stop()
             self.progress.setFormat(self.progress.format() + " - stopping...")
+            self.stop_button.setText("Force stop")
+            self.stop_button.setToolTip(FORCE_STOP_TIP)
+        elif self.ask_continue(
+            "End the training process now? The run folder keeps its last finished epoch "
+            "for Resume; the epoch under way and the evaluation of this stop are lost."
+        ):
+            self._force_stopped = True
+            self.runner.kill("Force stop was pressed")
 
     def _on_event(self, event: object) -> None:
         if isinstance(event, events.BatchEnd):
@@ -361,15 +380,25 @@ class TrainTab(RunProcess, DatasetInput, StudioTab):
         self.status.emit("Training stopped; Resume continues from the last finished epoch")
 
     def _on_failed(self, message: str) -> None:
-        if isinstance(self.runner.error, child_process.ProcessEndedError):
+        ended = isinstance(self.runner.error, child_process.ProcessEndedError)
+        if ended and self._force_stopped:
+            self.progress.finish("Stopped")
+            self.status.emit(
+                "Training ended by Force stop; Resume continues from the last finished epoch"
+            )
+            return
+        if ended:
+            again = "Resume" if self._resuming else "Start"
             message += (
                 " Resume continues the run from its last finished epoch."
                 if self._run_started
-                else " It ended before the run started: press Start to try again."
+                else f" It ended before the run started: press {again} to try again."
             )
         self.progress.finish("Failed")
         self.status.emit(message)
-        if isinstance(self.runner.error, ResourceMissingError):
+        if self._closing:  # the window is closing: no dialog over it
+            log.warning("%s", message)
+        elif isinstance(self.runner.error, ResourceMissingError):
             self.show_missing(message)
         else:
             self.show_error(message, self.runner.error_details)
@@ -404,6 +433,9 @@ class TrainTab(RunProcess, DatasetInput, StudioTab):
         running = self.runner.running
         self.start_button.setEnabled(not running)
         self.stop_button.setEnabled(running)
+        if not running:
+            self.stop_button.setText("Stop")
+            self.stop_button.setToolTip(STOP_TIP)
         self.resume_button.setEnabled(not running)
         self.resume_from_button.setEnabled(not running)
         self.save_button.setEnabled(not running and self._result is not None)

@@ -79,4 +79,11 @@ def report_pid_until_stopped(path, *, on_event, should_stop):
         time.sleep(0.02)
     with open(path, "w") as file:
         file.write("stopped" if should_stop() else "never stopped")
-    return "done"
+    return path
+
+
+def mark_packed(path):
+    """A ``pack`` that leaves a trace: ``<path>.packed``."""
+    with open(f"{path}.packed", "w") as file:
+        file.write("packed")
+    return path
