@@ -260,3 +260,24 @@ def test_dream_result_can_be_sent_to_another_tab(qtbot, window):
     actions["Style: use as a style"].trigger()
     assert [s.name for s in style.pictures.styles] == ["style"]
     assert np.array_equal(style.pictures.styles[0].image, picture)
+
+
+def test_the_train_controls_fit_a_1024_px_window(qtbot, window):
+    """The Train tab's column of controls is as wide as they need: a narrower one hid the
+    Resume button and the Dataset "..." behind a horizontal scroll bar."""
+    from PySide6.QtWidgets import QScrollArea
+
+    tab = window.tab_by_key("train")
+    window.tabs.setCurrentWidget(tab)
+    window.resize(1024, 760)
+    window.show()
+    qtbot.waitExposed(window)
+    column = tab.findChild(QScrollArea)
+    qtbot.waitUntil(lambda: column.width() > 0)
+    # never squeezed below what the controls need, whatever the pages beside it want
+    # (a run's results widened them, and the column shrank to 300 px)
+    assert column.minimumWidth() > column.widget().sizeHint().width()
+    assert not column.horizontalScrollBar().isVisible()
+    for button in (tab.start_button, tab.stop_button, tab.resume_button):
+        right = button.mapTo(column.viewport(), button.rect().topRight()).x()
+        assert right <= column.viewport().width()

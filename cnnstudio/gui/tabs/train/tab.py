@@ -142,7 +142,13 @@ class TrainTab(RunProcess, DatasetInput, StudioTab):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(controls)
-        scroll.setMinimumWidth(300)
+        # as wide as the controls need, with room for the vertical scroll bar: a narrower
+        # column hid the Resume button and the Dataset "..." behind a horizontal bar
+        scroll.setMinimumWidth(
+            max(
+                300, controls.sizeHint().width() + scroll.verticalScrollBar().sizeHint().width() + 4
+            )
+        )
         return scroll
 
     def _build_view(self) -> QWidget:
