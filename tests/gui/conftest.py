@@ -69,9 +69,11 @@ def digits_npz(tmp_path):
 def garbage_collected_in_gui_thread(qapp):
     """As in the app (cnnstudio.gui.app.create_app): cycles holding Qt objects left by one
     test must not be collected later by a job's worker thread, which deadlocks Qt."""
+    from cnnstudio.gui.app import favour_the_gui_thread
     from cnnstudio.gui.garbage import collect_garbage_in_gui_thread
 
     collect_garbage_in_gui_thread()
+    favour_the_gui_thread()  # the app's interpreter switch interval, for the stall tests
 
 
 @pytest.fixture

@@ -281,3 +281,13 @@ def test_the_train_controls_fit_a_1024_px_window(qtbot, window):
     for button in (tab.start_button, tab.stop_button, tab.resume_button):
         right = button.mapTo(column.viewport(), button.rect().topRight()).x()
         assert right <= column.viewport().width()
+
+
+def test_the_app_gives_the_gui_thread_the_interpreter_within_a_millisecond():
+    """A worker tracing a network gave the GIL back only every 5 ms (Python's default),
+    and each of a paint's dozens of returns from Qt waited for it (issue 15)."""
+    from cnnstudio.gui import app
+
+    sys.setswitchinterval(0.005)
+    app.create_app([])
+    assert sys.getswitchinterval() == pytest.approx(0.001)
