@@ -158,8 +158,8 @@ class TrainPages(QTabWidget):
     def start_run(self) -> None:
         """Empty curves, skipped files and results for a new (or resumed) run: nothing
         of the last run stays to be taken for this one's; the curves come to the front."""
-        self.loss_plot.clear()
-        self.accuracy_plot.clear()
+        for key, plot in (("loss", self.loss_plot), ("accuracy", self.accuracy_plot)):
+            plot.clear_points(keep=_SERIES[key][:3])  # batch, epoch and validation
         self._style_series()
         self.skipped_list.clear()
         self.skipped_label.setText(_NO_SKIPPED)
