@@ -65,6 +65,50 @@ def digits_npz(tmp_path):
     return make
 
 
+@pytest.fixture
+def stop_motion_at_first(monkeypatch):
+    """``stop_motion_at_first(runner, kind, press_stop)``: the next motion job (Dream or
+    Style over frames) waits after its first event of ``kind`` (FrameSaved, FrameProgress)
+    until ``press_stop()`` has run in the GUI thread, as a person pressing Stop at that
+    moment would. Returns ``undo()``: the real job again, and no more stopping."""
+    import threading
+
+    from cnnstudio.gui.tabs.motion import jobs
+
+    def hold(runner, kind, press_stop):
+        released = threading.Event()
+        real_job = jobs.motion_events
+
+        def held(*args, **kwargs):
+            job = real_job(*args, **kwargs)
+            try:
+                event = next(job)
+                while True:
+                    yield event
+                    if isinstance(event, kind):
+                        released.wait(30)
+                    event = next(job)
+            except StopIteration as stop:
+                return stop.value
+            finally:
+                job.close()
+
+        def stop_there(event):
+            if isinstance(event, kind):
+                press_stop()
+                released.set()
+
+        def undo():
+            runner.progress.disconnect(stop_there)
+            monkeypatch.setattr(jobs, "motion_events", real_job)
+
+        monkeypatch.setattr(jobs, "motion_events", held)
+        runner.progress.connect(stop_there)
+        return undo
+
+    return hold
+
+
 @pytest.fixture(scope="session", autouse=True)
 def garbage_collected_in_gui_thread(qapp):
     """As in the app (cnnstudio.gui.app.create_app): cycles holding Qt objects left by one

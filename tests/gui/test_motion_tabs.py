@@ -4,8 +4,6 @@ continues, the question before a long job, Save video, the close question, bad v
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 import pytest
 from video_clips import texture, write_clip
@@ -15,7 +13,7 @@ from cnnstudio.core.dream import estimate
 from cnnstudio.core.dream.params import DreamParams
 from cnnstudio.core.video.reader import probe
 from cnnstudio.core.video.writer import read_metadata
-from cnnstudio.gui.tabs.motion import jobs, questions
+from cnnstudio.gui.tabs.motion import questions
 from cnnstudio.gui.tabs.motion.jobs import FrameSaved
 
 RUN_TIMEOUT_MS = 180_000
@@ -79,39 +77,17 @@ def test_a_video_dropped_on_dream_is_dreamed_into_the_strip_and_saved(
     assert not frames_dir.exists()
 
 
-def test_a_stopped_zoom_keeps_its_frames_and_run_continues_it(qtbot, dream, tmp_path, monkeypatch):
+def test_a_stopped_zoom_keeps_its_frames_and_run_continues_it(
+    qtbot, dream, tmp_path, stop_motion_at_first
+):
     dream.set_source(texture(64, 80, seed=3), "texture")
     dream.form.zoom_group.setChecked(True)
     dream.form.zoom_group.frames_spin.setValue(3)
     assert dream.motion.panel.isVisibleTo(dream)
     # the job waits after its first frame until the window has pressed Stop
-    released = threading.Event()
-    real_job = jobs.motion_events
-
-    def held(*args, **kwargs):
-        job = real_job(*args, **kwargs)
-        try:
-            event = next(job)
-            while True:
-                yield event
-                if isinstance(event, FrameSaved):
-                    released.wait(30)
-                event = next(job)
-        except StopIteration as stop:
-            return stop.value
-        finally:
-            job.close()
-
-    def stop_after_the_first_frame(event):
-        if isinstance(event, FrameSaved):
-            dream.stop_job()
-            released.set()
-
-    monkeypatch.setattr(jobs, "motion_events", held)
-    dream.runner.progress.connect(stop_after_the_first_frame)
+    undo = stop_motion_at_first(dream.runner, FrameSaved, dream.stop_job)
     run(qtbot, dream)
-    dream.runner.progress.disconnect(stop_after_the_first_frame)
-    monkeypatch.setattr(jobs, "motion_events", real_job)
+    undo()
     kept = dream.motion.frame_count()
     assert kept == 1 and dream.progress.format() == "Stopped"
     assert f"{kept} frames of the zoom of texture kept" in dream.window().status_label.text()
@@ -274,41 +250,20 @@ def test_a_video_job_that_fails_before_its_first_frame_leaves_no_frames_folder(
     assert not motion.exists() or not list(motion.iterdir())
 
 
-def test_a_zoom_stopped_before_its_first_frame_says_nothing_was_kept(qtbot, dream, monkeypatch):
+def test_a_zoom_stopped_before_its_first_frame_says_nothing_was_kept(
+    qtbot, dream, stop_motion_at_first
+):
     from cnnstudio.core import paths
     from cnnstudio.core.video.events import FrameProgress
 
     dream.set_source(texture(64, 80, seed=3), "texture")
     dream.form.zoom_group.setChecked(True)
     dream.form.zoom_group.frames_spin.setValue(3)
-    released = threading.Event()
-    real_job = jobs.motion_events
-
-    def held(*args, **kwargs):  # waits at the first step until Stop is pressed
-        job = real_job(*args, **kwargs)
-        try:
-            event = next(job)
-            while True:
-                yield event
-                if isinstance(event, FrameProgress):
-                    released.wait(30)
-                event = next(job)
-        except StopIteration as stop:
-            return stop.value
-        finally:
-            job.close()
-
-    def stop_at_the_first_step(event):
-        if isinstance(event, FrameProgress):
-            dream.stop_job()
-            released.set()
-
-    monkeypatch.setattr(jobs, "motion_events", held)
+    undo = stop_motion_at_first(dream.runner, FrameProgress, dream.stop_job)  # first step
     said = []
     dream.status.connect(said.append)
-    dream.runner.progress.connect(stop_at_the_first_step)
     run(qtbot, dream)
-    dream.runner.progress.disconnect(stop_at_the_first_step)
+    undo()
     assert dream.motion.frame_count() == 0
     assert said[-1] == "Stopped before the first frame of the zoom of texture: nothing kept"
     motion = paths.data_dir() / "motion"

@@ -8,7 +8,6 @@ clearly, the frames made kept."""
 from __future__ import annotations
 
 import os
-import threading
 
 import numpy as np
 import pytest
@@ -25,7 +24,7 @@ from cnnstudio.core.style.timing import FAST_STYLE_SECONDS_PER_MEGAPIXEL
 from cnnstudio.core.video.params import FLOW_SECONDS_PER_MEGAPIXEL
 from cnnstudio.core.video.reader import probe
 from cnnstudio.core.video.writer import read_metadata
-from cnnstudio.gui.tabs.motion import jobs, questions
+from cnnstudio.gui.tabs.motion import questions
 from cnnstudio.gui.tabs.motion.jobs import FrameSaved
 from cnnstudio.gui.tabs.style.modes import OPTIMISE
 from cnnstudio.gui.tabs.style.tab import StyleTab
@@ -175,7 +174,7 @@ def test_f5_in_use_styles_every_frame_on_the_optimise_page(
 
 
 def test_style_every_frame_stop_keeps_the_frames_and_save_video(
-    qtbot, active_window, style, style_network, tmp_path, drop_files, monkeypatch
+    qtbot, active_window, style, style_network, tmp_path, drop_files, stop_motion_at_first
 ):
     save_style_model(style_network)
     style.set_mode("use")
@@ -189,33 +188,14 @@ def test_style_every_frame_stop_keeps_the_frames_and_save_video(
     choose_in_use_list(qtbot, use)
 
     # the job waits after its first frame until the window has pressed Stop
-    released = threading.Event()
-    real_job = jobs.motion_events
-
-    def held(*args, **kwargs):
-        job = real_job(*args, **kwargs)
-        try:
-            event = next(job)
-            while True:
-                yield event
-                if isinstance(event, FrameSaved):
-                    released.wait(30)
-                event = next(job)
-        except StopIteration as stop:
-            return stop.value
-        finally:
-            job.close()
-
-    def stop_after_the_first_frame(event):
-        if isinstance(event, FrameSaved):
-            qtbot.mouseClick(style.stop_button, Qt.MouseButton.LeftButton)
-            released.set()
-
-    monkeypatch.setattr(jobs, "motion_events", held)
-    style.runner.progress.connect(stop_after_the_first_frame)
+    undo = stop_motion_at_first(
+        style.runner,
+        FrameSaved,
+        lambda: qtbot.mouseClick(style.stop_button, Qt.MouseButton.LeftButton),
+    )
     with qtbot.waitSignal(style.runner.done, timeout=RUN_TIMEOUT_MS):
         qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
-    style.runner.progress.disconnect(stop_after_the_first_frame)
+    undo()
     assert style.mode == OPTIMISE and style.motion.frame_count() == 1
     assert style.progress.format() == "Stopped"
     assert "1 frames of clip.mp4 kept" in active_window.status_label.text()
