@@ -17,8 +17,10 @@ import dataclasses
 import datetime as _dt
 import json
 import math
+import multiprocessing
 import os
 import shutil
+import socket
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -294,9 +296,6 @@ def model_to_file(result: TrainResult | None) -> TrainResult | None:
 def _window_tag() -> str:
     """``<pid>@<host>`` of the window: the process that started this one (its id at the
     start, not whoever adopts this process if the window dies)."""
-    import multiprocessing
-    import socket
-
     parent = multiprocessing.parent_process()
     pid = parent.pid if parent is not None else os.getpid()
     return f"{pid}@{socket.gethostname()}"
@@ -305,11 +304,10 @@ def _window_tag() -> str:
 def _sweep_unsaved(folder: Path) -> None:
     """Unsaved models of windows that are gone: of this host (a data folder on a shared
     home serves several machines), whose process is no longer running."""
-    import socket
-
+    here = socket.gethostname()
     for old in folder.glob("*~*.keras"):
         window, _, host = old.name.partition("~")[0].partition("@")
-        if host == socket.gethostname() and window.isdigit() and not pid_alive(int(window)):
+        if host == here and window.isdigit() and not pid_alive(int(window)):
             try:
                 discard_model_file(str(old))
             except OSError:

@@ -139,12 +139,7 @@ class LossPlot(pg.PlotWidget):
     def clear_series(self) -> None:
         """Remove every series and its legend entry (also reachable as ``clear()``)."""
         self._timer.stop()
-        self._dirty.clear()
-        for name, entry in self._series.items():
-            self._legend.removeItem(name)
-            self.getPlotItem().removeItem(entry.curve)
-        self._series.clear()
-        self._arrange_legend()
+        self.clear_points(keep=())
 
     def _arrange_legend(self) -> None:
         """As many entries per row as fit over the plot; the title row grows to the
